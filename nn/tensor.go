@@ -1,0 +1,112 @@
+// Package nn holds the shared math of sdgo: a small tensor type and the
+// forward operations Stable Diffusion needs (linear, convolution, group and
+// layer norm, softmax, activations, attention, resampling, timestep
+// embeddings).
+//
+// Tensors are row-major with a flat []float32, and images are NCHW: element
+// (n, c, h, w) of a (N, C, H, W) tensor is Data[((n*C+c)*H+h)*W+w].
+// Every matrix product goes through one entry point, [MatMul], so the
+// performance work can swap its kernel in one place.
+package nn
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Tensor is a dense row-major float32 tensor.
+type Tensor struct {
+	Shape []int
+	Data  []float32
+}
+
+// New returns a zero tensor of the given shape.
+func New(shape ...int) *Tensor {
+	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, Numel(shape))}
+}
+
+// From wraps data as a tensor of the given shape; it panics when the sizes
+// disagree, which is a programming error, not bad input.
+func From(data []float32, shape ...int) *Tensor {
+	if Numel(shape) != len(data) {
+		panic(fmt.Sprintf("nn.From: %d values for shape %v", len(data), shape))
+	}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: data}
+}
+
+// Numel is the number of elements of a shape.
+func Numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// Len is the number of elements of t.
+func (t *Tensor) Len() int { return len(t.Data) }
+
+// Dim returns the size of dimension i; negative i counts from the end.
+func (t *Tensor) Dim(i int) int {
+	if i < 0 {
+		i += len(t.Shape)
+	}
+	return t.Shape[i]
+}
+
+// Clone returns a deep copy of t.
+func (t *Tensor) Clone() *Tensor {
+	return &Tensor{Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
+}
+
+// Reshape returns a tensor sharing t's data with a new shape. One dimension
+// may be -1 and is inferred.
+func (t *Tensor) Reshape(shape ...int) *Tensor {
+	s := append([]int(nil), shape...)
+	infer, n := -1, 1
+	for i, d := range s {
+		if d == -1 {
+			infer = i
+		} else {
+			n *= d
+		}
+	}
+	if infer >= 0 && n > 0 {
+		s[infer] = len(t.Data) / n
+	}
+	if Numel(s) != len(t.Data) {
+		panic(fmt.Sprintf("nn.Reshape: cannot view %v as %v", t.Shape, shape))
+	}
+	return &Tensor{Shape: s, Data: t.Data}
+}
+
+// SameShape reports whether a and b have identical shapes.
+func SameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// String prints the shape and the first few values, for debugging.
+func (t *Tensor) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Tensor%v[", t.Shape)
+	for i, v := range t.Data {
+		if i == 6 {
+			b.WriteString(" …")
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%.5g", v)
+	}
+	b.WriteByte(']')
+	return b.String()
+}
