@@ -1,0 +1,115 @@
+package nn
+
+import "math"
+
+// SiLU applies x·σ(x) in place and returns x.
+func SiLU(x *Tensor) *Tensor {
+	apply(x.Data, func(v float32) float32 { return v / (1 + float32(math.Exp(-float64(v)))) })
+	return x
+}
+
+// GELU applies the exact GELU, x·Φ(x) = x/2·(1 + erf(x/√2)), in place.
+func GELU(x *Tensor) *Tensor {
+	apply(x.Data, gelu)
+	return x
+}
+
+func gelu(v float32) float32 {
+	return float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2)))
+}
+
+// GELUTanh applies the tanh approximation of GELU in place:
+// x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+func GELUTanh(x *Tensor) *Tensor {
+	const k = 0.7978845608028654 // √(2/π)
+	apply(x.Data, func(v float32) float32 {
+		f := float64(v)
+		return float32(0.5 * f * (1 + math.Tanh(k*(f+0.044715*f*f*f))))
+	})
+	return x
+}
+
+// QuickGELU applies CLIP's x·σ(1.702·x) in place.
+func QuickGELU(x *Tensor) *Tensor {
+	apply(x.Data, func(v float32) float32 { return v / (1 + float32(math.Exp(-1.702*float64(v)))) })
+	return x
+}
+
+// GEGLU splits the last dimension of x (…, 2F) into a value half and a gate
+// half and returns value·GELU(gate) (…, F), as diffusers' GEGLU does.
+func GEGLU(x *Tensor) *Tensor {
+	f2 := x.Shape[len(x.Shape)-1]
+	f := f2 / 2
+	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), f)
+	y := New(shape...)
+	Parallel(len(x.Data)/f2, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			val, gate := x.Data[r*f2:r*f2+f], x.Data[r*f2+f:(r+1)*f2]
+			dst := y.Data[r*f : (r+1)*f]
+			for i := range dst {
+				dst[i] = val[i] * gelu(gate[i])
+			}
+		}
+	})
+	return y
+}
+
+// Softmax replaces each row of the last dimension of x by its softmax, in place.
+func Softmax(x *Tensor) *Tensor {
+	d := x.Shape[len(x.Shape)-1]
+	Parallel(len(x.Data)/d, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			softmaxRow(x.Data[r*d : (r+1)*d])
+		}
+	})
+	return x
+}
+
+func softmaxRow(row []float32) {
+	m := float32(math.Inf(-1))
+	for _, v := range row {
+		m = max(m, v)
+	}
+	var s float32
+	for i, v := range row {
+		e := float32(math.Exp(float64(v - m)))
+		row[i] = e
+		s += e
+	}
+	inv := 1 / s
+	for i := range row {
+		row[i] *= inv
+	}
+}
+
+// apply maps f over d in place, in parallel.
+func apply(d []float32, f func(float32) float32) {
+	Parallel(len(d), 1<<14, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			d[i] = f(d[i])
+		}
+	})
+}
+
+// Add returns a + b elementwise (same shapes).
+func Add(a, b *Tensor) *Tensor {
+	y := a.Clone()
+	AddInPlace(y, b)
+	return y
+}
+
+// AddInPlace adds b to a elementwise and returns a.
+func AddInPlace(a, b *Tensor) *Tensor {
+	for i, v := range b.Data {
+		a.Data[i] += v
+	}
+	return a
+}
+
+// Scale multiplies x by s in place and returns x.
+func Scale(x *Tensor, s float32) *Tensor {
+	for i := range x.Data {
+		x.Data[i] *= s
+	}
+	return x
+}
