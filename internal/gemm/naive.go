@@ -17,13 +17,17 @@ func naive(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		for j := range n {
 			var s float32
 			for p := range k {
-				av := a[i*lda+p]
+				var av float32
 				if transA {
 					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
 				}
-				bv := b[p*ldb+j]
+				var bv float32
 				if transB {
 					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
 				}
 				s += av * bv
 			}

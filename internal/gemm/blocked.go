@@ -1,0 +1,219 @@
+package gemm
+
+import (
+	"sync"
+)
+
+// kernel is a micro-kernel with the cache-block sizes that suit it.
+//
+// The blocked algorithm (Goto's, as in BLIS) splits the product into blocks
+// that stay in cache: a kc×nc block of op(B) is packed once and reused for
+// all rows; an mc×kc block of op(A) is packed and reused for all nc columns;
+// the micro-kernel multiplies an mr-row panel of packed A by an nr-column
+// panel of packed B, keeping the mr×nr tile of C in registers for all kc steps.
+type kernel struct {
+	mr, nr     int // register tile of C
+	kc, mc, nc int // cache blocks: depth, rows of A, columns of B
+
+	// tile computes the mr×nr tile
+	//
+	//	C[i*ldc+j] = alpha * Σp a[p*mr+i]*b[p*nr+j] + beta*C[i*ldc+j]   (p < k)
+	//
+	// from a packed A panel (k×mr) and a packed B panel (k×nr). With beta 0
+	// it does not read C.
+	tile func(k int, a, b, c []float32, ldc int, alpha, beta float32)
+}
+
+// minParallel is the number of multiply-adds below which Sgemm runs on the
+// calling goroutine alone: smaller products finish before goroutines pay off.
+const minParallel = 1 << 18
+
+// sgemmBlocked is Sgemm by packing, cache blocking and a micro-kernel. It
+// splits the larger of m and n into one part per goroutine; each part is an
+// independent product with its own packing buffers.
+func sgemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	t := Threads()
+	if m*n*k < minParallel {
+		t = 1
+	}
+	splitN := n >= m
+	unit, size := kern.mr, m
+	if splitN {
+		unit, size = kern.nr, n
+	}
+	// Parts are whole tiles, so only the last part has edge tiles.
+	tiles := (size + unit - 1) / unit
+	t = min(t, tiles)
+	if t <= 1 {
+		serialBlocked(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	var wg sync.WaitGroup
+	for part := range t {
+		lo := tiles * part / t * unit
+		hi := min(tiles*(part+1)/t*unit, size)
+		if splitN {
+			bj := b[lo:] // columns lo.. of op(B)
+			if transB {
+				bj = b[lo*ldb:]
+			}
+			wg.Go(func() {
+				serialBlocked(kern, transA, transB, m, hi-lo, k, alpha, a, lda, bj, ldb, beta, c[lo:], ldc)
+			})
+		} else {
+			var ai []float32 // rows lo.. of op(A)
+			if transA {
+				ai = a[lo:]
+			} else {
+				ai = a[lo*lda:]
+			}
+			wg.Go(func() {
+				serialBlocked(kern, transA, transB, hi-lo, n, k, alpha, ai, lda, b, ldb, beta, c[lo*ldc:], ldc)
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// buffers holds one goroutine's packed blocks, reused across calls.
+type buffers struct {
+	a, b []float32 // packed mc×kc block of op(A), kc×nc block of op(B)
+	tile []float32 // mr×nr scratch tile for edges of C
+}
+
+var pool = sync.Pool{New: func() any { return new(buffers) }}
+
+// grow returns s resized to n elements, reallocating only when too small.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// blocks divides n into the fewest blocks of at most size, of equal length
+// rounded up to a multiple of unit, and returns that length.
+func blocks(n, size, unit int) int {
+	count := (n + size - 1) / size
+	per := (n + count - 1) / count
+	return (per + unit - 1) / unit * unit
+}
+
+// serialBlocked is sgemmBlocked on the calling goroutine.
+func serialBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := kern.mr, kern.nr
+	kc := blocks(k, kern.kc, 1)
+	mc := blocks(m, kern.mc, mr)
+	nc := blocks(n, kern.nc, nr)
+
+	buf := pool.Get().(*buffers)
+	defer pool.Put(buf)
+	buf.a = grow(buf.a, mc*kc)
+	buf.b = grow(buf.b, kc*nc)
+	buf.tile = grow(buf.tile, mr*nr)
+
+	for jc := 0; jc < n; jc += nc {
+		nb := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			packB(transB, kb, nb, nr, b, ldb, pc, jc, buf.b)
+			bet := beta // later depth blocks add to the first's result
+			if pc > 0 {
+				bet = 1
+			}
+			for ic := 0; ic < m; ic += mc {
+				mb := min(mc, m-ic)
+				packA(transA, mb, kb, mr, a, lda, ic, pc, buf.a)
+				for jr := 0; jr < nb; jr += nr {
+					bp := buf.b[jr*kb:]
+					for ir := 0; ir < mb; ir += mr {
+						ap := buf.a[ir*kb:]
+						ct := c[(ic+ir)*ldc+jc+jr:]
+						if ir+mr <= mb && jr+nr <= nb {
+							kern.tile(kb, ap, bp, ct, ldc, alpha, bet)
+							continue
+						}
+						// Edge: compute the whole tile aside, keep its valid part.
+						kern.tile(kb, ap, bp, buf.tile, nr, alpha, 0)
+						merge(min(mr, mb-ir), min(nr, nb-jr), buf.tile, nr, bet, ct, ldc)
+					}
+				}
+			}
+		}
+	}
+}
+
+// merge sets the m×n tile C = T + beta*C, not reading C when beta is 0.
+func merge(m, n int, t []float32, ldt int, beta float32, c []float32, ldc int) {
+	for i := range m {
+		ti, ci := t[i*ldt:i*ldt+n], c[i*ldc:i*ldc+n]
+		switch beta {
+		case 0:
+			copy(ci, ti)
+		case 1:
+			for j, v := range ti {
+				ci[j] += v
+			}
+		default:
+			for j, v := range ti {
+				ci[j] = v + beta*ci[j]
+			}
+		}
+	}
+}
+
+// packA copies the mb×kb block of op(A) at (ic, pc) into dst as panels of mr
+// rows: panel r holds, for each p, the mr values op(A)[ic+r*mr+i][pc+p] at
+// dst[r*mr*kb + p*mr + i]. Rows past mb are zero.
+func packA(transA bool, mb, kb, mr int, a []float32, lda, ic, pc int, dst []float32) {
+	for ir := 0; ir < mb; ir += mr {
+		d := dst[ir*kb : (ir+mr)*kb]
+		rows := min(mr, mb-ir)
+		if rows < mr {
+			clear(d)
+		}
+		if transA {
+			// A is stored k×m: a row of A is a column of op(A).
+			for p := range kb {
+				s := a[(pc+p)*lda+ic+ir:]
+				copy(d[p*mr:p*mr+rows], s[:rows])
+			}
+			continue
+		}
+		for i := range rows {
+			s := a[(ic+ir+i)*lda+pc:]
+			s = s[:kb]
+			for p, v := range s {
+				d[p*mr+i] = v
+			}
+		}
+	}
+}
+
+// packB copies the kb×nb block of op(B) at (pc, jc) into dst as panels of nr
+// columns: panel r holds, for each p, the nr values op(B)[pc+p][jc+r*nr+j] at
+// dst[r*nr*kb + p*nr + j]. Columns past nb are zero.
+func packB(transB bool, kb, nb, nr int, b []float32, ldb, pc, jc int, dst []float32) {
+	for jr := 0; jr < nb; jr += nr {
+		d := dst[jr*kb : (jr+nr)*kb]
+		cols := min(nr, nb-jr)
+		if cols < nr {
+			clear(d)
+		}
+		if transB {
+			// B is stored n×k: a row of B is a column of op(B).
+			for j := range cols {
+				s := b[(jc+jr+j)*ldb+pc:]
+				s = s[:kb]
+				for p, v := range s {
+					d[p*nr+j] = v
+				}
+			}
+			continue
+		}
+		for p := range kb {
+			s := b[(pc+p)*ldb+jc+jr:]
+			copy(d[p*nr:p*nr+cols], s[:cols])
+		}
+	}
+}

@@ -1,0 +1,282 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// use makes p the active path until the test ends.
+func use(tb testing.TB, p path) {
+	old := active
+	active = p
+	tb.Cleanup(func() { active = old })
+}
+
+// problem is one Sgemm call with its operands.
+type problem struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	pad            int // extra columns in every stride
+	a, b, c        []float32
+	lda, ldb, ldc  int
+}
+
+// newProblem fills A, B and C with values in [-1, 1); the padding of C holds
+// a sentinel so tests can check that Sgemm leaves it alone. With beta 0, C is
+// NaN, which Sgemm must overwrite, not scale.
+func newProblem(rng *rand.Rand, transA, transB bool, m, n, k, pad int, alpha, beta float32) *problem {
+	p := &problem{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta, pad: pad}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	p.lda, p.ldb, p.ldc = ac+pad, bc+pad, n+pad
+	p.a = random(rng, ar*p.lda)
+	p.b = random(rng, br*p.ldb)
+	p.c = random(rng, m*p.ldc)
+	for i := range m {
+		for j := range p.ldc {
+			switch {
+			case j >= n:
+				p.c[i*p.ldc+j] = sentinel
+			case beta == 0:
+				p.c[i*p.ldc+j] = float32(math.NaN())
+			}
+		}
+	}
+	return p
+}
+
+const sentinel = 12345
+
+func random(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = 2*rng.Float32() - 1
+	}
+	return s
+}
+
+// run calls Sgemm on a copy of C and returns it.
+func (p *problem) run() []float32 {
+	c := append([]float32(nil), p.c...)
+	Sgemm(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, c, p.ldc)
+	return c
+}
+
+// reference returns C computed in float64, and for each element the bound
+// |alpha|·Σ|a||b| + |beta·c| that scales its rounding error.
+func (p *problem) reference() (want, bound []float64) {
+	want = make([]float64, p.m*p.n)
+	bound = make([]float64, p.m*p.n)
+	for i := range p.m {
+		for j := range p.n {
+			var s, abs float64
+			for q := range p.k {
+				var av float32
+				if p.transA {
+					av = p.a[q*p.lda+i]
+				} else {
+					av = p.a[i*p.lda+q]
+				}
+				var bv float32
+				if p.transB {
+					bv = p.b[j*p.ldb+q]
+				} else {
+					bv = p.b[q*p.ldb+j]
+				}
+				s += float64(av) * float64(bv)
+				abs += math.Abs(float64(av) * float64(bv))
+			}
+			w := float64(p.alpha) * s
+			bd := math.Abs(float64(p.alpha)) * abs
+			if p.beta != 0 {
+				w += float64(p.beta) * float64(p.c[i*p.ldc+j])
+				bd += math.Abs(float64(p.beta) * float64(p.c[i*p.ldc+j]))
+			}
+			want[i*p.n+j], bound[i*p.n+j] = w, bd
+		}
+	}
+	return want, bound
+}
+
+// compare checks every element of got against the float64 reference and the
+// padding of C against the sentinel. It returns the largest absolute error
+// and the largest error relative to the element's bound.
+func (p *problem) compare(got []float32) (maxAbs, maxRel float64, err error) {
+	want, bound := p.reference()
+	for i := range p.m {
+		for j := range p.ldc {
+			g := got[i*p.ldc+j]
+			if j >= p.n {
+				if g != sentinel {
+					return 0, 0, fmt.Errorf("C[%d][%d] = %v in the padding, want it untouched", i, j, g)
+				}
+				continue
+			}
+			w, bd := want[i*p.n+j], bound[i*p.n+j]
+			d := math.Abs(float64(g) - w)
+			if math.IsNaN(d) {
+				return 0, 0, fmt.Errorf("C[%d][%d] = %v, want %v", i, j, g, w)
+			}
+			maxAbs = max(maxAbs, d)
+			if bd > 0 {
+				maxRel = max(maxRel, d/bd)
+			}
+		}
+	}
+	return maxAbs, maxRel, nil
+}
+
+// tolerance bounds the error relative to |alpha|·Σ|a||b| + |beta·c|.
+const tolerance = 1e-5
+
+var shapes = []struct{ m, n, k int }{
+	{1, 1, 1}, {1, 1, 17}, {1, 33, 1}, {33, 1, 1}, {1, 65, 127}, {127, 1, 65}, {65, 127, 1},
+	{2, 3, 5}, {7, 11, 13}, {17, 17, 17}, {33, 33, 33}, {65, 65, 65}, {13, 255, 31},
+	{127, 33, 255}, {255, 17, 65}, {37, 127, 300}, {300, 257, 129},
+}
+
+var scalars = []struct{ alpha, beta float32 }{{1, 0}, {0.5, -1.5}, {-2, 1}, {1, 1}, {0.25, 0}}
+
+func TestSgemm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, pa := range paths() {
+		use(t, pa)
+		for _, threads := range []int{1, 2, 3} {
+			SetThreads(threads)
+			for si, s := range shapes {
+				for tr := range 4 {
+					transA, transB := tr&1 != 0, tr&2 != 0
+					sc := scalars[(si+tr+threads)%len(scalars)]
+					pad := (si + tr) % 3 * 5
+					name := fmt.Sprintf("%s/threads=%d/%dx%dx%d/tA=%v/tB=%v/alpha=%v/beta=%v/pad=%d",
+						pa, threads, s.m, s.n, s.k, transA, transB, sc.alpha, sc.beta, pad)
+					p := newProblem(rng, transA, transB, s.m, s.n, s.k, pad, sc.alpha, sc.beta)
+					maxAbs, maxRel, err := p.compare(p.run())
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					if maxRel > tolerance {
+						t.Errorf("%s: max abs error %.3g, max relative error %.3g > %g", name, maxAbs, maxRel, tolerance)
+					}
+				}
+			}
+		}
+		SetThreads(0)
+	}
+}
+
+// TestSgemmErrors reports the largest errors of each path on the largest
+// shape, so a run with -v shows them.
+func TestSgemmErrors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	p := newProblem(rng, false, true, 300, 257, 129, 3, 1, 0)
+	for _, pa := range paths() {
+		use(t, pa)
+		maxAbs, maxRel, err := p.compare(p.run())
+		if err != nil {
+			t.Fatalf("%s: %v", pa, err)
+		}
+		t.Logf("%-6s 300×257×129: max abs error %.3g, max relative error %.3g", pa, maxAbs, maxRel)
+	}
+}
+
+func TestNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, s := range shapes[:10] {
+		p := newProblem(rng, true, false, s.m, s.n, s.k, 2, 0.5, -1)
+		c := append([]float32(nil), p.c...)
+		naive(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, c, p.ldc)
+		if _, maxRel, err := p.compare(c); err != nil || maxRel > tolerance {
+			t.Errorf("%dx%dx%d: max relative error %.3g, %v", s.m, s.n, s.k, maxRel, err)
+		}
+	}
+}
+
+// TestSgemmQuick covers the calls that return before any kernel runs.
+func TestSgemmQuick(t *testing.T) {
+	c := []float32{1, 2, float32(math.NaN()), 4}
+	Sgemm(false, false, 2, 2, 0, 1, nil, 1, nil, 2, 0, c, 2)
+	for i, v := range c {
+		if v != 0 {
+			t.Errorf("k=0, beta=0: C[%d] = %v, want 0", i, v)
+		}
+	}
+	c = []float32{1, 2, 3, 4}
+	a := []float32{float32(math.NaN()), 1}
+	Sgemm(false, false, 2, 2, 1, 0, a, 1, []float32{1, 1}, 2, 2, c, 2)
+	for i, v := range c {
+		if want := float32(2 * (i + 1)); v != want {
+			t.Errorf("alpha=0, beta=2: C[%d] = %v, want %v", i, v, want)
+		}
+	}
+	Sgemm(false, false, 0, 5, 5, 1, nil, 5, nil, 5, 0, nil, 5)
+}
+
+func TestSgemmPanics(t *testing.T) {
+	a := make([]float32, 6)
+	for _, tc := range []struct {
+		name string
+		call func()
+	}{
+		{"negative m", func() { Sgemm(false, false, -1, 2, 3, 1, a, 3, a, 2, 0, a, 2) }},
+		{"short lda", func() { Sgemm(false, false, 2, 2, 3, 1, a, 2, a, 2, 0, a, 2) }},
+		{"short ldb", func() { Sgemm(false, true, 2, 2, 3, 1, a, 3, a, 2, 0, a, 2) }},
+		{"short ldc", func() { Sgemm(false, false, 2, 2, 3, 1, a, 3, a, 2, 0, a, 1) }},
+		{"short a", func() { Sgemm(false, false, 3, 2, 3, 1, a, 3, a, 2, 0, a, 2) }},
+		{"short c", func() { Sgemm(false, false, 2, 4, 1, 1, a, 1, a, 4, 0, a, 4) }},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", tc.name)
+				}
+			}()
+			tc.call()
+		}()
+	}
+}
+
+func TestThreads(t *testing.T) {
+	defer SetThreads(0)
+	SetThreads(3)
+	if got := Threads(); got != 3 {
+		t.Errorf("Threads() = %d after SetThreads(3)", got)
+	}
+	SetThreads(0)
+	if got := Threads(); got < 1 {
+		t.Errorf("Threads() = %d after SetThreads(0), want GOMAXPROCS", got)
+	}
+}
+
+// FuzzSgemm compares the active path with the naive loop on small random
+// shapes.
+func FuzzSgemm(f *testing.F) {
+	f.Add(uint8(3), uint8(5), uint8(7), uint8(0), uint64(1))
+	f.Add(uint8(17), uint8(33), uint8(1), uint8(3), uint64(2))
+	f.Add(uint8(13), uint8(40), uint8(64), uint8(6), uint64(3))
+	f.Fuzz(func(t *testing.T, m, n, k, flags uint8, seed uint64) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		transA, transB := flags&1 != 0, flags&2 != 0
+		pad := int(flags>>2) % 4
+		sc := scalars[int(flags>>4)%len(scalars)]
+		p := newProblem(rng, transA, transB, int(m%80)+1, int(n%80)+1, int(k%80)+1, pad, sc.alpha, sc.beta)
+		got := p.run()
+		want := append([]float32(nil), p.c...)
+		naive(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, want, p.ldc)
+		for i, g := range got {
+			w := want[i]
+			if d := math.Abs(float64(g - w)); !(d <= 1e-4*(1+math.Abs(float64(w)))) {
+				t.Fatalf("%s %+v: C[%d] = %v, naive %v", Kernel(), p, i, g, w)
+			}
+		}
+	})
+}
