@@ -2,11 +2,91 @@
 
 package gemm
 
-// bestPath is gonum until the assembly kernels land.
-func bestPath() path { return pathGonum }
+import "golang.org/x/sys/cpu"
+
+var (
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasAVX512 = cpu.X86.HasAVX512F
+)
+
+// bestPath is the fastest path this CPU runs.
+func bestPath() path {
+	switch {
+	case hasAVX512:
+		return pathAVX512
+	case hasAVX2:
+		return pathAVX2
+	}
+	return pathGonum
+}
 
 // kernelFor returns the micro-kernel of path p.
-func kernelFor(p path) *kernel { return &goKernel }
+func kernelFor(p path) *kernel {
+	switch p {
+	case pathAVX512:
+		return &avx512Kernel
+	case pathAVX2:
+		return &avx2Kernel
+	}
+	return &goKernel
+}
 
 // paths lists the paths this build can run on this CPU, for tests.
-func paths() []path { return []path{pathGo, pathGonum} }
+func paths() []path {
+	ps := []path{pathGo, pathGonum}
+	if hasAVX2 {
+		ps = append(ps, pathAVX2)
+	}
+	if hasAVX512 {
+		ps = append(ps, pathAVX512)
+	}
+	return ps
+}
+
+// avx2Kernel computes 6×16 tiles with AVX2 and FMA.
+var avx2Kernel = kernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048,
+	tile: func(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[6*k-1], b[16*k-1], c[5*ldc+15] // the assembly stays in bounds
+		tileAVX2(k, &a[0], &b[0], &c[0], ldc, alpha, beta)
+	},
+}
+
+// avx512Kernel computes 12×32 tiles with AVX-512.
+var avx512Kernel = kernel{mr: 12, nr: 32, kc: 128, mc: 192, nc: 2048,
+	tile: func(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[12*k-1], b[32*k-1], c[11*ldc+31] // the assembly stays in bounds
+		tileAVX512(k, &a[0], &b[0], &c[0], ldc, alpha, beta)
+	},
+}
+
+// tileAVX2 is the kernel.tile of avx2Kernel on the first elements of a, b
+// and c. It computes
+//
+//	for i := range 6 {
+//		for j := range 16 {
+//			var s float32
+//			for p := range k {
+//				s += a[p*6+i] * b[p*16+j]
+//			}
+//			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] // beta 0: alpha*s
+//		}
+//	}
+//
+//go:noescape
+func tileAVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// tileAVX512 is the kernel.tile of avx512Kernel on the first elements of a,
+// b and c. It computes
+//
+//	for i := range 12 {
+//		for j := range 32 {
+//			var s float32
+//			for p := range k {
+//				s += a[p*12+i] * b[p*32+j]
+//			}
+//			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] // beta 0: alpha*s
+//		}
+//	}
+//
+//go:noescape
+func tileAVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
