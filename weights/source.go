@@ -116,6 +116,12 @@ func OpenAny(path string) (Source, func() error, error) {
 			return nil, nil, err
 		}
 		return f, f.Close, nil
+	case ".ckpt", ".pt", ".pth", ".bin":
+		c, err := OpenCkpt(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, c.Close, nil
 	}
 	return nil, nil, fmt.Errorf("weights: %s: unknown checkpoint format (want .safetensors, .ckpt, .pt, .pth or .bin)", path)
 }

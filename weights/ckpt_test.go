@@ -1,0 +1,146 @@
+package weights
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Each float tensor torch.save wrote reads back exactly as the float32 copy
+// make_ckpt.py stored beside it: fp32, fp16 and bf16 storages, parameters,
+// a transposed and a strided view, a view at a storage offset, a 0-dim scalar.
+func TestCkptMatchesTorch(t *testing.T) {
+	want, err := Open("testdata/ckpt_want.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Close()
+	for _, tc := range []struct {
+		file  string
+		names []string
+	}{
+		{"lightning.ckpt", []string{
+			"cond_stage_model.transformer.text_model.embeddings.position_ids",
+			"first_stage_model.decoder.norm_out.weight",
+			"model.diffusion_model.conv_in.bias",
+			"model.diffusion_model.conv_in.weight",
+			"scalar", "view.every_other", "view.rows", "view.transposed",
+		}},
+		{"fp16.ckpt", []string{"a.bias", "a.weight", "b.weight"}},
+		{"bf16.ckpt", []string{"a.bias", "a.weight", "b.weight"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			src, closer, err := OpenAny(filepath.Join("testdata", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closer()
+			if got := strings.Join(src.Names(), " "); got != strings.Join(tc.names, " ") {
+				t.Fatalf("names %s\nwant %s", got, strings.Join(tc.names, " "))
+			}
+			for _, name := range src.Names() {
+				in, _ := src.Info(name)
+				if !in.DType.Float() {
+					continue
+				}
+				w, err := want.Tensor(tc.file + "/" + name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g, err := src.Tensor(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !sameInts(g.Shape, w.Shape) || !sameInts(in.Shape, w.Shape) {
+					t.Fatalf("%s: shape %v (info %v), want %v", name, g.Shape, in.Shape, w.Shape)
+				}
+				for i := range w.Data {
+					if g.Data[i] != w.Data[i] {
+						t.Fatalf("%s[%d] = %g, want %g", name, i, g.Data[i], w.Data[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestCkptInfo(t *testing.T) {
+	c, err := OpenCkpt("testdata/lightning.ckpt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	in, ok := c.Info("cond_stage_model.transformer.text_model.embeddings.position_ids")
+	if !ok || in.DType != I64 || !sameInts(in.Shape, []int{1, 77}) {
+		t.Fatalf("position_ids: %+v", in)
+	}
+	if _, err := c.Tensor(in.Name); err == nil || !strings.Contains(err.Error(), "want a float type") {
+		t.Fatalf("reading an int64 tensor as float: %v", err)
+	}
+	if in, _ := c.Info("view.rows"); in.Begin != 6*4 || in.End != 18*4 || in.DType != F32 {
+		t.Fatalf("view.rows: %+v", in)
+	}
+	if _, err := c.Tensor("nope"); err == nil {
+		t.Fatal("missing tensor read without error")
+	}
+}
+
+// Every error names the file and what is wrong.
+func TestCkptErrors(t *testing.T) {
+	for _, tc := range []struct {
+		file, want string
+	}{
+		{"testdata/evil.ckpt", `weights: testdata/evil.ckpt: pickle global "posix.system" is not allowed`},
+		{"testdata/legacy.pt", "weights: testdata/legacy.pt: legacy (pre-1.6, non-zip) PyTorch format"},
+		{"testdata/ckpt_want.safetensors", "weights: testdata/ckpt_want.safetensors: not a PyTorch zip checkpoint"},
+		{"testdata/missing.ckpt", "no such file"},
+	} {
+		_, err := OpenCkpt(tc.file)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("OpenCkpt(%s) = %v, want an error containing %q", tc.file, err, tc.want)
+		}
+	}
+}
+
+// Damaged copies of a real checkpoint: every truncation and a sweep of
+// single-byte corruptions give an error or a valid file, never a panic.
+func TestCkptDamaged(t *testing.T) {
+	good, err := os.ReadFile("testdata/lightning.ckpt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < len(good); n += 7 {
+		if _, err := ParseCkpt("cut.ckpt", good[:n]); err == nil {
+			t.Errorf("truncated to %d bytes: no error", n)
+		}
+	}
+	for i := 0; i < len(good); i++ {
+		b := append([]byte(nil), good...)
+		b[i] ^= 0xA5
+		readAll(ParseCkpt("bad.ckpt", b))
+	}
+}
+
+// readAll reads every tensor of a parsed checkpoint, ignoring errors: the
+// point is to exercise bounds checks.
+func readAll(c *Ckpt, err error) {
+	if err != nil {
+		return
+	}
+	for _, n := range c.Names() {
+		c.Tensor(n)
+	}
+}
+
+func sameInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
