@@ -16,7 +16,7 @@ func TestPNGParameters(t *testing.T) {
 	for i, text := range []string{
 		"a red circle\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 42, Size: 64x64",
 		"café, ünïcödé", // Latin-1: tEXt
-		"猫 and 🐈",      // not Latin-1: iTXt
+		"猫 and 🐈",       // not Latin-1: iTXt
 	} {
 		p := filepath.Join(dir, "x"+string(rune('0'+i))+".png")
 		if err := WritePNG(p, img, text, false); err != nil {
