@@ -6,7 +6,12 @@ import "math"
 // followed by torch.randn / torch.rand on the CPU draws, and equally what a
 // torch.Generator("cpu").manual_seed(seed) passed as generator= draws.
 //
-// Successive calls continue one stream, as successive torch calls do.
+// Successive calls continue one stream, as successive torch calls do. The
+// output is bit-identical to torch's x86-64 builds, whose normal sampler runs
+// an AVX2 kernel with its own float32 log and sincos (reproduced in
+// mathfun.go); torch on ARM (Apple silicon) uses the C library's log and
+// sincos there, which may differ in the last bit.
+//
 // A TorchCPU is not safe for concurrent use.
 type TorchCPU struct {
 	mt mt19937

@@ -15,8 +15,9 @@
 //     Box-Muller, used when noise is drawn with device="cuda" after
 //     torch.manual_seed(seed). That is AUTOMATIC1111's default "GPU" seed
 //     and stable-diffusion.cpp's "cuda" RNG. Its uniforms are bit-identical;
-//     its normals agree to within about 2·10⁻⁶, since the GPU's sine is a
-//     hardware approximation (see boxMullerCUDA).
+//     its normals agree to within about 2·10⁻⁶ (a few float32 ulps), because
+//     the GPU takes their sine from a hardware approximation whose tables
+//     are not public.
 //
 // The two streams have nothing in common: the same seed gives unrelated
 // latents in diffusers (CPU generator) and in the web UIs (CUDA generator),

@@ -13,10 +13,10 @@ import (
 //
 // torch launches one CUDA thread per element (up to the GPU's grid limit,
 // see MaxBlocks). Thread i seeds a Philox 4x32-10 stream with key = seed and
-// counter = (offset/4, i); each draw of curand_normal4 gives four normals
-// from one 128-bit block by Box-Muller, and the thread keeps the first.
-// After each call the generator's offset moves on by 4 per draw a thread
-// made, so the next call reads the next block of every stream.
+// counter = (offset/4, i); each draw of curand_normal4 turns one 128-bit
+// block into four normals by Box-Muller, of which a thread with one element
+// keeps the first. After each call the generator's offset moves on by 4 per
+// draw a thread made, so the next call reads the next block of every stream.
 //
 // A Philox is not safe for concurrent use.
 type Philox struct {
@@ -74,7 +74,9 @@ func (g *Philox) fill(dst []float32, value func(block [4]uint32, c int) float32)
 	g.offset += 4 * uint64(draws)
 }
 
-// Normal fills dst as torch.randn(len(dst), device="cuda") does.
+// Normal fills dst as torch.randn(len(dst), device="cuda") does. A block
+// (x0, x1, x2, x3) gives the normals (r·sin, r·cos) of the pair (x0, x1),
+// then of the pair (x2, x3), as curand_normal4 orders them.
 func (g *Philox) Normal(dst []float32) {
 	g.fill(dst, func(b [4]uint32, c int) float32 {
 		sin, cos := boxMullerCUDA(b[c&^1], b[c|1])
@@ -107,7 +109,7 @@ const (
 )
 
 // uniformCUDA is curand's _curand_uniform: x·2⁻³² + 2⁻³³ in float32, so in
-// (0, 1].
+// (0, 1]. (The product is exact, so a fused multiply-add gives the same.)
 func uniformCUDA(x uint32) float32 {
 	return float32(x)*pow32Inv + pow32Inv/2
 }
