@@ -1,0 +1,137 @@
+package vae
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/sdgo/sdgo/internal/testdata"
+	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/weights"
+)
+
+// tol is the README's suggested bound against the fp32 reference.
+const tol = 1e-4
+
+// compare checks every element of got against want and logs the max abs
+// error and the max error relative to max |want|.
+func compare(t *testing.T, name string, got, want *nn.Tensor, bound float64) {
+	t.Helper()
+	if !nn.SameShape(got.Shape, want.Shape) {
+		t.Errorf("%s: shape %v, want %v", name, got.Shape, want.Shape)
+		return
+	}
+	var maxAbs, maxRef float64
+	for i, w := range want.Data {
+		maxAbs = max(maxAbs, math.Abs(float64(got.Data[i])-float64(w)))
+		maxRef = max(maxRef, math.Abs(float64(w)))
+	}
+	t.Logf("%-26s max abs %.3g  max abs/max|ref| %.3g  (max|ref| %.3g)", name, maxAbs, maxAbs/maxRef, maxRef)
+	if !(maxAbs <= bound) {
+		t.Errorf("%s: max abs error %.3g > %.3g", name, maxAbs, bound)
+	}
+}
+
+// openRef opens a safetensors file of the reference data.
+func openRef(t testing.TB, rel string) *weights.File {
+	t.Helper()
+	f, err := weights.Open(testdata.Path(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func refTensor(t testing.TB, f *weights.File, name string) *nn.Tensor {
+	t.Helper()
+	x, err := f.Tensor(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// loadRef loads the reference VAE from a file of the vae folder with the
+// folder's config.json.
+func loadRef(t testing.TB, file string) *Model {
+	t.Helper()
+	dir := testdata.Dir(t, "vae")
+	cfg, err := ReadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(openRef(t, filepath.Join("vae", file)), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// traceAgainst returns a Trace hook comparing every intermediate the
+// reference recorded.
+func traceAgainst(t *testing.T, io *weights.File) func(string, *nn.Tensor) {
+	return func(name string, x *nn.Tensor) {
+		if _, ok := io.Info(name); ok {
+			compare(t, name, x, refTensor(t, io, name), tol)
+		}
+	}
+}
+
+func TestDecodeParity(t *testing.T) {
+	io := openRef(t, "vae/io.safetensors")
+	for _, tc := range []struct{ file, out string }{
+		{"diffusion_pytorch_model.safetensors", "decode_out"},
+		{"vae_ldm.fp16.safetensors", "decode_out_w16"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			m := loadRef(t, tc.file)
+			if tc.out == "decode_out" {
+				m.Decoder.Trace = traceAgainst(t, io)
+			}
+			got, err := m.Decode(refTensor(t, io, "decode_in"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			compare(t, tc.out, got, refTensor(t, io, tc.out), tol)
+		})
+	}
+}
+
+func TestEncodeParity(t *testing.T) {
+	io := openRef(t, "vae/io.safetensors")
+	for _, tc := range []struct{ file, suffix string }{
+		{"diffusion_pytorch_model.safetensors", ""},
+		{"vae_ldm.fp16.safetensors", "_w16"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			m := loadRef(t, tc.file)
+			if tc.suffix == "" {
+				m.Encoder.Trace = traceAgainst(t, io)
+			}
+			d, err := m.Encode(refTensor(t, io, "encode_in"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			compare(t, "encode_mean"+tc.suffix, d.Mean, refTensor(t, io, "encode_mean"+tc.suffix), tol)
+			compare(t, "encode_logvar"+tc.suffix, d.LogVar, refTensor(t, io, "encode_logvar"+tc.suffix), tol)
+			if tc.suffix != "" {
+				return
+			}
+			compare(t, "encode_std", d.Std(), refTensor(t, io, "encode_std"), tol)
+			z := d.Sample(fixedNoise(refTensor(t, io, "sample_noise").Data))
+			compare(t, "encode_sample", z, refTensor(t, io, "encode_sample"), tol)
+			compare(t, "encode_sample_scaled", m.Scale(z), refTensor(t, io, "encode_sample_scaled"), tol)
+			img, err := m.Decode(d.Sample(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			compare(t, "roundtrip_decode_of_mean", img, refTensor(t, io, "roundtrip_decode_of_mean"), tol)
+		})
+	}
+}
+
+// fixedNoise replays recorded noise.
+type fixedNoise []float32
+
+func (f fixedNoise) Normal(dst []float32) { copy(dst, f) }
