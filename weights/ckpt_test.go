@@ -52,7 +52,7 @@ func TestCkptMatchesTorch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !sameInts(g.Shape, w.Shape) || !sameInts(in.Shape, w.Shape) {
+				if !sameShape(g.Shape, w.Shape) || !sameShape(in.Shape, w.Shape) {
 					t.Fatalf("%s: shape %v (info %v), want %v", name, g.Shape, in.Shape, w.Shape)
 				}
 				for i := range w.Data {
@@ -72,7 +72,7 @@ func TestCkptInfo(t *testing.T) {
 	}
 	defer c.Close()
 	in, ok := c.Info("cond_stage_model.transformer.text_model.embeddings.position_ids")
-	if !ok || in.DType != I64 || !sameInts(in.Shape, []int{1, 77}) {
+	if !ok || in.DType != I64 || !sameShape(in.Shape, []int{1, 77}) {
 		t.Fatalf("position_ids: %+v", in)
 	}
 	if _, err := c.Tensor(in.Name); err == nil || !strings.Contains(err.Error(), "want a float type") {
@@ -131,16 +131,4 @@ func readAll(c *Ckpt, err error) {
 	for _, n := range c.Names() {
 		c.Tensor(n)
 	}
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -78,13 +78,13 @@ func (d *pyDict) get(k string) (any, bool) {
 type globalKind int
 
 const (
-	gOpaque         globalKind = iota // calling it gives a *pyObject
-	gRebuildTensor                    // torch._utils._rebuild_tensor(_v2)
-	gRebuildParam                     // torch._utils._rebuild_parameter(_with_state)
-	gOrderedDict                      // collections.OrderedDict
-	gStorage                          // a typed storage class: names a dtype
-	gSize                             // torch.Size(tuple) is the tuple
-	gCodecsEncode                     // _codecs.encode(str, "latin1"): bytes in protocol 2
+	gOpaque        globalKind = iota // calling it gives a *pyObject
+	gRebuildTensor                   // torch._utils._rebuild_tensor(_v2)
+	gRebuildParam                    // torch._utils._rebuild_parameter(_with_state)
+	gOrderedDict                     // collections.OrderedDict
+	gStorage                         // a typed storage class: names a dtype
+	gSize                            // torch.Size(tuple) is the tuple
+	gCodecsEncode                    // _codecs.encode(str, "latin1"): bytes in protocol 2
 )
 
 type allowed struct {
@@ -117,17 +117,17 @@ var allowedGlobals = map[string]allowed{
 	"torch.ByteStorage":     {kind: gStorage, dtype: U8},
 	"torch.BoolStorage":     {kind: gStorage, dtype: Bool},
 
-	"torch.device":                                      {kind: gOpaque},
-	"torch._utils._rebuild_device_tensor_from_numpy":    {kind: gOpaque},
+	"torch.device": {kind: gOpaque},
+	"torch._utils._rebuild_device_tensor_from_numpy":               {kind: gOpaque},
 	"pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint": {kind: gOpaque},
-	"numpy.core.multiarray.scalar":                      {kind: gOpaque},
-	"numpy.core.multiarray._reconstruct":                {kind: gOpaque},
-	"numpy._core.multiarray.scalar":                     {kind: gOpaque},
-	"numpy._core.multiarray._reconstruct":               {kind: gOpaque},
-	"numpy.dtype":                                       {kind: gOpaque},
-	"numpy.ndarray":                                     {kind: gOpaque},
-	"builtins.set":                                      {kind: gOpaque},
-	"__builtin__.set":                                   {kind: gOpaque},
+	"numpy.core.multiarray.scalar":                                 {kind: gOpaque},
+	"numpy.core.multiarray._reconstruct":                           {kind: gOpaque},
+	"numpy._core.multiarray.scalar":                                {kind: gOpaque},
+	"numpy._core.multiarray._reconstruct":                          {kind: gOpaque},
+	"numpy.dtype":                                                  {kind: gOpaque},
+	"numpy.ndarray":                                                {kind: gOpaque},
+	"builtins.set":                                                 {kind: gOpaque},
+	"__builtin__.set":                                              {kind: gOpaque},
 }
 
 // storageRef is a persistent id of torch.save: ("storage", type, key,
