@@ -1,0 +1,184 @@
+package unet
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sdgo/sdgo/internal/testdata"
+	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/weights"
+)
+
+// Parity bounds of the reference README: every element within 1e-4 and
+// within 3e-5 of the largest reference magnitude.
+const (
+	maxAbs = 1e-4
+	maxRel = 3e-5
+)
+
+// compare checks every element of got against want and logs the figures.
+func compare(t *testing.T, what string, got, want *nn.Tensor) {
+	t.Helper()
+	if !nn.SameShape(got.Shape, want.Shape) {
+		t.Errorf("%s: shape %v, want %v", what, got.Shape, want.Shape)
+		return
+	}
+	var worst, ref float64
+	for i, w := range want.Data {
+		ref = max(ref, math.Abs(float64(w)))
+		d := math.Abs(float64(got.Data[i]) - float64(w))
+		if d > worst || math.IsNaN(d) {
+			worst = d
+		}
+	}
+	rel := worst / ref
+	t.Logf("%-28s max|Δ| %.3g  rel-to-max %.3g  (max|ref| %.3g)", what, worst, rel, ref)
+	if !(worst <= maxAbs && rel <= maxRel) {
+		t.Errorf("%s: max|Δ| %.3g (bound %.0g), relative to max %.3g (bound %.0g)", what, worst, maxAbs, rel, maxRel)
+	}
+}
+
+// openSource opens a safetensors file and closes it when the test ends.
+func openSource(t *testing.T, path string) *weights.File {
+	t.Helper()
+	f, err := weights.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// keymapView presents an LDM single-file checkpoint under diffusers names
+// using the reference's own keymap_diffusers_to_ldm.json (written by
+// diffusers' converter): an independent check of the layouts, beside
+// weights.UNetFromLDM.
+func keymapView(t *testing.T, src weights.Source, keymap string) weights.Source {
+	t.Helper()
+	data, err := os.ReadFile(keymap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toLDM := map[string]string{}
+	if err := json.Unmarshal(data, &toLDM); err != nil {
+		t.Fatalf("%s: %v", keymap, err)
+	}
+	fromLDM := map[string]string{}
+	for d, l := range toLDM {
+		fromLDM[l] = d
+	}
+	return &weights.Renamed{
+		Src:        src,
+		ToSource:   func(n string) string { return toLDM[n] },
+		FromSource: func(n string) string { return fromLDM[n] },
+	}
+}
+
+// parityCase is one checkpoint file of a reference variant.
+type parityCase struct {
+	name    string
+	variant string // reference folder: "unet" (SD1-style) or "unet/sd2"
+	file    string // relative to the reference root
+	ldm     bool   // original single-file names
+	fp16    bool   // fp16 weights: compare with out_*_w16
+}
+
+var parityCases = []parityCase{
+	{"sd1/diffusers", "unet", "unet/diffusion_pytorch_model.safetensors", false, false},
+	{"sd1/diffusers.fp16", "unet", "pipeline/diffusers/unet/diffusion_pytorch_model.fp16.safetensors", false, true},
+	{"sd1/ldm", "unet", "pipeline/sd_tiny.safetensors", true, false},
+	{"sd1/ldm.fp16", "unet", "pipeline/sd_tiny.fp16.safetensors", true, true},
+	{"sd2/diffusers", "unet/sd2", "unet/sd2/diffusion_pytorch_model.safetensors", false, false},
+	{"sd2/ldm.fp16", "unet/sd2", "unet/sd2/unet_ldm.fp16.safetensors", true, true},
+}
+
+// openCase returns the case's weights in diffusers naming, its config and
+// the reference io file.
+func openCase(t *testing.T, pc parityCase) (weights.Source, Config, *weights.File) {
+	dir := testdata.Dir(t, pc.variant)
+	cfg, err := ReadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src weights.Source = openSource(t, testdata.Path(t, pc.file))
+	if pc.ldm {
+		src = keymapView(t, src, filepath.Join(dir, "keymap_diffusers_to_ldm.json"))
+	}
+	return src, cfg, openSource(t, filepath.Join(dir, "io.safetensors"))
+}
+
+func tensor(t *testing.T, f *weights.File, name string) *nn.Tensor {
+	t.Helper()
+	x, err := f.Tensor(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+func TestParity(t *testing.T) {
+	for _, pc := range parityCases {
+		t.Run(pc.name, func(t *testing.T) {
+			src, cfg, io := openCase(t, pc)
+			m, err := Load(src, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, ctx := tensor(t, io, "sample"), tensor(t, io, "encoder_hidden_states")
+			for _, c := range []string{"a", "b"} {
+				ts := tensor(t, io, "timestep_"+c).Data
+				// Intermediates are recorded for case a with fp32 weights.
+				got := map[string]*nn.Tensor{}
+				m.Trace = nil
+				if c == "a" && !pc.fp16 {
+					m.Trace = func(name string, x *nn.Tensor) { got[name] = x.Clone() }
+				}
+				out := m.Forward(x, ts, ctx)
+				if m.Trace != nil {
+					for _, name := range io.Names() {
+						n, ok := strings.CutPrefix(name, "a.")
+						if !ok {
+							continue
+						}
+						if got[n] == nil {
+							t.Errorf("trace %q not recorded", n)
+							continue
+						}
+						compare(t, name, got[n], tensor(t, io, name))
+					}
+				}
+				want := "out_" + c
+				if pc.fp16 {
+					want += "_w16"
+				}
+				compare(t, want, out, tensor(t, io, want))
+			}
+		})
+	}
+}
+
+func TestConfigFromWeights(t *testing.T) {
+	for _, pc := range parityCases {
+		t.Run(pc.name, func(t *testing.T) {
+			src, want, _ := openCase(t, pc)
+			got, err := ConfigFromWeights(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Neither the head count (SD2's tiny model has heads of dim 16,
+			// not 64) nor the sample size is in the weights.
+			if pc.variant == "unet/sd2" {
+				got.Heads = want.Heads
+			}
+			got.SampleSize = want.SampleSize
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("inferred config\n%+v\nwant\n%+v", got, want)
+			}
+		})
+	}
+}
