@@ -1,0 +1,56 @@
+package clip
+
+import (
+	"fmt"
+
+	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/weights"
+)
+
+// Embeddings turns token ids into the transformer's input: each token's
+// learned vector plus a learned vector for its position
+// (checkpoint: text_model.embeddings).
+type Embeddings struct {
+	TokenEmbedding    *nn.Tensor // (VocabSize, D): row i is token i's vector
+	PositionEmbedding *nn.Tensor // (Positions, D): row i is position i's vector
+}
+
+func loadEmbeddings(ld *weights.Loader, cfg Config) *Embeddings {
+	e := &Embeddings{
+		TokenEmbedding:    ld.Sub("token_embedding").Tensor("weight", cfg.VocabSize, cfg.Width),
+		PositionEmbedding: ld.Sub("position_embedding").Tensor("weight", cfg.Positions, cfg.Width),
+	}
+	// Checkpoints saved by transformers < 4.31 also carry the int64 buffer
+	// position_ids = [0, 1, …, 76]: positions are simply 0…L-1, so it is skipped.
+	ld.Skip("position_ids")
+	return e
+}
+
+// Forward looks up ids (B rows of L ids) and returns x (B, L, D) with
+// x[b, i] = TokenEmbedding[ids[b][i]] + PositionEmbedding[i].
+func (e *Embeddings) Forward(ids [][]int) (*nn.Tensor, error) {
+	vocab, d := e.TokenEmbedding.Shape[0], e.TokenEmbedding.Shape[1]
+	positions := e.PositionEmbedding.Shape[0]
+	b, l := len(ids), len(ids[0])
+	if l > positions {
+		return nil, fmt.Errorf("clip: %d tokens, the model has %d positions", l, positions)
+	}
+	x := nn.New(b, l, d) // (B, L, D)
+	for bi, row := range ids {
+		if len(row) != l {
+			return nil, fmt.Errorf("clip: prompt %d has %d tokens, prompt 0 has %d", bi, len(row), l)
+		}
+		for i, id := range row {
+			if id < 0 || id >= vocab {
+				return nil, fmt.Errorf("clip: prompt %d, token %d: id %d outside the vocabulary [0, %d)", bi, i, id, vocab)
+			}
+			dst := x.Data[(bi*l+i)*d : (bi*l+i+1)*d]
+			tok := e.TokenEmbedding.Data[id*d : (id+1)*d]
+			pos := e.PositionEmbedding.Data[i*d : (i+1)*d]
+			for j := range dst {
+				dst[j] = tok[j] + pos[j]
+			}
+		}
+	}
+	return x, nil
+}
