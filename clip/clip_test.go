@@ -243,6 +243,7 @@ func TestLayouts(t *testing.T) {
 	}{
 		{"position_ids", weights.Multi{base, positionIDs(t, "text_model.embeddings.position_ids", cfg.Positions)}},
 		{"sd1 single file", full},
+		{"sd1 single file, old names", rename("cond_stage_model.transformer.")},
 		{"prefixed view", weights.Prefixed(full, "cond_stage_model.transformer.text_model.")},
 		{"openclip", openCLIPNames(base, cfg, "cond_stage_model.model.")},
 	} {

@@ -29,9 +29,9 @@
 // layer's output instead, through the final LayerNorm as diffusers does
 // ("clip skip 2" is the penultimate layer). [Model.HiddenStates] returns the
 // residual stream after the embeddings and after every layer, as
-// transformers' hidden_states. [Model.Pooled] returns the context row of
-// each prompt's end token (transformers' pooler_output), a summary of the
-// whole prompt.
+// transformers' hidden_states. [Model.Pooled] returns the last layer's
+// (normed) row of each prompt's end token (transformers' pooler_output), a
+// summary of the whole prompt that sees every token before it.
 //
 // # Checkpoints
 //
@@ -45,6 +45,9 @@
 //   - SD 2.x single file (OpenCLIP): cond_stage_model.model.token_embedding.weight,
 //     positional_embedding, transformer.resblocks.N.attn.in_proj_weight (q, k
 //     and v stacked), ln_final, …
+//
+// The single-file layouts are seen through [weights.TextFromLDM], which
+// renames them to transformers' names and splits the fused q;k;v.
 //
 // The Go types mirror transformers' module tree (Model.Encoder.Layers[3].SelfAttn.QProj
 // is text_model.encoder.layers.3.self_attn.q_proj). [LoadFile] opens a file
