@@ -24,8 +24,8 @@ type Model struct {
 // Load reads a text encoder from src for cfg. src may hold it under any of
 // the names users' files have (see the package documentation): transformers'
 // text_model.*, SD 1.x single-file cond_stage_model.transformer.text_model.*,
-// or SD 2.x single-file OpenCLIP cond_stage_model.model.*, in F32, F16 or
-// BF16. Every tensor's shape is checked against cfg; the error names each
+// or SD 2.x single-file OpenCLIP cond_stage_model.model.* (through
+// weights.TextFromLDM), in F32, F16 or BF16. Every tensor's shape is checked against cfg; the error names each
 // tensor that is missing or mis-shaped, and any unexpected one. Layers past
 // cfg.Layers are allowed and ignored (SD2's 23 of OpenCLIP's 24).
 func Load(src weights.Source, cfg Config) (*Model, error) {
@@ -71,23 +71,20 @@ func layerIndex(name string) (int, bool) {
 	return n, err == nil
 }
 
-// LoadFile reads a text encoder from a checkpoint file. Its config comes from
-// the config.json beside the file when there is one (a diffusers
-// text_encoder/ folder), and from the tensors' shapes otherwise (see Infer).
+// LoadFile reads a text encoder from a checkpoint file: a diffusers
+// text_encoder/model.safetensors, whose config is the config.json beside it
+// (from the shapes when there is none, see Infer), or a single-file SD 1.x or
+// SD 2.x checkpoint, whose config comes from the shapes. Of an SD 2.x single
+// file's 24 OpenCLIP layers it loads 23, as diffusers' conversion does, so
+// that Encode returns SD 2.x's conditioning (see SD2).
 func LoadFile(path string) (*Model, error) {
 	src, closeFile, err := weights.OpenAny(path)
 	if err != nil {
 		return nil, err
 	}
 	defer closeFile()
-	var cfg Config
-	cfgPath := filepath.Join(filepath.Dir(path), "config.json")
-	if _, err := os.Stat(cfgPath); err == nil {
-		cfg, err = ReadConfig(cfgPath)
-		if err != nil {
-			return nil, err
-		}
-	} else if cfg, err = Infer(src); err != nil {
+	cfg, err := fileConfig(src, filepath.Join(filepath.Dir(path), "config.json"))
+	if err != nil {
 		return nil, fmt.Errorf("clip: %s: %w", path, err)
 	}
 	m, err := Load(src, cfg)
@@ -95,6 +92,22 @@ func LoadFile(path string) (*Model, error) {
 		return nil, fmt.Errorf("clip: %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// fileConfig returns the config of a checkpoint file's text encoder.
+func fileConfig(src weights.Source, configJSON string) (Config, error) {
+	text := weights.DetectLayout(src).Text
+	if _, err := os.Stat(configJSON); err == nil && text == weights.TextNone {
+		return ReadConfig(configJSON)
+	}
+	cfg, err := Infer(src)
+	if err != nil {
+		return Config{}, err
+	}
+	if text == weights.TextOpenCLIP && cfg.Layers > 1 {
+		cfg.Layers-- // SD 2.x conditions on the penultimate layer
+	}
+	return cfg, nil
 }
 
 // EncodeOptions choose what Encode returns.

@@ -62,7 +62,8 @@ func TestPrompts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("max abs error: %.3g", compare(t, "last_hidden_state", ctx, ref.tensor(t, "w32.last_hidden_state")))
+			abs, rel := compare(t, "last_hidden_state", ctx, ref.tensor(t, "w32.last_hidden_state"))
+			t.Logf("max abs error %.3g, relative to max %.3g", abs, rel)
 		})
 	}
 }
