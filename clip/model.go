@@ -13,7 +13,8 @@ import (
 )
 
 // Model is a CLIP text transformer (checkpoint: text_model). Its field
-// names follow the checkpoint's module tree.
+// names follow the checkpoint's module tree. Encoding never modifies the
+// model, so one Model may serve several goroutines.
 type Model struct {
 	Config         Config
 	Embeddings     *Embeddings // text_model.embeddings
@@ -24,10 +25,12 @@ type Model struct {
 // Load reads a text encoder from src for cfg. src may hold it under any of
 // the names users' files have (see the package documentation): transformers'
 // text_model.*, SD 1.x single-file cond_stage_model.transformer.text_model.*,
-// or SD 2.x single-file OpenCLIP cond_stage_model.model.* (through
-// weights.TextFromLDM), in F32, F16 or BF16. Every tensor's shape is checked against cfg; the error names each
-// tensor that is missing or mis-shaped, and any unexpected one. Layers past
-// cfg.Layers are allowed and ignored (SD2's 23 of OpenCLIP's 24).
+// or SD 2.x single-file OpenCLIP cond_stage_model.model.* (seen through
+// weights.TextFromLDM), in F32, F16 or BF16. Every tensor's shape is checked
+// against cfg; the error names each tensor that is missing or mis-shaped, and
+// any unexpected one. Layers past cfg.Layers are allowed and ignored (SD 2.x
+// uses 23 of OpenCLIP's 24). Only the text encoder's tensors are read, so src
+// may be a whole single-file checkpoint.
 func Load(src weights.Source, cfg Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -53,8 +56,12 @@ func Load(src weights.Source, cfg Config) (*Model, error) {
 		}
 		unexpected = append(unexpected, name)
 	}
-	if len(unexpected) > 0 {
-		return nil, fmt.Errorf("clip: loading: unexpected tensors (wrong config?): %q", unexpected)
+	if n := len(unexpected); n > 0 {
+		more := ""
+		if n > 8 {
+			unexpected, more = unexpected[:8], fmt.Sprintf(" and %d more", n-8)
+		}
+		return nil, fmt.Errorf("clip: loading: unexpected tensors (wrong config?): %q%s", unexpected, more)
 	}
 	return m, nil
 }
@@ -113,7 +120,7 @@ func fileConfig(src weights.Source, configJSON string) (Config, error) {
 // EncodeOptions choose what Encode returns.
 type EncodeOptions struct {
 	// ClipSkip picks the layer whose output is returned (after the final
-	// LayerNorm, as diffusers does): 1 (or 0) is the last layer, 2 the
+	// LayerNorm, as diffusers does): 1 (or less) is the last layer, 2 the
 	// penultimate ("clip skip 2"), and so on; the layers after it are not run.
 	ClipSkip int
 }
