@@ -23,10 +23,10 @@ type Spacing string
 
 // The timestep spacings of diffusers' timestep_spacing.
 const (
-	// Default picks the sampler's own default, as diffusers does when the
+	// DefaultSpacing picks the sampler's own default, as diffusers does when the
 	// model's scheduler_config.json names none (SD 1.5's does not):
 	// Leading for ddpm, ddim, pndm and lcm; Linspace for the σ samplers.
-	Default Spacing = ""
+	DefaultSpacing Spacing = ""
 	// Leading: t = i·(T/N) + steps_offset (N=4: 751, 501, 251, 1).
 	Leading Spacing = "leading"
 	// Trailing: t = round(T − i·T/N) − 1 (N=4: 999, 749, 499, 249).
@@ -44,7 +44,7 @@ type Config struct {
 	BetaEnd       float64    // beta_end, β_{T−1}
 	BetaSchedule  string     // beta_schedule: "scaled_linear" or "linear"
 	Prediction    Prediction // prediction_type
-	Spacing       Spacing    // timestep_spacing; Default means the sampler's own
+	Spacing       Spacing    // timestep_spacing; DefaultSpacing means the sampler's own
 	StepsOffset   int        // steps_offset, added to Leading timesteps
 	SetAlphaToOne bool       // set_alpha_to_one: ᾱ before the first timestep is 1 (else ᾱ₀)
 }
@@ -82,7 +82,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("scheduler: config: betas %g…%g, want both in (0, 1)", c.BetaStart, c.BetaEnd)
 	case c.Prediction != Epsilon && c.Prediction != VPrediction:
 		return fmt.Errorf("scheduler: config: unknown Prediction %q (want %q or %q)", c.Prediction, Epsilon, VPrediction)
-	case c.Spacing != Default && c.Spacing != Leading && c.Spacing != Trailing && c.Spacing != Linspace:
+	case c.Spacing != DefaultSpacing && c.Spacing != Leading && c.Spacing != Trailing && c.Spacing != Linspace:
 		return fmt.Errorf("scheduler: config: unknown Spacing %q (want %q, %q or %q)", c.Spacing, Leading, Trailing, Linspace)
 	case c.StepsOffset < 0:
 		return fmt.Errorf("scheduler: config: negative StepsOffset %d", c.StepsOffset)
@@ -92,7 +92,7 @@ func (c Config) validate() error {
 
 // spacing returns the configured spacing, or def when the config names none.
 func (c Config) spacing(def Spacing) Spacing {
-	if c.Spacing == Default {
+	if c.Spacing == DefaultSpacing {
 		return def
 	}
 	return c.Spacing
