@@ -25,9 +25,10 @@ type Spacing string
 const (
 	// DefaultSpacing picks the sampler's own default, as diffusers does when the
 	// model's scheduler_config.json names none (SD 1.5's does not):
-	// Leading for ddpm, ddim, pndm and lcm; Linspace for the σ samplers.
+	// Leading for ddpm, ddim and pndm; Linspace for the σ samplers. (lcm
+	// always picks from its distillation grid.)
 	DefaultSpacing Spacing = ""
-	// Leading: t = i·(T/N) + steps_offset (N=4: 751, 501, 251, 1).
+	// Leading: t = i·⌊T/N⌋ + steps_offset (N=4: 751, 501, 251, 1).
 	Leading Spacing = "leading"
 	// Trailing: t = round(T − i·T/N) − 1 (N=4: 999, 749, 499, 249).
 	Trailing Spacing = "trailing"

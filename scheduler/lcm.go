@@ -15,7 +15,9 @@ import (
 //	x_{t'} = √ᾱ_{t'}·denoised + √(1−ᾱ_{t'})·z,  z ~ N(0, I).
 //
 // The timesteps come from the 50-step distillation grid 19, 39, …, 999
-// (N=4: 999, 759, 499, 259), so n is at most 50.
+// (N=4: 999, 759, 499, 259), so n is at most 50; Config.Spacing does not
+// apply. For img2img, [Scheduler.Start] skips steps of this schedule
+// (diffusers' LCM img2img pipeline instead re-spaces the grid by strength).
 type LCM struct {
 	base
 	z []float32
