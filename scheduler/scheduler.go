@@ -20,7 +20,9 @@ import (
 // Latents are flat []float32 of any shape: every operation is elementwise.
 // Steps must be taken in order from the first step (0, or [Scheduler.Start]
 // for img2img) because multistep samplers keep a history; SetTimesteps
-// clears it. A Scheduler is not safe for concurrent use.
+// clears it. The σ samplers (*Euler, *EulerAncestral, *LMS, *Heun,
+// *DPMSolver) also report their noise levels with Sigmas() []float32. A
+// Scheduler is not safe for concurrent use.
 type Scheduler interface {
 	// SetTimesteps prepares a schedule of n denoising steps and clears the
 	// sampler's history.
@@ -46,7 +48,8 @@ type Scheduler interface {
 	Step(i int, modelOutput, sample []float32, noise Noise) (x0 []float32, err error)
 	// AddNoise writes x0 noised to the level of step i into dst, the first
 	// latent of img2img started at step i: x0 + σᵢ·noise for Euler, Euler a,
-	// LMS and Heun; √ᾱₜ·x0 + √(1−ᾱₜ)·noise otherwise. dst may alias x0 or
+	// LMS and Heun; √ᾱₜ·x0 + √(1−ᾱₜ)·noise otherwise (DPM-Solver: with
+	// ᾱ = 1/(σᵢ²+1)). i = len(Timesteps()) gives x0. dst may alias x0 or
 	// noise.
 	AddNoise(i int, dst, x0, noise []float32) error
 	// Start returns the first step of img2img at strength ∈ [0, 1] (1: start
