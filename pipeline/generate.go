@@ -1,0 +1,324 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"strings"
+	"time"
+
+	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/rng"
+	"github.com/sdgo/sdgo/scheduler"
+	"github.com/sdgo/sdgo/vae"
+)
+
+// RNG names a random number generator for the initial noise and the
+// stochastic samplers.
+type RNG string
+
+// The generators. TorchCPU is the default: it draws exactly what diffusers
+// draws with a CPU generator (torch.Generator("cpu").manual_seed(seed)), so a
+// seed reproduces diffusers' image on any machine. CUDA draws what torch
+// draws on an NVIDIA GPU (Philox), which AUTOMATIC1111's and
+// stable-diffusion.cpp's default seeds use.
+const (
+	TorchCPU RNG = "torch-cpu"
+	CUDA     RNG = "cuda"
+)
+
+// Options are the settings of one generation.
+type Options struct {
+	Prompt         string // A1111 emphasis syntax and prompts past 75 tokens are supported
+	NegativePrompt string
+	Width, Height  int     // image size in pixels; 0 means the model's native size
+	Steps          int     // sampler steps (default 20)
+	CFGScale       float64 // classifier-free guidance scale; ≤ 1 disables guidance (default 7.5)
+	Seed           uint64
+	BatchCount     int    // images made one after another, with seeds Seed, Seed+1, …
+	Sampler        string // scheduler name (scheduler.Names); default "euler_a"
+	Karras         bool   // Karras sigmas
+	ClipSkip       int    // 1 (default): last layer; 2: penultimate; …
+	RNG            RNG    // default TorchCPU
+
+	// InitImage and Strength make img2img: the image is encoded, noised to
+	// Strength (0…1) and denoised from there.
+	InitImage image.Image
+	Strength  float64
+
+	// Latents, when set, replaces the first image's initial noise x_T
+	// (1, 4, H/8, W/8), before scaling by the sampler's initial sigma.
+	Latents *nn.Tensor
+
+	// Progress, when set, is called after every step.
+	Progress func(Progress)
+	// Step, when set, is called after every step with the current latents
+	// (for previews); it must not keep or modify them.
+	Step func(image, step int, latents *nn.Tensor)
+	// Stages, when set, collects every stage's result (see Stages).
+	Stages *Stages
+}
+
+// Progress reports how far a generation is.
+type Progress struct {
+	Image, Images int           // which image of the batch (from 0), and how many
+	Step, Steps   int           // steps done for this image, and its total
+	Elapsed       time.Duration // since the generation started
+}
+
+// Result is one generated image with the settings that made it.
+type Result struct {
+	Image *image.NRGBA
+	Seed  uint64
+	// Parameters are the settings in AUTOMATIC1111's text format, which the
+	// sdgo command stores in the PNG's "parameters" chunk.
+	Parameters string
+}
+
+// withDefaults fills unset options and validates them against the model.
+func (m *Model) withDefaults(o Options) (Options, error) {
+	f := m.VAEFactor()
+	if o.Width == 0 {
+		o.Width = m.NativeSize()
+	}
+	if o.Height == 0 {
+		o.Height = m.NativeSize()
+	}
+	if o.Steps == 0 {
+		o.Steps = 20
+	}
+	if o.CFGScale == 0 {
+		o.CFGScale = 7.5
+	}
+	if o.BatchCount == 0 {
+		o.BatchCount = 1
+	}
+	if o.Sampler == "" {
+		o.Sampler = "euler_a"
+	}
+	if o.ClipSkip == 0 {
+		o.ClipSkip = 1
+	}
+	if o.RNG == "" {
+		o.RNG = TorchCPU
+	}
+	// The latent must halve cleanly at every U-Net level for the skips to line up.
+	mult := f * m.UNetFactor()
+	switch {
+	case o.Width <= 0 || o.Height <= 0 || o.Width%mult != 0 || o.Height%mult != 0:
+		return o, fmt.Errorf("width and height must be positive multiples of %d for this model, got %dx%d", mult, o.Width, o.Height)
+	case o.Steps < 1 || o.Steps > 10000:
+		return o, fmt.Errorf("steps must be between 1 and 10000, got %d", o.Steps)
+	case o.BatchCount < 1:
+		return o, fmt.Errorf("batch count must be at least 1, got %d", o.BatchCount)
+	case o.ClipSkip < 1 || o.ClipSkip+m.TextSkip-1 > m.Text.Config.Layers:
+		return o, fmt.Errorf("clip skip must be between 1 and %d, got %d", m.Text.Config.Layers-m.TextSkip+1, o.ClipSkip)
+	case o.RNG != TorchCPU && o.RNG != CUDA:
+		return o, fmt.Errorf("unknown rng %q (want %s or %s)", o.RNG, TorchCPU, CUDA)
+	case o.InitImage != nil && (o.Strength <= 0 || o.Strength > 1):
+		return o, fmt.Errorf("strength must be in (0, 1] for img2img, got %g", o.Strength)
+	}
+	if _, err := scheduler.New(o.Sampler, m.Scheduler, o.Karras); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// VAEFactor is how many pixels one latent cell covers per side (8 for SD).
+func (m *Model) VAEFactor() int { return 1 << (len(m.VAE.Config.BlockOut) - 1) }
+
+// UNetFactor is how much the U-Net downsamples its latent (8 for SD).
+func (m *Model) UNetFactor() int { return 1 << (len(m.UNet.Config.BlockOutChannels) - 1) }
+
+// NativeSize is the image side the model was trained at (512 for SD 1.5).
+func (m *Model) NativeSize() int {
+	if s := m.UNet.Config.SampleSize; s > 0 {
+		return s * m.VAEFactor()
+	}
+	return 512
+}
+
+func (o Options) noise(seed uint64) rng.Source {
+	if o.RNG == CUDA {
+		return rng.NewPhilox(seed)
+	}
+	return rng.NewTorchCPU(seed)
+}
+
+// Generate makes opts.BatchCount images. It stops between steps when ctx is
+// cancelled and returns ctx's error with the images finished so far.
+func (m *Model) Generate(ctx context.Context, opts Options) ([]Result, error) {
+	o, err := m.withDefaults(opts)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	cond, uncond, err := m.conditioning(o)
+	if err != nil {
+		return nil, err
+	}
+	var results []Result
+	for b := 0; b < o.BatchCount; b++ {
+		seed := o.Seed + uint64(b)
+		img, err := m.generateOne(ctx, o, b, seed, cond, uncond, start)
+		if err != nil {
+			return results, err
+		}
+		results = append(results, Result{Image: img, Seed: seed, Parameters: m.parameters(o, seed)})
+	}
+	return results, nil
+}
+
+// generateOne runs the sampling loop for one image.
+func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint64, cond, uncond *nn.Tensor, start time.Time) (*image.NRGBA, error) {
+	sched, err := scheduler.New(o.Sampler, m.Scheduler, o.Karras)
+	if err != nil {
+		return nil, err
+	}
+	if err := sched.SetTimesteps(o.Steps); err != nil {
+		return nil, err
+	}
+	f := m.VAEFactor()
+	shape := []int{1, m.UNet.Config.InChannels, o.Height / f, o.Width / f}
+	noise := o.noise(seed)
+	first := 0
+	var latents *nn.Tensor
+	if o.InitImage != nil {
+		// img2img: encode the image, then noise it to the level of the first step run.
+		x := vae.ImageToTensor(o.InitImage, o.Width, o.Height) // (1, 3, H, W) in [-1, 1]
+		dist, err := m.VAE.Encode(x)
+		if err != nil {
+			return nil, err
+		}
+		x0 := m.VAE.Scale(dist.Sample(noise)) // (1, 4, H/8, W/8), the U-Net's latent scale
+		first = sched.Start(o.Strength)
+		latents = nn.New(shape...)
+		if first < len(sched.Timesteps()) {
+			eps := nn.New(shape...)
+			noise.Normal(eps.Data)
+			if err := sched.AddNoise(first, latents.Data, x0.Data, eps.Data); err != nil {
+				return nil, err
+			}
+		} else {
+			copy(latents.Data, x0.Data) // strength so low that no step runs
+		}
+	} else {
+		latents = nn.New(shape...)
+		if o.Latents != nil && index == 0 {
+			if !nn.SameShape(o.Latents.Shape, shape) {
+				return nil, fmt.Errorf("initial latents have shape %v, want %v", o.Latents.Shape, shape)
+			}
+			copy(latents.Data, o.Latents.Data)
+		} else {
+			noise.Normal(latents.Data) // x_T ~ N(0, I)
+		}
+		nn.Scale(latents, float32(sched.InitNoiseSigma()))
+	}
+	o.Stages.add(index, "latents_init", latents)
+
+	guided := o.CFGScale > 1
+	ctxT := cond // (1, 77·k, D)
+	if guided {
+		ctxT = catBatch(uncond, cond) // (2, 77·k, D): [uncond, cond], as diffusers orders it
+	}
+	in := nn.New(shape...)
+	steps := sched.Timesteps()
+	for i := first; i < len(steps); i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := sched.ScaleModelInput(i, in.Data, latents.Data); err != nil {
+			return nil, err
+		}
+		x := in
+		if guided {
+			x = catBatch(in, in) // (1, 4, h, w) -> (2, 4, h, w)
+		}
+		out := m.UNet.Forward(x, []float32{float32(steps[i])}, ctxT) // (B, 4, h, w)
+		pred := out
+		if guided {
+			// ε = ε_uncond + g·(ε_cond − ε_uncond)
+			n := len(in.Data)
+			pred = nn.New(shape...)
+			g := float32(o.CFGScale)
+			for j := range pred.Data {
+				u, c := out.Data[j], out.Data[n+j]
+				pred.Data[j] = u + g*(c-u)
+			}
+		}
+		if _, err := sched.Step(i, pred.Data, latents.Data, noise); err != nil {
+			return nil, err
+		}
+		o.Stages.add(index, fmt.Sprintf("latents_step%d", i-first), latents)
+		if o.Step != nil {
+			o.Step(index, i-first, latents)
+		}
+		if o.Progress != nil {
+			o.Progress(Progress{Image: index, Images: o.BatchCount, Step: i - first + 1, Steps: len(steps) - first, Elapsed: time.Since(start)})
+		}
+	}
+	decoded, err := m.VAE.DecodeLatents(latents) // (1, 3, H, W), ≈[-1, 1]
+	if err != nil {
+		return nil, err
+	}
+	o.Stages.add(index, "image", decoded)
+	imgs, err := vae.ToImages(decoded)
+	if err != nil {
+		return nil, err
+	}
+	return imgs[0], nil
+}
+
+// catBatch joins tensors along the batch dimension.
+func catBatch(ts ...*nn.Tensor) *nn.Tensor {
+	shape := append([]int(nil), ts[0].Shape...)
+	shape[0] = 0
+	var data []float32
+	for _, t := range ts {
+		shape[0] += t.Shape[0]
+		data = append(data, t.Data...)
+	}
+	return nn.From(data, shape...)
+}
+
+// samplerLabels are AUTOMATIC1111's names of the samplers, for the
+// parameters text other tools read.
+var samplerLabels = map[string]string{
+	"ddpm": "DDPM", "ddim": "DDIM", "pndm": "PLMS", "lms": "LMS", "euler": "Euler", "euler_a": "Euler a",
+	"heun": "Heun", "dpm++2m": "DPM++ 2M", "lcm": "LCM",
+}
+
+// parameters renders the settings in AUTOMATIC1111's format:
+//
+//	<prompt>
+//	Negative prompt: <negative>
+//	Steps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 42, Size: 512x512, Model: v1-5, …
+func (m *Model) parameters(o Options, seed uint64) string {
+	var b strings.Builder
+	b.WriteString(o.Prompt)
+	if o.NegativePrompt != "" {
+		fmt.Fprintf(&b, "\nNegative prompt: %s", o.NegativePrompt)
+	}
+	label := samplerLabels[o.Sampler]
+	if label == "" {
+		label = o.Sampler
+	}
+	fmt.Fprintf(&b, "\nSteps: %d, Sampler: %s", o.Steps, label)
+	if o.Karras {
+		b.WriteString(", Schedule type: Karras")
+	}
+	fmt.Fprintf(&b, ", CFG scale: %g, Seed: %d, Size: %dx%d, Model: %s", o.CFGScale, seed, o.Width, o.Height, m.Name)
+	if o.InitImage != nil {
+		fmt.Fprintf(&b, ", Denoising strength: %g", o.Strength)
+	}
+	if o.ClipSkip > 1 {
+		fmt.Fprintf(&b, ", Clip skip: %d", o.ClipSkip)
+	}
+	if o.RNG == CUDA {
+		b.WriteString(", RNG: NV")
+	} else {
+		b.WriteString(", RNG: CPU")
+	}
+	b.WriteString(", Version: sdgo")
+	return b.String()
+}

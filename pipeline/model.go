@@ -1,0 +1,340 @@
+// Package pipeline joins sdgo's stages into text-to-image and image-to-image:
+//
+//	prompt ─ tokenizer ─ clip ─┐
+//	                            ├─ unet ⇄ scheduler (steps, with classifier-free guidance) ─ vae ─ image
+//	noise (rng) ───────────────┘
+//
+// A [Model] is loaded once from a single-file checkpoint (.safetensors or
+// .ckpt in the original layout) or a diffusers folder, and [Model.Generate]
+// makes images from [Options]; it is what the sdgo command runs.
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sdgo/sdgo/clip"
+	"github.com/sdgo/sdgo/scheduler"
+	"github.com/sdgo/sdgo/tokenizer"
+	"github.com/sdgo/sdgo/unet"
+	"github.com/sdgo/sdgo/vae"
+	"github.com/sdgo/sdgo/weights"
+)
+
+// Version is the Stable Diffusion family of a model.
+type Version int
+
+// The families sdgo runs.
+const (
+	SD1 Version = 1 // CLIP ViT-L/14 text encoder, context 768
+	SD2 Version = 2 // OpenCLIP ViT-H/14 text encoder, context 1024
+)
+
+func (v Version) String() string { return fmt.Sprintf("SD %d.x", int(v)) }
+
+// Model is a loaded Stable Diffusion model: every stage, ready to generate.
+type Model struct {
+	Name      string  // file or folder name, for the image's parameters
+	Version   Version // SD 1.x or 2.x
+	Tokenizer *tokenizer.Tokenizer
+	Pad       tokenizer.Pad // what fills the 77 ids after EOS
+	Text      *clip.Model
+	// TextSkip is the clip skip the model itself uses: 1 (last layer), or 2
+	// for an SD 2.x single file whose OpenCLIP tower has the layer that SD
+	// 2.x never uses (diffusers' converted SD 2.x encoders drop it instead).
+	TextSkip  int
+	UNet      *unet.Model
+	VAE       *vae.Model
+	Scheduler scheduler.Config // training schedule and prediction type
+}
+
+// LoadOptions say where to find what a checkpoint may not carry.
+type LoadOptions struct {
+	// Tokenizer is a folder with vocab.json + merges.txt (or the path of
+	// bpe_simple_vocab_16e6.txt.gz). Needed for single-file checkpoints
+	// unless such files lie next to the checkpoint.
+	Tokenizer string
+	// VAE replaces the model's autoencoder with this file (diffusers or
+	// original names, with or without the first_stage_model. prefix).
+	VAE string
+	// Config is a diffusers model folder whose component configs
+	// (text_encoder/, unet/, vae/, scheduler/ config files) describe a
+	// single-file checkpoint, as diffusers' from_single_file(config=…) takes
+	// it. Without it the sizes are read from the tensors' shapes, and the
+	// attention heads are those of real SD (head width 64 in the text encoder).
+	Config string
+	// Prediction overrides the prediction type: "epsilon" or "v_prediction".
+	// Single-file SD 2.x checkpoints do not say which they are.
+	Prediction scheduler.Prediction
+}
+
+// Load loads a model from a single-file checkpoint or a diffusers folder.
+func Load(path string, opts LoadOptions) (*Model, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	var m *Model
+	if st.IsDir() {
+		m, err = loadDiffusers(path, opts)
+	} else {
+		m, err = loadSingleFile(path, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if opts.VAE != "" {
+		if m.VAE, err = loadVAEFile(opts.VAE); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Prediction != "" {
+		m.Scheduler.Prediction = opts.Prediction
+	}
+	return m, nil
+}
+
+// loadSingleFile reads an original-layout checkpoint: model.diffusion_model.*,
+// first_stage_model.*, cond_stage_model.*.
+func loadSingleFile(path string, opts LoadOptions) (*Model, error) {
+	src, closeFn, err := weights.OpenAny(path)
+	if err != nil {
+		return nil, err
+	}
+	_ = closeFn // tensors are copied out at load; the mapping stays for the process
+	layout := weights.DetectLayout(src)
+	if !layout.UNet || !layout.VAE || layout.Text == weights.TextNone {
+		return nil, fmt.Errorf("model %s: not a Stable Diffusion single-file checkpoint (found %v); "+
+			"want model.diffusion_model.*, first_stage_model.* and cond_stage_model.* tensors", path, layout)
+	}
+	m := &Model{Name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), TextSkip: 1}
+	switch layout.Text {
+	case weights.TextCLIP:
+		m.Version, m.Pad, m.Scheduler = SD1, tokenizer.PadSD1, scheduler.SD15()
+	case weights.TextOpenCLIP:
+		// SD 2.x conditions on the penultimate layer of OpenCLIP's 24.
+		m.Version, m.Pad, m.Scheduler, m.TextSkip = SD2, tokenizer.PadSD2, scheduler.SD21(), 2
+	}
+	text := weights.TextFromLDM(src)
+	un := weights.UNetFromLDM(src)
+	va := weights.VAEFromLDM(src)
+	tcfg, ucfg, vcfg, err := singleFileConfigs(text, un, va, opts.Config)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	if opts.Config != "" {
+		if m.Scheduler, err = readSchedulerConfig(filepath.Join(opts.Config, "scheduler", "scheduler_config.json"), m.Version); err != nil {
+			return nil, fmt.Errorf("--config: %w", err)
+		}
+	}
+	if m.Text, err = clip.Load(text, tcfg); err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	if m.UNet, err = unet.Load(un, ucfg); err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	if m.VAE, err = vae.Load(va, vcfg); err != nil {
+		return nil, fmt.Errorf("model %s: %w", path, err)
+	}
+	tokDir := opts.Tokenizer
+	switch {
+	case tokDir == "" && opts.Config != "":
+		tokDir = opts.Config
+	case tokDir == "":
+		tokDir = filepath.Dir(path) // vocab.json + merges.txt (or tokenizer/) next to the checkpoint
+	}
+	if m.Tokenizer, err = tokenizer.Load(tokDir); err != nil {
+		if opts.Tokenizer == "" {
+			return nil, fmt.Errorf("model %s carries no tokenizer: pass --tokenizer DIR (%w)", path, err)
+		}
+		return nil, fmt.Errorf("--tokenizer: %w", err)
+	}
+	return m, nil
+}
+
+// singleFileConfigs reads the component configs from a diffusers folder, or
+// infers them from the tensors' shapes when dir is "".
+func singleFileConfigs(text, un, va weights.Source, dir string) (tc clip.Config, uc unet.Config, vc vae.Config, err error) {
+	if dir == "" {
+		if tc, err = clip.Infer(text); err != nil {
+			return tc, uc, vc, fmt.Errorf("text encoder: %w", err)
+		}
+		if uc, err = unet.ConfigFromWeights(un); err != nil {
+			return tc, uc, vc, err
+		}
+		vc, err = vae.InferConfig(va)
+		return tc, uc, vc, err
+	}
+	if tc, err = clip.ReadConfig(filepath.Join(dir, "text_encoder", "config.json")); err != nil {
+		return tc, uc, vc, fmt.Errorf("--config: %w", err)
+	}
+	if uc, err = unet.ReadConfig(filepath.Join(dir, "unet", "config.json")); err != nil {
+		return tc, uc, vc, fmt.Errorf("--config: %w", err)
+	}
+	if vc, err = vae.ReadConfig(filepath.Join(dir, "vae", "config.json")); err != nil {
+		return tc, uc, vc, fmt.Errorf("--config: %w", err)
+	}
+	return tc, uc, vc, nil
+}
+
+// loadDiffusers reads a diffusers folder (model_index.json, with the
+// components text_encoder/, unet/, vae/, tokenizer/, scheduler/).
+func loadDiffusers(dir string, opts LoadOptions) (*Model, error) {
+	if _, err := os.Stat(filepath.Join(dir, "model_index.json")); err != nil {
+		return nil, fmt.Errorf("model %s: a folder must be a diffusers model with model_index.json: %w", dir, err)
+	}
+	m := &Model{Name: filepath.Base(filepath.Clean(dir)), TextSkip: 1}
+	var err error
+	tokDir := filepath.Join(dir, "tokenizer")
+	if opts.Tokenizer != "" {
+		tokDir = opts.Tokenizer
+	}
+	if m.Tokenizer, err = tokenizer.Load(tokDir); err != nil {
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+
+	text, err := openComponent(dir, "text_encoder", "model")
+	if err != nil {
+		return nil, err
+	}
+	tcfg, err := clip.ReadConfig(filepath.Join(dir, "text_encoder", "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	if m.Text, err = clip.Load(text, tcfg); err != nil {
+		return nil, fmt.Errorf("model %s: text_encoder: %w", dir, err)
+	}
+	m.Version, m.Pad = SD1, tokenizer.PadSD1
+	if tcfg.Width >= 1024 || tcfg.Activation == clip.GELU {
+		m.Version, m.Pad = SD2, tokenizer.PadSD2
+	}
+
+	un, err := openComponent(dir, "unet", "diffusion_pytorch_model")
+	if err != nil {
+		return nil, err
+	}
+	ucfg, err := unet.ReadConfig(filepath.Join(dir, "unet", "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	if m.UNet, err = unet.Load(un, ucfg); err != nil {
+		return nil, fmt.Errorf("model %s: unet: %w", dir, err)
+	}
+
+	va, err := openComponent(dir, "vae", "diffusion_pytorch_model")
+	if err != nil {
+		return nil, err
+	}
+	vcfg, err := vae.ReadConfig(filepath.Join(dir, "vae", "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	if m.VAE, err = vae.Load(va, vcfg); err != nil {
+		return nil, fmt.Errorf("model %s: vae: %w", dir, err)
+	}
+
+	if m.Scheduler, err = readSchedulerConfig(filepath.Join(dir, "scheduler", "scheduler_config.json"), m.Version); err != nil {
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// openComponent opens <dir>/<component>/<base>.safetensors, or its fp16
+// variant <base>.fp16.safetensors when that is the one present.
+func openComponent(dir, component, base string) (weights.Source, error) {
+	for _, name := range []string{base + ".safetensors", base + ".fp16.safetensors"} {
+		p := filepath.Join(dir, component, name)
+		if _, err := os.Stat(p); err == nil {
+			f, err := weights.Open(p)
+			if err != nil {
+				return nil, err
+			}
+			return f, nil
+		}
+	}
+	return nil, fmt.Errorf("model %s: %s/: no %s.safetensors or %s.fp16.safetensors", dir, component, base, base)
+}
+
+// readSchedulerConfig reads the training schedule and prediction type from a
+// diffusers scheduler_config.json; a missing file means the family's default.
+func readSchedulerConfig(path string, v Version) (scheduler.Config, error) {
+	cfg := scheduler.SD15()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if v == SD2 {
+			cfg = scheduler.SD21()
+		}
+		return cfg, nil
+	}
+	if err != nil {
+		return cfg, err
+	}
+	var raw struct {
+		TrainSteps    *int     `json:"num_train_timesteps"`
+		BetaStart     *float64 `json:"beta_start"`
+		BetaEnd       *float64 `json:"beta_end"`
+		BetaSchedule  *string  `json:"beta_schedule"`
+		Prediction    *string  `json:"prediction_type"`
+		StepsOffset   *int     `json:"steps_offset"`
+		SetAlphaToOne *bool    `json:"set_alpha_to_one"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	if raw.TrainSteps != nil {
+		cfg.TrainSteps = *raw.TrainSteps
+	}
+	if raw.BetaStart != nil {
+		cfg.BetaStart = *raw.BetaStart
+	}
+	if raw.BetaEnd != nil {
+		cfg.BetaEnd = *raw.BetaEnd
+	}
+	if raw.BetaSchedule != nil {
+		cfg.BetaSchedule = *raw.BetaSchedule
+	}
+	if raw.Prediction != nil {
+		cfg.Prediction = scheduler.Prediction(*raw.Prediction)
+	}
+	if raw.StepsOffset != nil {
+		cfg.StepsOffset = *raw.StepsOffset
+	}
+	if raw.SetAlphaToOne != nil {
+		cfg.SetAlphaToOne = *raw.SetAlphaToOne
+	}
+	return cfg, nil
+}
+
+// loadVAEFile loads a separate autoencoder file: diffusers names, original
+// names, or original names under first_stage_model.
+func loadVAEFile(path string) (*vae.Model, error) {
+	src, _, err := weights.OpenAny(path)
+	if err != nil {
+		return nil, fmt.Errorf("--vae: %w", err)
+	}
+	view := src
+	if !weights.DetectLayout(src).VAE {
+		if _, ok := src.Info("decoder.mid.block_1.conv1.weight"); ok {
+			// A bare LDM autoencoder (vae-ft-mse-840000-ema-pruned): add the prefix.
+			view = &weights.Renamed{Src: src,
+				ToSource:   func(n string) string { return strings.TrimPrefix(n, weights.LDMVAEPrefix) },
+				FromSource: func(n string) string { return weights.LDMVAEPrefix + n }}
+		}
+	}
+	if weights.DetectLayout(view).VAE {
+		view = weights.VAEFromLDM(view)
+	}
+	cfg, err := vae.InferConfig(view)
+	if err != nil {
+		return nil, fmt.Errorf("--vae %s: %w", path, err)
+	}
+	m, err := vae.Load(view, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--vae %s: %w", path, err)
+	}
+	return m, nil
+}
