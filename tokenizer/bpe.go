@@ -20,7 +20,7 @@ func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b
 // the adjacent pair with the lowest merge rank; every occurrence of that pair
 // is joined left to right in one pass, exactly as transformers'
 // CLIPTokenizer.bpe does, until no adjacent pair has a rank.
-func (t *Tokenizer) bpe(word string) []int32 {
+func (t *Tokenizer) bpe(word []byte) []int32 {
 	if syms, ok := t.cache.get(word); ok {
 		return syms
 	}
@@ -55,7 +55,7 @@ func (t *Tokenizer) bpe(word string) []int32 {
 		syms = out
 	}
 	syms = syms[:len(syms):len(syms)]
-	t.cache.put(word, syms)
+	t.cache.put(string(word), syms)
 	return syms
 }
 
@@ -70,9 +70,9 @@ type wordCache struct {
 	words map[string][]int32
 }
 
-func (c *wordCache) get(word string) ([]int32, bool) {
+func (c *wordCache) get(word []byte) ([]int32, bool) {
 	c.mu.RLock()
-	syms, ok := c.words[word]
+	syms, ok := c.words[string(word)] // no allocation: the compiler sees through this conversion
 	c.mu.RUnlock()
 	return syms, ok
 }

@@ -17,6 +17,8 @@ var contractions = [][]rune{
 
 var specials = []string{StartOfText, EndOfText}
 
+var specialRunes = [][]rune{[]rune(StartOfText), []rune(EndOfText)}
+
 // split cuts clean text into words with CLIP's pattern (case-insensitive):
 //
 //	<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
@@ -67,9 +69,9 @@ func split(r []rune) []word {
 }
 
 func matchSpecial(r []rune) (string, int) {
-	for _, s := range specials {
-		if hasPrefixFold(r, []rune(s)) {
-			return s, len([]rune(s))
+	for i, s := range specialRunes {
+		if hasPrefixFold(r, s) {
+			return specials[i], len(s)
 		}
 	}
 	return "", 0

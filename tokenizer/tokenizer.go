@@ -254,7 +254,7 @@ func (t *Tokenizer) encode(text string, emitSym func(int32, span), emitSpecial f
 			}
 			return ri
 		}
-		for _, sym := range t.bpe(string(word)) {
+		for _, sym := range t.bpe(word) {
 			b1 := min(b0+t.symLen[sym], len(word))
 			first := runeAt(b0)
 			last := runeAt(max(b1-1, b0))
@@ -348,7 +348,9 @@ func (t *Tokenizer) Decode(ids []int) string {
 	return strings.TrimSpace(validUTF8(b))
 }
 
-// validUTF8 replaces each invalid byte by U+FFFD.
+// validUTF8 replaces invalid UTF-8 as Python's decode(errors="replace")
+// does: one U+FFFD for each maximal prefix of a valid sequence (the first
+// bytes of a cut character), or for each other invalid byte.
 func validUTF8(b []byte) string {
 	if utf8.Valid(b) {
 		return string(b)
@@ -356,10 +358,45 @@ func validUTF8(b []byte) string {
 	var s strings.Builder
 	for len(b) > 0 {
 		r, size := utf8.DecodeRune(b)
-		s.WriteRune(r) // RuneError for an invalid byte
+		if r == utf8.RuneError && size == 1 {
+			size = invalidPrefix(b)
+		}
+		s.WriteRune(r)
 		b = b[size:]
 	}
 	return s.String()
+}
+
+// invalidPrefix returns the length of the longest prefix of b that starts a
+// valid UTF-8 sequence but does not complete it (at least 1).
+func invalidPrefix(b []byte) int {
+	lo, hi := byte(0x80), byte(0xbf) // range of the second byte
+	n := 0                           // bytes in the sequence
+	switch c := b[0]; {
+	case 0xc2 <= c && c <= 0xdf:
+		n = 2
+	case c == 0xe0:
+		n, lo = 3, 0xa0
+	case c == 0xed:
+		n, hi = 3, 0x9f
+	case 0xe1 <= c && c <= 0xef:
+		n = 3
+	case c == 0xf0:
+		n, lo = 4, 0x90
+	case c == 0xf4:
+		n, hi = 4, 0x8f
+	case 0xf1 <= c && c <= 0xf3:
+		n = 4
+	default:
+		return 1
+	}
+	i := 1
+	for ; i < n && i < len(b); i++ {
+		if i == 1 && (b[i] < lo || b[i] > hi) || i > 1 && (b[i] < 0x80 || b[i] > 0xbf) {
+			break
+		}
+	}
+	return i
 }
 
 // errNoVocab is wrapped by Load's error when no vocabulary is found.
