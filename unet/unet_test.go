@@ -182,3 +182,81 @@ func TestConfigFromWeights(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadErrors(t *testing.T) {
+	src, cfg, _ := openCase(t, parityCases[0])
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"context width", func(c *Config) { c.CrossAttentionDim = 64 }, "attn2.to_k.weight: shape [32 32], want [32 64]"},
+		{"fewer levels", func(c *Config) {
+			c.BlockOutChannels, c.Heads, c.TransformerLayersPerBlock = c.BlockOutChannels[:2], c.Heads[:2], c.TransformerLayersPerBlock[:2]
+			c.DownBlockTypes, c.UpBlockTypes = c.DownBlockTypes[:2], c.UpBlockTypes[1:]
+		}, "unexpected tensors: down_blocks.1.downsamplers.0.conv.bias"},
+		{"invalid", func(c *Config) { c.Heads = []int{8} }, "attention_head_dim has 1 entries"},
+	} {
+		c := cfg
+		c.Heads = append([]int(nil), cfg.Heads...)
+		tc.edit(&c)
+		_, err := Load(src, c)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestCheckInputs(t *testing.T) {
+	src, cfg, _ := openCase(t, parityCases[0])
+	m, err := Load(src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, ctx := nn.New(2, 4, 8, 8), nn.New(2, 77, 32)
+	for _, tc := range []struct {
+		name string
+		x    *nn.Tensor
+		t    []float32
+		ctx  *nn.Tensor
+		ok   bool
+	}{
+		{"per-sample timesteps", x, []float32{1, 2}, ctx, true},
+		{"one timestep", x, []float32{1}, ctx, true},
+		{"three timesteps", x, []float32{1, 2, 3}, ctx, false},
+		{"latent channels", nn.New(2, 3, 8, 8), []float32{1}, ctx, false},
+		{"latent rank", nn.New(2, 4, 64), []float32{1}, ctx, false},
+		{"context width", x, []float32{1}, nn.New(2, 77, 768), false},
+		{"context batch", x, []float32{1}, nn.New(1, 77, 32), false},
+		{"no context", x, []float32{1}, nil, false},
+	} {
+		if err := m.CheckInputs(tc.x, tc.t, tc.ctx); (err == nil) != tc.ok {
+			t.Errorf("%s: error %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+// Latent sides that are not multiples of 8 (images not multiples of 64 px):
+// the upsamplers resize to the skip connection's size, as diffusers does.
+func TestOddLatentSize(t *testing.T) {
+	src, cfg, _ := openCase(t, parityCases[0])
+	m, err := Load(src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hw := range [][2]int{{5, 7}, {9, 4}, {1, 1}} {
+		x := nn.New(1, 4, hw[0], hw[1])
+		out := m.Forward(x, []float32{10}, nn.New(1, 77, 32))
+		if !nn.SameShape(out.Shape, x.Shape) {
+			t.Errorf("latent %v: output %v", x.Shape, out.Shape)
+		}
+	}
+	// At exactly twice the size, the resize is the plain ×2 nearest upsampling.
+	x := nn.New(2, 3, 4, 5)
+	for i := range x.Data {
+		x.Data[i] = float32(i)
+	}
+	if got, want := upsampleNearest(x, 8, 10), nn.UpsampleNearest2x(x); !reflect.DeepEqual(got, want) {
+		t.Errorf("upsampleNearest(×2) differs from nn.UpsampleNearest2x")
+	}
+}
