@@ -30,8 +30,8 @@ func FLOPs(cfg Config, b, h, w int) float64 {
 			linear(n, c, c)
 			linear(n, c, c)
 			f += 2 * 2 * float64(n) * float64(h*w) * float64(c) // Q·Kᵀ and scores·V over all heads
-			linear(n, c, c)                                      // attn2: to_q
-			linear(m, cfg.CrossAttentionDim, c)                  // to_k, to_v on the context
+			linear(n, c, c)                                     // attn2: to_q
+			linear(m, cfg.CrossAttentionDim, c)                 // to_k, to_v on the context
 			linear(m, cfg.CrossAttentionDim, c)
 			linear(n, c, c) // to_out
 			f += 2 * 2 * float64(n) * float64(ContextLen) * float64(c)
