@@ -1,0 +1,122 @@
+package shapes
+
+import (
+	"image"
+	"testing"
+)
+
+// accuracy returns the share of results for which each attribute holds, in
+// Result's field order.
+func accuracy(results []Result) [6]float64 {
+	var a [6]float64
+	for _, r := range results {
+		for k, ok := range [6]bool{r.Count, r.Shape, r.Colour, r.Size, r.Position, r.Background} {
+			if ok {
+				a[k]++
+			}
+		}
+	}
+	for k := range a {
+		a[k] /= float64(len(results))
+	}
+	return a
+}
+
+var attrNames = [6]string{"count", "shape", "colour", "size", "position", "background"}
+
+// The scorer reads rendered held-out scenes correctly, at the training size
+// and larger.
+func TestScoreTruth(t *testing.T) {
+	for _, size := range []int{64, 128} {
+		r := newRand(10)
+		var results []Result
+		img := image.NewNRGBA(image.Rect(0, 0, size, size))
+		for range 400 {
+			s := Sample(r, Eval)
+			s.RenderInto(img)
+			res := Score(img, s.Spec())
+			if !res.All() {
+				t.Logf("%d×%d %q: %+v read as %+v", size, size, s.Spec(), res, Read(img).Found)
+			}
+			results = append(results, res)
+		}
+		t.Logf("%d×%d:\n%s", size, size, Table(results))
+		for k, a := range accuracy(results) {
+			if a < 0.98 {
+				t.Errorf("%d×%d: %s right on %.1f%% of ground-truth images, want ≥ 98%%", size, size, attrNames[k], 100*a)
+			}
+		}
+	}
+}
+
+// The scorer is not trivially satisfied: a caption wrong in one attribute
+// fails on that attribute.
+func TestScoreMismatch(t *testing.T) {
+	r := newRand(11)
+	other := func(v, n int) int { return 1 + (v-1+1+r.IntN(n-1))%n } // a value of 1…n other than v
+	results := make([][]Result, 6)
+	for range 300 {
+		s := Sample(r, Eval)
+		if len(s.Shapes) != 1 {
+			continue
+		}
+		rd := Read(s.Render(64))
+		truth := s.Spec()
+		o := truth.Objects[0]
+		wrong := func(o Object, bg Colour) Result {
+			return rd.Score(Spec{Objects: []Object{o}, Background: bg})
+		}
+		// Count: two objects where there is one.
+		results[0] = append(results[0], rd.Score(Spec{Objects: []Object{o, o}, Background: truth.Background}))
+		w := o
+		w.Kind = Kind(other(int(o.Kind), len(Kinds)))
+		results[1] = append(results[1], wrong(w, truth.Background))
+		w = o
+		for w.Colour == o.Colour || w.Colour == truth.Background {
+			w.Colour = Colours[r.IntN(len(Colours))]
+		}
+		results[2] = append(results[2], wrong(w, truth.Background))
+		w = o
+		w.Size = Size(other(int(o.Size), 2))
+		results[3] = append(results[3], wrong(w, truth.Background))
+		w = o
+		w.Pos = Pos(other(int(o.Pos), len(Positions)))
+		results[4] = append(results[4], wrong(w, truth.Background))
+		bg := truth.Background
+		for bg == truth.Background || bg == o.Colour {
+			bg = Colours[r.IntN(len(Colours))]
+		}
+		results[5] = append(results[5], wrong(o, bg))
+	}
+	for k, rs := range results {
+		a := accuracy(rs)
+		if a[k] > 0.05 {
+			t.Errorf("captions with a wrong %s pass on %s %.1f%% of the time, want ≤ 5%%", attrNames[k], attrNames[k], 100*a[k])
+		}
+		if k == 0 {
+			continue
+		}
+		for j, v := range a { // the other attributes are still right
+			if j != k && j != 0 && v < 0.98 {
+				t.Errorf("captions with a wrong %s: %s right only %.1f%% of the time", attrNames[k], attrNames[j], 100*v)
+			}
+		}
+	}
+}
+
+// Read of a blank image finds nothing; Score fails every object attribute.
+func TestScoreBlank(t *testing.T) {
+	img := Scene{Background: White}.Render(64)
+	rd := Read(img)
+	if rd.Background != White || len(rd.Found) != 0 {
+		t.Fatalf("blank white image read as %+v", rd)
+	}
+	res := rd.Score(Spec{Objects: []Object{{Kind: Circle, Colour: Red}}})
+	want := Result{Background: true}
+	if res != want {
+		t.Errorf("blank image scored %+v, want %+v", res, want)
+	}
+	if rd := Read(image.NewNRGBA(image.Rectangle{})); len(rd.Found) != 0 {
+		t.Errorf("empty image read as %+v", rd)
+	}
+}
