@@ -55,3 +55,24 @@ func ExampleLoad() {
 	eps := m.Forward(x, []float32{999}, ctx)    // predicted noise
 	fmt.Println(eps.Shape)
 }
+
+// A single-file checkpoint (original LDM names, model.diffusion_model.*)
+// is seen under diffusers names through weights.UNetFromLDM, and its
+// configuration read from its tensor shapes.
+func ExampleConfigFromWeights() {
+	f, err := weights.Open("v1-5-pruned-emaonly.safetensors")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	src := weights.UNetFromLDM(f)
+	cfg, err := unet.ConfigFromWeights(src) // SD 1.5: 320…1280 channels, 8 heads, context 768
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := unet.Load(src, cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(m.Config.BlockOutChannels, m.Config.CrossAttentionDim)
+}

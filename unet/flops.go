@@ -9,6 +9,11 @@ const ContextLen = 77
 // linear layer and attention product (Q·Kᵀ and scores·V), with a context of
 // ContextLen tokens. Norms, activations, softmax and additions are left out
 // (they are a fraction of a percent). It mirrors the structure Load builds.
+//
+// For SD 1.5 at 64×64 latents and batch 1 it gives 804 GFLOP: 678 GFLOP in
+// the convolutions and linear layers (339 G multiply-adds, the figure
+// compression papers such as BK-SDM quote for this U-Net) and 126 GFLOP in
+// the attention products, 87% of which at the 64×64 level.
 func FLOPs(cfg Config, b, h, w int) float64 {
 	var f float64
 	conv := func(in, out, k, oh, ow int) { f += 2 * float64(b*oh*ow) * float64(out*in*k*k) }

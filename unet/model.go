@@ -22,7 +22,7 @@
 // The Go types mirror the checkpoint's module tree in diffusers naming (the
 // field Model.DownBlocks[1].Attentions[0] holds
 // "down_blocks.1.attentions.0.*"); single-file checkpoints load through a
-// renaming view from package weights.
+// renaming view, weights.UNetFromLDM.
 package unet
 
 import (

@@ -79,22 +79,33 @@ func keymapView(t *testing.T, src weights.Source, keymap string) weights.Source 
 	}
 }
 
+// layout is how a checkpoint file names the U-Net's tensors.
+type layout int
+
+const (
+	diffusers layout = iota // diffusers names, read as they are
+	ldmView                 // original single-file names, through weights.UNetFromLDM
+	ldmKeymap               // the same, through the reference's keymap_diffusers_to_ldm.json
+)
+
 // parityCase is one checkpoint file of a reference variant.
 type parityCase struct {
 	name    string
 	variant string // reference folder: "unet" (SD1-style) or "unet/sd2"
 	file    string // relative to the reference root
-	ldm     bool   // original single-file names
+	ldm     layout // how the file names its tensors
 	fp16    bool   // fp16 weights: compare with out_*_w16
 }
 
 var parityCases = []parityCase{
-	{"sd1/diffusers", "unet", "unet/diffusion_pytorch_model.safetensors", false, false},
-	{"sd1/diffusers.fp16", "unet", "pipeline/diffusers/unet/diffusion_pytorch_model.fp16.safetensors", false, true},
-	{"sd1/ldm", "unet", "pipeline/sd_tiny.safetensors", true, false},
-	{"sd1/ldm.fp16", "unet", "pipeline/sd_tiny.fp16.safetensors", true, true},
-	{"sd2/diffusers", "unet/sd2", "unet/sd2/diffusion_pytorch_model.safetensors", false, false},
-	{"sd2/ldm.fp16", "unet/sd2", "unet/sd2/unet_ldm.fp16.safetensors", true, true},
+	{"sd1/diffusers", "unet", "unet/diffusion_pytorch_model.safetensors", diffusers, false},
+	{"sd1/diffusers.fp16", "unet", "pipeline/diffusers/unet/diffusion_pytorch_model.fp16.safetensors", diffusers, true},
+	{"sd1/ldm", "unet", "pipeline/sd_tiny.safetensors", ldmView, false},
+	{"sd1/ldm.fp16", "unet", "pipeline/sd_tiny.fp16.safetensors", ldmView, true},
+	{"sd1/ldm-keymap", "unet", "pipeline/sd_tiny.safetensors", ldmKeymap, false},
+	{"sd2/diffusers", "unet/sd2", "unet/sd2/diffusion_pytorch_model.safetensors", diffusers, false},
+	{"sd2/ldm.fp16", "unet/sd2", "unet/sd2/unet_ldm.fp16.safetensors", ldmView, true},
+	{"sd2/ldm.fp16-keymap", "unet/sd2", "unet/sd2/unet_ldm.fp16.safetensors", ldmKeymap, true},
 }
 
 // openCase returns the case's weights in diffusers naming, its config and
@@ -106,7 +117,10 @@ func openCase(t *testing.T, pc parityCase) (weights.Source, Config, *weights.Fil
 		t.Fatal(err)
 	}
 	var src weights.Source = openSource(t, testdata.Path(t, pc.file))
-	if pc.ldm {
+	switch pc.ldm {
+	case ldmView:
+		src = weights.UNetFromLDM(src)
+	case ldmKeymap:
 		src = keymapView(t, src, filepath.Join(dir, "keymap_diffusers_to_ldm.json"))
 	}
 	return src, cfg, openSource(t, filepath.Join(dir, "io.safetensors"))
@@ -258,5 +272,24 @@ func TestOddLatentSize(t *testing.T) {
 	}
 	if got, want := upsampleNearest(x, 8, 10), nn.UpsampleNearest2x(x); !reflect.DeepEqual(got, want) {
 		t.Errorf("upsampleNearest(×2) differs from nn.UpsampleNearest2x")
+	}
+}
+
+func TestFLOPs(t *testing.T) {
+	cfg := SD15()
+	one := FLOPs(cfg, 1, 64, 64)
+	if two := FLOPs(cfg, 2, 64, 64); two != 2*one {
+		t.Errorf("batch 2: %.4g FLOP, want twice %.4g", two, one)
+	}
+	// Without attention products, SD 1.5 is 339 G multiply-adds per 512×512 sample.
+	var attn float64
+	for level, side := range []int{64, 32, 16} {
+		c := cfg.BlockOutChannels[level]
+		n := side * side
+		attn += 5 * 4 * float64(n) * float64(n+ContextLen) * float64(c) // 2 down + 3 up transformers
+	}
+	attn += 4 * 64 * float64(64+ContextLen) * 1280 // mid block at 8×8
+	if macs := (one - attn) / 2 / 1e9; math.Abs(macs-339) > 0.5 {
+		t.Errorf("SD 1.5 at 64×64: %.1f G multiply-adds outside attention, want 339", macs)
 	}
 }
