@@ -106,7 +106,9 @@ func BenchmarkForwardSD15(b *testing.B) {
 			t := []float32{999, 999}
 			b.ResetTimer()
 			for b.Loop() {
-				m.Forward(x, t, ctx)
+				if _, err := m.Forward(x, t, ctx); err != nil {
+					b.Fatal(err)
+				}
 			}
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(sec, "s/call")

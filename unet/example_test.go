@@ -50,9 +50,12 @@ func ExampleLoad() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	x := nn.New(1, 4, 64, 64)                   // noisy latent of a 512×512 image
-	ctx := nn.New(1, 77, cfg.CrossAttentionDim) // text encoder output
-	eps := m.Forward(x, []float32{999}, ctx)    // predicted noise
+	x := nn.New(1, 4, 64, 64)                     // noisy latent of a 512×512 image
+	ctx := nn.New(1, 77, cfg.CrossAttentionDim)   // text encoder output
+	eps, err := m.Forward(x, []float32{999}, ctx) // predicted noise
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println(eps.Shape)
 }
 

@@ -119,12 +119,11 @@ func load(ld *weights.Loader, cfg Config) *Model {
 // Forward predicts the noise (or v) in the latent x (B, C_in, h, w) at
 // timesteps t (B values, or one value for the whole batch; fractional values
 // are fine) under the text context ctx (B, M, CrossAttentionDim), and
-// returns (B, C_out, h, w). It panics when the shapes disagree with the
-// model (a programming error, like the nn ops); CheckInputs reports it as
-// an error instead.
-func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) *nn.Tensor {
-	if err := m.CheckInputs(x, t, ctx); err != nil {
-		panic(err)
+// returns (B, C_out, h, w). The only error is a shape that disagrees with
+// the model.
+func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, error) {
+	if err := m.checkInputs(x, t, ctx); err != nil {
+		return nil, err
 	}
 	trace := tracer(m.Trace)
 	b := x.Shape[0]
@@ -165,11 +164,11 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) *nn.Tensor {
 	// 6. Post-process.
 	h = m.ConvNormOut.Forward(h) // (B, C0, h, w)
 	trace.do("conv_norm_out", h)
-	return m.ConvOut.Forward(nn.SiLU(h)) // (B, C0, h, w) -> (B, C_out, h, w)
+	return m.ConvOut.Forward(nn.SiLU(h)), nil // (B, C0, h, w) -> (B, C_out, h, w)
 }
 
-// CheckInputs reports whether x, t and ctx have the shapes Forward needs.
-func (m *Model) CheckInputs(x *nn.Tensor, t []float32, ctx *nn.Tensor) error {
+// checkInputs reports whether x, t and ctx have the shapes Forward needs.
+func (m *Model) checkInputs(x *nn.Tensor, t []float32, ctx *nn.Tensor) error {
 	c := m.Config
 	switch {
 	case x == nil || len(x.Shape) != 4 || x.Shape[1] != c.InChannels:

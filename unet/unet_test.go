@@ -152,7 +152,10 @@ func TestParity(t *testing.T) {
 				if c == "a" && !pc.fp16 {
 					m.Trace = func(name string, x *nn.Tensor) { got[name] = x.Clone() }
 				}
-				out := m.Forward(x, ts, ctx)
+				out, err := m.Forward(x, ts, ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
 				if m.Trace != nil {
 					for _, name := range io.Names() {
 						n, ok := strings.CutPrefix(name, "a.")
@@ -221,7 +224,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-func TestCheckInputs(t *testing.T) {
+func TestForwardInputs(t *testing.T) {
 	src, cfg, _ := openCase(t, parityCases[0])
 	m, err := Load(src, cfg)
 	if err != nil {
@@ -244,7 +247,7 @@ func TestCheckInputs(t *testing.T) {
 		{"context batch", x, []float32{1}, nn.New(1, 77, 32), false},
 		{"no context", x, []float32{1}, nil, false},
 	} {
-		if err := m.CheckInputs(tc.x, tc.t, tc.ctx); (err == nil) != tc.ok {
+		if _, err := m.Forward(tc.x, tc.t, tc.ctx); (err == nil) != tc.ok {
 			t.Errorf("%s: error %v, want ok=%v", tc.name, err, tc.ok)
 		}
 	}
@@ -260,7 +263,10 @@ func TestOddLatentSize(t *testing.T) {
 	}
 	for _, hw := range [][2]int{{5, 7}, {9, 4}, {1, 1}} {
 		x := nn.New(1, 4, hw[0], hw[1])
-		out := m.Forward(x, []float32{10}, nn.New(1, 77, 32))
+		out, err := m.Forward(x, []float32{10}, nn.New(1, 77, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if !nn.SameShape(out.Shape, x.Shape) {
 			t.Errorf("latent %v: output %v", x.Shape, out.Shape)
 		}
