@@ -234,7 +234,10 @@ func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint
 		if guided {
 			x = catBatch(in, in) // (1, 4, h, w) -> (2, 4, h, w)
 		}
-		out := m.UNet.Forward(x, []float32{float32(steps[i])}, ctxT) // (B, 4, h, w)
+		out, err := m.UNet.Forward(x, []float32{float32(steps[i])}, ctxT) // (B, 4, h, w)
+		if err != nil {
+			return nil, err
+		}
 		pred := out
 		if guided {
 			// ε = ε_uncond + g·(ε_cond − ε_uncond)
