@@ -177,11 +177,11 @@ func latin1Byte(r rune) (byte, bool) { return byte(r), r <= 0xff }
 
 // fixEncoding repairs mojibake: UTF-8 that was decoded as Latin-1 or
 // Windows-1252, so that each byte became one character ("é" = C3 A9 ->
-// "Ã©"). Like ftfy it acts only on text that looks like mojibake (here: it
-// holds a character sequence whose bytes form a multi-byte UTF-8 sequence),
-// first tries to re-decode the whole line (encoding it as Latin-1, then as
-// Windows-1252), and else re-decodes each such sequence on its own. Each
-// decoded character keeps the span of the characters its bytes came from.
+// "Ã©"). Like ftfy it acts only on a line that looks like mojibake (see
+// mojibakeLen), first tries to re-decode the whole line (encoding it as
+// Latin-1, then as Windows-1252), and else re-decodes each mojibake-looking
+// sequence on its own. Each decoded character keeps the span of the
+// characters its bytes came from.
 func fixEncoding(in runeText) runeText {
 	if !looksLikeMojibake(in.r) {
 		return in
@@ -194,7 +194,7 @@ func fixEncoding(in runeText) runeText {
 	// Decode each sequence in isolation (ftfy's decode_inconsistent_utf8).
 	var out runeText
 	for i := 0; i < len(in.r); {
-		if n := utf8SeqLen(in.r[i:]); n > 0 {
+		if n := mojibakeLen(in.r[i:]); n > 0 {
 			if t, ok := redecode(in.slice(i, i+n), cp1252Byte); ok {
 				out.r = append(out.r, t.r...)
 				out.at = append(out.at, t.at...)
@@ -232,16 +232,49 @@ func redecode(in runeText, enc func(rune) (byte, bool)) (runeText, bool) {
 	return out, true
 }
 
-// looksLikeMojibake reports whether some characters of r, encoded as
-// Windows-1252, form a multi-byte UTF-8 sequence.
+// looksLikeMojibake reports whether r holds a sequence mojibakeLen accepts.
 func looksLikeMojibake(r []rune) bool {
 	for i := range r {
-		if r[i] >= 0xc2 && utf8SeqLen(r[i:]) > 0 {
+		if r[i] >= 0xc2 && mojibakeLen(r[i:]) > 0 {
 			return true
 		}
 	}
 	return false
 }
+
+// mojibakeLen returns the length of the mojibake sequence r starts with, or
+// 0. ftfy scores "badness" with a large table of character classes; this is
+// a smaller rule for the common cases. A sequence is mojibake if its
+// Windows-1252 bytes form one valid multi-byte UTF-8 character and
+//   - it is 3 or 4 characters long ("â€™" for ’, "ðŸ˜€" for an emoji), or
+//   - it is 2 long and starts with Â or Ã (Latin-1 text: "Ã©" for é),
+//     or with Ä, Å, Î or Ð (Central European, Greek, Cyrillic text),
+//
+// except where the continuation characters are all common punctuation after
+// an accented letter, as in "CAFÉ”" or "café…”", which is real text.
+func mojibakeLen(r []rune) int {
+	n := utf8SeqLen(r)
+	if n == 0 {
+		return 0
+	}
+	common := true
+	for _, c := range r[1:n] {
+		common = common && strings.ContainsRune(commonPunct, c)
+	}
+	switch {
+	case r[0] == 'Â' || r[0] == 'Ã':
+		return n
+	case n == 2 && !strings.ContainsRune("ÄÅÎÐ", r[0]):
+		return 0
+	case common && r[0] != 'â':
+		return 0
+	}
+	return n
+}
+
+// commonPunct are characters of Windows-1252's upper half that often follow
+// a letter in real text (ftfy's COMMON_SYMBOL_RE, roughly).
+const commonPunct = "…—–‘’“”¡¿°™®‹›«»\u00a0´×·"
 
 // utf8SeqLen returns the length of the valid multi-byte UTF-8 sequence that
 // the Windows-1252 bytes of r's first characters form, or 0.
