@@ -167,6 +167,11 @@ func (c *Ckpt) tensor(buf []byte, records map[string]*zip.File, prefix, name str
 			return nil, fmt.Errorf("size %v repeats elements of its storage (%d elements); not supported", ref.size, s.numel)
 		}
 	}
+	if rec.Method != zip.Store {
+		if err := checkCompressed(buf, rec); err != nil {
+			return nil, fmt.Errorf("storage data/%s: %v", s.key, err)
+		}
+	}
 	t := &ckptTensor{ref: ref, rec: rec}
 	t.info = Info{Name: name, DType: s.dtype, Shape: append([]int(nil), ref.size...),
 		Begin: ref.offset * es, End: (ref.offset + numel) * es}
@@ -194,9 +199,8 @@ func readRecord(buf []byte, f *zip.File, limit uint64) ([]byte, error) {
 		}
 		return buf[off : off+int64(n)], nil
 	}
-	// Deflate expands at most ~1032 times; refuse claims beyond that.
-	if n > 1100*f.CompressedSize64+1024 {
-		return nil, fmt.Errorf("record claims %d bytes from %d compressed", n, f.CompressedSize64)
+	if err := checkCompressed(buf, f); err != nil {
+		return nil, err
 	}
 	r, err := f.Open()
 	if err != nil {
@@ -211,6 +215,15 @@ func readRecord(buf []byte, f *zip.File, limit uint64) ([]byte, error) {
 		return nil, fmt.Errorf("record holds %d bytes, header says %d", len(b), n)
 	}
 	return b, nil
+}
+
+// checkCompressed bounds the size a compressed record claims: its
+// compressed bytes lie in the file, and deflate expands at most ~1032 times.
+func checkCompressed(buf []byte, f *zip.File) error {
+	if f.CompressedSize64 > uint64(len(buf)) || f.UncompressedSize64 > 1100*f.CompressedSize64+1024 {
+		return fmt.Errorf("record claims %d bytes from %d compressed in a %d-byte file", f.UncompressedSize64, f.CompressedSize64, len(buf))
+	}
+	return nil
 }
 
 func pyType(v any) string {

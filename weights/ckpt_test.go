@@ -1,6 +1,8 @@
 package weights
 
 import (
+	"archive/zip"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,4 +133,55 @@ func readAll(c *Ckpt, err error) {
 	for _, n := range c.Names() {
 		c.Tensor(n)
 	}
+}
+
+// FuzzCkpt: the zip and pickle reader never panics and bounds its work.
+// The seeds are whole checkpoints of a few KB, which the fuzzer spends its
+// first seconds minimizing; run it with -fuzzminimizetime 3s.
+func FuzzCkpt(f *testing.F) {
+	for _, name := range []string{"lightning.ckpt", "fp16.ckpt", "bf16.ckpt", "evil.ckpt", "legacy.pt"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		readAll(ParseCkpt("fuzz.ckpt", b))
+	})
+}
+
+// FuzzPickle runs the pickle interpreter alone, where mutations reach
+// deeper than through the zip container.
+func FuzzPickle(f *testing.F) {
+	for _, name := range []string{"lightning.ckpt", "fp16.ckpt", "evil.ckpt"} {
+		c, err := zipRecord(filepath.Join("testdata", name), "data.pkl")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(c)
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		unpickle(p)
+	})
+}
+
+// zipRecord returns the record of a zip file whose name ends in suffix.
+func zipRecord(path, suffix string) ([]byte, error) {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		if strings.HasSuffix(f.Name, suffix) {
+			r, err := f.Open()
+			if err != nil {
+				return nil, err
+			}
+			defer r.Close()
+			return io.ReadAll(r)
+		}
+	}
+	return nil, os.ErrNotExist
 }
