@@ -10,6 +10,11 @@ import (
 // (see fixText), then every run of whitespace collapsed to one space, the
 // ends trimmed, and the text lower-cased as Python's str.lower does. This is
 // transformers' whitespace_clean(ftfy.fix_text(text)).lower().
+//
+// The encoders cut exactly written special tokens ("<|endoftext|>") out of a
+// prompt before normalising the parts between them, as transformers does;
+// the text they encode differs from Normalize(text) only where that matters
+// to ftfy (an HTML entity on the same line as a special token).
 func Normalize(text string) string {
 	return string(normalize(text).r)
 }

@@ -28,6 +28,7 @@ func TestEncodeWithSpans(t *testing.T) {
 		{"\U0001F431 cat", []string{"\U0001F431", "cat"}},
 		{"\U0001F468\u200d\U0001F469", []string{"\U0001F468\u200d", "\U0001F469", "\U0001F469"}}, // 👩 is split in two
 		{"a <|ENDOFTEXT|> b", []string{"a", "<|ENDOFTEXT|>", "b"}},
+		{"a<|endoftext|>b  <|startoftext|>", []string{"a", "<|endoftext|>", "b", "<|startoftext|>"}},
 		{"e\u0301t\u00e9", []string{"e\u0301", "t\u00e9"}}, // NFC composes e + U+0301
 	}
 	for _, tt := range tests {
@@ -71,6 +72,29 @@ func normalizeASCIIOK(s string) bool {
 		}
 	}
 	return true
+}
+
+// TestSpecialSplit checks that exact special tokens are cut out before
+// normalisation, as transformers' tokenize does with its trie of special
+// tokens, while other spellings go through the split pattern.
+func TestSpecialSplit(t *testing.T) {
+	tok := loadRef(t)["hf"]
+	tests := []struct {
+		text string
+		want []string
+	}{
+		// The part before the token has no '<', so ftfy decodes its entity.
+		{"&amp; <|endoftext|>", []string{"&</w>", "<|endoftext|>"}},
+		{"!<|endoftext|>", []string{"!</w>", "<|endoftext|>"}},
+		{"!<|ENDOFTEXT|>", []string{"!", "<", "|</w>", "endof", "text</w>", "|", "></w>"}}, // words "!<|" "endoftext" "|>"
+		{"<|startoftext|><|endoftext|>", []string{"<|startoftext|>", "<|endoftext|>"}},
+		{"<|endoftext", []string{"<", "|</w>", "endof", "text</w>"}},
+	}
+	for _, tt := range tests {
+		if got := tok.Pieces(tt.text); !slices.Equal(got, tt.want) {
+			t.Errorf("Pieces(%q) = %q, want %q", tt.text, got, tt.want)
+		}
+	}
 }
 
 func TestEncodePadded(t *testing.T) {

@@ -25,8 +25,9 @@ var specialRunes = [][]rune{[]rune(StartOfText), []rune(EndOfText)}
 //
 // Like the regular expression, it tries the alternatives in order at each
 // position and skips whitespace between matches. Note that a run of symbols
-// does not stop at a special token: "!<|endoftext|>" gives "!<|",
-// "endoftext", "|>", as in Python.
+// does not stop at a special token: "!<|ENDOFTEXT|>", lower-cased, gives
+// "!<|", "endoftext", "|>", as in Python. (Exact "<|endoftext|>" never gets
+// here: Tokenizer.encode cuts it out first, as transformers does.)
 func split(r []rune) []word {
 	var words []word
 	for i := 0; i < len(r); {

@@ -232,36 +232,72 @@ func (t *Tokenizer) Pieces(text string) []string {
 
 // encode normalises and splits text and hands every BPE symbol (or special
 // token id) with its span in text to emit.
+//
+// As in transformers, special tokens written exactly ("<|endoftext|>") are
+// cut out of the text first and the parts between them are normalised on
+// their own; other spellings ("<|ENDOFTEXT|>") are found by the split
+// pattern after lower-casing.
 func (t *Tokenizer) encode(text string, emitSym func(int32, span), emitSpecial func(int, span)) {
-	clean := normalize(text)
 	var word []byte
 	var runeEnd []int // byte end of each rune of the word, relative to the word
-	for _, w := range split(clean.r) {
-		if w.special != "" {
-			emitSpecial(t.ids[w.special], clean.spanOf(w.start, w.end))
-			continue
-		}
-		word, runeEnd = word[:0], runeEnd[:0]
-		for _, r := range clean.r[w.start:w.end] {
-			word = utf8.AppendRune(word, r)
-			runeEnd = append(runeEnd, len(word))
-		}
-		// Map each symbol's bytes [b0, b1) back to the runes holding them.
-		b0, ri := 0, 0
-		runeAt := func(b int) int { // the rune holding byte b, ri onwards
-			for ri < len(runeEnd)-1 && runeEnd[ri] <= b {
-				ri++
+	for off := 0; off <= len(text); {
+		part, special := text[off:], ""
+		for i := 0; i < len(part); i++ {
+			if part[i] == '<' {
+				if s := specialAt(part[i:]); s != "" {
+					part, special = part[:i], s
+					break
+				}
 			}
-			return ri
 		}
-		for _, sym := range t.bpe(word) {
-			b1 := min(b0+t.symLen[sym], len(word))
-			first := runeAt(b0)
-			last := runeAt(max(b1-1, b0))
-			b0 = b1
-			emitSym(sym, clean.spanOf(w.start+first, w.start+last+1))
+		clean := normalize(part)
+		for i := range clean.at {
+			clean.at[i].start += int32(off)
+			clean.at[i].end += int32(off)
+		}
+		off += len(part)
+		for _, w := range split(clean.r) {
+			if w.special != "" {
+				emitSpecial(t.ids[w.special], clean.spanOf(w.start, w.end))
+				continue
+			}
+			word, runeEnd = word[:0], runeEnd[:0]
+			for _, r := range clean.r[w.start:w.end] {
+				word = utf8.AppendRune(word, r)
+				runeEnd = append(runeEnd, len(word))
+			}
+			// Map each symbol's bytes [b0, b1) back to the runes holding them.
+			b0, ri := 0, 0
+			runeAt := func(b int) int { // the rune holding byte b, ri onwards
+				for ri < len(runeEnd)-1 && runeEnd[ri] <= b {
+					ri++
+				}
+				return ri
+			}
+			for _, sym := range t.bpe(word) {
+				b1 := min(b0+t.symLen[sym], len(word))
+				first := runeAt(b0)
+				last := runeAt(max(b1-1, b0))
+				b0 = b1
+				emitSym(sym, clean.spanOf(w.start+first, w.start+last+1))
+			}
+		}
+		if special == "" {
+			break
+		}
+		emitSpecial(t.ids[special], span{int32(off), int32(off + len(special))})
+		off += len(special)
+	}
+}
+
+// specialAt returns the special token s starts with, or "".
+func specialAt(s string) string {
+	for _, sp := range specials {
+		if strings.HasPrefix(s, sp) {
+			return sp
 		}
 	}
+	return ""
 }
 
 // Pad says what fills a padded sequence after its end token.
