@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/sdgo/sdgo/clip"
+	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/scheduler"
 	"github.com/sdgo/sdgo/tokenizer"
 	"github.com/sdgo/sdgo/unet"
@@ -94,8 +95,41 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 	}
 	if opts.Prediction != "" {
 		m.Scheduler.Prediction = opts.Prediction
+	} else if !st.IsDir() && m.Version == SD2 {
+		// Single-file SD 2.x checkpoints do not say whether they predict ε
+		// (512-base) or v (768-v): ask the U-Net, as the web UI does.
+		if v, err := m.predictsV(); err != nil {
+			return nil, fmt.Errorf("model %s: %w", path, err)
+		} else if !v {
+			m.Scheduler.Prediction = scheduler.Epsilon
+		}
 	}
 	return m, nil
+}
+
+// predictsV tells a v-prediction U-Net from an ε-prediction one by one call
+// on a constant input (AUTOMATIC1111's is_using_v_parameterization_for_sd2):
+// at t = 999 an ε model returns about the noise, while a v model returns
+// about −x₀ − ε, so mean(out − x) falls below −1 only for v.
+func (m *Model) predictsV() (bool, error) {
+	c := m.UNet.Config
+	x := nn.New(1, c.InChannels, 8, 8) // (1, 4, 8, 8) filled with 0.5
+	ctx := nn.New(1, 2, c.CrossAttentionDim) // (1, 2, D) filled with 0.5
+	for i := range x.Data {
+		x.Data[i] = 0.5
+	}
+	for i := range ctx.Data {
+		ctx.Data[i] = 0.5
+	}
+	out, err := m.UNet.Forward(x, []float32{999}, ctx)
+	if err != nil {
+		return false, err
+	}
+	var s float64
+	for i, v := range out.Data {
+		s += float64(v - x.Data[i])
+	}
+	return s/float64(len(out.Data)) < -1, nil
 }
 
 // loadSingleFile reads an original-layout checkpoint: model.diffusion_model.*,
