@@ -113,7 +113,7 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 // about −x₀ − ε, so mean(out − x) falls below −1 only for v.
 func (m *Model) predictsV() (bool, error) {
 	c := m.UNet.Config
-	x := nn.New(1, c.InChannels, 8, 8) // (1, 4, 8, 8) filled with 0.5
+	x := nn.New(1, c.InChannels, 8, 8)       // (1, 4, 8, 8) filled with 0.5
 	ctx := nn.New(1, 2, c.CrossAttentionDim) // (1, 2, D) filled with 0.5
 	for i := range x.Data {
 		x.Data[i] = 0.5
