@@ -111,10 +111,15 @@ func (c Config) Validate() error {
 		return fmt.Errorf("unet: config: mid_block_type %q not supported (want %s)", c.MidBlockType, UNetMidBlock2DCrossAttn)
 	case c.InChannels <= 0 || c.OutChannels <= 0 || c.LayersPerBlock <= 0 || c.CrossAttentionDim <= 0 || c.NormNumGroups <= 0:
 		return errors.New("unet: config: in/out channels, layers_per_block, cross_attention_dim and norm_num_groups must be positive")
+	case c.DownsamplePadding < 0:
+		return fmt.Errorf("unet: config: downsample_padding %d is negative", c.DownsamplePadding)
 	}
 	for i, ch := range c.BlockOutChannels {
 		if ch <= 0 || ch%c.NormNumGroups != 0 {
 			return fmt.Errorf("unet: config: block_out_channels[%d] = %d is not a positive multiple of norm_num_groups %d", i, ch, c.NormNumGroups)
+		}
+		if c.TransformerLayersPerBlock[i] <= 0 {
+			return fmt.Errorf("unet: config: transformer_layers_per_block[%d] = %d is not positive", i, c.TransformerLayersPerBlock[i])
 		}
 		if c.Heads[i] <= 0 || ch%c.Heads[i] != 0 {
 			return fmt.Errorf("unet: config: %d channels at level %d do not split into %d heads", ch, i, c.Heads[i])
@@ -203,6 +208,9 @@ func ParseConfig(data []byte) (Config, error) {
 		return Config{}, err
 	}
 	n := len(r.BlockOutChannels)
+	if n == 0 {
+		return Config{}, errors.New("unet: config: block_out_channels is missing or empty")
+	}
 	c := Config{
 		InChannels:          r.InChannels,
 		OutChannels:         r.OutChannels,
@@ -244,9 +252,7 @@ func ParseConfig(data []byte) (Config, error) {
 		}
 		return v
 	}
-	if ss := field("sample_size", r.SampleSize, 0); len(ss) > 0 {
-		c.SampleSize = ss[0] // an int, or [h, w]
-	}
+	c.SampleSize = sampleSize(r.SampleSize)
 	lpb := field("layers_per_block", r.LayersPerBlock, 2)
 	c.Heads = field("attention_head_dim", r.AttentionHeadDim, 8)
 	c.TransformerLayersPerBlock = field("transformer_layers_per_block", r.TransformerLayersPerBlock, 1)
@@ -284,17 +290,27 @@ func intOrList(raw json.RawMessage, n int, def int) ([]int, error) {
 	if err := json.Unmarshal(raw, &l); err != nil {
 		return nil, fmt.Errorf("want an int or a list of ints, got %s", s)
 	}
-	if len(l) == 2 && n != 2 { // sample_size may be [h, w]
-		return l, nil
-	}
 	if len(l) != n {
 		return nil, fmt.Errorf("%d entries for %d blocks", len(l), n)
 	}
 	return l, nil
 }
 
+// sampleSize reads sample_size, an int or [h, w] (then h is kept); 0 if absent.
+func sampleSize(raw json.RawMessage) int {
+	var v int
+	if json.Unmarshal(raw, &v) == nil {
+		return v
+	}
+	var hw []int
+	if json.Unmarshal(raw, &hw) == nil && len(hw) > 0 {
+		return hw[0]
+	}
+	return 0
+}
+
 func repeat(v, n int) []int {
-	l := make([]int, max(n, 1))
+	l := make([]int, n)
 	for i := range l {
 		l[i] = v
 	}
@@ -402,7 +418,6 @@ func ConfigFromWeights(src weights.Source) (Config, error) {
 	c.DownBlockTypes = make([]string, levels)
 	c.UpBlockTypes = make([]string, levels)
 	c.Heads = make([]int, levels)
-	c.TransformerLayersPerBlock = make([]int, levels)
 	c.TransformerLayersPerBlock = repeat(1, levels)
 	for i := range levels {
 		c.BlockOutChannels[i] = shape(fmt.Sprintf("down_blocks.%d.resnets.0.conv1.weight", i))[0]

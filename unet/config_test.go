@@ -131,3 +131,17 @@ func TestParseConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseConfig checks that no config.json makes ParseConfig panic.
+func FuzzParseConfig(f *testing.F) {
+	for _, s := range []string{sd15JSON, sd21JSON, `{}`, `{"block_out_channels": []}`, `{"block_out_channels": [32], "attention_head_dim": [0]}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if c, err := ParseConfig([]byte(s)); err == nil {
+			if err := c.Validate(); err != nil {
+				t.Errorf("ParseConfig accepted a config Validate rejects: %v", err)
+			}
+		}
+	})
+}
