@@ -88,7 +88,9 @@ func loadMidBlock(ld *weights.Loader, cfg Config) *MidBlock {
 // Forward applies the block: (B, C, h, w) -> (B, C, h, w).
 func (m *MidBlock) Forward(x, embAct, ctx *nn.Tensor, trace tracer, name string) *nn.Tensor {
 	x = m.Resnets[0].Forward(x, embAct)
+	trace.do(name+".resnet0", x)
 	x = m.Attentions[0].Forward(x, ctx, trace, name+".attn0")
+	trace.do(name+".attn0", x)
 	return m.Resnets[1].Forward(x, embAct)
 }
 
@@ -132,8 +134,11 @@ func (u *UpBlock) Forward(x, embAct, ctx *nn.Tensor, skips *[]*nn.Tensor, trace 
 		*skips = (*skips)[:len(*skips)-1]
 		x = nn.Concat(x, s)      // (B, In, h, w) + (B, S, h, w) -> (B, In+S, h, w)
 		x = r.Forward(x, embAct) // -> (B, Out, h, w)
+		trace.do(fmt.Sprintf("%s.resnet%d", name, j), x)
 		if len(u.Attentions) > 0 {
-			x = u.Attentions[j].Forward(x, ctx, trace, fmt.Sprintf("%s.attn%d", name, j))
+			n := fmt.Sprintf("%s.attn%d", name, j)
+			x = u.Attentions[j].Forward(x, ctx, trace, n)
+			trace.do(n, x)
 		}
 	}
 	for _, us := range u.Upsamplers {

@@ -45,11 +45,13 @@ type Model struct {
 
 	// Trace, when set, is called during Forward with intermediate activations
 	// under the names of the diffusers reference data: "time_proj",
-	// "time_embedding", "conv_in", "down0.resnet0", "down0.attn0",
-	// "down0.attn0.tb0.attn1" (also attn2, ff: transformer sub-layer outputs
-	// before their residual add), "down0" (after the downsampler), "mid",
-	// "up0", "conv_norm_out". The tensor may be modified afterwards: clone it
-	// to keep it.
+	// "time_embedding", "conv_in"; per block ("down0", "mid", "up1", …) its
+	// resnet and transformer outputs ("down0.resnet0", "down0.attn0") and the
+	// sub-layer outputs of each transformer block, before their residual add
+	// ("down0.attn0.tb0.attn1", ".attn2", ".ff"); each block's output under
+	// its name ("down0" is after the downsampler, "up0" after the
+	// upsampler); "conv_norm_out". The tensor may be modified afterwards:
+	// clone it to keep it.
 	Trace func(name string, t *nn.Tensor)
 }
 
