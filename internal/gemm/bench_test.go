@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -12,41 +13,81 @@ var benchShapes = []struct {
 	name           string
 	m, n, k        int
 	transA, transB bool
+	ld             int // stride of the attention operands Q, K, V and O: heads·Dh
 }{
-	{"square1024", 1024, 1024, 1024, false, false},
+	{"square1024", 1024, 1024, 1024, false, false, 0},
 	// Convolutions 3×3 lowered to GEMM: (Cout, Cin·9)·(Cin·9, H·W).
-	{"conv64x64x320", 320, 4096, 2880, false, false},
-	{"conv32x32x640", 640, 1024, 5760, false, false},
-	{"conv16x16x1280", 1280, 256, 11520, false, false},
+	{"conv64x64x320", 320, 4096, 2880, false, false, 0},
+	{"conv32x32x640", 640, 1024, 5760, false, false, 0},
+	{"conv16x16x1280", 1280, 256, 11520, false, false, 0},
 	// Self-attention at 64×64 with head size 40: Q·Kᵀ then P·V.
-	{"attnQK4096x40", 4096, 4096, 40, false, true},
-	{"attnPV4096x40", 4096, 40, 4096, false, false},
+	{"attnQK4096x40", 4096, 4096, 40, false, true, 0},
+	{"attnPV4096x40", 4096, 40, 4096, false, false, 0},
+	// The same in nn.Attention's blocks of 256 query rows, one head of 8 in
+	// (B, L, 320) tensors.
+	{"attnQK256x4096x40", 256, 4096, 40, false, true, 320},
+	{"attnPV256x40x4096", 256, 40, 4096, false, false, 320},
 	// Linear layer of the text encoder: (77, 768)·(768, 3072), weight stored (out, in).
-	{"linear77x768x3072", 77, 3072, 768, false, true},
+	{"linear77x768x3072", 77, 3072, 768, false, true, 0},
 }
 
+var benchThreads = flag.Int("threads", 0, "goroutines for BenchmarkSgemm (0: GOMAXPROCS)")
+
 func BenchmarkSgemm(b *testing.B) {
+	SetThreads(*benchThreads)
+	defer SetThreads(0)
 	rng := rand.New(rand.NewPCG(1, 1))
 	for _, s := range benchShapes {
-		lda, ldb := s.k, s.n
+		lda, ldb, ldc := s.k, s.n, s.n
 		if s.transA {
 			lda = s.m
 		}
 		if s.transB {
 			ldb = s.k
 		}
-		a := random(rng, s.m*s.k)
-		bm := random(rng, s.k*s.n)
-		c := make([]float32, s.m*s.n)
+		if s.ld > 0 && s.transB { // Q·Kᵀ
+			lda, ldb = s.ld, s.ld
+		} else if s.ld > 0 { // P·V
+			ldb, ldc = s.ld, s.ld
+		}
+		a := random(rng, s.m*lda)
+		bm := random(rng, s.k*ldb)
+		if s.transB {
+			bm = random(rng, s.n*ldb)
+		}
+		c := make([]float32, s.m*ldc)
 		for _, p := range paths() {
 			b.Run(fmt.Sprintf("%s/%s", s.name, p), func(b *testing.B) {
 				use(b, p)
 				for b.Loop() {
-					Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
+					Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, ldc)
 				}
 				flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
 				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// BenchmarkTile measures a micro-kernel alone on packed operands that stay in
+// the L1 cache: the ceiling of each path on one core.
+func BenchmarkTile(b *testing.B) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	for _, p := range paths() {
+		if p == pathGonum {
+			continue
+		}
+		kern := kernelFor(p)
+		const k = 128
+		a := random(rng, kern.mr*k)
+		bp := random(rng, kern.nr*k)
+		c := make([]float32, kern.mr*kern.nr)
+		b.Run(p.String(), func(b *testing.B) {
+			for b.Loop() {
+				kern.tile(k, a, 1, kern.mr, bp, c, kern.nr, 1, 0)
+			}
+			flops := 2 * float64(kern.mr*kern.nr*k) * float64(b.N)
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
 }

@@ -17,12 +17,16 @@ type kernel struct {
 
 	// tile computes the mr×nr tile
 	//
-	//	C[i*ldc+j] = alpha * Σp a[p*mr+i]*b[p*nr+j] + beta*C[i*ldc+j]   (p < k)
+	//	C[i*ldc+j] = alpha * Σp a[i*rs+p*cs]*b[p*nr+j] + beta*C[i*ldc+j]   (p < k)
 	//
-	// from a packed A panel (k×mr) and a packed B panel (k×nr). With beta 0
-	// it does not read C.
-	tile func(k int, a, b, c []float32, ldc int, alpha, beta float32)
+	// from mr rows of A, packed (rs 1, cs mr) or read in place, and a packed
+	// B panel (k×nr). With beta 0 it does not read C.
+	tile func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32)
 }
+
+// inPlaceN is the widest op(B) for which the kernel reads a transposed A in
+// place instead of packing it.
+var inPlaceN = 64
 
 // minParallel is the number of multiply-adds below which Sgemm runs on the
 // calling goroutine alone: smaller products finish before goroutines pay off.
@@ -106,6 +110,12 @@ func serialBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32
 	mc := blocks(m, kern.mc, mr)
 	nc := blocks(n, kern.nc, nr)
 
+	// The kernel reads A where it lies when its rows are contiguous: the
+	// hardware prefetcher streams the mr rows as well as one packed panel.
+	// A transposed A is packed, unless op(B) is so narrow that each row panel
+	// serves few column panels and packing would cost more than it saves.
+	inPlace := !transA || n <= inPlaceN
+
 	buf := pool.Get().(*buffers)
 	defer pool.Put(buf)
 	buf.a = grow(buf.a, mc*kc)
@@ -123,18 +133,32 @@ func serialBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32
 			}
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
-				packA(transA, mb, kb, mr, a, lda, ic, pc, buf.a)
+				// Rows from packed (packed ≤ ir) are packed, those before are read in place.
+				packed := 0
+				if inPlace {
+					packed = mb / mr * mr
+				}
+				packA(transA, mb-packed, kb, mr, a, lda, ic+packed, pc, buf.a)
 				for jr := 0; jr < nb; jr += nr {
 					bp := buf.b[jr*kb:]
 					for ir := 0; ir < mb; ir += mr {
-						ap := buf.a[ir*kb:]
+						var ap []float32 // A's rows ic+ir.. from depth pc
+						var rs, cs int
+						switch {
+						case ir >= packed:
+							ap, rs, cs = buf.a[(ir-packed)*kb:], 1, mr
+						case transA:
+							ap, rs, cs = a[pc*lda+ic+ir:], 1, lda
+						default:
+							ap, rs, cs = a[(ic+ir)*lda+pc:], lda, 1
+						}
 						ct := c[(ic+ir)*ldc+jc+jr:]
 						if ir+mr <= mb && jr+nr <= nb {
-							kern.tile(kb, ap, bp, ct, ldc, alpha, bet)
+							kern.tile(kb, ap, rs, cs, bp, ct, ldc, alpha, bet)
 							continue
 						}
 						// Edge: compute the whole tile aside, keep its valid part.
-						kern.tile(kb, ap, bp, buf.tile, nr, alpha, 0)
+						kern.tile(kb, ap, rs, cs, bp, buf.tile, nr, alpha, 0)
 						merge(min(mr, mb-ir), min(nr, nb-jr), buf.tile, nr, bet, ct, ldc)
 					}
 				}

@@ -45,35 +45,35 @@ func paths() []path {
 
 // avx2Kernel computes 6×16 tiles with AVX2 and FMA.
 var avx2Kernel = kernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048,
-	tile: func(k int, a, b, c []float32, ldc int, alpha, beta float32) {
-		_, _, _ = a[6*k-1], b[16*k-1], c[5*ldc+15] // the assembly stays in bounds
-		tileAVX2(k, &a[0], &b[0], &c[0], ldc, alpha, beta)
+	tile: func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[5*rs+(k-1)*cs], b[16*k-1], c[5*ldc+15] // the assembly stays in bounds
+		tileAVX2(k, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
 	},
 }
 
 // avx512Kernel computes 12×32 tiles with AVX-512.
-var avx512Kernel = kernel{mr: 12, nr: 32, kc: 128, mc: 192, nc: 2048,
-	tile: func(k int, a, b, c []float32, ldc int, alpha, beta float32) {
-		_, _, _ = a[12*k-1], b[32*k-1], c[11*ldc+31] // the assembly stays in bounds
-		tileAVX512(k, &a[0], &b[0], &c[0], ldc, alpha, beta)
+var avx512Kernel = kernel{mr: 12, nr: 32, kc: 256, mc: 192, nc: 2048,
+	tile: func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[11*rs+(k-1)*cs], b[32*k-1], c[11*ldc+31] // the assembly stays in bounds
+		tileAVX512(k, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
 	},
 }
 
-// tileAVX2 is the kernel.tile of avx2Kernel on the first elements of a, b
-// and c. It computes
+// tileAVX2 is the kernel.tile of avx2Kernel, on the first elements of a,
+// b and c. It computes
 //
 //	for i := range 6 {
 //		for j := range 16 {
 //			var s float32
 //			for p := range k {
-//				s += a[p*6+i] * b[p*16+j]
+//				s += a[i*rs+p*cs] * b[p*16+j]
 //			}
 //			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] // beta 0: alpha*s
 //		}
 //	}
 //
 //go:noescape
-func tileAVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
+func tileAVX2(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
 
 // tileAVX512 is the kernel.tile of avx512Kernel on the first elements of a,
 // b and c. It computes
@@ -82,11 +82,11 @@ func tileAVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
 //		for j := range 32 {
 //			var s float32
 //			for p := range k {
-//				s += a[p*12+i] * b[p*32+j]
+//				s += a[i*rs+p*cs] * b[p*32+j]
 //			}
 //			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] // beta 0: alpha*s
 //		}
 //	}
 //
 //go:noescape
-func tileAVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
+func tileAVX512(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)

@@ -4,27 +4,35 @@
 
 // The AVX2 micro-kernel keeps a 6×16 tile of C in Y0–Y11: row i in
 // Y(2i) (columns 0–7) and Y(2i+1) (columns 8–15). Each step p loads the 16
-// values of packed B into Y12, Y13, broadcasts each of the 6 values of packed A
-// and adds its products with a fused multiply-add:
+// values of packed B into Y12, Y13, broadcasts each of the 6 values of A and
+// adds its products with a fused multiply-add:
 //
-//	for i := range 6 { c[i][0:16] += a[p*6+i] * b[p*16 : p*16+16] }
+//	for i := range 6 { c[i][0:16] += a[i*rs+p*cs] * b[p*16 : p*16+16] }
+//
+// A's element (i, p) is at a + (i*rs + p*cs)*4 bytes, so the kernel reads A
+// packed (rs 1, cs 6) or in place (rs lda, cs 1; or transposed rs 1, cs lda).
+// Rows 0–3 start at SI, rows 4–5 at DI; row r of a group is at base + r*rs:
+// (base), (base)(R10*1), (base)(R10*2), (base)(R11*1) with R10 = rs and
+// R11 = 3*rs in bytes.
 
-// ROW6 adds row i's products: bc = a[p*6+i]; acc0, acc1 += bc * (Y12, Y13).
-#define ROW6(ao, bc, acc0, acc1) \
-	VBROADCASTSS ao(AX), bc; \
+// ROW6 adds row i's products: bc = A[i][p]; acc0, acc1 += bc * (Y12, Y13).
+#define ROW6(addr, bc, acc0, acc1) \
+	VBROADCASTSS addr, bc; \
 	VFMADD231PS  Y12, bc, acc0; \
 	VFMADD231PS  Y13, bc, acc1
 
-// STEP6 is one step p, with A at ao(AX) and B at bo(BX).
-#define STEP6(ao, bo) \
+// STEP6 is one step p with B at bo(BX); it moves the A pointers to p+1.
+#define STEP6(bo) \
 	VMOVUPS bo(BX), Y12; \
 	VMOVUPS (bo+32)(BX), Y13; \
-	ROW6(ao, Y14, Y0, Y1); \
-	ROW6(ao+4, Y15, Y2, Y3); \
-	ROW6(ao+8, Y14, Y4, Y5); \
-	ROW6(ao+12, Y15, Y6, Y7); \
-	ROW6(ao+16, Y14, Y8, Y9); \
-	ROW6(ao+20, Y15, Y10, Y11)
+	ROW6((SI), Y14, Y0, Y1); \
+	ROW6((SI)(R10*1), Y15, Y2, Y3); \
+	ROW6((SI)(R10*2), Y14, Y4, Y5); \
+	ROW6((SI)(R11*1), Y15, Y6, Y7); \
+	ROW6((DI), Y14, Y8, Y9); \
+	ROW6((DI)(R10*1), Y15, Y10, Y11); \
+	ADDQ R12, SI; \
+	ADDQ R12, DI
 
 // STORE6 sets a row of C = alpha*acc + beta*C (alpha in Y12, beta in Y13)
 // and moves DX to the next row.
@@ -45,13 +53,19 @@
 	VMOVUPS acc1, 32(DX); \
 	ADDQ    R8, DX
 
-// func tileAVX2(k int, a, b, c *float32, ldc int, alpha, beta float32)
-TEXT ·tileAVX2(SB), NOSPLIT, $0-48
+// func tileAVX2(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
+TEXT ·tileAVX2(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+16(FP), BX
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ a+8(FP), SI
+	MOVQ rs+16(FP), R10
+	SHLQ $2, R10 // row stride of A in bytes
+	LEAQ (R10)(R10*2), R11
+	MOVQ cs+24(FP), R12
+	SHLQ $2, R12 // step stride of A in bytes
+	LEAQ (SI)(R10*4), DI
+	MOVQ b+32(FP), BX
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8 // row stride of C in bytes
 
 	// Fetch the tile of C while the products are computed.
@@ -91,11 +105,10 @@ TEXT ·tileAVX2(SB), NOSPLIT, $0-48
 	JLT  tail
 
 loop4: // four steps at a time
-	STEP6(0, 0)
-	STEP6(24, 64)
-	STEP6(48, 128)
-	STEP6(72, 192)
-	ADDQ $96, AX
+	STEP6(0)
+	STEP6(64)
+	STEP6(128)
+	STEP6(192)
 	ADDQ $256, BX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -106,16 +119,15 @@ tail:
 	JEQ   store
 
 loop1:
-	STEP6(0, 0)
-	ADDQ $24, AX
+	STEP6(0)
 	ADDQ $64, BX
 	DECQ CX
 	JNE  loop1
 
 store:
-	VBROADCASTSS alpha+40(FP), Y12
-	VBROADCASTSS beta+44(FP), Y13
-	MOVL         beta+44(FP), R9
+	VBROADCASTSS alpha+56(FP), Y12
+	VBROADCASTSS beta+60(FP), Y13
+	MOVL         beta+60(FP), R9
 	SHLL         $1, R9 // drop the sign: -0 is 0 too
 	JEQ          storez
 	STORE6(Y0, Y1)

@@ -4,33 +4,42 @@
 
 // The AVX-512 micro-kernel keeps a 12×32 tile of C in Z0–Z23: row i in
 // Z(2i) (columns 0–15) and Z(2i+1) (columns 16–31). Each step p loads the 32
-// values of packed B into Z24, Z25, broadcasts each of the 12 values of packed
-// A (alternating Z26–Z29) and adds its products with a fused multiply-add:
+// values of packed B into Z24, Z25, broadcasts each of the 12 values of A
+// (alternating Z26–Z29) and adds its products with a fused multiply-add:
 //
-//	for i := range 12 { c[i][0:32] += a[p*12+i] * b[p*32 : p*32+32] }
+//	for i := range 12 { c[i][0:32] += a[i*rs+p*cs] * b[p*32 : p*32+32] }
+//
+// A's element (i, p) is at a + (i*rs + p*cs)*4 bytes, so the kernel reads A
+// packed (rs 1, cs 12) or in place (rs lda, cs 1; or transposed rs 1, cs lda).
+// Rows 0–3, 4–7 and 8–11 start at SI, DI and R9; row 4g+r of a group is at
+// base + r*rs: (base), (base)(R10*1), (base)(R10*2), (base)(R11*1) with
+// R10 = rs and R11 = 3*rs in bytes.
 
-// ROW12 adds row i's products: bc = a[p*12+i]; acc0, acc1 += bc * (Z24, Z25).
-#define ROW12(ao, bc, acc0, acc1) \
-	VBROADCASTSS ao(AX), bc; \
+// ROW12 adds row i's products: bc = A[i][p]; acc0, acc1 += bc * (Z24, Z25).
+#define ROW12(addr, bc, acc0, acc1) \
+	VBROADCASTSS addr, bc; \
 	VFMADD231PS  Z24, bc, acc0; \
 	VFMADD231PS  Z25, bc, acc1
 
-// STEP12 is one step p, with A at ao(AX) and B at bo(BX).
-#define STEP12(ao, bo) \
+// STEP12 is one step p with B at bo(BX); it moves the A pointers to p+1.
+#define STEP12(bo) \
 	VMOVUPS bo(BX), Z24; \
 	VMOVUPS (bo+64)(BX), Z25; \
-	ROW12(ao, Z26, Z0, Z1); \
-	ROW12(ao+4, Z27, Z2, Z3); \
-	ROW12(ao+8, Z28, Z4, Z5); \
-	ROW12(ao+12, Z29, Z6, Z7); \
-	ROW12(ao+16, Z26, Z8, Z9); \
-	ROW12(ao+20, Z27, Z10, Z11); \
-	ROW12(ao+24, Z28, Z12, Z13); \
-	ROW12(ao+28, Z29, Z14, Z15); \
-	ROW12(ao+32, Z26, Z16, Z17); \
-	ROW12(ao+36, Z27, Z18, Z19); \
-	ROW12(ao+40, Z28, Z20, Z21); \
-	ROW12(ao+44, Z29, Z22, Z23)
+	ROW12((SI), Z26, Z0, Z1); \
+	ROW12((SI)(R10*1), Z27, Z2, Z3); \
+	ROW12((SI)(R10*2), Z28, Z4, Z5); \
+	ROW12((SI)(R11*1), Z29, Z6, Z7); \
+	ROW12((DI), Z26, Z8, Z9); \
+	ROW12((DI)(R10*1), Z27, Z10, Z11); \
+	ROW12((DI)(R10*2), Z28, Z12, Z13); \
+	ROW12((DI)(R11*1), Z29, Z14, Z15); \
+	ROW12((R9), Z26, Z16, Z17); \
+	ROW12((R9)(R10*1), Z27, Z18, Z19); \
+	ROW12((R9)(R10*2), Z28, Z20, Z21); \
+	ROW12((R9)(R11*1), Z29, Z22, Z23); \
+	ADDQ R12, SI; \
+	ADDQ R12, DI; \
+	ADDQ R12, R9
 
 // STORE12 sets a row of C = alpha*acc + beta*C (alpha in Z24, beta in Z25)
 // and moves DX to the next row.
@@ -53,22 +62,29 @@
 
 // PREFETCHROW fetches a row of the C tile (128 bytes, up to 3 lines).
 #define PREFETCHROW \
-	PREFETCHT0 (R9); \
-	PREFETCHT0 64(R9); \
-	PREFETCHT0 124(R9); \
-	ADDQ       R8, R9
+	PREFETCHT0 (R13); \
+	PREFETCHT0 64(R13); \
+	PREFETCHT0 124(R13); \
+	ADDQ       R8, R13
 
-// func tileAVX512(k int, a, b, c *float32, ldc int, alpha, beta float32)
-TEXT ·tileAVX512(SB), NOSPLIT, $0-48
+// func tileAVX512(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
+TEXT ·tileAVX512(SB), NOSPLIT, $0-64
 	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ b+16(FP), BX
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ a+8(FP), SI
+	MOVQ rs+16(FP), R10
+	SHLQ $2, R10 // row stride of A in bytes
+	LEAQ (R10)(R10*2), R11
+	MOVQ cs+24(FP), R12
+	SHLQ $2, R12 // step stride of A in bytes
+	LEAQ (SI)(R10*4), DI
+	LEAQ (DI)(R10*4), R9
+	MOVQ b+32(FP), BX
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8 // row stride of C in bytes
 
 	// Fetch the tile of C while the products are computed.
-	MOVQ DX, R9
+	MOVQ DX, R13
 	PREFETCHROW
 	PREFETCHROW
 	PREFETCHROW
@@ -111,11 +127,10 @@ TEXT ·tileAVX512(SB), NOSPLIT, $0-48
 	JLT  tail
 
 loop4: // four steps at a time
-	STEP12(0, 0)
-	STEP12(48, 128)
-	STEP12(96, 256)
-	STEP12(144, 384)
-	ADDQ $192, AX
+	STEP12(0)
+	STEP12(128)
+	STEP12(256)
+	STEP12(384)
 	ADDQ $512, BX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -126,17 +141,16 @@ tail:
 	JEQ   store
 
 loop1:
-	STEP12(0, 0)
-	ADDQ $48, AX
+	STEP12(0)
 	ADDQ $128, BX
 	DECQ CX
 	JNE  loop1
 
 store:
-	VBROADCASTSS alpha+40(FP), Z24
-	VBROADCASTSS beta+44(FP), Z25
-	MOVL         beta+44(FP), R9
-	SHLL         $1, R9 // drop the sign: -0 is 0 too
+	VBROADCASTSS alpha+56(FP), Z24
+	VBROADCASTSS beta+60(FP), Z25
+	MOVL         beta+60(FP), R13
+	SHLL         $1, R13 // drop the sign: -0 is 0 too
 	JEQ          storez
 	STORE12(Z0, Z1)
 	STORE12(Z2, Z3)

@@ -10,20 +10,21 @@ var goKernel = kernel{mr: 4, nr: 4, kc: 256, mc: 128, nc: 1024, tile: tileGo}
 //		for j := range 4 {
 //			var s float32
 //			for p := range k {
-//				s += a[p*4+i] * b[p*4+j]
+//				s += a[i*rs+p*cs] * b[p*4+j]
 //			}
 //			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] // beta 0: alpha*s
 //		}
 //	}
-func tileGo(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+func tileGo(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32) {
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
 	var c30, c31, c32, c33 float32
-	a, b = a[:4*k], b[:4*k]
-	for p := 0; p+4 <= len(a) && p+4 <= len(b); p += 4 {
-		av, bv := a[p:p+4:p+4], b[p:p+4:p+4]
-		a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
+	b = b[:4*k]
+	for p := 0; p+4 <= len(b); p += 4 {
+		ap := a[p/4*cs:]
+		a0, a1, a2, a3 := ap[0], ap[rs], ap[2*rs], ap[3*rs]
+		bv := b[p : p+4 : p+4]
 		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
 		c00 += a0 * b0
 		c01 += a0 * b1
