@@ -2,6 +2,7 @@ package weights
 
 import (
 	"archive/zip"
+	"bytes"
 	"io"
 	"os"
 	"path/filepath"
@@ -31,6 +32,7 @@ func TestCkptMatchesTorch(t *testing.T) {
 		}},
 		{"fp16.ckpt", []string{"a.bias", "a.weight", "b.weight"}},
 		{"bf16.ckpt", []string{"a.bias", "a.weight", "b.weight"}},
+		{"proto4.ckpt", []string{"a.bias", "a.weight", "b.weight"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			src, closer, err := OpenAny(filepath.Join("testdata", tc.file))
@@ -102,6 +104,82 @@ func TestCkptErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("OpenCkpt(%s) = %v, want an error containing %q", tc.file, err, tc.want)
 		}
+	}
+}
+
+// rezip rewrites a zip file's records with method (zip.Store or
+// zip.Deflate), replacing or adding the records in extra.
+func rezip(t *testing.T, path string, method uint16, extra map[string]string) []byte {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	put := func(name string, b []byte) {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(b)
+	}
+	for _, f := range zr.File {
+		if _, ok := extra[f.Name]; ok {
+			continue
+		}
+		r, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		put(f.Name, b)
+	}
+	for name, s := range extra {
+		put(name, []byte(s))
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// Records compressed with deflate (torch stores them, other tools may not)
+// read the same; a big-endian byteorder is refused.
+func TestCkptRezipped(t *testing.T) {
+	stored, err := OpenCkpt("testdata/fp16.ckpt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stored.Close()
+	deflated, err := ParseCkpt("deflated.ckpt", rezip(t, "testdata/fp16.ckpt", zip.Deflate, map[string]string{"fp16/byteorder": "little"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range stored.Names() {
+		w, _ := stored.Tensor(n)
+		g, err := deflated.Tensor(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range w.Data {
+			if g.Data[i] != w.Data[i] {
+				t.Fatalf("%s[%d] = %g, want %g", n, i, g.Data[i], w.Data[i])
+			}
+		}
+	}
+	_, err = ParseCkpt("big.ckpt", rezip(t, "testdata/fp16.ckpt", zip.Store, map[string]string{"fp16/byteorder": "big"}))
+	if err == nil || !strings.Contains(err.Error(), `weights: big.ckpt: byte order "big" is not supported`) {
+		t.Fatalf("big-endian: %v", err)
+	}
+	_, err = ParseCkpt("nostorage.ckpt", rezip(t, "testdata/fp16.ckpt", zip.Store, map[string]string{"fp16/data/0": ""}))
+	if err == nil || !strings.Contains(err.Error(), `weights: nostorage.ckpt: tensor "a.weight": storage data/0 holds 0 bytes, 15 F16 elements declared`) {
+		t.Fatalf("empty storage: %v", err)
 	}
 }
 

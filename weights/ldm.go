@@ -296,18 +296,36 @@ func vaeMap(levels, layersPerBlock int) prefixMap {
 // AutoencoderKL names. The mid-block attention's q, k, v and proj_out,
 // 1×1 convolution weights (C, C, 1, 1) in LDM, appear as the linear
 // weights (C, C) of to_q, to_k, to_v and to_out.0.
+//
+// A stand-alone LDM VAE file (such as vae-ft-mse-840000-ema-pruned.ckpt)
+// has no first_stage_model. prefix; then the view shows its encoder.*,
+// decoder.*, quant_conv.* and post_quant_conv.* tensors and hides the rest
+// (a training loss's weights, for one).
 func VAEFromLDM(src Source) Source {
-	names := stripped(src, LDMVAEPrefix)
+	prefix := LDMVAEPrefix
+	if !hasPrefix(src.Names(), prefix) {
+		prefix = ""
+	}
+	names := stripped(src, prefix)
 	m := vaeMap(countIndices(names, "encoder.down."), countIndices(names, "encoder.down.0.block."))
 	return newView(src, func(name string) []viewName {
-		rest, ok := strings.CutPrefix(name, LDMVAEPrefix)
-		if !ok {
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok || prefix == "" && !isVAEName(rest) {
 			return nil
 		}
 		c, _ := m.toCanonical(rest)
 		sq := strings.Contains(c, "mid_block.attentions.0.to_") && strings.HasSuffix(c, ".weight")
 		return []viewName{{name: c, entry: viewEntry{squeeze: sq}}}
 	})
+}
+
+func isVAEName(n string) bool {
+	for _, p := range []string{"encoder.", "decoder.", "quant_conv.", "post_quant_conv."} {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // ---- text encoder ----

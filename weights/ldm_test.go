@@ -134,6 +134,9 @@ func TestViewsMatchDiffusers(t *testing.T) {
 		{"clip/sd2/sd2_openclip_names.fp16.safetensors", "clip/sd2/model.safetensors", TextFromLDM, nil},
 		{"unet/sd2/unet_ldm.fp16.safetensors", "unet/sd2/diffusion_pytorch_model.safetensors", UNetFromLDM, nil},
 		{"vae/vae_ldm.fp16.safetensors", "vae/diffusion_pytorch_model.safetensors", VAEFromLDM, nil},
+		// A stand-alone LDM VAE has no first_stage_model. prefix.
+		{"vae/vae_ldm.fp16.safetensors", "vae/diffusion_pytorch_model.safetensors",
+			func(s Source) Source { return VAEFromLDM(Prefixed(s, LDMVAEPrefix)) }, nil},
 	} {
 		t.Run(filepath.Base(tc.single)+"~"+tc.ref, func(t *testing.T) {
 			single, ref := openRef(t, tc.single), openRef(t, tc.ref)

@@ -14,6 +14,8 @@ Files:
                    slice (storage offset), a 0-dim scalar, an int64 buffer
   fp16.ckpt       a bare state dict (no "state_dict" key), float16
   bf16.ckpt       the same in bfloat16
+  proto4.ckpt     the fp16 state dict pickled with protocol 4 (FRAME,
+                   SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL)
   evil.ckpt       a state dict with an object whose unpickling calls os.system
   legacy.pt       the pre-1.6 non-zip format (refused with a clear error)
   ckpt_want.safetensors  every float tensor above, float32 and contiguous,
@@ -89,6 +91,9 @@ torch.save(half, "fp16.ckpt")
 bf = collections.OrderedDict((k, v.float().bfloat16()) for k, v in half.items())
 record("bf16.ckpt", bf)
 torch.save(bf, "bf16.ckpt")
+
+torch.save(half, "proto4.ckpt", pickle_protocol=4)
+record("proto4.ckpt", half)
 
 torch.save({"state_dict": {"w": torch.ones(2)}, "payload": Evil()}, "evil.ckpt")
 torch.save({"w": torch.ones(2)}, "legacy.pt", _use_new_zipfile_serialization=False)
