@@ -41,7 +41,7 @@ func Load(dir string) (*Tokenizer, error) {
 	}
 	return nil, fmt.Errorf("tokenizer: %s: %w: put %s and %s (the tokenizer/ folder of a diffusers "+
 		"model, e.g. openai/clip-vit-large-patch14) or OpenAI's %s in %s or in its tokenizer/ subfolder",
-		dir, errNoVocab, VocabFile, MergesFile, OpenAIFile, dir)
+		dir, ErrNoVocab, VocabFile, MergesFile, OpenAIFile, dir)
 }
 
 func exists(p string) bool {

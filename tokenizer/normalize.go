@@ -6,10 +6,18 @@ import (
 	"unicode/utf8"
 )
 
-// Normalize returns the text CLIP's BPE sees for a prompt: ftfy's fixes
-// (see fixText), then every run of whitespace collapsed to one space, the
-// ends trimmed, and the text lower-cased as Python's str.lower does. This is
-// transformers' whitespace_clean(ftfy.fix_text(text)).lower().
+// Normalize returns the text CLIP's BPE sees for a prompt: ftfy's fixes,
+// then every run of whitespace collapsed to one space, the ends trimmed, and
+// the text lower-cased as Python's str.lower does. This is transformers'
+// whitespace_clean(ftfy.fix_text(text)).lower().
+//
+// The fixes are those of ftfy 6.1 that real prompts hit: HTML entities
+// decoded (unless the line, or one before it, has a '<'), mojibake repaired
+// ("cafÃ©" -> "café"), C1 controls read as Windows-1252, Latin ligatures and
+// digraphs split, full-width forms narrowed, curly quotes straightened, line
+// breaks unified, terminal escapes and control characters removed, and NFC.
+// ftfy's statistical test for mojibake is replaced by a simpler rule for the
+// common cases (UTF-8 read as Latin-1 or Windows-1252).
 //
 // The encoders cut exactly written special tokens ("<|endoftext|>") out of a
 // prompt before normalising the parts between them, as transformers does;

@@ -181,7 +181,7 @@ func TestLoadLayouts(t *testing.T) {
 	}
 	empty := t.TempDir()
 	_, err := Load(empty)
-	if !errors.Is(err, errNoVocab) || !strings.Contains(err.Error(), VocabFile) || !strings.Contains(err.Error(), OpenAIFile) {
+	if !errors.Is(err, ErrNoVocab) || !strings.Contains(err.Error(), VocabFile) || !strings.Contains(err.Error(), OpenAIFile) {
 		t.Errorf("Load(empty dir) error = %v, want one naming the files", err)
 	}
 }

@@ -27,6 +27,9 @@
 // bpe_simple_vocab_16e6.txt.gz. New builds a tokenizer from any vocabulary
 // and merge list, for example one learned from our own captions.
 //
+// EncodeWithSpans also tells which bytes of the prompt each token came from,
+// for prompt weighting ("(red:1.2)") and long-prompt chunking.
+//
 // A Tokenizer is safe for concurrent use.
 package tokenizer
 
@@ -72,9 +75,11 @@ type Tokenizer struct {
 	cache wordCache
 }
 
-// New builds a tokenizer from a vocabulary (piece -> id, pieces written with
-// the byte characters described in bytes.go) and a merge list in rank order
-// (merges[0] is applied first). The vocabulary must hold StartOfText and
+// New builds a tokenizer from a vocabulary (piece -> id) and a merge list in
+// rank order (merges[0] is applied first). Pieces are written in CLIP's byte
+// alphabet, where each byte is one printable character (a space is 'Ġ', a
+// newline 'Ċ', 'é' the two characters "Ã©"), and a word's last piece ends
+// in "</w>" ("cat</w>"). The vocabulary must hold StartOfText and
 // EndOfText. A piece that BPE produces but the vocabulary lacks encodes as
 // EndOfText's id, which transformers uses as the unknown token.
 func New(vocab map[string]int, merges [][2]string) (*Tokenizer, error) {
@@ -435,5 +440,5 @@ func invalidPrefix(b []byte) int {
 	return i
 }
 
-// errNoVocab is wrapped by Load's error when no vocabulary is found.
-var errNoVocab = errors.New("no CLIP vocabulary found")
+// ErrNoVocab is wrapped by Load's error when dir holds no vocabulary.
+var ErrNoVocab = errors.New("no CLIP vocabulary found")
