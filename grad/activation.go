@@ -1,0 +1,87 @@
+package grad
+
+import (
+	"math"
+
+	"github.com/sdgo/sdgo/nn"
+)
+
+// SiLU is x·σ(x), as torch.nn.SiLU; its derivative is σ(x)·(1 + x·(1 − σ(x))).
+func (tp *Tape) SiLU(x *Var) *Var {
+	return tp.unary(x, nn.SiLU, func(v float64) float64 {
+		s := 1 / (1 + math.Exp(-v))
+		return s * (1 + v*(1-s))
+	})
+}
+
+// GELU is the exact GELU, x·Φ(x) with Φ the normal CDF, as torch.nn.GELU();
+// its derivative is Φ(x) + x·φ(x).
+func (tp *Tape) GELU(x *Var) *Var { return tp.unary(x, nn.GELU, geluGrad) }
+
+// QuickGELU is CLIP's x·σ(1.702·x); its derivative is
+// σ(1.702·x) + 1.702·x·σ(1.702·x)·(1 − σ(1.702·x)).
+func (tp *Tape) QuickGELU(x *Var) *Var {
+	return tp.unary(x, nn.QuickGELU, func(v float64) float64 {
+		s := 1 / (1 + math.Exp(-1.702*v))
+		return s + 1.702*v*s*(1-s)
+	})
+}
+
+// Exp is eˣ elementwise (CLIP's logit scale is trained as a logarithm).
+func (tp *Tape) Exp(x *Var) *Var {
+	return tp.unary(x, func(t *nn.Tensor) *nn.Tensor {
+		for i, v := range t.Data {
+			t.Data[i] = float32(math.Exp(float64(v)))
+		}
+		return t
+	}, math.Exp)
+}
+
+// unary applies the in-place nn function f to a copy of x; backward
+// multiplies dy by df(x) elementwise.
+func (tp *Tape) unary(x *Var, f func(*nn.Tensor) *nn.Tensor, df func(float64) float64) *Var {
+	y := tp.result(x.Value.Shape, x)
+	copy(y.Value.Data, x.Value.Data)
+	f(y.Value)
+	tp.record(y, func() {
+		dx, dy, X := tp.gradOf(x), y.Grad.Data, x.Value.Data
+		nn.Parallel(len(dx), 1<<13, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				dx[i] += dy[i] * float32(df(float64(X[i])))
+			}
+		})
+	})
+	return y
+}
+
+// geluGrad is d/dx x·Φ(x) = Φ(x) + x·φ(x).
+func geluGrad(v float64) float64 {
+	cdf := 0.5 * (1 + math.Erf(v/math.Sqrt2))
+	pdf := math.Exp(-0.5*v*v) / math.Sqrt(2*math.Pi)
+	return cdf + v*pdf
+}
+
+// GEGLU splits the last dimension of x (…, 2F) into a value half and a gate
+// half and returns value·GELU(gate) (…, F), as diffusers' GEGLU after its
+// projection. Backward: dvalue = dy·GELU(gate), dgate = dy·value·GELU′(gate).
+func (tp *Tape) GEGLU(x *Var) *Var {
+	y := tp.wrap(nn.GEGLU(x.Value), x)
+	tp.record(y, func() {
+		f2 := x.Value.Dim(-1)
+		f := f2 / 2
+		X, dx, dy := x.Value.Data, tp.gradOf(x), y.Grad.Data
+		nn.Parallel(len(X)/f2, 16, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				val, gate := X[r*f2:r*f2+f], X[r*f2+f:(r+1)*f2]
+				dval, dgate, g := dx[r*f2:r*f2+f], dx[r*f2+f:(r+1)*f2], dy[r*f:(r+1)*f]
+				for i, gv := range gate {
+					z := float64(gv)
+					gelu := 0.5 * z * (1 + math.Erf(z/math.Sqrt2))
+					dval[i] += g[i] * float32(gelu)
+					dgate[i] += g[i] * val[i] * float32(geluGrad(z))
+				}
+			}
+		})
+	})
+	return y
+}
