@@ -90,6 +90,13 @@ func TestGenerate(t *testing.T) {
 			t.Errorf("parameters %q lack %q", params, want)
 		}
 	}
+	// A TAESD decoder for the previews (random weights of TAESD's layout).
+	taesd := testdata.Path(t, "taesd/random_arch/taesd_decoder.fp16.safetensors")
+	code, _, stderr = sdgo("-m", filepath.Join(td, "sd_tiny.safetensors"), "--config", filepath.Join(td, "diffusers"),
+		"-p", "x", "-W", "32", "-H", "32", "--steps", "2", "-o", filepath.Join(dir, "t.png"), "--preview", prev, "--taesd", taesd, "-q")
+	if code != 0 {
+		t.Fatalf("--taesd: exit %d: %s", code, stderr)
+	}
 	// img2img from the image just made.
 	out2 := filepath.Join(dir, "img2img.png")
 	code, _, stderr = sdgo("-m", filepath.Join(td, "sd_tiny.safetensors"), "--config", filepath.Join(td, "diffusers"),
