@@ -4,34 +4,47 @@ import "math"
 
 // SiLU applies x·σ(x) in place and returns x.
 func SiLU(x *Tensor) *Tensor {
-	apply(x.Data, func(v float32) float32 { return v / (1 + float32(math.Exp(-float64(v)))) })
+	apply(x.Data, func(d []float32) {
+		for i, v := range d {
+			d[i] = v * sigmoid32(v)
+		}
+	})
 	return x
 }
 
 // GELU applies the exact GELU, x·Φ(x) = x/2·(1 + erf(x/√2)), in place.
 func GELU(x *Tensor) *Tensor {
-	apply(x.Data, gelu)
+	apply(x.Data, func(d []float32) {
+		for i, v := range d {
+			d[i] = gelu(v)
+		}
+	})
 	return x
 }
 
 func gelu(v float32) float32 {
-	return float32(0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2)))
+	return 0.5 * v * (1 + erf32(v*(1/math.Sqrt2)))
 }
 
 // GELUTanh applies the tanh approximation of GELU in place:
 // x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 func GELUTanh(x *Tensor) *Tensor {
 	const k = 0.7978845608028654 // √(2/π)
-	apply(x.Data, func(v float32) float32 {
-		f := float64(v)
-		return float32(0.5 * f * (1 + math.Tanh(k*(f+0.044715*f*f*f))))
+	apply(x.Data, func(d []float32) {
+		for i, v := range d {
+			d[i] = 0.5 * v * (1 + tanh32(k*(v+0.044715*v*v*v)))
+		}
 	})
 	return x
 }
 
 // QuickGELU applies CLIP's x·σ(1.702·x) in place.
 func QuickGELU(x *Tensor) *Tensor {
-	apply(x.Data, func(v float32) float32 { return v / (1 + float32(math.Exp(-1.702*float64(v)))) })
+	apply(x.Data, func(d []float32) {
+		for i, v := range d {
+			d[i] = v * sigmoid32(1.702*v)
+		}
+	})
 	return x
 }
 
@@ -42,7 +55,7 @@ func GEGLU(x *Tensor) *Tensor {
 	f := f2 / 2
 	shape := append(append([]int(nil), x.Shape[:len(x.Shape)-1]...), f)
 	y := New(shape...)
-	Parallel(len(x.Data)/f2, 16, func(lo, hi int) {
+	Parallel(len(x.Data)/f2, max(1, 1<<13/f2), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			val, gate := x.Data[r*f2:r*f2+f], x.Data[r*f2+f:(r+1)*f2]
 			dst := y.Data[r*f : (r+1)*f]
@@ -57,7 +70,7 @@ func GEGLU(x *Tensor) *Tensor {
 // Softmax replaces each row of the last dimension of x by its softmax, in place.
 func Softmax(x *Tensor) *Tensor {
 	d := x.Shape[len(x.Shape)-1]
-	Parallel(len(x.Data)/d, 16, func(lo, hi int) {
+	Parallel(len(x.Data)/d, max(1, 1<<12/d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			softmaxRow(x.Data[r*d : (r+1)*d])
 		}
@@ -70,25 +83,34 @@ func softmaxRow(row []float32) {
 	for _, v := range row {
 		m = max(m, v)
 	}
-	var s float32
-	for i, v := range row {
-		e := float32(math.Exp(float64(v - m)))
-		row[i] = e
-		s += e
-	}
+	s := expSub(row, m)
 	inv := 1 / s
 	for i := range row {
 		row[i] *= inv
 	}
 }
 
-// apply maps f over d in place, in parallel.
-func apply(d []float32, f func(float32) float32) {
-	Parallel(len(d), 1<<14, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			d[i] = f(d[i])
+// expSub replaces each v of row by e^(v−m) and returns their sum, accumulated
+// in float64 in blocks so long rows lose no precision.
+func expSub(row []float32, m float32) float32 {
+	var total float64
+	for len(row) > 0 {
+		blk := row[:min(len(row), 256)]
+		var s float32
+		for i, v := range blk {
+			e := exp32(v - m)
+			blk[i] = e
+			s += e
 		}
-	})
+		total += float64(s)
+		row = row[len(blk):]
+	}
+	return float32(total)
+}
+
+// apply runs f over d in place, on parallel chunks.
+func apply(d []float32, f func([]float32)) {
+	Parallel(len(d), 1<<14, func(lo, hi int) { f(d[lo:hi]) })
 }
 
 // Add returns a + b elementwise (same shapes).

@@ -2,55 +2,123 @@ package nn
 
 import (
 	"math"
+	"sync"
+	"sync/atomic"
 
 	"github.com/sdgo/sdgo/internal/gemm"
 )
 
-// scoreBudget bounds the attention score block (in float32s) computed at
-// once: the full (heads × L × L) score matrix is never held.
-const scoreBudget = 1 << 20
+// Tile sizes of Attention: a block of attnRows queries meets the keys
+// attnKeys at a time, so one worker's score tile is attnRows×attnKeys
+// float32s (192 KiB), small enough to stay in the core's L2 cache.
+const (
+	attnRows = 96
+	attnKeys = 512
+)
 
 // Attention is multi-head scaled-dot-product attention:
 // q (B, Lq, H·Dh), k and v (B, Lk, H·Dh) → (B, Lq, H·Dh), where head h is
 // columns [h·Dh, (h+1)·Dh), softmax(q·kᵀ·Dh^-½)·v per head. With causal,
 // query i attends only to keys j ≤ i (CLIP's text transformer).
 //
-// It works head by head and a block of query rows at a time, so memory stays
-// at one (rows × Lk) score block whatever the sequence length.
+// It never holds the (Lq × Lk) score matrix. Work is split into tasks of one
+// batch item, one head and a block of query rows, run in parallel; a task
+// walks the keys a block at a time with an online softmax (as flash
+// attention does): it keeps, per query row, the running maximum m and sum ℓ
+// of e^(s−m), and an accumulator of Σ e^(s−m)·v, rescaled by e^(m_old−m_new)
+// whenever the maximum grows; the output is the accumulator divided by ℓ.
 func Attention(q, k, v *Tensor, heads int, causal bool) *Tensor {
 	b, lq, dim := q.Shape[0], q.Shape[1], q.Shape[2]
 	lk := k.Shape[1]
 	dh := dim / heads
-	scale := float32(1 / math.Sqrt(float64(dh)))
 	out := New(b, lq, dim)
-	rows := max(1, min(lq, scoreBudget/max(1, lk)))
-	scores := make([]float32, rows*lk)
-	for bi := 0; bi < b; bi++ {
-		qb := q.Data[bi*lq*dim : (bi+1)*lq*dim]
-		kb := k.Data[bi*lk*dim : (bi+1)*lk*dim]
-		vb := v.Data[bi*lk*dim : (bi+1)*lk*dim]
-		ob := out.Data[bi*lq*dim : (bi+1)*lq*dim]
-		for h := 0; h < heads; h++ {
-			for r0 := 0; r0 < lq; r0 += rows {
-				n := min(rows, lq-r0)
-				s := scores[:n*lk]
-				// (n, Dh) · (Lk, Dh)ᵀ -> (n, Lk), scaled by Dh^-½
-				gemm.Sgemm(false, true, n, lk, dh, scale, qb[r0*dim+h*dh:], dim, kb[h*dh:], dim, 0, s, lk)
-				Parallel(n, 16, func(lo, hi int) {
-					for i := lo; i < hi; i++ {
-						row := s[i*lk : (i+1)*lk]
-						if causal {
-							for j := r0 + i + 1; j < lk; j++ {
-								row[j] = float32(math.Inf(-1))
-							}
-						}
-						softmaxRow(row)
-					}
-				})
-				// (n, Lk) · (Lk, Dh) -> (n, Dh), into this head's columns of the output
-				MatMul(false, false, n, dh, lk, s, lk, vb[h*dh:], dim, 0, ob[r0*dim+h*dh:], dim)
+	qBlocks := (lq + attnRows - 1) / attnRows
+	tasks := b * heads * qBlocks
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(Threads(), tasks) {
+		wg.Go(func() {
+			w := newAttnWorker(dh)
+			for t := int(next.Add(1)) - 1; t < tasks; t = int(next.Add(1)) - 1 {
+				bi, h, r0 := t/(heads*qBlocks), t/qBlocks%heads, t%qBlocks*attnRows
+				w.block(q.Data[bi*lq*dim:], k.Data[bi*lk*dim:(bi+1)*lk*dim], v.Data[bi*lk*dim:(bi+1)*lk*dim],
+					out.Data[bi*lq*dim:], dim, dh, h, r0, min(attnRows, lq-r0), lk, causal)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// attnWorker holds one goroutine's scratch buffers for Attention.
+type attnWorker struct {
+	s       []float32 // (attnRows, attnKeys) scores, then probabilities
+	acc     []float32 // (attnRows, Dh) running Σ e^(s−m)·v
+	mx, sum []float32 // (attnRows) running maximum and Σ e^(s−m)
+}
+
+func newAttnWorker(dh int) *attnWorker {
+	return &attnWorker{
+		s:   make([]float32, attnRows*attnKeys),
+		acc: make([]float32, attnRows*dh),
+		mx:  make([]float32, attnRows),
+		sum: make([]float32, attnRows),
+	}
+}
+
+// block computes the output rows [r0, r0+n) of head h for one batch item:
+// q and out start at the item's first row, k and v are the item's keys and
+// values, all with row stride dim.
+func (w *attnWorker) block(q, k, v, out []float32, dim, dh, h, r0, n, lk int, causal bool) {
+	scale := float32(1 / math.Sqrt(float64(dh)))
+	acc := w.acc[:n*dh]
+	clear(acc)
+	for i := range n {
+		w.mx[i], w.sum[i] = float32(math.Inf(-1)), 0
+	}
+	end := lk
+	if causal {
+		end = min(lk, r0+n) // no row of the block sees a key past its own index
+	}
+	for j0 := 0; j0 < end; j0 += attnKeys {
+		nk := min(attnKeys, end-j0)
+		s := w.s[:n*nk]
+		// (n, Dh) · (nk, Dh)ᵀ -> (n, nk), scaled by Dh^-½
+		gemm.Sgemm(false, true, n, nk, dh, scale, q[r0*dim+h*dh:], dim, k[j0*dim+h*dh:], dim, 0, s, nk)
+		for i := range n {
+			row := s[i*nk : (i+1)*nk]
+			valid := nk
+			if causal {
+				valid = min(nk, r0+i+1-j0) // keys j ≤ r0+i
+			}
+			if valid <= 0 {
+				clear(row)
+				continue
+			}
+			bm := row[0]
+			for _, x := range row[1:valid] {
+				bm = max(bm, x)
+			}
+			m := max(w.mx[i], bm)
+			corr := exp32(w.mx[i] - m) // 0 on the first block (m_old = −∞)
+			w.sum[i] = w.sum[i]*corr + expSub(row[:valid], m)
+			clear(row[valid:])
+			w.mx[i] = m
+			if corr != 1 {
+				a := acc[i*dh : (i+1)*dh]
+				for e := range a {
+					a[e] *= corr
+				}
 			}
 		}
+		// (n, nk) · (nk, Dh) -> (n, Dh), added to the accumulator
+		MatMul(false, false, n, dh, nk, s, nk, v[j0*dim+h*dh:], dim, 1, acc, dh)
 	}
-	return out
+	for i := range n {
+		inv := 1 / w.sum[i]
+		dst := out[(r0+i)*dim+h*dh : (r0+i)*dim+(h+1)*dh]
+		for e, a := range acc[i*dh : (i+1)*dh] {
+			dst[e] = a * inv
+		}
+	}
 }

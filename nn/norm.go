@@ -7,6 +7,17 @@ import "math"
 // (both (C) or nil): y = (x − mean)/√(var + eps)·weight + bias.
 // Statistics are accumulated in float64.
 func GroupNorm(x *Tensor, groups int, weight, bias *Tensor, eps float32) *Tensor {
+	return groupNorm(x, groups, weight, bias, eps, false)
+}
+
+// GroupNormSiLU is SiLU(GroupNorm(x, groups, weight, bias, eps)) in one pass
+// over the data: the ResNet blocks of the U-Net and the VAE call the two back
+// to back. It returns a new tensor and leaves x unchanged.
+func GroupNormSiLU(x *Tensor, groups int, weight, bias *Tensor, eps float32) *Tensor {
+	return groupNorm(x, groups, weight, bias, eps, true)
+}
+
+func groupNorm(x *Tensor, groups int, weight, bias *Tensor, eps float32, silu bool) *Tensor {
 	y := New(x.Shape...)
 	n, c := x.Shape[0], x.Shape[1]
 	spatial := len(x.Data) / (n * c)
@@ -29,6 +40,13 @@ func GroupNorm(x *Tensor, groups int, weight, bias *Tensor, eps float32) *Tensor
 				}
 				src := seg[k*spatial : (k+1)*spatial]
 				dst := y.Data[off+k*spatial : off+(k+1)*spatial]
+				if silu {
+					for i, v := range src {
+						o := v*scale + shift
+						dst[i] = o * sigmoid32(o)
+					}
+					continue
+				}
 				for i, v := range src {
 					dst[i] = v*scale + shift
 				}
@@ -43,37 +61,68 @@ func GroupNorm(x *Tensor, groups int, weight, bias *Tensor, eps float32) *Tensor
 func LayerNorm(x *Tensor, weight, bias *Tensor, eps float32) *Tensor {
 	y := New(x.Shape...)
 	d := x.Shape[len(x.Shape)-1]
-	Parallel(len(x.Data)/d, 16, func(lo, hi int) {
+	Parallel(len(x.Data)/d, max(1, 1<<12/d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			src, dst := x.Data[r*d:(r+1)*d], y.Data[r*d:(r+1)*d]
 			mean, inv := meanInvStd(src, eps)
 			m, s := float32(mean), float32(inv)
 			for i, v := range src {
-				o := (v - m) * s
-				if weight != nil {
-					o *= weight.Data[i]
+				dst[i] = (v - m) * s
+			}
+			if weight != nil {
+				for i, w := range weight.Data[:d] {
+					dst[i] *= w
 				}
-				if bias != nil {
-					o += bias.Data[i]
+			}
+			if bias != nil {
+				for i, b := range bias.Data[:d] {
+					dst[i] += b
 				}
-				dst[i] = o
 			}
 		}
 	})
 	return y
 }
 
-// meanInvStd returns the mean of v and 1/√(biased variance + eps), in float64.
+// meanInvStd returns the mean of v and 1/√(biased variance + eps). Sums run in
+// float32 over blocks of 64 values (four independent lanes, so the loop
+// pipelines) and in float64 across blocks; the variance is the mean of
+// squared deviations from the mean, as a second pass.
 func meanInvStd(v []float32, eps float32) (mean, inv float64) {
 	var s float64
-	for _, x := range v {
-		s += float64(x)
+	for rest := v; len(rest) > 0; {
+		blk := rest[:min(len(rest), 64)]
+		rest = rest[len(blk):]
+		var s0, s1, s2, s3 float32
+		for len(blk) >= 4 {
+			s0, s1, s2, s3 = s0+blk[0], s1+blk[1], s2+blk[2], s3+blk[3]
+			blk = blk[4:]
+		}
+		for _, x := range blk {
+			s0 += x
+		}
+		s += float64((s0 + s1) + (s2 + s3))
 	}
 	mean = s / float64(len(v))
+	m := float32(mean)
 	var ss float64
-	for _, x := range v {
-		d := float64(x) - mean
-		ss += d * d
+	for rest := v; len(rest) > 0; {
+		blk := rest[:min(len(rest), 64)]
+		rest = rest[len(blk):]
+		var s0, s1, s2, s3 float32
+		for len(blk) >= 4 {
+			d0, d1, d2, d3 := blk[0]-m, blk[1]-m, blk[2]-m, blk[3]-m
+			s0, s1, s2, s3 = s0+d0*d0, s1+d1*d1, s2+d2*d2, s3+d3*d3
+			blk = blk[4:]
+		}
+		for _, x := range blk {
+			d := x - m
+			s0 += d * d
+		}
+		ss += float64((s0 + s1) + (s2 + s3))
 	}
-	return mean, 1 / math.Sqrt(ss/float64(len(v))+float64(eps))
+	// Correct for float32(mean) ≠ mean: Σ(x−m)² = Σ(x−mean)² + n·(mean−m)².
+	dm := mean - float64(m)
+	ss -= float64(len(v)) * dm * dm
+	return mean, 1 / math.Sqrt(max(0, ss/float64(len(v)))+float64(eps))
 }

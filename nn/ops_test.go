@@ -73,6 +73,10 @@ func TestGroupNorm(t *testing.T) {
 			}
 		}
 		checkClose(t, "groupnorm", GroupNorm(x, tc.groups, w, b, 1e-5).Data, want, 1e-5)
+		for i, v := range want {
+			want[i] = v / (1 + math.Exp(-v))
+		}
+		checkClose(t, "groupnorm+silu", GroupNormSiLU(x, tc.groups, w, b, 1e-5).Data, want, 1e-5)
 	}
 }
 

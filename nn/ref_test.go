@@ -149,6 +149,8 @@ func TestAttention(t *testing.T) {
 		{1, 77, 77, 4, 8, true},
 		{2, 13, 77, 2, 3, false},
 		{1, 300, 11, 5, 4, false},
+		{1, 200, 1100, 2, 4, false}, // several key blocks
+		{2, 700, 700, 1, 3, true},   // causal across key and query blocks
 	} {
 		dim := tc.heads * tc.dh
 		q, k, v := randTensor(r, tc.b, tc.lq, dim), randTensor(r, tc.b, tc.lk, dim), randTensor(r, tc.b, tc.lk, dim)
