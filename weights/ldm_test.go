@@ -217,3 +217,35 @@ func TestSplitInfo(t *testing.T) {
 		}
 	}
 }
+
+// Every generated map is one-to-one: no two pairs share a prefix on either
+// side, and each full name goes there and back (SD 1.5's real UNet layout,
+// SD's 4-level VAE, the OpenCLIP maps).
+func TestPrefixMapsInvert(t *testing.T) {
+	sd15 := unetLayout{levels: 4, layersPerBlock: 2, upAttention: []bool{false, true, true, true}}
+	for name, m := range map[string]prefixMap{
+		"unet sd1.5":        unetMap(sd15),
+		"vae 4 levels":      vaeMap(4, 2),
+		"openclip":          openCLIPMap,
+		"openclip resblock": openCLIPBlock,
+	} {
+		seen := [2]map[string]bool{{}, {}}
+		for _, p := range m {
+			for side := range 2 {
+				if seen[side][p[side]] {
+					t.Errorf("%s: prefix %q appears twice", name, p[side])
+				}
+				seen[side][p[side]] = true
+			}
+			full := p[0] + "weight"
+			if !strings.HasSuffix(p[0], ".") {
+				full = p[0]
+			}
+			s, ok1 := m.toSource(full)
+			c, ok2 := m.toCanonical(s)
+			if !ok1 || !ok2 || c != full {
+				t.Errorf("%s: %s -> %s -> %s", name, full, s, c)
+			}
+		}
+	}
+}

@@ -117,7 +117,11 @@ var allowedGlobals = map[string]allowed{
 	"torch.ByteStorage":     {kind: gStorage, dtype: U8},
 	"torch.BoolStorage":     {kind: gStorage, dtype: Bool},
 
-	"torch.device": {kind: gOpaque},
+	// Opaque: kept as values, never built.
+	"torch.device":   {kind: gOpaque},
+	"torch.float16":  {kind: gOpaque},
+	"torch.float32":  {kind: gOpaque},
+	"torch.bfloat16": {kind: gOpaque},
 	"torch._utils._rebuild_device_tensor_from_numpy":               {kind: gOpaque},
 	"pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint": {kind: gOpaque},
 	"numpy.core.multiarray.scalar":                                 {kind: gOpaque},
