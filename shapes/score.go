@@ -11,21 +11,30 @@ import (
 
 // The scorer's thresholds.
 const (
-	looseDist  = 25.0  // RGB distance from the background that makes a pixel a foreground candidate (a third of the closest palette pair)
-	coreFrac   = 0.7   // pixels this close to a component's peak distance are its interior, which names its colour
-	minArea    = 0.003 // share of the image a component needs to count as a shape (a small triangle has 0.013)
-	maxFound   = 8     // at most this many shapes are reported
-	fillCircle = 0.64  // bounding-box fill ratio from which a shape is a circle (π/4 ≈ 0.785; a triangle's is 0.5)
-	fillSquare = 0.89  // fill ratio from which a shape is a square (1)
+	looseDist   = 25.0  // RGB distance from the background that makes a pixel a foreground candidate (a third of the closest palette pair)
+	coreFrac    = 0.7   // pixels this close to a region's peak distance are its interior, which names its colour
+	minArea     = 0.003 // share of the image a region needs to count as a shape (a small triangle has 0.013)
+	maxFound    = 8     // at most this many shapes are reported
+	noiseFactor = 2.6   // in noisy images the threshold rises to this many times the border's median distance (about 4σ of the smoothed noise)
+	ringWidth   = 1     // pixels added around a region to take in a soft edge
+	skewTri     = 0.006 // Skew from which a shape is a triangle (a triangle's is 0.021, a circle's and a square's 0)
+	cornersSqr  = 0.007 // Corners from which a shape is a square (a square's is 1/60 ≈ 0.017, a circle's 0, a triangle's ≈ -0.002)
 )
 
 // Found is one shape the scorer read from an image.
+//
+// Its measurements are moments of the shape's coverage, which a blur
+// leaves alone: a blur spreads coverage without changing its sum (the
+// area), its mean (the centroid) or its third moments, and an isotropic
+// blur does not change the fourth-order quantity in Corners either. So a
+// soft-edged shape from a model reads as the shape it is.
 type Found struct {
-	Object         // the attributes read, all stated
-	Area   float64 // coverage-weighted area, a fraction of the image
-	X, Y   float64 // centre of the bounding box, fractions of width and height
-	W, H   float64 // extent, fractions of width and height
-	Fill   float64 // area / (W·H), which tells the kind
+	Object          // the attributes read, all stated
+	Area    float64 // coverage, summed: the area as a fraction of the image
+	X, Y    float64 // centre of the shape's bounding box, fractions of width and height
+	Span    float64 // width of the bounding box, a fraction of the image side, from the area and the kind
+	Skew    float64 // lopsidedness: |(μ30, μ03)| / m0^1.5, zero for shapes symmetric about their centre
+	Corners float64 // squareness: -(μ40 + μ04 - 6μ22) / m0², the 4-fold harmonic of the shape, zero for a disc
 }
 
 // Reading is what the scorer sees in an image, from pixel statistics alone.
@@ -49,20 +58,26 @@ func (rd Reading) Spec() Spec {
 //
 //  1. The background is the per-channel median of the border pixels, named
 //     by the nearest palette colour in CIELAB.
-//  2. Pixels further than looseDist from it (in RGB) form candidate regions
-//     (8-connected); regions under minArea of the image are noise.
-//  3. In each region, the pixels near its largest distance from the
+//  2. Pixels further than looseDist from it (in RGB, after a 3×3 box blur
+//     that tames pixel noise; further still in a noisy image) form
+//     candidate regions (8-connected); regions under minArea of the image
+//     are noise. Each region grows by a ring of ringWidth pixels to take in
+//     the faint edge of a soft shape. The rest of the measurements use the
+//     unblurred pixels of each region.
+//  3. In a region, the pixels near its largest distance from the
 //     background are its interior: their majority palette colour is the
 //     shape's colour, their mean its painted colour fg.
-//  4. Each pixel's coverage is its position between background and fg
-//     (projected onto fg - bg, clamped to [0, 1]). Summing coverage gives
-//     the area; the column and row maxima give the width and height; the
-//     pixels at least half covered give the bounding box.
-//  5. Kind from the fill ratio area/(W·H): under fillCircle a triangle,
-//     under fillSquare a circle, else a square. Size from the extent:
-//     large when max(W, H) exceeds largeSpan of the image. Position from
-//     the box centre: center within centerZone of the middle, else the
-//     dominant direction.
+//  4. A pixel's coverage t is its place between background and fg (its
+//     projection onto fg - bg: 0 at the background, 1 at fg). The moments
+//     of t give the area m0, the centroid, and, with μpq the central
+//     moments Σ t·dxᵖ·dyᵠ / m0, Skew and Corners (see Found).
+//  5. Kind: a triangle if Skew exceeds skewTri, else a square if Corners
+//     exceeds cornersSqr, else a circle. Size: the box's side is
+//     √(area / fill), fill being the share of its box the kind fills
+//     (π/4, 1, 1/2); large if over largeSpan of the image. Position: the
+//     box centre (the centroid, moved up a sixth of the side for a
+//     triangle, whose mass sits low): center within centerZone of the
+//     middle, else the dominant direction.
 func Read(img image.Image) Reading {
 	w, h, px := rgbOf(img) // (H, W, 3)
 	bg := borderMedian(px, w, h)
@@ -71,19 +86,31 @@ func Read(img image.Image) Reading {
 		return rd
 	}
 
+	// Distances from the background, on a 3×3-smoothed copy so that pixel
+	// noise does not join regions or make new ones.
+	sm := blur3(px, w, h)
 	dist := make([]float64, w*h)
 	for i := range dist {
-		dr, dg, db := px[3*i]-bg[0], px[3*i+1]-bg[1], px[3*i+2]-bg[2]
+		dr, dg, db := sm[3*i]-bg[0], sm[3*i+1]-bg[1], sm[3*i+2]-bg[2]
 		dist[i] = math.Sqrt(dr*dr + dg*dg + db*db)
 	}
+	// The threshold rises with the noise, to noiseFactor times the median
+	// distance of the border pixels from the background.
+	ring := borderIndices(w, h)
+	ds := make([]float64, len(ring))
+	for k, i := range ring {
+		ds[k] = dist[i]
+	}
+	slices.Sort(ds)
+	loose := max(looseDist, noiseFactor*ds[len(ds)/2])
 
-	// Label candidate regions: label[i] is 1 + the region's index, 0 for
-	// the background.
+	// Label candidate regions: label[i] is the region's number (from 1),
+	// its negative for the region's ring, 0 for the background.
 	label := make([]int32, w*h)
 	var stack, members []int
 	regions := int32(0)
 	for seed := range dist {
-		if dist[seed] <= looseDist || label[seed] != 0 {
+		if dist[seed] <= loose || label[seed] != 0 {
 			continue
 		}
 		regions++
@@ -98,7 +125,7 @@ func Read(img image.Image) Reading {
 			for ny := max(y-1, 0); ny <= min(y+1, h-1); ny++ {
 				for nx := max(x-1, 0); nx <= min(x+1, w-1); nx++ {
 					j := ny*w + nx
-					if label[j] == 0 && dist[j] > looseDist {
+					if label[j] == 0 && dist[j] > loose {
 						label[j] = regions
 						stack = append(stack, j)
 					}
@@ -108,7 +135,22 @@ func Read(img image.Image) Reading {
 		if float64(len(members)) < minArea*float64(w*h) {
 			continue
 		}
-		rd.Found = append(rd.Found, measure(px, dist, label, regions, members, bg, w, h))
+		// Grow the region by a ring of pixels, to take in the faint edge
+		// of a soft shape.
+		for range ringWidth {
+			for _, i := range members {
+				x, y := i%w, i/w
+				for ny := max(y-1, 0); ny <= min(y+1, h-1); ny++ {
+					for nx := max(x-1, 0); nx <= min(x+1, w-1); nx++ {
+						if j := ny*w + nx; label[j] == 0 {
+							label[j] = -regions
+							members = append(members, j)
+						}
+					}
+				}
+			}
+		}
+		rd.Found = append(rd.Found, measure(px, dist, members, bg, w, h))
 	}
 	slices.SortStableFunc(rd.Found, func(a, b Found) int { return -cmpFloat(a.Area, b.Area) })
 	if len(rd.Found) > maxFound {
@@ -117,24 +159,26 @@ func Read(img image.Image) Reading {
 	return rd
 }
 
-// measure reads one region (step 3 to 5 of Read).
-func measure(px, dist []float64, label []int32, id int32, members []int, bg [3]float64, w, h int) Found {
+// measure reads one region (steps 3 to 5 of Read).
+func measure(px, dist []float64, members []int, bg [3]float64, w, h int) Found {
 	// 3. Interior: colour vote and mean painted colour.
 	peak := 0.0
-	x0, y0, x1, y1 := w, h, -1, -1
 	for _, i := range members {
 		peak = max(peak, dist[i])
-		x, y := i%w, i/w
-		x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
 	}
 	var votes [len(palette)]int
 	var fg [3]float64
 	n := 0.0
+	var last [3]float64 // the last pixel, whose nearest colour flat neighbours share
+	lastC := NoColour
 	for _, i := range members {
 		if dist[i] < coreFrac*peak {
 			continue
 		}
-		votes[nearestColour(px[3*i], px[3*i+1], px[3*i+2])]++
+		if p := [3]float64(px[3*i : 3*i+3]); p != last || lastC == NoColour {
+			last, lastC = p, nearestColour(p[0], p[1], p[2])
+		}
+		votes[lastC]++
 		fg[0], fg[1], fg[2] = fg[0]+px[3*i], fg[1]+px[3*i+1], fg[2]+px[3*i+2]
 		n++
 	}
@@ -146,58 +190,52 @@ func measure(px, dist []float64, label []int32, id int32, members []int, bg [3]f
 	}
 	v := [3]float64{fg[0]/n - bg[0], fg[1]/n - bg[1], fg[2]/n - bg[2]} // fg - bg
 	vv := v[0]*v[0] + v[1]*v[1] + v[2]*v[2]
+	coverage := func(i int) float64 {
+		return ((px[3*i]-bg[0])*v[0] + (px[3*i+1]-bg[1])*v[1] + (px[3*i+2]-bg[2])*v[2]) / vv
+	}
 
-	// 4. Coverage over the region's box grown by the anti-aliased rim,
-	// skipping pixels of other regions.
-	x0, y0, x1, y1 = max(x0-1, 0), max(y0-1, 0), min(x1+1, w-1), min(y1+1, h-1)
-	colMax := make([]float64, x1-x0+1)
-	rowMax := make([]float64, y1-y0+1)
-	bx0, by0, bx1, by1 := w, h, -1, -1
-	for y := y0; y <= y1; y++ {
-		for x := x0; x <= x1; x++ {
-			i := y*w + x
-			if label[i] != id && label[i] != 0 {
-				continue
-			}
-			t := ((px[3*i]-bg[0])*v[0] + (px[3*i+1]-bg[1])*v[1] + (px[3*i+2]-bg[2])*v[2]) / vv
-			t = min(max(t, 0), 1)
-			f.Area += t
-			colMax[x-x0] = max(colMax[x-x0], t)
-			rowMax[y-y0] = max(rowMax[y-y0], t)
-			if t >= 0.5 {
-				bx0, by0, bx1, by1 = min(bx0, x), min(by0, y), max(bx1, x), max(by1, y)
-			}
-		}
+	// 4. Moments of the coverage, in pixel units, pixel centres at +0.5.
+	var m0, mx, my float64
+	for _, i := range members {
+		t := coverage(i)
+		m0, mx, my = m0+t, mx+t*float64(i%w), my+t*float64(i/w)
 	}
-	var wp, hp float64 // extent in pixels
-	for _, t := range colMax {
-		wp += t
+	cx, cy := mx/m0+0.5, my/m0+0.5
+	var m30, m03, m40, m04, m22 float64
+	for _, i := range members {
+		t := coverage(i)
+		dx, dy := float64(i%w)+0.5-cx, float64(i/w)+0.5-cy
+		dx2, dy2 := dx*dx, dy*dy
+		m30, m03 = m30+t*dx2*dx, m03+t*dy2*dy
+		m40, m04, m22 = m40+t*dx2*dx2, m04+t*dy2*dy2, m22+t*dx2*dy2
 	}
-	for _, t := range rowMax {
-		hp += t
-	}
-	f.Fill = f.Area / (wp * hp)
-	f.Area /= float64(w * h)
-	f.W, f.H = wp/float64(w), hp/float64(h)
-	if bx1 < 0 { // nothing half covered: fall back to the region's box
-		bx0, by0, bx1, by1 = x0+1, y0+1, x1-1, y1-1
-	}
-	f.X = float64(bx0+bx1+1) / 2 / float64(w)
-	f.Y = float64(by0+by1+1) / 2 / float64(h)
+	// Central moments are these sums / m0; normalising by powers of the
+	// area makes them independent of the shape's size.
+	f.Skew = math.Hypot(m30, m03) / m0 / math.Pow(m0, 1.5)
+	f.Corners = -(m40 + m04 - 6*m22) / m0 / (m0 * m0)
+	side := math.Sqrt(float64(w * h)) // the image's side (they are square)
+	f.Area = m0 / float64(w*h)
 
 	// 5. Attributes.
+	fill := math.Pi / 4
 	switch {
-	case f.Fill < fillCircle:
-		f.Kind = Triangle
-	case f.Fill < fillSquare:
-		f.Kind = Circle
+	case f.Skew > skewTri:
+		f.Kind, fill = Triangle, 0.5
+	case f.Corners > cornersSqr:
+		f.Kind, fill = Square, 1
 	default:
-		f.Kind = Square
+		f.Kind = Circle
 	}
+	span := math.Sqrt(m0 / fill) // pixels
+	f.Span = span / side
 	f.Size = Small
-	if max(f.W, f.H) > largeSpan {
+	if f.Span > largeSpan {
 		f.Size = Large
 	}
+	if f.Kind == Triangle {
+		cy -= span / 6
+	}
+	f.X, f.Y = cx/float64(w), cy/float64(h)
 	dx, dy := f.X-0.5, f.Y-0.5
 	switch {
 	case max(math.Abs(dx), math.Abs(dy)) < centerZone:
@@ -262,6 +300,24 @@ func allOpaque(m *image.NRGBA) bool {
 	return true
 }
 
+// borderIndices returns the indices of an image's outermost pixels.
+func borderIndices(w, h int) []int {
+	var ring []int
+	for x := range w {
+		ring = append(ring, x)
+		if h > 1 {
+			ring = append(ring, (h-1)*w+x)
+		}
+	}
+	for y := 1; y < h-1; y++ {
+		ring = append(ring, y*w)
+		if w > 1 {
+			ring = append(ring, y*w+w-1)
+		}
+	}
+	return ring
+}
+
 // borderMedian returns the per-channel median of the image's outermost
 // pixels.
 func borderMedian(px []float64, w, h int) [3]float64 {
@@ -269,13 +325,7 @@ func borderMedian(px []float64, w, h int) [3]float64 {
 	if w == 0 || h == 0 {
 		return m
 	}
-	var ring []int
-	for x := range w {
-		ring = append(ring, x, (h-1)*w+x)
-	}
-	for y := 1; y < h-1; y++ {
-		ring = append(ring, y*w, y*w+w-1)
-	}
+	ring := borderIndices(w, h)
 	vals := make([]float64, len(ring))
 	for c := range 3 {
 		for k, i := range ring {
@@ -391,3 +441,27 @@ func Table(results []Result) string {
 	}
 	return b.String()
 }
+
+// blur3 returns px (H, W, 3) averaged over each pixel's 3×3 neighbourhood
+// (clipped at the image's edges).
+func blur3(px []float64, w, h int) []float64 {
+	out := make([]float64, len(px))
+	for y := range h {
+		for x := range w {
+			var s [3]float64
+			n := 0.0
+			for ny := max(y-1, 0); ny <= min(y+1, h-1); ny++ {
+				for nx := max(x-1, 0); nx <= min(x+1, w-1); nx++ {
+					j := 3 * (ny*w + nx)
+					s[0], s[1], s[2] = s[0]+px[j], s[1]+px[j+1], s[2]+px[j+2]
+					n++
+				}
+			}
+			i := 3 * (y*w + x)
+			out[i], out[i+1], out[i+2] = s[0]/n, s[1]/n, s[2]/n
+		}
+	}
+	return out
+}
+
+var useMoments = true

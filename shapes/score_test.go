@@ -2,6 +2,7 @@ package shapes
 
 import (
 	"image"
+	"math"
 	"testing"
 )
 
@@ -118,5 +119,85 @@ func TestScoreBlank(t *testing.T) {
 	}
 	if rd := Read(image.NewNRGBA(image.Rectangle{})); len(rd.Found) != 0 {
 		t.Errorf("empty image read as %+v", rd)
+	}
+}
+
+// degrade blurs img with a Gaussian of standard deviation blur pixels
+// (0: none), then adds Gaussian noise of standard deviation noise (in 0…255
+// units) to each channel: what an imperfect model's image looks like.
+func degrade(img *image.NRGBA, blur, noise float64, seed uint64) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	v := make([]float64, len(img.Pix))
+	for i, p := range img.Pix {
+		v[i] = float64(p)
+	}
+	if blur > 0 {
+		const radius = 4
+		var k [2*radius + 1]float64
+		sum := 0.0
+		for i := range k {
+			d := float64(i - radius)
+			k[i] = math.Exp(-d * d / (2 * blur * blur))
+			sum += k[i]
+		}
+		tmp := make([]float64, len(v))
+		for _, step := range [2][2]int{{1, 0}, {0, 1}} { // horizontal, then vertical
+			for y := range h {
+				for x := range w {
+					for c := range 3 {
+						s := 0.0
+						for i, kv := range k {
+							xx := min(max(x+step[0]*(i-radius), 0), w-1)
+							yy := min(max(y+step[1]*(i-radius), 0), h-1)
+							s += kv * v[4*(yy*w+xx)+c]
+						}
+						tmp[4*(y*w+x)+c] = s / sum
+					}
+				}
+			}
+			for i := range v {
+				if i%4 != 3 {
+					v[i] = tmp[i]
+				}
+			}
+		}
+	}
+	r := newRand(seed)
+	for i := range v {
+		if i%4 != 3 {
+			img.Pix[i] = uint8(min(max(math.Round(v[i]+noise*r.NormFloat64()), 0), 255))
+		}
+	}
+}
+
+// The scorer still reads images whose edges are soft and whose pixels are
+// noisy, as a model's are: its measurements are moments of the coverage,
+// which a blur does not change.
+func TestScoreDegraded(t *testing.T) {
+	tests := []struct {
+		name        string
+		blur, noise float64
+	}{
+		{"blur 1.5", 1.5, 0},
+		{"noise 30", 0, 30},
+		{"blur 1.5 + noise 20", 1.5, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRand(12)
+			var results []Result
+			for k := range 200 {
+				s := Sample(r, Eval)
+				img := s.Render(64)
+				degrade(img, tt.blur, tt.noise, uint64(k))
+				results = append(results, Score(img, s.Spec()))
+			}
+			t.Logf("\n%s", Table(results))
+			for k, a := range accuracy(results) {
+				if a < 0.97 {
+					t.Errorf("%s right on %.1f%% of degraded images, want ≥ 97%%", attrNames[k], 100*a)
+				}
+			}
+		})
 	}
 }
