@@ -65,10 +65,46 @@ func describe(v any) string {
 			s += " " + describe(x)
 		}
 		return s
+	case *pyObject:
+		return "obj " + v.class.String()
 	case *pyList:
 		return "list " + strings.TrimPrefix(describe(pyTuple{len(v.items)}), "tuple ")
 	case string:
 		return v
 	}
 	return strings.TrimSpace(strings.ReplaceAll(fmt.Sprint(v), "\n", " "))
+}
+
+// The values beside the state dict of a Lightning checkpoint: a torch.Size,
+// a set, a NumPy scalar (whose bytes come through _codecs.encode), a dict
+// keyed by the ModelCheckpoint class.
+func TestUnpickleLightning(t *testing.T) {
+	p, err := zipRecord("testdata/lightning.ckpt", "data.pkl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := unpickle(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := v.(*pyDict)
+	hp, _ := top.get("hparams")
+	if got := describe(hp); got != "dict sizes=tuple 2 3 tags=obj __builtin__.set half=0.5" {
+		t.Errorf("hparams: %s", got)
+	}
+	cb, _ := top.get("callbacks")
+	cbd := cb.(*pyDict)
+	mc := pyGlobal{"pytorch_lightning.callbacks.model_checkpoint", "ModelCheckpoint"}
+	if len(cbd.keys) != 1 || cbd.keys[0] != mc {
+		t.Fatalf("callbacks keys %v", cbd.keys)
+	}
+	best, _ := cbd.vals[0].(*pyDict).get("best_k_models")
+	score, _ := best.(*pyDict).get("x.ckpt")
+	o, ok := score.(*pyObject)
+	if !ok || o.class.String() != "numpy.core.multiarray.scalar" {
+		t.Fatalf("best score %#v", score)
+	}
+	if raw, ok := o.args.(pyTuple)[1].([]byte); !ok || len(raw) != 8 {
+		t.Fatalf("numpy scalar bytes %#v", o.args)
+	}
 }

@@ -28,6 +28,8 @@ import struct
 import sys
 import types
 
+import numpy
+
 import torch
 
 torch.manual_seed(0)
@@ -77,7 +79,9 @@ torch.save({
     "global_step": 1000,
     "pytorch-lightning_version": "1.4.2",
     "state_dict": sd,
-    "callbacks": {ModelCheckpoint: {"best_model_score": torch.tensor(0.25), "best_model_path": "x.ckpt"}},
+    "callbacks": {ModelCheckpoint: {"best_model_score": torch.tensor(0.25), "best_model_path": "x.ckpt",
+                                    "best_k_models": {"x.ckpt": numpy.float64(0.25)}}},
+    "hparams": {"sizes": torch.Size([2, 3]), "tags": {"sd"}, "half": 0.5},
     "lr": 1e-4,
 }, "lightning.ckpt")
 
