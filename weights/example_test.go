@@ -65,3 +65,15 @@ func ExampleCheck() {
 	// Output:
 	// weights: 1 missing: c.weight; 1 unexpected: b.weight; 1 mis-shaped: a.bias: shape [3], want [5]
 }
+
+// A diffusers pipeline folder: each component opens on its own, the fp16
+// variant first when asked.
+func ExampleOpenDiffusers() {
+	unet, closer, err := weights.OpenDiffusers("stable-diffusion-v1-5", "unet", true)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer closer()
+	in, _ := unet.Info("conv_in.weight")
+	fmt.Println(in.Shape) // [320 4 3 3]
+}

@@ -40,6 +40,7 @@ const (
 	TextOpenCLIP                   // SD 2.x: cond_stage_model.model.* with fused q;k;v
 )
 
+// String names the layout.
 func (t TextLayout) String() string {
 	switch t {
 	case TextCLIP:
@@ -61,6 +62,7 @@ type Layout struct {
 // layout at all.
 func (l Layout) SingleFile() bool { return l.UNet || l.VAE || l.Text != TextNone }
 
+// String lists the components present.
 func (l Layout) String() string {
 	return fmt.Sprintf("unet %t, vae %t, text encoder %v", l.UNet, l.VAE, l.Text)
 }
