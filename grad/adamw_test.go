@@ -1,0 +1,122 @@
+package grad
+
+import (
+	"math"
+	"testing"
+
+	"github.com/sdgo/sdgo/nn"
+)
+
+// TestAdamWHand checks two steps of one scalar against values worked out by
+// hand from torch.optim.AdamW's update (lr 0.1, λ 0.01, default betas):
+//
+//	step 1, g = 0.5:  θ = 1·(1 − 0.001) − 0.1·0.5/(0.5 + 1e-8)          = 0.899
+//	step 2, g = −1:   m = 0.9·0.05 − 0.1 = −0.055,  v = 0.999·0.00025 + 0.001 = 0.00124975
+//	                  m̂ = −0.055/0.19,  v̂ = 0.00124975/0.001999
+//	                  θ = 0.899·0.999 − 0.1·m̂/(√v̂ + 1e-8)            = 0.93471127
+func TestAdamWHand(t *testing.T) {
+	ps := NewParams()
+	w := ps.Add("w", nn.From([]float32{1}, 1))
+	opt := NewAdamW(ps, 0.1)
+	for i, c := range []struct{ g, want float64 }{{0.5, 0.899}, {-1, 0.93471127}} {
+		w.Grad = nn.From([]float32{float32(c.g)}, 1)
+		opt.Step()
+		if got := float64(w.Value.Data[0]); math.Abs(got-c.want) > 1e-6 {
+			t.Errorf("step %d: θ = %.8f, want %.8f", i+1, got, c.want)
+		}
+	}
+}
+
+// TestAdamWReference runs ten steps over two parameters (one exempt from
+// decay, one skipped on some steps for lack of a gradient) against a float64
+// transcription of the textbook algorithm.
+func TestAdamWReference(t *testing.T) {
+	ps := NewParams()
+	a := ps.Add("a.weight", nn.From([]float32{0.5, -1.5, 2, 0.01, -0.3}, 5))
+	b := ps.Add("a.bias", nn.From([]float32{0.2, -0.1}, 2))
+	opt := NewAdamW(ps, 0.03)
+	opt.Beta1, opt.Beta2, opt.Eps, opt.WeightDecay = 0.8, 0.99, 1e-6, 0.1
+	opt.NoDecay = func(name string) bool { return name == "a.bias" }
+
+	type ref struct{ theta, m, v []float64 }
+	refs := map[*Var]*ref{}
+	steps := map[*Var]int{} // torch counts updates per parameter
+	for _, p := range []*Var{a, b} {
+		r := &ref{m: make([]float64, p.Value.Len()), v: make([]float64, p.Value.Len())}
+		for _, x := range p.Value.Data {
+			r.theta = append(r.theta, float64(x))
+		}
+		refs[p] = r
+	}
+	for step := 1; step <= 10; step++ {
+		ps.ZeroGrad()
+		for _, p := range []*Var{a, b} {
+			if p == b && step%3 == 0 {
+				p.Grad = nil // no gradient this step: left alone
+				continue
+			}
+			p.Grad = nn.New(p.Value.Shape...)
+			for i := range p.Grad.Data {
+				p.Grad.Data[i] = float32(math.Sin(float64(step*7+i*3))) * 0.7
+			}
+		}
+		opt.Step()
+		for _, p := range []*Var{a, b} {
+			if p.Grad == nil {
+				continue
+			}
+			r := refs[p]
+			steps[p]++
+			decay := opt.WeightDecay
+			if p == b {
+				decay = 0
+			}
+			tt := float64(steps[p])
+			for i := range r.theta {
+				g := float64(p.Grad.Data[i])
+				r.theta[i] -= opt.LR * decay * r.theta[i]
+				r.m[i] = opt.Beta1*r.m[i] + (1-opt.Beta1)*g
+				r.v[i] = opt.Beta2*r.v[i] + (1-opt.Beta2)*g*g
+				mh := r.m[i] / (1 - math.Pow(opt.Beta1, tt))
+				vh := r.v[i] / (1 - math.Pow(opt.Beta2, tt))
+				r.theta[i] -= opt.LR * mh / (math.Sqrt(vh) + opt.Eps)
+			}
+		}
+	}
+	var maxErr float64
+	for _, p := range []*Var{a, b} {
+		for i, x := range p.Value.Data {
+			maxErr = max(maxErr, math.Abs(float64(x)-refs[p].theta[i]))
+		}
+	}
+	t.Logf("max abs error after 10 steps: %.2e", maxErr)
+	if maxErr > 1e-6 {
+		t.Errorf("max abs error %.2e, want ≤ 1e-6", maxErr)
+	}
+}
+
+func TestClipGradNorm(t *testing.T) {
+	ps := NewParams()
+	a := ps.Add("a", nn.New(2))
+	b := ps.Add("b", nn.New(1))
+	ps.Add("c", nn.New(3)) // no gradient
+	for _, c := range []struct {
+		maxNorm, norm float64
+		want          []float32 // a's then b's gradient after clipping
+	}{
+		{10, 5, []float32{3, 0, 4}},                          // under the bound: unchanged
+		{1, 5, []float32{3 / (5 + 1e-6), 0, 4 / (5 + 1e-6)}}, // scaled to norm 1
+	} {
+		a.Grad, b.Grad = nn.From([]float32{3, 0}, 2), nn.From([]float32{4}, 1)
+		if got := ps.ClipGradNorm(c.maxNorm); math.Abs(got-c.norm) > 1e-9 {
+			t.Errorf("max %g: norm %g, want %g", c.maxNorm, got, c.norm)
+		}
+		got := append(append([]float32(nil), a.Grad.Data...), b.Grad.Data...)
+		for i := range got {
+			if math.Abs(float64(got[i]-c.want[i])) > 1e-7 {
+				t.Errorf("max %g: gradients %v, want %v", c.maxNorm, got, c.want)
+				break
+			}
+		}
+	}
+}
