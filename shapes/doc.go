@@ -33,17 +33,19 @@
 // Every full attribute combination (shapes, colours, sizes, positions,
 // background) belongs to one split, decided by a hash of its canonical
 // caption (Spec.Split). Sample(r, Train) never draws a held-out
-// combination, so HeldOut's evaluation prompts, such as "a small purple
-// triangle at the bottom on a yellow background", ask for combinations of
+// combination, so HeldOut's evaluation prompts, such as "a small orange
+// triangle in the center on a blue background", ask for combinations of
 // known words the model has never seen together.
 //
 // # Scoring
 //
-// Read measures an image without any model: background from the border,
-// shapes as regions that differ from it, their colour, size, position and
-// kind (from how much of the bounding box they fill). Score compares the
-// reading with a caption's Spec attribute by attribute, and Table prints
-// the share of images right on each. On rendered scenes it agrees with the
-// truth on every attribute (see the tests), so a model's score measures
-// the model.
+// Read measures an image without any model: the background from the
+// border, shapes as regions that differ from it, and for each its colour
+// and the moments of its coverage, which give area, centre and kind (a
+// triangle is lopsided, a square has corners) and which a blur leaves
+// alone. Score compares the reading with a caption's Spec attribute by
+// attribute, and Table prints the share of images right on each. On
+// rendered scenes it agrees with the truth on every attribute, and it
+// still does on blurred and noisy ones (see the tests), so a model's score
+// measures the model.
 package shapes

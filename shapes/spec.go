@@ -156,7 +156,7 @@ func AllSingle(split Split) []Spec {
 // HeldOut returns n held-out single-shape specs, every attribute stated, in
 // an order shuffled by seed: the evaluation prompts (their String is the
 // caption). The combinations are distinct while n is at most
-// len(AllSingle(Eval)) (a little over 250); beyond that the list repeats.
+// len(AllSingle(Eval)), which is 240; beyond that the list repeats.
 func HeldOut(n int, seed uint64) []Spec {
 	all := AllSingle(Eval)
 	r := rand.New(rand.NewPCG(seed, 0))
