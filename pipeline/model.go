@@ -68,6 +68,9 @@ type LoadOptions struct {
 	// it. Without it the sizes are read from the tensors' shapes, and the
 	// attention heads are those of real SD (head width 64 in the text encoder).
 	Config string
+	// PreferFP16 picks a diffusers folder's fp16 variant files
+	// (*.fp16.safetensors) when it has both; either is used when only one is there.
+	PreferFP16 bool
 	// Prediction overrides the prediction type: "epsilon" or "v_prediction".
 	// Single-file SD 2.x checkpoints do not say which they are.
 	Prediction scheduler.Prediction
@@ -231,7 +234,7 @@ func loadDiffusers(dir string, opts LoadOptions) (*Model, error) {
 		return nil, fmt.Errorf("model %s: %w", dir, err)
 	}
 
-	text, err := openComponent(dir, "text_encoder", "model")
+	text, _, err := weights.OpenDiffusers(dir, "text_encoder", opts.PreferFP16)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +250,7 @@ func loadDiffusers(dir string, opts LoadOptions) (*Model, error) {
 		m.Version, m.Pad = SD2, tokenizer.PadSD2
 	}
 
-	un, err := openComponent(dir, "unet", "diffusion_pytorch_model")
+	un, _, err := weights.OpenDiffusers(dir, "unet", opts.PreferFP16)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +262,7 @@ func loadDiffusers(dir string, opts LoadOptions) (*Model, error) {
 		return nil, fmt.Errorf("model %s: unet: %w", dir, err)
 	}
 
-	va, err := openComponent(dir, "vae", "diffusion_pytorch_model")
+	va, _, err := weights.OpenDiffusers(dir, "vae", opts.PreferFP16)
 	if err != nil {
 		return nil, err
 	}
@@ -275,22 +278,6 @@ func loadDiffusers(dir string, opts LoadOptions) (*Model, error) {
 		return nil, fmt.Errorf("model %s: %w", dir, err)
 	}
 	return m, nil
-}
-
-// openComponent opens <dir>/<component>/<base>.safetensors, or its fp16
-// variant <base>.fp16.safetensors when that is the one present.
-func openComponent(dir, component, base string) (weights.Source, error) {
-	for _, name := range []string{base + ".safetensors", base + ".fp16.safetensors"} {
-		p := filepath.Join(dir, component, name)
-		if _, err := os.Stat(p); err == nil {
-			f, err := weights.Open(p)
-			if err != nil {
-				return nil, err
-			}
-			return f, nil
-		}
-	}
-	return nil, fmt.Errorf("model %s: %s/: no %s.safetensors or %s.fp16.safetensors", dir, component, base, base)
 }
 
 // readSchedulerConfig reads the training schedule and prediction type from a
@@ -351,16 +338,8 @@ func loadVAEFile(path string) (*vae.Model, error) {
 		return nil, fmt.Errorf("--vae: %w", err)
 	}
 	view := src
-	if !weights.DetectLayout(src).VAE {
-		if _, ok := src.Info("decoder.mid.block_1.conv1.weight"); ok {
-			// A bare LDM autoencoder (vae-ft-mse-840000-ema-pruned): add the prefix.
-			view = &weights.Renamed{Src: src,
-				ToSource:   func(n string) string { return strings.TrimPrefix(n, weights.LDMVAEPrefix) },
-				FromSource: func(n string) string { return weights.LDMVAEPrefix + n }}
-		}
-	}
-	if weights.DetectLayout(view).VAE {
-		view = weights.VAEFromLDM(view)
+	if _, ok := src.Info("decoder.up_blocks.0.resnets.0.conv1.weight"); !ok {
+		view = weights.VAEFromLDM(src) // original names, with or without first_stage_model.
 	}
 	cfg, err := vae.InferConfig(view)
 	if err != nil {

@@ -1,0 +1,24 @@
+package pipeline
+
+import (
+	"testing"
+
+	"github.com/sdgo/sdgo/internal/testdata"
+)
+
+// --vae accepts a separate autoencoder in diffusers names and in original
+// names, with the first_stage_model. prefix as a single file has it.
+func TestLoadVAEFile(t *testing.T) {
+	for _, p := range []string{"vae/diffusion_pytorch_model.safetensors", "vae/vae_ldm.fp16.safetensors"} {
+		m, err := loadVAEFile(testdata.Path(t, p))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if len(m.Config.BlockOut) != 2 || m.Config.LatentChannels != 4 {
+			t.Fatalf("%s: config %+v", p, m.Config)
+		}
+	}
+	if _, err := loadVAEFile(testdata.Path(t, "clip/sd1/model.safetensors")); err == nil {
+		t.Fatal("a text encoder loaded as a VAE")
+	}
+}
