@@ -17,8 +17,8 @@ import (
 //  1. HTML entities are decoded (&amp; &eacute; &#39;), unless the text has
 //     a '<' – then it may be real HTML, and this line and the following
 //     ones are left alone.
-//  2. Mojibake is repaired: text that is UTF-8 read as Latin-1 or
-//     Windows-1252 ("cafÃ©") is decoded again ("café").
+//  2. Mojibake is repaired: text that is UTF-8 read as Latin-1, a Windows
+//     code page, MacRoman or CP437 ("cafÃ©") is decoded again ("café").
 //  3. C1 control characters are read as Windows-1252 ("\x93" -> '“').
 //  4. Latin ligatures and digraphs are split ('ﬁ' -> "fi", 'Ǆ' -> "DŽ").
 //  5. Full-width and half-width forms become normal width ('Ａ' -> 'A', and
@@ -30,9 +30,8 @@ import (
 //     controls U+206A-206F; U+FFF9-FFFC) are removed.
 //  9. The text is put in Unicode NFC.
 //
-// ftfy decides whether text is mojibake with a statistical "badness" score;
-// this port recognises the common case (Latin-1/Windows-1252 characters that
-// form valid UTF-8 byte sequences) instead, see fixEncoding.
+// Mojibake repair follows ftfy's fix_encoding (see mojibake.go), except
+// that a space standing for a lost no-break space is not restored.
 func fixText(in runeText) runeText {
 	var out runeText
 	unescape := true
@@ -153,168 +152,10 @@ func entity(e string) (string, bool) {
 	return "", false
 }
 
-// cp1252 maps the bytes 0x80-0x9F to their Windows-1252 characters; the five
-// bytes Windows-1252 leaves undefined map to themselves, as in ftfy's
-// "sloppy-windows-1252".
-var cp1252 = [32]rune{
-	'€', 0x81, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0x8d, 'Ž', 0x8f,
-	0x90, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0x9d, 'ž', 'Ÿ',
-}
-
-// cp1252Byte returns the byte that encodes r in sloppy Windows-1252.
-func cp1252Byte(r rune) (byte, bool) {
-	if r < 0x80 || 0xa0 <= r && r <= 0xff {
-		return byte(r), true
-	}
-	if i := slices.Index(cp1252[:], r); i >= 0 {
-		return byte(0x80 + i), true
-	}
-	return 0, false
-}
-
-// latin1Byte returns the byte that encodes r in Latin-1.
-func latin1Byte(r rune) (byte, bool) { return byte(r), r <= 0xff }
-
-// fixEncoding repairs mojibake: UTF-8 that was decoded as Latin-1 or
-// Windows-1252, so that each byte became one character ("é" = C3 A9 ->
-// "Ã©"). Like ftfy it acts only on a line that looks like mojibake (see
-// mojibakeLen), first tries to re-decode the whole line (encoding it as
-// Latin-1, then as Windows-1252), and else re-decodes each mojibake-looking
-// sequence on its own. Each decoded character keeps the span of the
-// characters its bytes came from.
-func fixEncoding(in runeText) runeText {
-	if !looksLikeMojibake(in.r) {
-		return in
-	}
-	for _, enc := range []func(rune) (byte, bool){latin1Byte, cp1252Byte} {
-		if t, ok := redecode(in, enc); ok {
-			return t
-		}
-	}
-	// Decode each sequence in isolation (ftfy's decode_inconsistent_utf8).
-	var out runeText
-	for i := 0; i < len(in.r); {
-		if n := mojibakeLen(in.r[i:]); n > 0 {
-			if t, ok := redecode(in.slice(i, i+n), cp1252Byte); ok {
-				out.r = append(out.r, t.r...)
-				out.at = append(out.at, t.at...)
-				i += n
-				continue
-			}
-		}
-		out.add(in.r[i], in.at[i])
-		i++
-	}
-	return out
-}
-
-// redecode encodes the text with enc and decodes the bytes as UTF-8,
-// reporting false if a character cannot be encoded or the bytes are not
-// valid UTF-8.
-func redecode(in runeText, enc func(rune) (byte, bool)) (runeText, bool) {
-	b := make([]byte, len(in.r))
-	for i, r := range in.r {
-		c, ok := enc(r)
-		if !ok {
-			return runeText{}, false
-		}
-		b[i] = c
-	}
-	if !utf8.Valid(b) {
-		return runeText{}, false
-	}
-	var out runeText
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		out.add(r, in.spanOf(i, i+n)) // one byte per input character
-		i += n
-	}
-	return out, true
-}
-
-// looksLikeMojibake reports whether r holds a sequence mojibakeLen accepts.
-func looksLikeMojibake(r []rune) bool {
-	for i := range r {
-		if r[i] >= 0xc2 && mojibakeLen(r[i:]) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// mojibakeLen returns the length of the mojibake sequence r starts with, or
-// 0. ftfy scores "badness" with a large table of character classes; this is
-// a smaller rule for the common cases. A sequence is mojibake if its
-// Windows-1252 bytes form one valid multi-byte UTF-8 character and
-//   - it is 3 or 4 characters long ("â€™" for ’, "ðŸ˜€" for an emoji), or
-//   - it is 2 long and starts with Â or Ã (Latin-1 text: "Ã©" for é),
-//     or with Ä, Å, Î or Ð (Central European, Greek, Cyrillic text),
-//
-// except where the continuation characters are all common punctuation after
-// an accented letter, as in "CAFÉ”" or "café…”", which is real text.
-func mojibakeLen(r []rune) int {
-	n := utf8SeqLen(r)
-	if n == 0 {
-		return 0
-	}
-	common := true
-	for _, c := range r[1:n] {
-		common = common && strings.ContainsRune(commonPunct, c)
-	}
-	switch {
-	case r[0] == 'Â' || r[0] == 'Ã':
-		return n
-	case n == 2 && !strings.ContainsRune("ÄÅÎÐ", r[0]):
-		return 0
-	case common && r[0] != 'â':
-		return 0
-	}
-	return n
-}
-
-// commonPunct are characters of Windows-1252's upper half that often follow
-// a letter in real text (ftfy's COMMON_SYMBOL_RE, roughly).
-const commonPunct = "…—–‘’“”¡¿°™®‹›«»\u00a0´×·"
-
-// utf8SeqLen returns the length of the valid multi-byte UTF-8 sequence that
-// the Windows-1252 bytes of r's first characters form, or 0.
-func utf8SeqLen(r []rune) int {
-	lead, ok := cp1252Byte(r[0])
-	if !ok {
-		return 0
-	}
-	var n int
-	switch {
-	case 0xc2 <= lead && lead <= 0xdf:
-		n = 2
-	case 0xe0 <= lead && lead <= 0xef:
-		n = 3
-	case 0xf0 <= lead && lead <= 0xf4:
-		n = 4
-	default:
-		return 0
-	}
-	if len(r) < n {
-		return 0
-	}
-	b := []byte{lead}
-	for _, c := range r[1:n] {
-		x, ok := cp1252Byte(c)
-		if !ok || x < 0x80 || x > 0xbf {
-			return 0
-		}
-		b = append(b, x)
-	}
-	if !utf8.FullRune(b) || !utf8.Valid(b) {
-		return 0
-	}
-	return n
-}
-
 // fixC1 reads a C1 control character as the Windows-1252 byte it was.
 func fixC1(r rune) (string, bool) {
 	if 0x80 <= r && r <= 0x9f {
-		return string(cp1252[r-0x80]), true
+		return string(windows1252.decode[r]), true
 	}
 	return "", false
 }

@@ -16,8 +16,6 @@ import (
 // ("cafÃ©" -> "café"), C1 controls read as Windows-1252, Latin ligatures and
 // digraphs split, full-width forms narrowed, curly quotes straightened, line
 // breaks unified, terminal escapes and control characters removed, and NFC.
-// ftfy's statistical test for mojibake is replaced by a simpler rule for the
-// common cases (UTF-8 read as Latin-1 or Windows-1252).
 //
 // The encoders cut exactly written special tokens ("<|endoftext|>") out of a
 // prompt before normalising the parts between them, as transformers does;
