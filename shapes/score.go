@@ -1,6 +1,7 @@
 package shapes
 
 import (
+	"cmp"
 	"fmt"
 	"image"
 	"image/color"
@@ -150,17 +151,20 @@ func Read(img image.Image) Reading {
 				}
 			}
 		}
-		rd.Found = append(rd.Found, measure(px, dist, members, bg, w, h))
+		if f, ok := measure(px, dist, members, bg, w, h); ok {
+			rd.Found = append(rd.Found, f)
+		}
 	}
-	slices.SortStableFunc(rd.Found, func(a, b Found) int { return -cmpFloat(a.Area, b.Area) })
+	slices.SortStableFunc(rd.Found, func(a, b Found) int { return cmp.Compare(b.Area, a.Area) })
 	if len(rd.Found) > maxFound {
 		rd.Found = rd.Found[:maxFound]
 	}
 	return rd
 }
 
-// measure reads one region (steps 3 to 5 of Read).
-func measure(px, dist []float64, members []int, bg [3]float64, w, h int) Found {
+// measure reads one region (steps 3 to 5 of Read); ok is false if the
+// region has no positive coverage to measure.
+func measure(px, dist []float64, members []int, bg [3]float64, w, h int) (f Found, ok bool) {
 	// 3. Interior: colour vote and mean painted colour.
 	peak := 0.0
 	for _, i := range members {
@@ -182,7 +186,6 @@ func measure(px, dist []float64, members []int, bg [3]float64, w, h int) Found {
 		fg[0], fg[1], fg[2] = fg[0]+px[3*i], fg[1]+px[3*i+1], fg[2]+px[3*i+2]
 		n++
 	}
-	var f Found
 	for _, c := range Colours {
 		if votes[c] > votes[f.Colour] {
 			f.Colour = c
@@ -199,6 +202,9 @@ func measure(px, dist []float64, members []int, bg [3]float64, w, h int) Found {
 	for _, i := range members {
 		t := coverage(i)
 		m0, mx, my = m0+t, mx+t*float64(i%w), my+t*float64(i/w)
+	}
+	if !(m0 > 0) {
+		return f, false
 	}
 	cx, cy := mx/m0+0.5, my/m0+0.5
 	var m30, m03, m40, m04, m22 float64
@@ -249,17 +255,7 @@ func measure(px, dist []float64, members []int, bg [3]float64, w, h int) Found {
 	default:
 		f.Pos = Bottom
 	}
-	return f
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return f, true
 }
 
 // rgbOf returns an image's pixels as (H, W, 3) sRGB values in 0…255,

@@ -28,11 +28,12 @@ var attrNames = [6]string{"count", "shape", "colour", "size", "position", "backg
 // The scorer reads rendered held-out scenes correctly, at the training size
 // and larger.
 func TestScoreTruth(t *testing.T) {
-	for _, size := range []int{64, 128} {
+	for _, tt := range []struct{ size, n int }{{64, 400}, {128, 200}} {
+		size := tt.size
 		r := newRand(10)
 		var results []Result
 		img := image.NewNRGBA(image.Rect(0, 0, size, size))
-		for range 400 {
+		for range tt.n {
 			s := Sample(r, Eval)
 			s.RenderInto(img)
 			res := Score(img, s.Spec())
@@ -199,5 +200,38 @@ func TestScoreDegraded(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Read takes any image without panicking: tiny, non-square, offset,
+// translucent or pure noise.
+func TestReadAnything(t *testing.T) {
+	r := newRand(13)
+	noise := image.NewNRGBA(image.Rect(0, 0, 40, 30))
+	for i := range noise.Pix {
+		noise.Pix[i] = uint8(r.IntN(256))
+	}
+	gray := image.NewGray(image.Rect(0, 0, 16, 16))
+	for i := range gray.Pix {
+		gray.Pix[i] = uint8(r.IntN(256))
+	}
+	scene := Sample(r, Train).Render(64)
+	imgs := []image.Image{
+		image.NewNRGBA(image.Rect(0, 0, 1, 1)),
+		image.NewNRGBA(image.Rect(0, 0, 2, 3)),
+		noise,
+		gray,
+		noise.SubImage(image.Rect(5, 5, 25, 20)),
+		scene.SubImage(image.Rect(10, 10, 50, 60)),
+		image.NewRGBA(image.Rect(-4, -4, 20, 20)),
+	}
+	for _, img := range imgs {
+		rd := Read(img)
+		for _, f := range rd.Found {
+			if f.Kind == NoKind || f.Colour == NoColour || f.Size == AnySize || f.Pos == AnyPos {
+				t.Errorf("%v image: incomplete reading %+v", img.Bounds(), f)
+			}
+		}
+		_ = rd.Score(Spec{Objects: []Object{{Kind: Circle, Colour: Red}, {Kind: Square, Colour: Blue}}})
 	}
 }
