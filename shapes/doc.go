@@ -33,7 +33,7 @@
 // Every full attribute combination (shapes, colours, sizes, positions,
 // background) belongs to one split, decided by a hash of its canonical
 // caption (Spec.Split). Sample(r, Train) never draws a held-out
-// combination, so HeldOut's evaluation prompts, such as "a small orange
+// combination, not even as one of two shapes, so HeldOut's evaluation prompts, such as "a small orange
 // triangle in the center on a blue background", ask for combinations of
 // known words the model has never seen together.
 //

@@ -19,9 +19,10 @@ func (s Scene) Render(size int) *image.NRGBA {
 //
 // Edges are anti-aliased analytically: a pixel's coverage is
 // clamp(0.5 - d, 0, 1), where d is the signed distance in pixels from the
-// pixel's centre to the shape's outline (negative inside), the exact box
-// filter for a straight edge. Shapes are blended over the background in
-// sRGB in the order of s.Shapes.
+// pixel's centre to the shape's outline (negative inside): the exact share
+// of the pixel a straight edge along the pixel grid covers, and close to it
+// for other edges. Shapes are blended over the background in sRGB in the
+// order of s.Shapes.
 func (s Scene) RenderInto(img *image.NRGBA) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()

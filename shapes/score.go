@@ -26,8 +26,9 @@ const (
 //
 // Its measurements are moments of the shape's coverage, which a blur
 // leaves alone: a blur spreads coverage without changing its sum (the
-// area), its mean (the centroid) or its third moments, and an isotropic
-// blur does not change the fourth-order quantity in Corners either. So a
+// area), its mean (the centroid) or its third central moments, and a
+// Gaussian blur does not change the fourth-order quantity in Corners
+// either. So a
 // soft-edged shape from a model reads as the shape it is.
 type Found struct {
 	Object          // the attributes read, all stated

@@ -68,6 +68,11 @@ func TestSplits(t *testing.T) {
 		if s.Split() != Train || held[s.String()] {
 			t.Fatalf("Sample(Train) drew held-out combination %q", s)
 		}
+		for _, o := range s.Objects { // nor one beside another shape
+			if one := (Spec{Objects: []Object{o}, Background: s.Background}); held[one.String()] {
+				t.Fatalf("Sample(Train) drew %q, which shows held-out %q", s, one)
+			}
+		}
 	}
 	for range 2000 {
 		if s := Sample(r, Eval).Spec(); s.Split() != Eval {

@@ -116,10 +116,20 @@ const evalPercent = 15
 
 // Split returns the split of a full spec: Eval if the 64-bit FNV-1a hash of
 // its canonical caption (String, background stated) is below evalPercent
-// modulo 100, else Train. A combination is thus in exactly one split, on any
-// machine and in any Go version; the spec should be fully stated (as from
+// modulo 100, else Train. A spec of two shapes is also Eval if either shape
+// on that background is an Eval single-shape combination, so no training
+// image shows a held-out shape-and-background combination, not even beside
+// another shape. A combination is thus in exactly one split, on any machine
+// and in any Go version; the spec should be fully stated (as from
 // Scene.Spec).
 func (s Spec) Split() Split {
+	if len(s.Objects) > 1 {
+		for _, o := range s.Objects {
+			if (Spec{Objects: []Object{o}, Background: s.Background}).Split() == Eval {
+				return Eval
+			}
+		}
+	}
 	h := fnv.New64a()
 	h.Write([]byte(s.String()))
 	if h.Sum64()%100 < evalPercent {
