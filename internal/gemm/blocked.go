@@ -22,6 +22,23 @@ type kernel struct {
 	// from mr rows of A, packed (rs 1, cs mr) or read in place, and a packed
 	// B panel (k×nr). With beta 0 it does not read C.
 	tile func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32)
+
+	// narrow, if not nil, is tile for a B panel of nr/2 columns; it serves
+	// the last column panel when at most nr/2 columns remain.
+	narrow func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32)
+
+	// transpose, if not nil, writes dst[j*ldd+i] = src[i*lds+j] for
+	// i, j < 16; it packs a transposed B 16×16 at a time.
+	transpose func(src []float32, lds int, dst []float32, ldd int)
+}
+
+// panel returns the width of the column panel at jr of nb columns and the
+// micro-kernel that computes it.
+func (kern *kernel) panel(jr, nb int) (int, func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32)) {
+	if kern.narrow != nil && nb-jr <= kern.nr/2 {
+		return kern.nr / 2, kern.narrow
+	}
+	return kern.nr, kern.tile
 }
 
 // inPlaceN is the widest op(B) for which the kernel reads a transposed A in
@@ -114,7 +131,7 @@ func serialBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32
 	// hardware prefetcher streams the mr rows as well as one packed panel.
 	// A transposed A is packed, unless op(B) is so narrow that each row panel
 	// serves few column panels and packing would cost more than it saves.
-	inPlace := !transA || n <= inPlaceN
+	inPlace := (!transA || n <= inPlaceN) && !forcePack
 
 	buf := pool.Get().(*buffers)
 	defer pool.Put(buf)
@@ -126,7 +143,7 @@ func serialBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32
 		nb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
-			packB(transB, kb, nb, nr, b, ldb, pc, jc, buf.b)
+			packB(kern, transB, kb, nb, b, ldb, pc, jc, buf.b)
 			bet := beta // later depth blocks add to the first's result
 			if pc > 0 {
 				bet = 1
@@ -139,27 +156,44 @@ func serialBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32
 					packed = mb / mr * mr
 				}
 				packA(transA, mb-packed, kb, mr, a, lda, ic+packed, pc, buf.a)
-				for jr := 0; jr < nb; jr += nr {
+				// micro computes the tile of C at (ic+ir, jc+jr).
+				micro := func(ir, jr int) {
+					w, tile := kern.panel(jr, nb)
 					bp := buf.b[jr*kb:]
+					var ap []float32 // A's rows ic+ir.. from depth pc
+					var rs, cs int
+					switch {
+					case ir >= packed:
+						ap, rs, cs = buf.a[(ir-packed)*kb:], 1, mr
+					case transA:
+						ap, rs, cs = a[pc*lda+ic+ir:], 1, lda
+					default:
+						ap, rs, cs = a[(ic+ir)*lda+pc:], lda, 1
+					}
+					ct := c[(ic+ir)*ldc+jc+jr:]
+					if ir+mr <= mb && jr+w <= nb {
+						tile(kb, ap, rs, cs, bp, ct, ldc, alpha, bet)
+						return
+					}
+					// Edge: compute the whole tile aside, keep its valid part.
+					tile(kb, ap, rs, cs, bp, buf.tile, w, alpha, 0)
+					merge(min(mr, mb-ir), min(w, nb-jr), buf.tile, w, bet, ct, ldc)
+				}
+				if nb <= narrowN {
+					// Few column panels: each A panel stays in L1 while it
+					// meets them all, and the B panels stay in L2.
 					for ir := 0; ir < mb; ir += mr {
-						var ap []float32 // A's rows ic+ir.. from depth pc
-						var rs, cs int
-						switch {
-						case ir >= packed:
-							ap, rs, cs = buf.a[(ir-packed)*kb:], 1, mr
-						case transA:
-							ap, rs, cs = a[pc*lda+ic+ir:], 1, lda
-						default:
-							ap, rs, cs = a[(ic+ir)*lda+pc:], lda, 1
+						for jr := 0; jr < nb; jr += nr {
+							micro(ir, jr)
 						}
-						ct := c[(ic+ir)*ldc+jc+jr:]
-						if ir+mr <= mb && jr+nr <= nb {
-							kern.tile(kb, ap, rs, cs, bp, ct, ldc, alpha, bet)
-							continue
-						}
-						// Edge: compute the whole tile aside, keep its valid part.
-						kern.tile(kb, ap, rs, cs, bp, buf.tile, nr, alpha, 0)
-						merge(min(mr, mb-ir), min(nr, nb-jr), buf.tile, nr, bet, ct, ldc)
+					}
+					continue
+				}
+				// Each B panel stays in L1 while it meets the rows of A, which
+				// stay in L2.
+				for jr := 0; jr < nb; jr += nr {
+					for ir := 0; ir < mb; ir += mr {
+						micro(ir, jr)
 					}
 				}
 			}
@@ -216,9 +250,11 @@ func packA(transA bool, mb, kb, mr int, a []float32, lda, ic, pc int, dst []floa
 
 // packB copies the kb×nb block of op(B) at (pc, jc) into dst as panels of nr
 // columns: panel r holds, for each p, the nr values op(B)[pc+p][jc+r*nr+j] at
-// dst[r*nr*kb + p*nr + j]. Columns past nb are zero.
-func packB(transB bool, kb, nb, nr int, b []float32, ldb, pc, jc int, dst []float32) {
-	for jr := 0; jr < nb; jr += nr {
+// dst[r*nr*kb + p*nr + j]. The last panel may be narrower (kernel.panel).
+// Columns past nb are zero.
+func packB(kern *kernel, transB bool, kb, nb int, b []float32, ldb, pc, jc int, dst []float32) {
+	for jr := 0; jr < nb; jr += kern.nr {
+		nr, _ := kern.panel(jr, nb)
 		d := dst[jr*kb : (jr+nr)*kb]
 		cols := min(nr, nb-jr)
 		if cols < nr {
@@ -226,11 +262,25 @@ func packB(transB bool, kb, nb, nr int, b []float32, ldb, pc, jc int, dst []floa
 		}
 		if transB {
 			// B is stored n×k: a row of B is a column of op(B).
+			j0, p0 := 0, 0 // columns and depths before these are packed
+			if kern.transpose != nil {
+				j0, p0 = cols/16*16, kb/16*16
+				for j := 0; j < j0; j += 16 {
+					s := b[(jc+jr+j)*ldb+pc:]
+					for p := 0; p < p0; p += 16 {
+						kern.transpose(s[p:], ldb, d[p*nr+j:], nr)
+					}
+				}
+			}
 			for j := range cols {
 				s := b[(jc+jr+j)*ldb+pc:]
 				s = s[:kb]
-				for p, v := range s {
-					d[p*nr+j] = v
+				from := 0
+				if j < j0 {
+					from = p0
+				}
+				for p := from; p < kb; p++ {
+					d[p*nr+j] = s[p]
 				}
 			}
 			continue
@@ -241,3 +291,9 @@ func packB(transB bool, kb, nb, nr int, b []float32, ldb, pc, jc int, dst []floa
 		}
 	}
 }
+
+var forcePack bool
+
+// narrowN is the widest block of op(B) that the micro-kernels sweep row panel
+// by row panel.
+var narrowN = 128

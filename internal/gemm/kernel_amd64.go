@@ -51,11 +51,20 @@ var avx2Kernel = kernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048,
 	},
 }
 
-// avx512Kernel computes 12×32 tiles with AVX-512.
+// avx512Kernel computes 12×32 tiles with AVX-512, and 12×16 tiles for a
+// last column panel of at most 16.
 var avx512Kernel = kernel{mr: 12, nr: 32, kc: 256, mc: 192, nc: 2048,
 	tile: func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32) {
 		_, _, _ = a[11*rs+(k-1)*cs], b[32*k-1], c[11*ldc+31] // the assembly stays in bounds
 		tileAVX512(k, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
+	},
+	narrow: func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[11*rs+(k-1)*cs], b[16*k-1], c[11*ldc+15] // the assembly stays in bounds
+		tileAVX512N(k, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
+	},
+	transpose: func(src []float32, lds int, dst []float32, ldd int) {
+		_, _ = src[15*lds+15], dst[15*ldd+15] // the assembly stays in bounds
+		transpose16(&src[0], lds, &dst[0], ldd)
 	},
 }
 
@@ -90,3 +99,13 @@ func tileAVX2(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta
 //
 //go:noescape
 func tileAVX512(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
+
+// tileAVX512N is the narrow kernel.tile of avx512Kernel, on 12×16 tiles.
+//
+//go:noescape
+func tileAVX512N(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
+
+// transpose16 writes dst[j*ldd+i] = src[i*lds+j] for i, j < 16.
+//
+//go:noescape
+func transpose16(src *float32, lds int, dst *float32, ldd int)

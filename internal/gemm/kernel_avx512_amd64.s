@@ -41,6 +41,21 @@
 	ADDQ R12, DI; \
 	ADDQ R12, R9
 
+// PREFETCHA12 fetches A ahead by dist bytes along each of the 12 rows.
+#define PREFETCHA12(dist) \
+	PREFETCHT0 dist(SI); \
+	PREFETCHT0 dist(SI)(R10*1); \
+	PREFETCHT0 dist(SI)(R10*2); \
+	PREFETCHT0 dist(SI)(R11*1); \
+	PREFETCHT0 dist(DI); \
+	PREFETCHT0 dist(DI)(R10*1); \
+	PREFETCHT0 dist(DI)(R10*2); \
+	PREFETCHT0 dist(DI)(R11*1); \
+	PREFETCHT0 dist(R9); \
+	PREFETCHT0 dist(R9)(R10*1); \
+	PREFETCHT0 dist(R9)(R10*2); \
+	PREFETCHT0 dist(R9)(R11*1)
+
 // STORE12 sets a row of C = alpha*acc + beta*C (alpha in Z24, beta in Z25)
 // and moves DX to the next row.
 #define STORE12(acc0, acc1) \
@@ -127,6 +142,7 @@ TEXT ·tileAVX512(SB), NOSPLIT, $0-64
 	JLT  tail
 
 loop4: // four steps at a time
+	PREFETCHA12(256)
 	STEP12(0)
 	STEP12(128)
 	STEP12(256)
@@ -180,5 +196,130 @@ storez:
 	STORE12Z(Z18, Z19)
 	STORE12Z(Z20, Z21)
 	STORE12Z(Z22, Z23)
+	VZEROUPPER
+	RET
+
+// The narrow AVX-512 micro-kernel computes a 12×16 tile, for a last column
+// panel of at most 16: row i of C in Zi, the 16 values of packed B in Z24,
+// and each A value broadcast by the fused multiply-add itself.
+
+// STEP12N is one step p of the narrow kernel with B at bo(BX).
+#define STEP12N(bo) \
+	VMOVUPS               bo(BX), Z24; \
+	VFMADD231PS.BCST      (SI), Z24, Z0; \
+	VFMADD231PS.BCST      (SI)(R10*1), Z24, Z1; \
+	VFMADD231PS.BCST      (SI)(R10*2), Z24, Z2; \
+	VFMADD231PS.BCST      (SI)(R11*1), Z24, Z3; \
+	VFMADD231PS.BCST      (DI), Z24, Z4; \
+	VFMADD231PS.BCST      (DI)(R10*1), Z24, Z5; \
+	VFMADD231PS.BCST      (DI)(R10*2), Z24, Z6; \
+	VFMADD231PS.BCST      (DI)(R11*1), Z24, Z7; \
+	VFMADD231PS.BCST      (R9), Z24, Z8; \
+	VFMADD231PS.BCST      (R9)(R10*1), Z24, Z9; \
+	VFMADD231PS.BCST      (R9)(R10*2), Z24, Z10; \
+	VFMADD231PS.BCST      (R9)(R11*1), Z24, Z11; \
+	ADDQ                  R12, SI; \
+	ADDQ                  R12, DI; \
+	ADDQ                  R12, R9
+
+// STORE12N sets a row of C = alpha*acc + beta*C (alpha in Z24, beta in Z25).
+#define STORE12N(acc) \
+	VMULPS      Z24, acc, acc; \
+	VFMADD231PS (DX), Z25, acc; \
+	VMOVUPS     acc, (DX); \
+	ADDQ        R8, DX
+
+// STORE12NZ sets a row of C = alpha*acc without reading C.
+#define STORE12NZ(acc) \
+	VMULPS  Z24, acc, acc; \
+	VMOVUPS acc, (DX); \
+	ADDQ    R8, DX
+
+// func tileAVX512N(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
+TEXT ·tileAVX512N(SB), NOSPLIT, $0-64
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ rs+16(FP), R10
+	SHLQ $2, R10
+	LEAQ (R10)(R10*2), R11
+	MOVQ cs+24(FP), R12
+	SHLQ $2, R12
+	LEAQ (SI)(R10*4), DI
+	LEAQ (DI)(R10*4), R9
+	MOVQ b+32(FP), BX
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
+	SHLQ $2, R8
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+	CMPQ CX, $4
+	JLT  ntail
+
+nloop4:
+	STEP12N(0)
+	STEP12N(64)
+	STEP12N(128)
+	STEP12N(192)
+	ADDQ $256, BX
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  nloop4
+
+ntail:
+	TESTQ CX, CX
+	JEQ   nstore
+
+nloop1:
+	STEP12N(0)
+	ADDQ $64, BX
+	DECQ CX
+	JNE  nloop1
+
+nstore:
+	VBROADCASTSS alpha+56(FP), Z24
+	VBROADCASTSS beta+60(FP), Z25
+	MOVL         beta+60(FP), R13
+	SHLL         $1, R13
+	JEQ          nstorez
+	STORE12N(Z0)
+	STORE12N(Z1)
+	STORE12N(Z2)
+	STORE12N(Z3)
+	STORE12N(Z4)
+	STORE12N(Z5)
+	STORE12N(Z6)
+	STORE12N(Z7)
+	STORE12N(Z8)
+	STORE12N(Z9)
+	STORE12N(Z10)
+	STORE12N(Z11)
+	VZEROUPPER
+	RET
+
+nstorez:
+	STORE12NZ(Z0)
+	STORE12NZ(Z1)
+	STORE12NZ(Z2)
+	STORE12NZ(Z3)
+	STORE12NZ(Z4)
+	STORE12NZ(Z5)
+	STORE12NZ(Z6)
+	STORE12NZ(Z7)
+	STORE12NZ(Z8)
+	STORE12NZ(Z9)
+	STORE12NZ(Z10)
+	STORE12NZ(Z11)
 	VZEROUPPER
 	RET
