@@ -7,11 +7,23 @@ import (
 )
 
 // SiLU is x·σ(x), as torch.nn.SiLU; its derivative is σ(x)·(1 + x·(1 − σ(x))).
+// The U-Net calls it on every ResNet block, so its backward loop is
+// written out with the float32 exp instead of going through unary.
 func (tp *Tape) SiLU(x *Var) *Var {
-	return tp.unary(x, nn.SiLU, func(v float64) float64 {
-		s := 1 / (1 + math.Exp(-v))
-		return s * (1 + v*(1-s))
+	y := tp.result(x.Value.Shape, x)
+	copy(y.Value.Data, x.Value.Data)
+	nn.SiLU(y.Value)
+	tp.record(y, func() {
+		dx, dy, X := tp.gradOf(x), y.Grad.Data, x.Value.Data
+		nn.Parallel(len(dx), 1<<13, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				v := X[i]
+				s := 1 / (1 + exp32(-v))
+				dx[i] += dy[i] * s * (1 + v*(1-s))
+			}
+		})
 	})
+	return y
 }
 
 // GELU is the exact GELU, x·Φ(x) with Φ the normal CDF, as torch.nn.GELU();

@@ -81,9 +81,7 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, causal bool) *Var {
 					nn.Parallel(n, 16, func(lo, hi int) {
 						for i := lo; i < hi; i++ {
 							row, end := p[i*lk:(i+1)*lk], visible(causal, r0+i, lk)
-							for j := range row[:end] {
-								row[j] = float32(math.Exp(float64(row[j]*scale - l[r0+i])))
-							}
+							expScaled(row[:end], scale, l[r0+i])
 							clear(row[end:])
 						}
 					})
@@ -139,16 +137,15 @@ func softmaxRow(row []float32, scale float32, end int) float32 {
 	for _, v := range row[:end] {
 		m = max(m, v*scale)
 	}
-	var s float64
-	for j, v := range row[:end] {
-		e := float32(math.Exp(float64(v*scale - m)))
-		row[j] = e
-		s += float64(e)
+	expScaled(row[:end], scale, m)
+	var s float32
+	for _, e := range row[:end] {
+		s += e
 	}
-	inv := float32(1 / s)
+	inv := 1 / s
 	for j := range row[:end] {
 		row[j] *= inv
 	}
 	clear(row[end:])
-	return m + float32(math.Log(s))
+	return m + float32(math.Log(float64(s)))
 }
