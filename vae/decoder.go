@@ -85,17 +85,20 @@ func (d *Decoder) Mid(z *nn.Tensor) *nn.Tensor {
 // (B, BlockOut[n-1], h, w) -> (B, Out, h·f, w·f). It is local (each output
 // pixel depends on a bounded neighbourhood) except for the GroupNorm
 // statistics, so it can run tile by tile.
-func (d *Decoder) Up(x *nn.Tensor) *nn.Tensor {
+func (d *Decoder) Up(x *nn.Tensor) *nn.Tensor { return d.up(x, nil) }
+
+// up is Up with the norms' statistics shared across tiles (see tiled.go).
+func (d *Decoder) up(x *nn.Tensor, ns *normState) *nn.Tensor {
 	for i, b := range d.UpBlocks {
 		for _, r := range b.Resnets {
-			x = r.Forward(x)
+			x = r.forward(x, ns)
 		}
 		for _, u := range b.Upsamplers {
 			x = u.Forward(nn.UpsampleNearest2x(x)) // (B, C, H, W) -> (B, C, 2H, 2W)
 		}
 		d.trace(fmt.Sprintf("dec.up%d", i), x)
 	}
-	x = d.ConvNormOut.Forward(x)
+	x = ns.norm(d.ConvNormOut, x)
 	d.trace("dec.conv_norm_out", x)
 	return d.ConvOut.Forward(nn.SiLU(x)) // (B, BlockOut[0], H, W) -> (B, Out, H, W)
 }

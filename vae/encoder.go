@@ -70,12 +70,15 @@ func (e *Encoder) Forward(x *nn.Tensor) *nn.Tensor {
 // Down runs the encoder's high-resolution part, conv_in and the down blocks:
 // (B, In, H, W) -> (B, BlockOut[n-1], H/f, W/f). It is local except for the
 // GroupNorm statistics, so it can run tile by tile.
-func (e *Encoder) Down(x *nn.Tensor) *nn.Tensor {
+func (e *Encoder) Down(x *nn.Tensor) *nn.Tensor { return e.down(x, nil) }
+
+// down is Down with the norms' statistics shared across tiles (see tiled.go).
+func (e *Encoder) down(x *nn.Tensor, ns *normState) *nn.Tensor {
 	x = e.ConvIn.Forward(x) // (B, In, H, W) -> (B, BlockOut[0], H, W)
 	e.trace("enc.conv_in", x)
 	for i, b := range e.DownBlocks {
 		for _, r := range b.Resnets {
-			x = r.Forward(x)
+			x = r.forward(x, ns)
 		}
 		for _, c := range b.Downsamplers {
 			// Pad right and bottom only, then convolve with stride 2 and no

@@ -64,9 +64,12 @@ func loadResnet(ld *weights.Loader, in, out, groups int) *Resnet {
 }
 
 // Forward maps x (B, In, H, W) -> (B, Out, H, W).
-func (r *Resnet) Forward(x *nn.Tensor) *nn.Tensor {
-	h := r.Conv1.Forward(nn.SiLU(r.Norm1.Forward(x))) // (B, In, H, W) -> (B, Out, H, W)
-	h = r.Conv2.Forward(nn.SiLU(r.Norm2.Forward(h)))
+func (r *Resnet) Forward(x *nn.Tensor) *nn.Tensor { return r.forward(x, nil) }
+
+// forward is Forward with the norms' statistics shared across tiles (see tiled.go).
+func (r *Resnet) forward(x *nn.Tensor, ns *normState) *nn.Tensor {
+	h := r.Conv1.Forward(nn.SiLU(ns.norm(r.Norm1, x))) // (B, In, H, W) -> (B, Out, H, W)
+	h = r.Conv2.Forward(nn.SiLU(ns.norm(r.Norm2, h)))
 	if r.ConvShortcut != nil {
 		x = r.ConvShortcut.Forward(x) // (B, In, H, W) -> (B, Out, H, W)
 	}

@@ -1,0 +1,90 @@
+package vae
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sdgo/sdgo/internal/testdata"
+	"github.com/sdgo/sdgo/nn"
+)
+
+func TestConfig(t *testing.T) {
+	dir := testdata.Dir(t, "vae")
+	cfg, err := ReadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{InChannels: 3, OutChannels: 3, LatentChannels: 4, BlockOut: []int{32, 64}, LayersPerBlock: 2,
+		NormGroups: 32, SampleSize: 32, ScalingFactor: 0.18215, MidAttention: true, QuantConv: true, PostQuantConv: true}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("ReadConfig = %+v, want %+v", cfg, want)
+	}
+	if f := cfg.ScaleFactor(); f != 2 {
+		t.Errorf("ScaleFactor = %d, want 2", f)
+	}
+	// Inferred from either layout's shapes: all but what shapes cannot tell.
+	for _, file := range []string{"diffusion_pytorch_model.safetensors", "vae_ldm.fp16.safetensors"} {
+		v, err := View(openRef(t, filepath.Join("vae", file)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := InferConfig(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.SampleSize, got.ScalingFactor = want.SampleSize, want.ScalingFactor
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: InferConfig = %+v, want %+v", file, got, want)
+		}
+	}
+	for _, bad := range []string{`{"block_out_channels": []}`, `{"block_out_channels": [30]}`, `{"layers_per_block": 0}`, `{`} {
+		if _, err := ParseConfig([]byte(bad)); err == nil {
+			t.Errorf("ParseConfig(%s): no error", bad)
+		}
+	}
+}
+
+// TestLDMNames maps every LDM name of the reference key map to diffusers.
+func TestLDMNames(t *testing.T) {
+	data, err := os.ReadFile(testdata.Path(t, "vae/keymap_diffusers_to_ldm.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keymap map[string]string
+	if err := json.Unmarshal(data, &keymap); err != nil {
+		t.Fatal(err)
+	}
+	for d, l := range keymap {
+		if got := ldmToDiffusers(strings.TrimPrefix(l, "first_stage_model."), 2); got != d {
+			t.Errorf("%s -> %q, want %q", l, got, d)
+		}
+	}
+	for _, n := range []string{"loss.logvar", "model_ema.decay", "encoder", "decoder.mid.attn_1.x.weight"} {
+		if got := ldmToDiffusers(n, 2); got != "" {
+			t.Errorf("%s -> %q, want none", n, got)
+		}
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	f := openRef(t, "vae/diffusion_pytorch_model.safetensors")
+	if _, err := Load(f, SD15()); err == nil || !strings.Contains(err.Error(), "shape") {
+		t.Errorf("loading the tiny VAE as SD 1.5: err = %v, want a shape error", err)
+	}
+	m := loadRef(t, "diffusion_pytorch_model.safetensors")
+	tiny := openRef(t, "taesd/random_arch/taesd_decoder.fp16.safetensors")
+	if _, err := Load(tiny, SD15()); err == nil {
+		t.Error("loading TAESD as an AutoencoderKL: no error")
+	}
+	z, x := nn.New(1, 3, 8, 8), nn.New(1, 3, 31, 32)
+	if _, err := m.Decode(z); err == nil {
+		t.Error("Decode of 3-channel latents: no error")
+	}
+	if _, err := m.Encode(x); err == nil {
+		t.Error("Encode of a 31-row image: no error")
+	}
+}
