@@ -47,8 +47,10 @@ func TestSplits(t *testing.T) {
 	if got := len(train) + len(eval); got != 1680 {
 		t.Errorf("%d single-shape combinations, want 1680", got)
 	}
-	if len(eval) < 200 {
-		t.Errorf("only %d held-out combinations, want at least 200", len(eval))
+	// The split follows from Spec.String's wording: rewording the
+	// canonical caption reshuffles it, and this count is likely to notice.
+	if len(eval) != 240 {
+		t.Errorf("%d held-out combinations, want 240 (at least 200 for evaluation)", len(eval))
 	}
 	t.Logf("%d train and %d held-out single-shape combinations", len(train), len(eval))
 
@@ -335,5 +337,19 @@ func BenchmarkRender(b *testing.B) {
 	img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
 	for i := 0; b.Loop(); i++ {
 		scenes[i%len(scenes)].RenderInto(img)
+	}
+}
+
+func BenchmarkSampleCaption(b *testing.B) {
+	r := newRand(1)
+	for b.Loop() {
+		Sample(r, Train).Caption(r)
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	img := Sample(newRand(1), Train).Render(64)
+	for b.Loop() {
+		Read(img)
 	}
 }
