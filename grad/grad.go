@@ -8,14 +8,21 @@
 // through it, remembers a closure that turns the result's gradient into its
 // inputs' gradients. [Tape.Backward] runs those closures newest first.
 //
+//	params := grad.NewParams()              // named as the inference checkpoint
+//	fc1w := params.Add("fc1.weight", grad.Uniform(r, bound, 64, 3))
+//	…
+//	opt := grad.NewAdamW(params, 1e-4)
 //	tp := grad.NewTape()
 //	for step := range steps {
-//		tp.Reset()                      // reuse last step's buffers
-//		h := tp.SiLU(tp.Linear(x, fc1.W, fc1.B))
-//		loss := tp.MSE(tp.Linear(h, fc2.W, fc2.B), y)
-//		tp.Backward(loss)               // fills params' Grad
-//		opt.Step()                      // AdamW update, then zeroes the grads
+//		tp.Reset()                           // reuse last step's buffers
+//		h := tp.SiLU(tp.Linear(x, fc1w, fc1b))
+//		loss := tp.MSE(tp.Linear(h, fc2w, fc2b), y)
+//		params.ZeroGrad()
+//		tp.Backward(loss)                    // fills the parameters' Grad
+//		params.ClipGradNorm(1)
+//		opt.Step()
 //	}
+//	params.Export("model.safetensors", weights.F16, false)
 //
 // Heavy work runs on package nn's kernels: every matrix product goes through
 // [nn.MatMul] (transposes by its flags, never by copying), convolutions are
