@@ -4,11 +4,7 @@ import "math"
 
 // SiLU applies x·σ(x) in place and returns x.
 func SiLU(x *Tensor) *Tensor {
-	apply(x.Data, func(d []float32) {
-		for i, v := range d {
-			d[i] = v * sigmoid32(v)
-		}
-	})
+	apply(x.Data, func(d []float32) { siluAffine(d, d, 1, 0) })
 	return x
 }
 
@@ -79,33 +75,11 @@ func Softmax(x *Tensor) *Tensor {
 }
 
 func softmaxRow(row []float32) {
-	m := float32(math.Inf(-1))
-	for _, v := range row {
-		m = max(m, v)
-	}
-	s := expSub(row, m)
+	s := expSub(row, maxOf(row))
 	inv := 1 / s
 	for i := range row {
 		row[i] *= inv
 	}
-}
-
-// expSub replaces each v of row by e^(v−m) and returns their sum, accumulated
-// in float64 in blocks so long rows lose no precision.
-func expSub(row []float32, m float32) float32 {
-	var total float64
-	for len(row) > 0 {
-		blk := row[:min(len(row), 256)]
-		var s float32
-		for i, v := range blk {
-			e := exp32(v - m)
-			blk[i] = e
-			s += e
-		}
-		total += float64(s)
-		row = row[len(blk):]
-	}
-	return float32(total)
 }
 
 // apply runs f over d in place, on parallel chunks.

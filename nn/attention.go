@@ -95,11 +95,7 @@ func (w *attnWorker) block(q, k, v, out []float32, dim, dh, h, r0, n, lk int, ca
 				clear(row)
 				continue
 			}
-			bm := row[0]
-			for _, x := range row[1:valid] {
-				bm = max(bm, x)
-			}
-			m := max(w.mx[i], bm)
+			m := max(w.mx[i], maxOf(row[:valid]))
 			corr := exp32(w.mx[i] - m) // 0 on the first block (m_old = −∞)
 			w.sum[i] = w.sum[i]*corr + expSub(row[:valid], m)
 			clear(row[valid:])

@@ -10,7 +10,10 @@ func Conv2d(x, weight, bias *Tensor, stride, pad int) *Tensor {
 
 // colBudget bounds the im2col buffer (in float32s) of one band of output rows,
 // so large convolutions never materialise their whole im2col matrix.
-const colBudget = 4 << 20
+var colBudget = 4 << 20 // a variable so tests can force several bands
+
+// useShifted enables conv2dShifted; benchmarks turn it off to compare.
+var useShifted = true
 
 // Conv2dPad is Conv2d with separate zero padding per side (the VAE encoder's
 // downsampler pads only right and bottom).
@@ -27,6 +30,10 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 		beta = 1
 	}
 	direct := kh == 1 && kw == 1 && stride == 1 && top == 0 && bottom == 0 && left == 0 && right == 0
+	if !direct && useShifted && stride == 1 && plane >= 2*o {
+		conv2dShifted(y, x, weight, bias, top, bottom, left, right)
+		return y
+	}
 	band := max(1, min(oh, colBudget/max(1, ckk*ow)))
 	var col []float32
 	if !direct {
@@ -103,5 +110,91 @@ func im2col(col, x []float32, c, h, w, kh, kw, stride, top, left, r0, rows, ow i
 func fill(d []float32, v float32) {
 	for i := range d {
 		d[i] = v
+	}
+}
+
+// conv2dShifted computes a stride-1 convolution into y without im2col: as a
+// sum over the KH·KW kernel taps of one matrix product each. The input is
+// copied once, zero-padded, into rows of Wp = left+W+right values; then,
+// computing the output with that same row length (the last KW−1 columns of
+// each row are junk and dropped), the input under tap (i, j) of every output
+// position p is the padded input at p + i·Wp + j: a (C, n) matrix read in
+// place with row stride (rows+KH−1)·Wp. So
+//
+//	Y (O, n) = Σ_{i,j} W_ij (O, C) · Xpad_ij (C, n)
+//
+// with W_ij the tap's weights, gathered once per call into (KH·KW, O, C).
+// Bands of output rows bound the padded copies, as in the im2col path.
+func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right int) {
+	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
+	oh, ow := y.Shape[2], y.Shape[3]
+	taps := kh * kw
+	wp := left + w + right
+	// (O, C, KH, KW) -> (KH·KW, O, C)
+	wt := make([]float32, taps*o*c)
+	Parallel(o, 16, func(lo, hi int) {
+		for oc := lo; oc < hi; oc++ {
+			src := weight.Data[oc*c*taps : (oc+1)*c*taps]
+			for ci := 0; ci < c; ci++ {
+				for t := 0; t < taps; t++ {
+					wt[(t*o+oc)*c+ci] = src[ci*taps+t]
+				}
+			}
+		}
+	})
+	band := max(1, min(oh, colBudget/max(1, max(c, o)*wp)-(kh-1)))
+	xpad := make([]float32, c*(band+kh-1)*wp)
+	ypad := make([]float32, o*band*wp)
+	for b := 0; b < n; b++ {
+		xb := x.Data[b*c*h*w : (b+1)*c*h*w]
+		yb := y.Data[b*o*oh*ow : (b+1)*o*oh*ow]
+		for r0 := 0; r0 < oh; r0 += band {
+			rows := min(band, oh-r0)
+			inRows := rows + kh - 1
+			cstride := inRows * wp
+			// (C, rows+KH−1, Wp): input rows r0−top … zero-padded.
+			Parallel(c, 4, func(lo, hi int) {
+				for ci := lo; ci < hi; ci++ {
+					for t := 0; t < inRows; t++ {
+						d := xpad[ci*cstride+t*wp : ci*cstride+(t+1)*wp]
+						iy := r0 + t - top
+						if iy < 0 || iy >= h {
+							clear(d)
+							continue
+						}
+						clear(d[:left])
+						copy(d[left:left+w], xb[(ci*h+iy)*w:(ci*h+iy+1)*w])
+						clear(d[left+w:])
+					}
+				}
+			})
+			cols := (rows-1)*wp + ow // the last row needs only its OW valid columns
+			for t := 0; t < taps; t++ {
+				i, j := t/kw, t%kw
+				beta := float32(1)
+				if t == 0 {
+					beta = 0
+				}
+				// (O, C) · (C, cols) -> (O, cols), summed over the taps
+				MatMul(false, false, o, cols, c, wt[t*o*c:(t+1)*o*c], c, xpad[i*wp+j:], cstride, beta, ypad, cols)
+			}
+			// (O, rows, Wp) -> the band's (O, rows, OW), plus the bias
+			Parallel(o, 4, func(lo, hi int) {
+				for oc := lo; oc < hi; oc++ {
+					var bv float32
+					if bias != nil {
+						bv = bias.Data[oc]
+					}
+					for r := 0; r < rows; r++ {
+						src := ypad[oc*cols+r*wp : oc*cols+r*wp+ow]
+						dst := yb[oc*oh*ow+(r0+r)*ow : oc*oh*ow+(r0+r+1)*ow]
+						for q, v := range src {
+							dst[q] = v + bv
+						}
+					}
+				}
+			})
+		}
 	}
 }

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -46,5 +47,63 @@ func TestFastMath(t *testing.T) {
 	}
 	if v := exp32(float32(math.NaN())); !math.IsNaN(float64(v)) {
 		t.Errorf("exp32(NaN) = %g", v)
+	}
+}
+
+// TestSIMD checks the vector loops of simd.go against float64 references, on
+// lengths around the vector width and on special values.
+func TestSIMD(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	inf := float32(math.Inf(1))
+	special := []float32{-inf, -200, -100, -88, -87.5, -87.3, -30, -1e-3, 0, 1e-3, 30, 87, 87.9, 88.5, 100}
+	for _, n := range []int{1, 7, 8, 9, 16, 17, 31, 1000} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 30)
+			if r.IntN(4) == 0 {
+				x[i] = special[r.IntN(len(special))]
+			}
+		}
+		// maxOf
+		want := math.Inf(-1)
+		for _, v := range x {
+			want = max(want, float64(v))
+		}
+		if got := maxOf(x); float64(got) != want {
+			t.Errorf("maxOf(%d values) = %g, want %g", n, got, want)
+		}
+		// expSub, as softmax calls it (every v − m ≤ 0) and beyond
+		for _, m := range []float32{float32(want), 0, -50} {
+			row := append([]float32(nil), x...)
+			sum := expSub(row, m)
+			var wantSum float64
+			for i, v := range x {
+				d := float64(v - m) // the difference rounds to float32 first
+				if hasAVX2 && i < n&^7 {
+					d = min(d, 88) // the kernel clamps there
+				}
+				e := math.Exp(d)
+				if e > math.MaxFloat32 {
+					e = math.Inf(1)
+				}
+				wantSum += e
+				if d := math.Abs(float64(row[i]) - e); d > 4e-7*e+1e-37 || math.IsNaN(float64(row[i])) {
+					t.Errorf("expSub: e^(%g−%g) = %g, want %g", v, m, row[i], e)
+				}
+			}
+			if d := math.Abs(float64(sum) - wantSum); d > 1e-6*wantSum && wantSum < math.MaxFloat32 {
+				t.Errorf("expSub(%d values): sum %g, want %g", n, sum, wantSum)
+			}
+		}
+		// siluAffine
+		dst := make([]float32, n)
+		siluAffine(dst, x, 0.5, 0.25)
+		for i, v := range x {
+			o := float64(v*0.5 + 0.25)
+			w := o / (1 + math.Exp(-o))
+			if d := math.Abs(float64(dst[i]) - w); d > 4e-7*max(1, math.Abs(w)) {
+				t.Errorf("siluAffine(%g) = %g, want %g", v, dst[i], w)
+			}
+		}
 	}
 }

@@ -41,10 +41,7 @@ func groupNorm(x *Tensor, groups int, weight, bias *Tensor, eps float32, silu bo
 				src := seg[k*spatial : (k+1)*spatial]
 				dst := y.Data[off+k*spatial : off+(k+1)*spatial]
 				if silu {
-					for i, v := range src {
-						o := v*scale + shift
-						dst[i] = o * sigmoid32(o)
-					}
+					siluAffine(dst, src, scale, shift)
 					continue
 				}
 				for i, v := range src {

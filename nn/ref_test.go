@@ -91,6 +91,17 @@ func TestConv2d(t *testing.T) {
 		oh, ow := y.Shape[2], y.Shape[3]
 		checkClose(t, "conv", y.Data, refConv(x, w, b, tc.stride, tc.pad, tc.pad, oh, ow), 1e-5)
 	}
+	// Several bands of output rows, in both the im2col and the shifted path.
+	defer func(b int) { colBudget = b }(colBudget)
+	colBudget = 200
+	for _, tc := range []struct{ c, o, stride int }{{3, 4, 1}, {3, 40, 1}, {3, 4, 2}} {
+		x := randTensor(r, 2, tc.c, 9, 6)
+		w := randTensor(r, tc.o, tc.c, 3, 3)
+		b := randTensor(r, tc.o)
+		y := Conv2d(x, w, b, tc.stride, 1)
+		checkClose(t, "conv bands", y.Data, refConv(x, w, b, tc.stride, 1, 1, y.Shape[2], y.Shape[3]), 1e-5)
+	}
+	colBudget = 4 << 20
 	// Asymmetric padding, as the VAE encoder's downsampler uses.
 	x := randTensor(r, 1, 3, 8, 7)
 	w := randTensor(r, 5, 3, 3, 3)

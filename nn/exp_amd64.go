@@ -1,0 +1,20 @@
+//go:build !noasm
+
+package nn
+
+import "golang.org/x/sys/cpu"
+
+// hasAVX2 reports whether the AVX2 and FMA kernels of exp_amd64.s run here.
+var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// The kernels process n values, n a multiple of 8; see their Go twins in
+// simd.go for the reference loops.
+
+//go:noescape
+func expSubAVX2(p *float32, n int, m float32) float32
+
+//go:noescape
+func siluAVX2(dst, src *float32, n int, scale, shift float32)
+
+//go:noescape
+func maxAVX2(p *float32, n int) float32

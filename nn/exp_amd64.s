@@ -1,0 +1,251 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// Constants of the exp kernel (see exp32 in fastmath.go), each repeated in
+// the 8 lanes of a YMM register. Offsets: log2e 0, ln2hi 32, ln2lo 64,
+// p0…p5 96…256, one 288, lo 320, hi 352, bias 384.
+// log2e = 1.4426950408889634
+DATA expc<>+0(SB)/4, $0x3fb8aa3b
+DATA expc<>+4(SB)/4, $0x3fb8aa3b
+DATA expc<>+8(SB)/4, $0x3fb8aa3b
+DATA expc<>+12(SB)/4, $0x3fb8aa3b
+DATA expc<>+16(SB)/4, $0x3fb8aa3b
+DATA expc<>+20(SB)/4, $0x3fb8aa3b
+DATA expc<>+24(SB)/4, $0x3fb8aa3b
+DATA expc<>+28(SB)/4, $0x3fb8aa3b
+// ln2hi = 0.693359375
+DATA expc<>+32(SB)/4, $0x3f318000
+DATA expc<>+36(SB)/4, $0x3f318000
+DATA expc<>+40(SB)/4, $0x3f318000
+DATA expc<>+44(SB)/4, $0x3f318000
+DATA expc<>+48(SB)/4, $0x3f318000
+DATA expc<>+52(SB)/4, $0x3f318000
+DATA expc<>+56(SB)/4, $0x3f318000
+DATA expc<>+60(SB)/4, $0x3f318000
+// ln2lo = -0.00021219444
+DATA expc<>+64(SB)/4, $0xb95e8083
+DATA expc<>+68(SB)/4, $0xb95e8083
+DATA expc<>+72(SB)/4, $0xb95e8083
+DATA expc<>+76(SB)/4, $0xb95e8083
+DATA expc<>+80(SB)/4, $0xb95e8083
+DATA expc<>+84(SB)/4, $0xb95e8083
+DATA expc<>+88(SB)/4, $0xb95e8083
+DATA expc<>+92(SB)/4, $0xb95e8083
+// p0 = 0.000198756915
+DATA expc<>+96(SB)/4, $0x39506967
+DATA expc<>+100(SB)/4, $0x39506967
+DATA expc<>+104(SB)/4, $0x39506967
+DATA expc<>+108(SB)/4, $0x39506967
+DATA expc<>+112(SB)/4, $0x39506967
+DATA expc<>+116(SB)/4, $0x39506967
+DATA expc<>+120(SB)/4, $0x39506967
+DATA expc<>+124(SB)/4, $0x39506967
+// p1 = 0.0013981999507
+DATA expc<>+128(SB)/4, $0x3ab743ce
+DATA expc<>+132(SB)/4, $0x3ab743ce
+DATA expc<>+136(SB)/4, $0x3ab743ce
+DATA expc<>+140(SB)/4, $0x3ab743ce
+DATA expc<>+144(SB)/4, $0x3ab743ce
+DATA expc<>+148(SB)/4, $0x3ab743ce
+DATA expc<>+152(SB)/4, $0x3ab743ce
+DATA expc<>+156(SB)/4, $0x3ab743ce
+// p2 = 0.0083334519073
+DATA expc<>+160(SB)/4, $0x3c088908
+DATA expc<>+164(SB)/4, $0x3c088908
+DATA expc<>+168(SB)/4, $0x3c088908
+DATA expc<>+172(SB)/4, $0x3c088908
+DATA expc<>+176(SB)/4, $0x3c088908
+DATA expc<>+180(SB)/4, $0x3c088908
+DATA expc<>+184(SB)/4, $0x3c088908
+DATA expc<>+188(SB)/4, $0x3c088908
+// p3 = 0.041665795894
+DATA expc<>+192(SB)/4, $0x3d2aa9c1
+DATA expc<>+196(SB)/4, $0x3d2aa9c1
+DATA expc<>+200(SB)/4, $0x3d2aa9c1
+DATA expc<>+204(SB)/4, $0x3d2aa9c1
+DATA expc<>+208(SB)/4, $0x3d2aa9c1
+DATA expc<>+212(SB)/4, $0x3d2aa9c1
+DATA expc<>+216(SB)/4, $0x3d2aa9c1
+DATA expc<>+220(SB)/4, $0x3d2aa9c1
+// p4 = 0.16666665459
+DATA expc<>+224(SB)/4, $0x3e2aaaaa
+DATA expc<>+228(SB)/4, $0x3e2aaaaa
+DATA expc<>+232(SB)/4, $0x3e2aaaaa
+DATA expc<>+236(SB)/4, $0x3e2aaaaa
+DATA expc<>+240(SB)/4, $0x3e2aaaaa
+DATA expc<>+244(SB)/4, $0x3e2aaaaa
+DATA expc<>+248(SB)/4, $0x3e2aaaaa
+DATA expc<>+252(SB)/4, $0x3e2aaaaa
+// p5 = 0.50000001201
+DATA expc<>+256(SB)/4, $0x3f000000
+DATA expc<>+260(SB)/4, $0x3f000000
+DATA expc<>+264(SB)/4, $0x3f000000
+DATA expc<>+268(SB)/4, $0x3f000000
+DATA expc<>+272(SB)/4, $0x3f000000
+DATA expc<>+276(SB)/4, $0x3f000000
+DATA expc<>+280(SB)/4, $0x3f000000
+DATA expc<>+284(SB)/4, $0x3f000000
+// one = 1.0
+DATA expc<>+288(SB)/4, $0x3f800000
+DATA expc<>+292(SB)/4, $0x3f800000
+DATA expc<>+296(SB)/4, $0x3f800000
+DATA expc<>+300(SB)/4, $0x3f800000
+DATA expc<>+304(SB)/4, $0x3f800000
+DATA expc<>+308(SB)/4, $0x3f800000
+DATA expc<>+312(SB)/4, $0x3f800000
+DATA expc<>+316(SB)/4, $0x3f800000
+// lo = -87.33654
+DATA expc<>+320(SB)/4, $0xc2aeac4f
+DATA expc<>+324(SB)/4, $0xc2aeac4f
+DATA expc<>+328(SB)/4, $0xc2aeac4f
+DATA expc<>+332(SB)/4, $0xc2aeac4f
+DATA expc<>+336(SB)/4, $0xc2aeac4f
+DATA expc<>+340(SB)/4, $0xc2aeac4f
+DATA expc<>+344(SB)/4, $0xc2aeac4f
+DATA expc<>+348(SB)/4, $0xc2aeac4f
+// hi = 88.0
+DATA expc<>+352(SB)/4, $0x42b00000
+DATA expc<>+356(SB)/4, $0x42b00000
+DATA expc<>+360(SB)/4, $0x42b00000
+DATA expc<>+364(SB)/4, $0x42b00000
+DATA expc<>+368(SB)/4, $0x42b00000
+DATA expc<>+372(SB)/4, $0x42b00000
+DATA expc<>+376(SB)/4, $0x42b00000
+DATA expc<>+380(SB)/4, $0x42b00000
+// bias = 127, the exponent bias, as int32
+DATA expc<>+384(SB)/4, $0x0000007f
+DATA expc<>+388(SB)/4, $0x0000007f
+DATA expc<>+392(SB)/4, $0x0000007f
+DATA expc<>+396(SB)/4, $0x0000007f
+DATA expc<>+400(SB)/4, $0x0000007f
+DATA expc<>+404(SB)/4, $0x0000007f
+DATA expc<>+408(SB)/4, $0x0000007f
+DATA expc<>+412(SB)/4, $0x0000007f
+GLOBL expc<>(SB), RODATA|NOPTR, $416
+
+// EXP8 sets Y0 = e^Y0 lane by lane, as exp32 does: clamp to [lo, hi],
+// n = round(x·log2e), r = x − n·ln2 (in two parts), e^r by a degree-6
+// polynomial, times 2^n built in the exponent bits; lanes below lo become 0
+// (NaN lanes stay NaN). Expects Y13 = lo, Y12 = hi, Y11 = log2e, Y10 = one;
+// clobbers Y1–Y4 and Y6.
+#define EXP8 \
+	VCMPPS       $5, Y13, Y0, Y6 \
+	VMAXPS       Y0, Y13, Y0 \
+	VMINPS       Y0, Y12, Y0 \
+	VMULPS       Y11, Y0, Y1 \
+	VROUNDPS     $0, Y1, Y1 \
+	VMOVAPS      Y0, Y2 \
+	VFNMADD231PS expc<>+32(SB), Y1, Y2 \
+	VFNMADD231PS expc<>+64(SB), Y1, Y2 \
+	VMOVUPS      expc<>+96(SB), Y3 \
+	VFMADD213PS  expc<>+128(SB), Y2, Y3 \
+	VFMADD213PS  expc<>+160(SB), Y2, Y3 \
+	VFMADD213PS  expc<>+192(SB), Y2, Y3 \
+	VFMADD213PS  expc<>+224(SB), Y2, Y3 \
+	VFMADD213PS  expc<>+256(SB), Y2, Y3 \
+	VMULPS       Y2, Y2, Y4 \
+	VFMADD213PS  Y2, Y4, Y3 \
+	VADDPS       Y10, Y3, Y3 \
+	VCVTPS2DQ    Y1, Y1 \
+	VPADDD       expc<>+384(SB), Y1, Y1 \
+	VPSLLD       $23, Y1, Y1 \
+	VMULPS       Y1, Y3, Y0 \
+	VANDPS       Y6, Y0, Y0
+
+#define LOADCONST \
+	VMOVUPS expc<>+320(SB), Y13 \
+	VMOVUPS expc<>+352(SB), Y12 \
+	VMOVUPS expc<>+0(SB), Y11 \
+	VMOVUPS expc<>+288(SB), Y10
+
+// func expSubAVX2(p *float32, n int, m float32) float32
+TEXT ·expSubAVX2(SB), NOSPLIT, $0-28
+	MOVQ         p+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y15
+	VXORPS       Y14, Y14, Y14
+	LOADCONST
+
+expsub_loop:
+	CMPQ    CX, $8
+	JL      expsub_done
+	VMOVUPS (SI), Y0
+	VSUBPS  Y15, Y0, Y0
+	EXP8
+	VADDPS  Y0, Y14, Y14
+	VMOVUPS Y0, (SI)
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JMP     expsub_loop
+
+expsub_done:
+	VEXTRACTF128 $1, Y14, X1
+	VADDPS       X1, X14, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+24(FP)
+	RET
+
+// func siluAVX2(dst, src *float32, n int, scale, shift float32)
+TEXT ·siluAVX2(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Y15
+	VBROADCASTSS shift+28(FP), Y14
+	VXORPS       Y9, Y9, Y9
+	LOADCONST
+
+silu_loop:
+	CMPQ        CX, $8
+	JL          silu_done
+	VMOVUPS     (SI), Y8
+	VFMADD213PS Y14, Y15, Y8 // o = v·scale + shift
+	VSUBPS      Y8, Y9, Y0   // −o
+	EXP8
+	VADDPS      Y10, Y0, Y0  // 1 + e^−o
+	VDIVPS      Y0, Y8, Y0   // o/(1 + e^−o)
+	VMOVUPS     Y0, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         silu_loop
+
+silu_done:
+	VZEROUPPER
+	RET
+
+// func maxAVX2(p *float32, n int) float32
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ         p+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS (SI), Y0
+	VMOVAPS      Y0, Y1
+
+max_loop:
+	CMPQ    CX, $16
+	JL      max_tail
+	VMAXPS  (SI), Y0, Y0
+	VMAXPS  32(SI), Y1, Y1
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     max_loop
+
+max_tail:
+	CMPQ   CX, $8
+	JL     max_done
+	VMAXPS (SI), Y0, Y0
+
+max_done:
+	VMAXPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X1, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+16(FP)
+	RET

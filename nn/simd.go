@@ -1,0 +1,48 @@
+package nn
+
+// Vector loops of the elementwise hot paths. Each runs an AVX2 kernel
+// (exp_amd64.s) over the largest multiple of 8 values when the CPU has one,
+// and the plain Go loop, which is its reference, over the rest.
+
+// expSub replaces each v of row by e^(v−m) and returns their sum. The
+// kernel clamps v−m to at most 88 (e^88 ≈ 1.65e38, near float32's largest):
+// softmax and SiLU, its users, only ask for e^x with x ≤ 0 or don't care.
+func expSub(row []float32, m float32) float32 {
+	var s float32
+	if n := len(row) &^ 7; hasAVX2 && n > 0 {
+		s = expSubAVX2(&row[0], n, m)
+		row = row[n:]
+	}
+	for i, v := range row {
+		e := exp32(v - m)
+		row[i] = e
+		s += e
+	}
+	return s
+}
+
+// siluAffine sets dst[i] = SiLU(src[i]·scale + shift).
+func siluAffine(dst, src []float32, scale, shift float32) {
+	src = src[:len(dst)]
+	if n := len(dst) &^ 7; hasAVX2 && n > 0 {
+		siluAVX2(&dst[0], &src[0], n, scale, shift)
+		dst, src = dst[n:], src[n:]
+	}
+	for i, v := range src {
+		o := v*scale + shift
+		dst[i] = o * sigmoid32(o)
+	}
+}
+
+// maxOf returns the largest value of a non-empty row.
+func maxOf(row []float32) float32 {
+	m := row[0]
+	if n := len(row) &^ 7; hasAVX2 && n > 0 {
+		m = maxAVX2(&row[0], n)
+		row = row[n:]
+	}
+	for _, v := range row {
+		m = max(m, v)
+	}
+	return m
+}
