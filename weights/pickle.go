@@ -39,7 +39,6 @@ type (
 		args  any
 		state any
 	}
-	pyMark struct{}
 )
 
 func (g pyGlobal) String() string { return g.module + "." + g.name }
