@@ -7,6 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -138,18 +140,57 @@ func isASCIIAlnum(r rune) bool {
 
 // entity decodes one "&name;" or "&#number;".
 func entity(e string) (string, bool) {
-	s := html.UnescapeString(e)
-	if s != e && !strings.Contains(s, ";") {
+	name := e[1 : len(e)-1]
+	if name[0] == '#' {
+		return charRef(name[1:])
+	}
+	if s := html.UnescapeString(e); s != e && !strings.Contains(s, ";") {
 		return s, true
 	}
 	// ftfy also decodes an upper-cased lower-case name: &NTILDE; -> 'Ñ'.
-	if e[1] != '#' && e == strings.ToUpper(e) {
-		low := strings.ToLower(e)
+	if low := strings.ToLower(e); e == strings.ToUpper(e) && low != e {
 		if s := html.UnescapeString(low); s != low && !strings.Contains(s, ";") {
-			return strings.ToUpper(s), true
+			return upper.String(s), true
 		}
 	}
 	return "", false
+}
+
+// upper upper-cases as Python's str.upper does ('ß' -> "SS").
+var upper = cases.Upper(language.Und)
+
+// charRef decodes the number of a numeric character reference ("39",
+// "x27") as Python's html.unescape does.
+func charRef(num string) (string, bool) {
+	base := 10
+	if num[0] == 'x' || num[0] == 'X' {
+		num, base = num[1:], 16
+	}
+	if num == "" {
+		return "", false
+	}
+	n := 0
+	for _, c := range num {
+		d := strings.IndexRune("0123456789abcdef", unicode.ToLower(c))
+		if d < 0 || d >= base {
+			return "", false // "&#12ab;" is not a reference
+		}
+		n = min(n*base+d, 0x110000) // anything larger is out of range anyway
+	}
+	switch {
+	case n == 0:
+		return "\ufffd", true
+	case n == '\r':
+		return "\r", true
+	case 0x80 <= n && n <= 0x9f:
+		return string(windows1252.decode[n]), true // browsers read these as Windows-1252
+	case 0xd800 <= n && n <= 0xdfff, n > unicode.MaxRune:
+		return "\ufffd", true
+	case n < 0x20 && n != '\t' && n != '\n' && n != '\f', n == 0x7f,
+		0xfdd0 <= n && n <= 0xfdef, n&0xfffe == 0xfffe:
+		return "", true // not a character HTML allows
+	}
+	return string(rune(n)), true
 }
 
 // fixC1 reads a C1 control character as the Windows-1252 byte it was.

@@ -7,7 +7,8 @@ func TestNormalize(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"  A   Photo\tof a\r\nCAT  ", "a photo of a cat"},
 		{"Tom &amp; Jerry &EACUTE; &#39;x&#x27; &bogus; &amp", "tom & jerry é 'x' &bogus; &amp"},
-		{"&amp;amp;", "&"},                                          // repeated until nothing changes
+		{"&amp;amp;", "&"},
+		{"&#0;|&#x80;|&#xFFFE;|&#12ab;|&#x1F431;|&#99999999999;|&SZLIG;|&Eacute;", "\ufffd|€||&#12ab;|🐱|\ufffd|ss|é"}, // repeated until nothing changes
 		{"<b>&amp;</b>", "<b>&amp;</b>"},                            // HTML: entities left alone
 		{"&lt;a\n&amp; <b>\n&amp;", "<a &amp; <b> &amp;"},           // '<' stops unescaping from its line on
 		{"\u2018a\u2019 \u201cb\u201d \u02bcc", "'a' \"b\" 'c"},     // curly quotes
