@@ -6,14 +6,6 @@ import (
 	"testing"
 )
 
-func f64(t *Tensor) []float64 {
-	out := make([]float64, len(t.Data))
-	for i, v := range t.Data {
-		out[i] = float64(v)
-	}
-	return out
-}
-
 func TestLinear(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct {
