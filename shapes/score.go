@@ -460,4 +460,3 @@ func blur3(px []float64, w, h int) []float64 {
 	}
 	return out
 }
-
