@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,9 @@ const (
 	MergesFile = "merges.txt"                   // Hugging Face: the merge list
 	OpenAIFile = "bpe_simple_vocab_16e6.txt.gz" // OpenAI: the merge list, vocabulary implied
 )
+
+// ErrNoVocab is wrapped by Load's error when dir holds no vocabulary.
+var ErrNoVocab = errors.New("no CLIP vocabulary found")
 
 // openAIMerges is how many lines of OpenAI's file are merges: the
 // vocabulary has 49,152 entries, 2×256 byte pieces, the merges and the two
