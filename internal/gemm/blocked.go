@@ -7,10 +7,11 @@ import (
 // kernel is a micro-kernel with the cache-block sizes that suit it.
 //
 // The blocked algorithm (Goto's, as in BLIS) splits the product into blocks
-// that stay in cache: a kc×nc block of op(B) is packed once and reused for
-// all rows; an mc×kc block of op(A) is packed and reused for all nc columns;
-// the micro-kernel multiplies an mr-row panel of packed A by an nr-column
-// panel of packed B, keeping the mr×nr tile of C in registers for all kc steps.
+// that stay in cache: a kc×nc block of op(B) is packed once into column
+// panels of nr and reused for all rows of A; the micro-kernel multiplies mr
+// rows of A by one panel, keeping the mr×nr tile of C in registers for all kc
+// steps. A is read where it lies (the kernel takes its strides) when its rows
+// are contiguous, and packed into row panels of mr when it is transposed.
 type kernel struct {
 	mr, nr     int // register tile of C
 	kc, mc, nc int // cache blocks: depth, rows of A, columns of B
@@ -21,85 +22,126 @@ type kernel struct {
 	//
 	// from mr rows of A, packed (rs 1, cs mr) or read in place, and a packed
 	// B panel (k×nr). With beta 0 it does not read C.
-	tile func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32)
+	tile tileFunc
 
 	// narrow, if not nil, is tile for a B panel of nr/2 columns; it serves
 	// the last column panel when at most nr/2 columns remain.
-	narrow func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32)
+	narrow tileFunc
 
 	// transpose, if not nil, writes dst[j*ldd+i] = src[i*lds+j] for
 	// i, j < 16; it packs a transposed B 16×16 at a time.
 	transpose func(src []float32, lds int, dst []float32, ldd int)
+
+	// convert writes dst[i] = float32 of the half-precision bits src[i].
+	convert func(dst []float32, src []uint16)
 }
+
+// tileFunc is the signature of kernel.tile.
+type tileFunc func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32)
 
 // panel returns the width of the column panel at jr of nb columns and the
 // micro-kernel that computes it.
-func (kern *kernel) panel(jr, nb int) (int, func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32)) {
+func (kern *kernel) panel(jr, nb int) (int, tileFunc) {
 	if kern.narrow != nil && nb-jr <= kern.nr/2 {
 		return kern.nr / 2, kern.narrow
 	}
 	return kern.nr, kern.tile
 }
 
-// inPlaceN is the widest op(B) for which the kernel reads a transposed A in
-// place instead of packing it.
-var inPlaceN = 64
+const (
+	// minParallel is the number of multiply-adds below which Sgemm runs on
+	// the calling goroutine alone: smaller products finish before goroutines
+	// pay off.
+	minParallel = 1 << 18
 
-// minParallel is the number of multiply-adds below which Sgemm runs on the
-// calling goroutine alone: smaller products finish before goroutines pay off.
-const minParallel = 1 << 18
+	// inPlaceN is the widest op(B) for which a transposed A is read in
+	// place: packing pays only when each row panel meets many column panels.
+	inPlaceN = 64
 
-// sgemmBlocked is Sgemm by packing, cache blocking and a micro-kernel. It
-// splits the larger of m and n into one part per goroutine; each part is an
-// independent product with its own packing buffers.
-func sgemmBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	// narrowN is the widest block of op(B) that is swept row panel by row
+	// panel, so that each A panel stays in L1 while it meets all of B.
+	narrowN = 128
+)
+
+// matB is op(B) as stored: float32 or IEEE 754 half-precision bits.
+type matB struct {
+	f32   []float32
+	f16   []uint16
+	ld    int  // row stride
+	trans bool // stored n×k
+}
+
+// from returns the columns j.. of op(B).
+func (b matB) from(j int) matB {
+	if b.trans {
+		j *= b.ld
+	}
+	if b.f16 != nil {
+		b.f16 = b.f16[j:]
+	} else {
+		b.f32 = b.f32[j:]
+	}
+	return b
+}
+
+// product is one call of Sgemm on the blocked path:
+// C = alpha*op(A)*op(B) + beta*C.
+type product struct {
+	kern        *kernel
+	m, n, k     int
+	alpha, beta float32
+	a           []float32
+	lda         int
+	transA      bool
+	b           matB
+	c           []float32
+	ldc         int
+}
+
+// run computes the product, splitting the larger of m and n into one part per
+// goroutine; each part is an independent product with its own buffers.
+func (g product) run() {
 	t := Threads()
-	if m*n*k < minParallel {
+	if g.m*g.n*g.k < minParallel {
 		t = 1
 	}
-	splitN := n >= m
-	unit, size := kern.mr, m
+	splitN := g.n >= g.m
+	unit, size := g.kern.mr, g.m
 	if splitN {
-		unit, size = kern.nr, n
+		unit, size = g.kern.nr, g.n
 	}
 	// Parts are whole tiles, so only the last part has edge tiles.
 	tiles := (size + unit - 1) / unit
 	t = min(t, tiles)
 	if t <= 1 {
-		serialBlocked(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		g.serial()
 		return
 	}
 	var wg sync.WaitGroup
 	for part := range t {
 		lo := tiles * part / t * unit
 		hi := min(tiles*(part+1)/t*unit, size)
+		p := g
 		if splitN {
-			bj := b[lo:] // columns lo.. of op(B)
-			if transB {
-				bj = b[lo*ldb:]
-			}
-			wg.Go(func() {
-				serialBlocked(kern, transA, transB, m, hi-lo, k, alpha, a, lda, bj, ldb, beta, c[lo:], ldc)
-			})
+			p.n, p.b, p.c = hi-lo, g.b.from(lo), g.c[lo:]
 		} else {
-			var ai []float32 // rows lo.. of op(A)
-			if transA {
-				ai = a[lo:]
+			p.m, p.c = hi-lo, g.c[lo*g.ldc:]
+			if g.transA {
+				p.a = g.a[lo:]
 			} else {
-				ai = a[lo*lda:]
+				p.a = g.a[lo*g.lda:]
 			}
-			wg.Go(func() {
-				serialBlocked(kern, transA, transB, hi-lo, n, k, alpha, ai, lda, b, ldb, beta, c[lo*ldc:], ldc)
-			})
 		}
+		wg.Go(p.serial)
 	}
 	wg.Wait()
 }
 
 // buffers holds one goroutine's packed blocks, reused across calls.
 type buffers struct {
-	a, b []float32 // packed mc×kc block of op(A), kc×nc block of op(B)
-	tile []float32 // mr×nr scratch tile for edges of C
+	a, b    []float32 // packed mc×kc block of op(A), kc×nc block of op(B)
+	tile    []float32 // mr×nr scratch tile for edges of C
+	convert []float32 // B's rows converted from half precision
 }
 
 var pool = sync.Pool{New: func() any { return new(buffers) }}
@@ -120,18 +162,17 @@ func blocks(n, size, unit int) int {
 	return (per + unit - 1) / unit * unit
 }
 
-// serialBlocked is sgemmBlocked on the calling goroutine.
-func serialBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// serial computes the product on the calling goroutine.
+func (g product) serial() {
+	kern, m, n, k := g.kern, g.m, g.n, g.k
 	mr, nr := kern.mr, kern.nr
 	kc := blocks(k, kern.kc, 1)
 	mc := blocks(m, kern.mc, mr)
 	nc := blocks(n, kern.nc, nr)
 
 	// The kernel reads A where it lies when its rows are contiguous: the
-	// hardware prefetcher streams the mr rows as well as one packed panel.
-	// A transposed A is packed, unless op(B) is so narrow that each row panel
-	// serves few column panels and packing would cost more than it saves.
-	inPlace := (!transA || n <= inPlaceN) && !forcePack
+	// hardware prefetcher streams mr rows as well as one packed panel.
+	inPlace := !g.transA || n <= inPlaceN
 
 	buf := pool.Get().(*buffers)
 	defer pool.Put(buf)
@@ -143,19 +184,20 @@ func serialBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32
 		nb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
-			packB(kern, transB, kb, nb, b, ldb, pc, jc, buf.b)
-			bet := beta // later depth blocks add to the first's result
+			g.packB(kb, nb, pc, jc, buf)
+			beta := g.beta // later depth blocks add to the first's result
 			if pc > 0 {
-				bet = 1
+				beta = 1
 			}
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
-				// Rows from packed (packed ≤ ir) are packed, those before are read in place.
+				// Row panels from packed on are packed, those before read in place.
 				packed := 0
 				if inPlace {
 					packed = mb / mr * mr
 				}
-				packA(transA, mb-packed, kb, mr, a, lda, ic+packed, pc, buf.a)
+				packA(g.transA, mb-packed, kb, mr, g.a, g.lda, ic+packed, pc, buf.a)
+
 				// micro computes the tile of C at (ic+ir, jc+jr).
 				micro := func(ir, jr int) {
 					w, tile := kern.panel(jr, nb)
@@ -165,23 +207,23 @@ func serialBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32
 					switch {
 					case ir >= packed:
 						ap, rs, cs = buf.a[(ir-packed)*kb:], 1, mr
-					case transA:
-						ap, rs, cs = a[pc*lda+ic+ir:], 1, lda
+					case g.transA:
+						ap, rs, cs = g.a[pc*g.lda+ic+ir:], 1, g.lda
 					default:
-						ap, rs, cs = a[(ic+ir)*lda+pc:], lda, 1
+						ap, rs, cs = g.a[(ic+ir)*g.lda+pc:], g.lda, 1
 					}
-					ct := c[(ic+ir)*ldc+jc+jr:]
+					ct := g.c[(ic+ir)*g.ldc+jc+jr:]
 					if ir+mr <= mb && jr+w <= nb {
-						tile(kb, ap, rs, cs, bp, ct, ldc, alpha, bet)
+						tile(kb, ap, rs, cs, bp, ct, g.ldc, g.alpha, beta)
 						return
 					}
 					// Edge: compute the whole tile aside, keep its valid part.
-					tile(kb, ap, rs, cs, bp, buf.tile, w, alpha, 0)
-					merge(min(mr, mb-ir), min(w, nb-jr), buf.tile, w, bet, ct, ldc)
+					tile(kb, ap, rs, cs, bp, buf.tile, w, g.alpha, 0)
+					merge(min(mr, mb-ir), min(w, nb-jr), buf.tile, w, beta, ct, g.ldc)
 				}
 				if nb <= narrowN {
 					// Few column panels: each A panel stays in L1 while it
-					// meets them all, and the B panels stay in L2.
+					// meets them all.
 					for ir := 0; ir < mb; ir += mr {
 						for jr := 0; jr < nb; jr += nr {
 							micro(ir, jr)
@@ -189,8 +231,8 @@ func serialBlocked(kern *kernel, transA, transB bool, m, n, k int, alpha float32
 					}
 					continue
 				}
-				// Each B panel stays in L1 while it meets the rows of A, which
-				// stay in L2.
+				// Each B panel stays in L1 while it meets the rows of A,
+				// which stay in L2.
 				for jr := 0; jr < nb; jr += nr {
 					for ir := 0; ir < mb; ir += mr {
 						micro(ir, jr)
@@ -248,52 +290,66 @@ func packA(transA bool, mb, kb, mr int, a []float32, lda, ic, pc int, dst []floa
 	}
 }
 
-// packB copies the kb×nb block of op(B) at (pc, jc) into dst as panels of nr
-// columns: panel r holds, for each p, the nr values op(B)[pc+p][jc+r*nr+j] at
-// dst[r*nr*kb + p*nr + j]. The last panel may be narrower (kernel.panel).
-// Columns past nb are zero.
-func packB(kern *kernel, transB bool, kb, nb int, b []float32, ldb, pc, jc int, dst []float32) {
+// packB copies the kb×nb block of op(B) at (pc, jc) into buf.b as panels of
+// nr columns: panel r holds, for each p, the nr values op(B)[pc+p][jc+r*nr+j]
+// at buf.b[r*nr*kb + p*nr + j]. The last panel may be narrower
+// (kernel.panel). Columns past nb are zero. Half-precision values are
+// converted on the way.
+func (g product) packB(kb, nb, pc, jc int, buf *buffers) {
+	kern, b := g.kern, g.b
 	for jr := 0; jr < nb; jr += kern.nr {
 		nr, _ := kern.panel(jr, nb)
-		d := dst[jr*kb : (jr+nr)*kb]
+		d := buf.b[jr*kb : (jr+nr)*kb]
 		cols := min(nr, nb-jr)
 		if cols < nr {
 			clear(d)
 		}
-		if transB {
-			// B is stored n×k: a row of B is a column of op(B).
-			j0, p0 := 0, 0 // columns and depths before these are packed
-			if kern.transpose != nil {
-				j0, p0 = cols/16*16, kb/16*16
-				for j := 0; j < j0; j += 16 {
-					s := b[(jc+jr+j)*ldb+pc:]
-					for p := 0; p < p0; p += 16 {
-						kern.transpose(s[p:], ldb, d[p*nr+j:], nr)
-					}
-				}
+		switch {
+		case !b.trans && b.f16 != nil:
+			for p := range kb {
+				s := b.f16[(pc+p)*b.ld+jc+jr:]
+				kern.convert(d[p*nr:p*nr+cols], s[:cols])
 			}
+		case !b.trans:
+			for p := range kb {
+				s := b.f32[(pc+p)*b.ld+jc+jr:]
+				copy(d[p*nr:p*nr+cols], s[:cols])
+			}
+		case b.f16 != nil:
+			// Convert the panel's rows of B, then pack them as float32.
+			buf.convert = grow(buf.convert, cols*kb)
 			for j := range cols {
-				s := b[(jc+jr+j)*ldb+pc:]
-				s = s[:kb]
-				from := 0
-				if j < j0 {
-					from = p0
-				}
-				for p := from; p < kb; p++ {
-					d[p*nr+j] = s[p]
-				}
+				s := b.f16[(jc+jr+j)*b.ld+pc:]
+				kern.convert(buf.convert[j*kb:(j+1)*kb], s[:kb])
 			}
-			continue
-		}
-		for p := range kb {
-			s := b[(pc+p)*ldb+jc+jr:]
-			copy(d[p*nr:p*nr+cols], s[:cols])
+			packColumns(kern, kb, cols, nr, buf.convert, kb, d)
+		default:
+			packColumns(kern, kb, cols, nr, b.f32[(jc+jr)*b.ld+pc:], b.ld, d)
 		}
 	}
 }
 
-var forcePack bool
-
-// narrowN is the widest block of op(B) that the micro-kernels sweep row panel
-// by row panel.
-var narrowN = 128
+// packColumns packs a panel of a transposed B, stored n×k: row j of src
+// (stride lds) is column j of op(B), so d[p*nr+j] = src[j*lds+p] for j < cols,
+// p < kb.
+func packColumns(kern *kernel, kb, cols, nr int, src []float32, lds int, d []float32) {
+	j0, p0 := 0, 0 // the transpose packs columns < j0 at depths < p0
+	if kern.transpose != nil {
+		j0, p0 = cols/16*16, kb/16*16
+		for j := 0; j < j0; j += 16 {
+			for p := 0; p < p0; p += 16 {
+				kern.transpose(src[j*lds+p:], lds, d[p*nr+j:], nr)
+			}
+		}
+	}
+	for j := range cols {
+		s := src[j*lds : j*lds+kb]
+		from := 0
+		if j < j0 {
+			from = p0
+		}
+		for p := from; p < kb; p++ {
+			d[p*nr+j] = s[p]
+		}
+	}
+}

@@ -86,12 +86,12 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scale(m, n, beta, c, ldc)
 		return
 	}
-	switch active {
-	case pathGonum:
+	if active == pathGonum {
 		sgemmGonum(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-	default:
-		sgemmBlocked(kernelFor(active), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
 	}
+	product{kern: kernelFor(active), m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, lda: lda, transA: transA, b: matB{f32: b, ld: ldb, trans: transB}, c: c, ldc: ldc}.run()
 }
 
 // check panics with a message naming the bad argument.

@@ -9,6 +9,12 @@ var (
 	hasAVX512 = cpu.X86.HasAVX512F
 )
 
+func init() {
+	if cpu.X86.HasF16C {
+		avx2Kernel.convert = convertWith(convertF16C, 8)
+	}
+}
+
 // bestPath is the fastest path this CPU runs.
 func bestPath() path {
 	switch {
@@ -49,6 +55,7 @@ var avx2Kernel = kernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048,
 		_, _, _ = a[5*rs+(k-1)*cs], b[16*k-1], c[5*ldc+15] // the assembly stays in bounds
 		tileAVX2(k, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
 	},
+	convert: convertGo, // F16C's if the CPU has it (init)
 }
 
 // avx512Kernel computes 12×32 tiles with AVX-512, and 12×16 tiles for a
@@ -66,6 +73,20 @@ var avx512Kernel = kernel{mr: 12, nr: 32, kc: 256, mc: 192, nc: 2048,
 		_, _ = src[15*lds+15], dst[15*ldd+15] // the assembly stays in bounds
 		transpose16(&src[0], lds, &dst[0], ldd)
 	},
+	convert: convertWith(convertAVX512, 16),
+}
+
+// convertWith returns a kernel.convert that runs the assembly conv on the
+// leading multiple of width values and Go on the rest.
+func convertWith(conv func(dst *float32, src *uint16, n int), width int) func(dst []float32, src []uint16) {
+	return func(dst []float32, src []uint16) {
+		dst = dst[:len(src)]
+		n := len(src) / width * width
+		if n > 0 {
+			conv(&dst[0], &src[0], n)
+		}
+		convertGo(dst[n:], src[n:])
+	}
 }
 
 // tileAVX2 is the kernel.tile of avx2Kernel, on the first elements of a,
@@ -109,3 +130,14 @@ func tileAVX512N(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, b
 //
 //go:noescape
 func transpose16(src *float32, lds int, dst *float32, ldd int)
+
+// convertAVX512 writes dst[i] = float32 of the half-precision bits src[i]
+// for i < n, a multiple of 16.
+//
+//go:noescape
+func convertAVX512(dst *float32, src *uint16, n int)
+
+// convertF16C is convertAVX512 with F16C, for n a multiple of 8.
+//
+//go:noescape
+func convertF16C(dst *float32, src *uint16, n int)

@@ -2,7 +2,7 @@ package gemm
 
 // goKernel is the pure-Go micro-kernel: a 4×4 tile of C in 16 local
 // variables, which the compiler keeps in registers.
-var goKernel = kernel{mr: 4, nr: 4, kc: 256, mc: 128, nc: 1024, tile: tileGo}
+var goKernel = kernel{mr: 4, nr: 4, kc: 256, mc: 128, nc: 1024, tile: tileGo, convert: convertGo}
 
 // tileGo is the micro-kernel of the "go" path. It computes
 //
