@@ -61,12 +61,12 @@ type Tokenizer struct {
 	bytes   [][]byte
 	wordEnd []bool
 
-	// BPE works on symbols: every string a merge can produce, whether or not
-	// the vocabulary lists it (a learned vocabulary may be pruned).
-	symbols []string
-	symTok  []int // symbol -> vocabulary id (EOS, as unk, when absent)
-	symLen  []int // symbol -> how many bytes of the word it covers
-	merges  map[uint64]merge
+	// BPE works on symbols, numbered from 0: every string a merge can
+	// produce, whether or not the vocabulary lists it (a learned vocabulary
+	// may be pruned).
+	symTok []int // symbol -> vocabulary id (EOS, as unk, when absent)
+	symLen []int // symbol -> how many bytes of the word it covers
+	merges map[uint64]merge
 	// byteSym[b] and byteEndSym[b] are the symbols of byte b inside a word
 	// and at its end ("a" and "a</w>").
 	byteSym, byteEndSym [256]int32
@@ -118,9 +118,8 @@ func New(vocab map[string]int, merges [][2]string) (*Tokenizer, error) {
 		if i, ok := symIndex[s]; ok {
 			return i
 		}
-		i := int32(len(t.symbols))
+		i := int32(len(t.symTok))
 		symIndex[s] = i
-		t.symbols = append(t.symbols, s)
 		id, ok := vocab[s]
 		if !ok {
 			id = eos
