@@ -1,0 +1,38 @@
+// Package sdmini trains sd-mini, a small Stable Diffusion built the way
+// Stable Diffusion was, on the captioned world of package shapes, in pure Go.
+//
+// The networks are the inference packages' architectures, written a second
+// time in the operations of package grad so that they can be trained:
+//
+//	Text  CLIP's text transformer (clip.Model), parameters text_model.…
+//	VAE   the autoencoder (vae.Model): encoder.…, quant_conv, post_quant_conv, decoder.…
+//	UNet  the conditional noise predictor (unet.Model): conv_in, down_blocks.…, mid_block.…, up_blocks.…
+//
+// Each is built from the same config type as its inference twin, names its
+// parameters exactly as the diffusers/transformers checkpoints do, and
+// computes the same numbers (the parity tests compare every element), so the
+// trained weights are exported with grad.Params.Export and run unchanged in
+// package pipeline.
+//
+// Training runs in stages, as Stable Diffusion's did (see Train):
+//
+//  1. bpe: a byte-level BPE vocabulary learned from the captions, in the
+//     vocab.json/merges.txt format of package tokenizer, every word of the
+//     grammar one token.
+//  2. clip: the text tower trained contrastively against a small
+//     convolutional image tower (CLIP's symmetric cross-entropy over a
+//     batch's image–caption similarities); only the text tower is kept.
+//  3. vae: the autoencoder, trained to reconstruct (L1 + L2) with a small KL
+//     term; the latents' scaling factor is then measured from the data, as
+//     SD's 0.18215 was, so that scaled latents have unit variance.
+//  4. unet: DDPM ε-prediction on the frozen text encoder's context and the
+//     frozen VAE's scaled latents, the caption dropped (replaced by the
+//     empty prompt) 10% of the time so that classifier-free guidance works.
+//
+// Every stage saves resumable checkpoints atomically and reports its loss,
+// speed and time left; the result is a diffusers-style model folder.
+//
+// Operations grad lacks are composed from the ones it has (layers.go:
+// channel selection as a constant 1×1 convolution, an average as a constant
+// Linear, L1 through a constant sign).
+package sdmini
