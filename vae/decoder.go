@@ -85,11 +85,15 @@ func (d *Decoder) Mid(z *nn.Tensor) *nn.Tensor {
 // (B, BlockOut[n-1], h, w) -> (B, Out, h·f, w·f). It is local (each output
 // pixel depends on a bounded neighbourhood) except for the GroupNorm
 // statistics, so it can run tile by tile.
-func (d *Decoder) Up(x *nn.Tensor) *nn.Tensor { return d.up(x, nil) }
+func (d *Decoder) Up(x *nn.Tensor) *nn.Tensor {
+	return d.out(d.upBlocks(x, nil, 0, len(d.UpBlocks)), nil)
+}
 
-// up is Up with the norms' statistics shared across tiles (see tiled.go).
-func (d *Decoder) up(x *nn.Tensor, ns *normState) *nn.Tensor {
-	for i, b := range d.UpBlocks {
+// upBlocks runs up blocks [from, to), with the norms' statistics shared
+// across tiles when ns is not nil (see tiled.go).
+func (d *Decoder) upBlocks(x *nn.Tensor, ns *normState, from, to int) *nn.Tensor {
+	for i := from; i < to; i++ {
+		b := d.UpBlocks[i]
 		for _, r := range b.Resnets {
 			x = r.forward(x, ns)
 		}
@@ -98,6 +102,11 @@ func (d *Decoder) up(x *nn.Tensor, ns *normState) *nn.Tensor {
 		}
 		d.trace(fmt.Sprintf("dec.up%d", i), x)
 	}
+	return x
+}
+
+// out is the output head: GroupNorm → SiLU → conv_out.
+func (d *Decoder) out(x *nn.Tensor, ns *normState) *nn.Tensor {
 	x = ns.norm(d.ConvNormOut, x)
 	d.trace("dec.conv_norm_out", x)
 	return d.ConvOut.Forward(nn.SiLU(x)) // (B, BlockOut[0], H, W) -> (B, Out, H, W)

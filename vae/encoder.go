@@ -70,13 +70,22 @@ func (e *Encoder) Forward(x *nn.Tensor) *nn.Tensor {
 // Down runs the encoder's high-resolution part, conv_in and the down blocks:
 // (B, In, H, W) -> (B, BlockOut[n-1], H/f, W/f). It is local except for the
 // GroupNorm statistics, so it can run tile by tile.
-func (e *Encoder) Down(x *nn.Tensor) *nn.Tensor { return e.down(x, nil) }
+func (e *Encoder) Down(x *nn.Tensor) *nn.Tensor {
+	return e.downBlocks(e.in(x), nil, 0, len(e.DownBlocks))
+}
 
-// down is Down with the norms' statistics shared across tiles (see tiled.go).
-func (e *Encoder) down(x *nn.Tensor, ns *normState) *nn.Tensor {
-	x = e.ConvIn.Forward(x) // (B, In, H, W) -> (B, BlockOut[0], H, W)
+// in is conv_in: (B, In, H, W) -> (B, BlockOut[0], H, W).
+func (e *Encoder) in(x *nn.Tensor) *nn.Tensor {
+	x = e.ConvIn.Forward(x)
 	e.trace("enc.conv_in", x)
-	for i, b := range e.DownBlocks {
+	return x
+}
+
+// downBlocks runs down blocks [from, to), with the norms' statistics shared
+// across tiles when ns is not nil (see tiled.go).
+func (e *Encoder) downBlocks(x *nn.Tensor, ns *normState, from, to int) *nn.Tensor {
+	for i := from; i < to; i++ {
+		b := e.DownBlocks[i]
 		for _, r := range b.Resnets {
 			x = r.forward(x, ns)
 		}

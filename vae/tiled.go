@@ -9,11 +9,11 @@ import (
 
 // Tiling sets the tiles of [Model.DecodeTiled] and [Model.EncodeTiled].
 //
-// Only the full-resolution part of the network runs tile by tile: the
-// decoder's up blocks and the encoder's down blocks, which hold the large
-// activations (128 channels at full resolution for SD). The part at the
-// latent resolution, including the mid block's attention over every
-// position, runs whole: it is f² times smaller. Tiles overlap, and each
+// Only the high-resolution part of the network runs tile by tile, the
+// levels whose activations exceed Budget: for SD these are the decoder's
+// last up blocks and the encoder's first down blocks, 128 to 512 channels
+// at up to full resolution. The rest, including the mid block's attention
+// over every position, runs on the whole image. Tiles overlap, and each
 // output pixel of an overlap is a weighted mean of the tiles covering it,
 // with weights falling linearly to the tile's edge, so no seams show.
 //
@@ -23,13 +23,19 @@ import (
 // brightness and colour, which the blend hides but does not remove. Each
 // stats pass runs every tile once more only to gather, for every GroupNorm,
 // the whole image's mean and variance (each pixel counted once, with the
-// blend weights); the final pass normalises every tile with them. Each pass
+// blend weights); the next pass normalises every tile with them. Each pass
 // brings the statistics closer to the untiled ones (see tiled_test.go for
 // figures); the first brings most of the gain.
 type Tiling struct {
 	Tile        int // tile side in latent pixels (image pixels: f times more)
 	Overlap     int // overlap between neighbouring tiles in latent pixels, < Tile
 	StatsPasses int // passes gathering whole-image GroupNorm statistics before the final one
+
+	// Budget is the largest activation, in float32s, that a level may
+	// compute on the whole image instead of in tiles. 0 means the largest
+	// activation of one tile (BlockOut[0] channels at full tile resolution),
+	// so that tiling never raises the peak memory above one tile's.
+	Budget int
 }
 
 // DefaultTiling is diffusers' tile (the training size, SampleSize/f latent
@@ -40,14 +46,23 @@ func (m *Model) DefaultTiling() Tiling {
 }
 
 func (t Tiling) validate() error {
-	if t.Tile <= 0 || t.Overlap < 0 || t.Overlap >= t.Tile || t.StatsPasses < 0 {
-		return fmt.Errorf("vae: tiling %+v: want 0 ≤ overlap < tile and stats passes ≥ 0", t)
+	if t.Tile <= 0 || t.Overlap < 0 || t.Overlap >= t.Tile || t.StatsPasses < 0 || t.Budget < 0 {
+		return fmt.Errorf("vae: tiling %+v: want 0 ≤ overlap < tile, stats passes ≥ 0, budget ≥ 0", t)
 	}
 	return nil
 }
 
-// DecodeTiled is [Model.Decode] with the up blocks run tile by tile, so that
-// memory is bounded by the tile size whatever the image size.
+// budget is t.Budget, or one tile's largest activation for batch b.
+func (m *Model) budget(t Tiling, b int) int {
+	if t.Budget > 0 {
+		return t.Budget
+	}
+	side := t.Tile * m.Config.ScaleFactor()
+	return b * m.Config.BlockOut[0] * side * side
+}
+
+// DecodeTiled is [Model.Decode] with the high-resolution up blocks run tile
+// by tile, so that memory is bounded by the tile size whatever the image size.
 func (m *Model) DecodeTiled(z *nn.Tensor, t Tiling) (*nn.Tensor, error) {
 	if err := m.checkLatent(z); err != nil {
 		return nil, err
@@ -55,9 +70,18 @@ func (m *Model) DecodeTiled(z *nn.Tensor, t Tiling) (*nn.Tensor, error) {
 	if err := t.validate(); err != nil {
 		return nil, err
 	}
-	f := m.Config.ScaleFactor()
-	h := m.Decoder.Mid(m.postQuant(z)) // (B, L, h, w) -> (B, C, h, w), whole
+	d, n, f := m.Decoder, m.Config.Levels(), m.Config.ScaleFactor()
+	h := d.Mid(m.postQuant(z)) // (B, L, h, w) -> (B, C, h, w), whole
 	b, lh, lw := h.Shape[0], h.Shape[2], h.Shape[3]
+
+	// 1. Whole image: the up blocks whose output fits the budget.
+	k, r, budget := 0, 1, m.budget(t, b) // r: h's resolution over the latent's
+	for k < n-1 && b*m.Config.BlockOut[n-1-k]*(lh*2*r)*(lw*2*r) <= budget {
+		h = d.upBlocks(h, nil, k, k+1) // (B, C, H, W) -> (B, C', 2H, 2W)
+		k, r = k+1, 2*r
+	}
+
+	// 2. Tiles: the rest, after StatsPasses passes gathering statistics.
 	ys, xs := spans(lh, t.Tile, t.Overlap), spans(lw, t.Tile, t.Overlap)
 	ns := &normState{}
 	for pass := 0; ; pass++ {
@@ -69,7 +93,8 @@ func (m *Model) DecodeTiled(z *nn.Tensor, t Tiling) (*nn.Tensor, error) {
 		for _, ty := range ys {
 			for _, tx := range xs {
 				ns.startTile(ty, tx)
-				img := m.Decoder.up(crop(h, ty, tx), ns) // (B, C, th, tw) -> (B, Out, th·f, tw·f)
+				tile := crop(h, ty.scale(r), tx.scale(r))    // (B, C, th·r, tw·r)
+				img := d.out(d.upBlocks(tile, ns, k, n), ns) // -> (B, Out, th·f, tw·f)
 				if final {
 					bl.add(img, ty.scale(f), tx.scale(f))
 				}
@@ -82,7 +107,8 @@ func (m *Model) DecodeTiled(z *nn.Tensor, t Tiling) (*nn.Tensor, error) {
 	}
 }
 
-// EncodeTiled is [Model.Encode] with the down blocks run tile by tile.
+// EncodeTiled is [Model.Encode] with the high-resolution down blocks run
+// tile by tile.
 func (m *Model) EncodeTiled(x *nn.Tensor, t Tiling) (*LatentDist, error) {
 	if err := m.checkImage(x); err != nil {
 		return nil, err
@@ -90,29 +116,43 @@ func (m *Model) EncodeTiled(x *nn.Tensor, t Tiling) (*LatentDist, error) {
 	if err := t.validate(); err != nil {
 		return nil, err
 	}
-	f := m.Config.ScaleFactor()
+	e, n, f := m.Encoder, m.Config.Levels(), m.Config.ScaleFactor()
 	b, lh, lw := x.Shape[0], x.Shape[2]/f, x.Shape[3]/f
+
+	// Levels [0, k) run in tiles, [k, n) whole: k is the first level whose
+	// activations, (H/2^k)·(W/2^k) at up to BlockOut[k] channels, fit the budget.
+	k, budget := 1, m.budget(t, b)
+	for ; k < n; k++ {
+		side := f >> k // the level's resolution over the latent's
+		if b*max(m.Config.BlockOut[k-1], m.Config.BlockOut[k])*(lh*side)*(lw*side) <= budget {
+			break
+		}
+	}
+	r := f >> min(k, n-1) // resolution of level k's input over the latent's
+
 	ys, xs := spans(lh, t.Tile, t.Overlap), spans(lw, t.Tile, t.Overlap)
 	ns := &normState{}
 	for pass := 0; ; pass++ {
 		final := pass == t.StatsPasses
 		var bl *blender
 		if final {
-			bl = newBlender(nn.New(b, m.Config.BlockOut[m.Config.Levels()-1], lh, lw))
+			bl = newBlender(nn.New(b, m.Config.BlockOut[k-1], lh*r, lw*r))
 		}
-		// Tiles start at multiples of f, so each tile's downsampling grid is
-		// the whole image's.
+		// Tiles start at multiples of f latent pixels, so each tile's
+		// downsampling grid is the whole image's.
 		for _, ty := range ys {
 			for _, tx := range xs {
 				ns.startTile(ty, tx)
-				feat := m.Encoder.down(crop(x, ty.scale(f), tx.scale(f)), ns) // (B, In, th·f, tw·f) -> (B, C, th, tw)
+				tile := crop(x, ty.scale(f), tx.scale(f))  // (B, In, th·f, tw·f)
+				feat := e.downBlocks(e.in(tile), ns, 0, k) // -> (B, C, th·r, tw·r)
 				if final {
-					bl.add(feat, ty, tx)
+					bl.add(feat, ty.scale(r), tx.scale(r))
 				}
 			}
 		}
 		if final {
-			return m.moments(m.Encoder.Head(bl.finish())), nil // whole: (B, C, h, w) -> (B, 2L, h, w)
+			h := e.downBlocks(bl.finish(), nil, k, n) // whole: -> (B, BlockOut[n-1], h, w)
+			return m.moments(e.Head(h)), nil          // whole: -> (B, 2L, h, w)
 		}
 		ns.endPass()
 	}

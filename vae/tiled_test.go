@@ -39,6 +39,14 @@ func TestSpans(t *testing.T) {
 
 // TestTiled decodes and encodes a 96×96 photo (latent 48×48) in 3×3 tiles
 // of 24 latents overlapping by 12 and compares with the untiled result.
+//
+// The reference VAE is a hard case: random weights amplify any change of
+// the GroupNorm statistics, and its receptive field (about 10 latents) is
+// nearly half a tile, where SD's (about 12) is a fifth of its 64-latent
+// tile. The bounds are about 1.5× the differences measured here (max abs
+// 2.3 → 0.92 for decoding with 0 → 2 stats passes, 0.20 when only the last
+// level is tiled); a tiled decode is an approximation, like diffusers' and
+// ComfyUI's, not a reproduction of the untiled one.
 func TestTiled(t *testing.T) {
 	m := loadRef(t, "diffusion_pytorch_model.safetensors")
 	if tl := m.DefaultTiling(); tl != (Tiling{Tile: 16, Overlap: 4, StatsPasses: 1}) {
@@ -62,9 +70,12 @@ func TestTiled(t *testing.T) {
 		maxDec, meanDec float64 // bounds: about 1.5× what was measured
 		maxEnc, meanEnc float64
 	}{
-		{Tiling{24, 8, 0}, 3.5, 0.25, 5, 0.35},
-		{Tiling{24, 8, 2}, 1.4, 0.12, 1.8, 0.16},
-		{Tiling{48, 0, 1}, 1e-5, 1e-6, 1e-5, 1e-6}, // one tile: the untiled computation
+		{Tiling{Tile: 24, Overlap: 8}, 3.5, 0.25, 5, 0.35},
+		{Tiling{Tile: 24, Overlap: 8, StatsPasses: 2}, 1.4, 0.12, 1.8, 0.16},
+		// Only the last (decoder) or first (encoder) level in tiles.
+		{Tiling{Tile: 24, Overlap: 8, StatsPasses: 0, Budget: 1 << 30}, 2.5, 0.2, 4.5, 0.35},
+		{Tiling{Tile: 24, Overlap: 8, StatsPasses: 2, Budget: 1 << 30}, 0.3, 0.035, 1.4, 0.1},
+		{Tiling{Tile: 48, StatsPasses: 1}, 1e-5, 1e-6, 1e-5, 1e-6}, // one tile: the untiled computation
 	} {
 		got, err := m.DecodeTiled(d.Mean, tc.tl)
 		if err != nil {
@@ -103,13 +114,13 @@ func TestTiledExactStats(t *testing.T) {
 	h := m.Decoder.Mid(m.postQuant(d.Mean)) // (1, 64, 48, 48)
 	ns := &normState{}
 	ns.startTile(span{0, 48, 0, 0}, span{0, 48, 0, 0}) // one pass over the whole image for the statistics
-	m.Decoder.up(h, ns)
+	m.Decoder.out(m.Decoder.upBlocks(h, ns, 0, 2), ns)
 	ns.endPass()
 	bl := newBlender(nn.New(1, 3, 96, 96))
 	for _, ty := range spans(48, 24, 8) {
 		for _, tx := range spans(48, 24, 8) {
 			ns.startTile(ty, tx)
-			bl.add(m.Decoder.up(crop(h, ty, tx), ns), ty.scale(2), tx.scale(2))
+			bl.add(m.Decoder.out(m.Decoder.upBlocks(crop(h, ty, tx), ns, 0, 2), ns), ty.scale(2), tx.scale(2))
 		}
 	}
 	if mx, mean := report(t, "decode, exact stats", bl.finish(), want); mx > 0.5 || mean > 0.02 {
