@@ -51,3 +51,20 @@ func BenchmarkAttention(b *testing.B) {
 		return tp.Attention(in[0], in[1], in[2], heads, false)
 	})
 }
+
+// BenchmarkResBlock is a ResNet block of 64 channels over a 32×32 batch of
+// 8 (norm, SiLU, conv, time embedding, norm, SiLU, conv, skip), forward and
+// backward; flops count the two convolutions only.
+func BenchmarkResBlock(b *testing.B) {
+	const n, c, h, w, temb = 8, 64, 32, 32, 256
+	flops := 2 * 3 * 2.0 * c * c * 9 * h * w * n
+	benchStep(b, flops, [][]int{{n, c, h, w}, {c, c, 3, 3}, {c}, {c, c, 3, 3}, {c}, {n, temb}, {c, temb}, {c}, {c}, {c}},
+		func(tp *Tape, in []*Var) *Var {
+			hs := tp.SiLU(tp.GroupNorm(in[0], 32, in[8], in[9], 1e-5))
+			hs = tp.Conv2d(hs, in[1], in[2], 1, 1)
+			hs = tp.AddNC(hs, tp.Linear(tp.SiLU(in[5]), in[6], in[7]))
+			hs = tp.SiLU(tp.GroupNorm(hs, 32, in[8], in[9], 1e-5))
+			hs = tp.Conv2d(hs, in[3], in[4], 1, 1)
+			return tp.Add(in[0], hs)
+		})
+}

@@ -27,6 +27,12 @@ func (tp *Tape) Conv2d(x, w, b *Var, stride, pad int) *Var {
 //	dW   += dY·colᵀ   (O, OH·OW)·(OH·OW, C·KH·KW)
 //	dcol  = Wᵀ·dY     (C·KH·KW, O)·(O, OH·OW), scattered back onto dx by col2im
 //	db   += Σ dY over positions
+//
+// For stride 1 (the 3×3 convolutions that dominate training) neither matrix
+// is built: dx is the convolution of dY, padded by K−1−pad, with the kernel
+// flipped and its channel axes swapped, and dW is summed tap by tap from
+// shifted views of the padded input (see weightGradShifted). A 1×1 kernel
+// without padding is a plain matrix product both ways.
 func (tp *Tape) Conv2dPad(x, w, b *Var, stride, top, bottom, left, right int) *Var {
 	xs, ws := x.Value.Shape, w.Value.Shape
 	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1] || (b != nil && b.Value.Len() != ws[0]) || stride < 1 {
@@ -43,8 +49,10 @@ func (tp *Tape) Conv2dPad(x, w, b *Var, stride, top, bottom, left, right int) *V
 		oh, ow := y.Value.Shape[2], y.Value.Shape[3]
 		plane, ckk := oh*ow, c*kh*kw
 		dy := y.Grad.Data
+		direct := kh == 1 && kw == 1 && stride == 1 && top == 0 && bottom == 0 && left == 0 && right == 0
+		shifted := !direct && stride == 1 && max(top, bottom) < kh && max(left, right) < kw
 		var dx, dw []float32
-		if wants(x) {
+		if wants(x) && !shifted {
 			dx = tp.gradOf(x)
 		}
 		if wants(w) {
@@ -61,7 +69,19 @@ func (tp *Tape) Conv2dPad(x, w, b *Var, stride, top, bottom, left, right int) *V
 			}
 		}
 		W := w.Value.Data
-		direct := kh == 1 && kw == 1 && stride == 1 && top == 0 && bottom == 0 && left == 0 && right == 0
+		if shifted {
+			// Stride 1: dx is the convolution of dy with the flipped,
+			// transposed kernel, which nn computes without im2col.
+			if wants(x) {
+				wf := flipKernel(tp.tensor([]int{c, o, kh, kw}, false), w.Value) // (O, C, KH, KW) -> (C, O, KH, KW)
+				g := nn.Conv2dPad(y.Grad, wf, nil, 1, kh-1-top, kh-1-bottom, kw-1-left, kw-1-right)
+				tp.accumulate(x, g)
+			}
+			if dw != nil {
+				weightGradShifted(tp, dw, x.Value, y.Grad, kh, kw, top, left, right)
+			}
+			return
+		}
 		band := max(1, min(oh, colBudget/max(1, ckk*ow)))
 		var col, dcol []float32
 		if !direct {
@@ -103,6 +123,95 @@ func (tp *Tape) Conv2dPad(x, w, b *Var, stride, top, bottom, left, right int) *V
 	return y
 }
 
+// flipKernel writes w (O, C, KH, KW) rotated by 180° with its channel axes
+// swapped into dst (C, O, KH, KW): the kernel of the stride-1 convolution
+// that maps dy back to dx.
+func flipKernel(dst, w *nn.Tensor) *nn.Tensor {
+	o, c, kh, kw := w.Shape[0], w.Shape[1], w.Shape[2], w.Shape[3]
+	for oc := 0; oc < o; oc++ {
+		for ci := 0; ci < c; ci++ {
+			src := w.Data[(oc*c+ci)*kh*kw : (oc*c+ci+1)*kh*kw]
+			d := dst.Data[(ci*o+oc)*kh*kw : (ci*o+oc+1)*kh*kw]
+			for t, v := range src {
+				d[kh*kw-1-t] = v // (i, j) -> (KH−1−i, KW−1−j)
+			}
+		}
+	}
+	return dst
+}
+
+// weightGradShifted adds the kernel gradient of a stride-1 convolution into
+// dw (O, C, KH, KW) without im2col, mirroring nn's shifted forward: with the
+// input copied zero-padded into rows of Wp = left+W+right values and dy
+// copied into rows of the same length (its last KW−1 columns zero), the input
+// under tap (i, j) of every output position p is the padded input at
+// p + i·Wp + j, so per tap
+//
+//	dW_ij (O, C) += dY (O, n) · Xpad_ijᵀ (n, C)
+//
+// accumulated over images and bands of output rows in (KH·KW, O, C) order.
+func weightGradShifted(tp *Tape, dw []float32, x, dy *nn.Tensor, kh, kw, top, left, right int) {
+	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	o, oh, ow := dy.Shape[1], dy.Shape[2], dy.Shape[3]
+	taps := kh * kw
+	wp := left + w + right
+	band := max(1, min(oh, colBudget/max(1, max(c, o)*wp)-(kh-1)))
+	xpad := tp.buf(c*(band+kh-1)*wp, false)
+	dypad := tp.buf(o*band*wp, false)
+	dwt := tp.buf(taps*o*c, true) // (KH·KW, O, C)
+	for b := 0; b < n; b++ {
+		xb := x.Data[b*c*h*w : (b+1)*c*h*w]
+		dyb := dy.Data[b*o*oh*ow : (b+1)*o*oh*ow]
+		for r0 := 0; r0 < oh; r0 += band {
+			rows := min(band, oh-r0)
+			inRows := rows + kh - 1
+			cstride := inRows * wp
+			// (C, rows+KH−1, Wp): input rows r0−top … zero-padded.
+			nn.Parallel(c, 4, func(lo, hi int) {
+				for ci := lo; ci < hi; ci++ {
+					for t := 0; t < inRows; t++ {
+						d := xpad[ci*cstride+t*wp : ci*cstride+(t+1)*wp]
+						iy := r0 + t - top
+						if iy < 0 || iy >= h {
+							clear(d)
+							continue
+						}
+						clear(d[:left])
+						copy(d[left:left+w], xb[(ci*h+iy)*w:(ci*h+iy+1)*w])
+						clear(d[left+w:])
+					}
+				}
+			})
+			cols := (rows-1)*wp + ow // the last row needs only its OW valid columns
+			// (O, rows, OW) -> (O, cols) in rows of Wp, the extra columns zero.
+			nn.Parallel(o, 4, func(lo, hi int) {
+				for oc := lo; oc < hi; oc++ {
+					d := dypad[oc*cols : (oc+1)*cols]
+					for r := 0; r < rows; r++ {
+						copy(d[r*wp:r*wp+ow], dyb[oc*oh*ow+(r0+r)*ow:][:ow])
+						if r < rows-1 {
+							clear(d[r*wp+ow : (r+1)*wp])
+						}
+					}
+				}
+			})
+			for t := 0; t < taps; t++ {
+				i, j := t/kw, t%kw
+				// (O, cols) · (C, cols)ᵀ -> (O, C), this tap's weights
+				nn.MatMul(false, true, o, c, cols, dypad, cols, xpad[i*wp+j:], cstride, 1, dwt[t*o*c:], c)
+			}
+		}
+	}
+	// (KH·KW, O, C) -> (O, C, KH, KW)
+	for t := 0; t < taps; t++ {
+		for oc := 0; oc < o; oc++ {
+			for ci := 0; ci < c; ci++ {
+				dw[(oc*c+ci)*taps+t] += dwt[(t*o+oc)*c+ci]
+			}
+		}
+	}
+}
+
 // im2col writes, for output rows [r0, r0+rows), the input value under every
 // kernel tap: col[((ci·KH+i)·KW+j), (r−r0)·OW+q] = x[ci, r·s+i−top, q·s+j−left]
 // (0 outside the image). It is nn's im2col, which is unexported.
@@ -122,6 +231,15 @@ func im2col(col, x []float32, c, h, w, kh, kw, stride, top, left, r0, rows, ow i
 					continue
 				}
 				srow := src[iy*w : (iy+1)*w]
+				if stride == 1 {
+					// q+j−left in [0, W) ⇔ q in [left−j, W+left−j)
+					qlo, qhi := min(max(0, left-j), ow), max(min(ow, w+left-j), 0)
+					qhi = max(qhi, qlo)
+					clear(d[:qlo])
+					copy(d[qlo:qhi], srow[qlo+j-left:])
+					clear(d[qhi:])
+					continue
+				}
 				for q := range d {
 					ix := q*stride + j - left
 					if ix < 0 || ix >= w {

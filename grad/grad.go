@@ -190,6 +190,16 @@ func (tp *Tape) gradOf(v *Var) []float32 {
 	return v.Grad.Data
 }
 
+// accumulate adds g, a fresh tensor of v's shape that nothing else holds,
+// into v's gradient, adopting it as the gradient when v has none yet.
+func (tp *Tape) accumulate(v *Var, g *nn.Tensor) {
+	if v.Grad == nil && !v.param {
+		v.Grad = g
+		return
+	}
+	addTo(tp.gradOf(v), g.Data)
+}
+
 // wants reports whether a gradient must be computed for v.
 func wants(v *Var) bool { return v != nil && v.needs }
 

@@ -53,6 +53,10 @@ func gradCases() []gradCase {
 			f: func(tp *Tape, in []*Var) *Var { return tp.Conv2d(in[0], in[1], in[2], 1, 1) }},
 		{name: "conv3x3/s2/pad0101", shapes: [][]int{{1, 2, 6, 5}, {3, 2, 3, 3}},
 			f: func(tp *Tape, in []*Var) *Var { return tp.Conv2dPad(in[0], in[1], nil, 2, 0, 1, 0, 1) }},
+		{name: "conv3x3/s1/pad0101", shapes: [][]int{{2, 3, 5, 4}, {2, 3, 3, 3}, {2}},
+			f: func(tp *Tape, in []*Var) *Var { return tp.Conv2dPad(in[0], in[1], in[2], 1, 0, 1, 0, 1) }},
+		{name: "conv3x3/s1/pad3", shapes: [][]int{{1, 2, 3, 4}, {3, 2, 3, 3}}, // pad ≥ kernel: the im2col path
+			f: func(tp *Tape, in []*Var) *Var { return tp.Conv2d(in[0], in[1], nil, 1, 3) }},
 		{name: "conv1x1", shapes: [][]int{{2, 4, 3, 5}, {3, 4, 1, 1}, {3}},
 			f: func(tp *Tape, in []*Var) *Var { return tp.Conv2d(in[0], in[1], in[2], 1, 0) }},
 		{name: "groupnorm", shapes: [][]int{{2, 6, 3, 5}, {6}, {6}},
