@@ -1,8 +1,6 @@
 package vae
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -44,28 +42,6 @@ func TestConfig(t *testing.T) {
 	for _, bad := range []string{`{"block_out_channels": []}`, `{"block_out_channels": [30]}`, `{"layers_per_block": 0}`, `{`} {
 		if _, err := ParseConfig([]byte(bad)); err == nil {
 			t.Errorf("ParseConfig(%s): no error", bad)
-		}
-	}
-}
-
-// TestLDMNames maps every LDM name of the reference key map to diffusers.
-func TestLDMNames(t *testing.T) {
-	data, err := os.ReadFile(testdata.Path(t, "vae/keymap_diffusers_to_ldm.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keymap map[string]string
-	if err := json.Unmarshal(data, &keymap); err != nil {
-		t.Fatal(err)
-	}
-	for d, l := range keymap {
-		if got := ldmToDiffusers(strings.TrimPrefix(l, "first_stage_model."), 2); got != d {
-			t.Errorf("%s -> %q, want %q", l, got, d)
-		}
-	}
-	for _, n := range []string{"loss.logvar", "model_ema.decay", "encoder", "decoder.mid.attn_1.x.weight"} {
-		if got := ldmToDiffusers(n, 2); got != "" {
-			t.Errorf("%s -> %q, want none", n, got)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package vae
 import (
 	"math"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sdgo/sdgo/internal/testdata"
@@ -52,8 +54,8 @@ func refTensor(t testing.TB, f *weights.File, name string) *nn.Tensor {
 	return x
 }
 
-// loadRef loads the reference VAE from a file of the vae folder with the
-// folder's config.json.
+// loadRef loads the reference VAE from a file of the vae folder (or, for a
+// path with a slash, of the reference data) with the vae folder's config.json.
 func loadRef(t testing.TB, file string) *Model {
 	t.Helper()
 	dir := testdata.Dir(t, "vae")
@@ -61,7 +63,10 @@ func loadRef(t testing.TB, file string) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := Load(openRef(t, filepath.Join("vae", file)), cfg)
+	if !strings.Contains(file, "/") {
+		file = filepath.Join("vae", file)
+	}
+	m, err := Load(openRef(t, file), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,10 +88,15 @@ func TestDecodeParity(t *testing.T) {
 	for _, tc := range []struct{ file, out string }{
 		{"diffusion_pytorch_model.safetensors", "decode_out"},
 		{"vae_ldm.fp16.safetensors", "decode_out_w16"},
+		// The same weights in a full single-file checkpoint (LDM names under
+		// first_stage_model.) and in the pipeline's diffusers folder.
+		{"pipeline/sd_tiny.safetensors", "decode_out"},
+		{"pipeline/sd_tiny.fp16.safetensors", "decode_out_w16"},
+		{"pipeline/diffusers/vae/diffusion_pytorch_model.fp16.safetensors", "decode_out_w16"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			m := loadRef(t, tc.file)
-			if tc.out == "decode_out" {
+			if tc.file == "diffusion_pytorch_model.safetensors" {
 				m.Decoder.Trace = traceAgainst(t, io)
 			}
 			got, err := m.Decode(refTensor(t, io, "decode_in"))
@@ -135,3 +145,44 @@ func TestEncodeParity(t *testing.T) {
 type fixedNoise []float32
 
 func (f fixedNoise) Normal(dst []float32) { copy(dst, f) }
+
+// TestLayouts loads the same fp16 weights in every layout View accepts and
+// checks that all give the same model.
+func TestLayouts(t *testing.T) {
+	ldm := openRef(t, "vae/vae_ldm.fp16.safetensors") // first_stage_model.encoder.down.0.…
+	diff := openRef(t, "pipeline/diffusers/vae/diffusion_pytorch_model.fp16.safetensors")
+	cfg, err := ReadConfig(testdata.Path(t, "vae/config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Load(ldm, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range map[string]weights.Source{
+		"diffusers":      diff,
+		"vae.+diffusers": addPrefix(diff, "vae."),
+		"bare LDM":       weights.Prefixed(ldm, "first_stage_model."), // a separate VAE file such as vae-ft-mse
+	} {
+		got, err := Load(src, cfg)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: loads a different model", name)
+		}
+	}
+}
+
+// addPrefix is a view of src with prefix before every name.
+func addPrefix(src weights.Source, prefix string) weights.Source {
+	return &weights.Renamed{Src: src,
+		ToSource: func(n string) string {
+			if s, ok := strings.CutPrefix(n, prefix); ok {
+				return s
+			}
+			return ""
+		},
+		FromSource: func(n string) string { return prefix + n }}
+}
