@@ -38,6 +38,14 @@ func TestConfig(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: InferConfig = %+v, want %+v", file, got, want)
 		}
+		// Load with a zero Config infers it the same way.
+		m, err := Load(v, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(m.Config.BlockOut, want.BlockOut) || m.Config.ScalingFactor != 0.18215 {
+			t.Errorf("%s: Load(Config{}) config %+v", file, m.Config)
+		}
 	}
 	for _, bad := range []string{`{"block_out_channels": []}`, `{"block_out_channels": [30]}`, `{"layers_per_block": 0}`, `{`} {
 		if _, err := ParseConfig([]byte(bad)); err == nil {
@@ -50,6 +58,11 @@ func TestLoadErrors(t *testing.T) {
 	f := openRef(t, "vae/diffusion_pytorch_model.safetensors")
 	if _, err := Load(f, SD15()); err == nil || !strings.Contains(err.Error(), "shape") {
 		t.Errorf("loading the tiny VAE as SD 1.5: err = %v, want a shape error", err)
+	}
+	cfg := SD15()
+	cfg.BlockOut, cfg.SampleSize, cfg.LayersPerBlock = []int{32, 64}, 32, 1
+	if _, err := Load(f, cfg); err == nil || !strings.Contains(err.Error(), "unexpected") {
+		t.Errorf("loading with too few layers per block: err = %v, want unexpected tensors", err)
 	}
 	m := loadRef(t, "diffusion_pytorch_model.safetensors")
 	tiny := openRef(t, "taesd/random_arch/taesd_decoder.fp16.safetensors")

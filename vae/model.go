@@ -23,13 +23,19 @@ type Model struct {
 // (decoder.up_blocks.0.…) or the original LDM names (decoder.up.3.…),
 // with or without a first_stage_model. or vae. prefix: a full SD checkpoint,
 // a separate VAE file such as vae-ft-mse, or diffusers' vae folder's weights.
-// Use [InferConfig] on [View](src) when no config.json comes with the file.
+// A zero cfg (no BlockOut) is read from the tensor shapes with
+// [InferConfig], for single-file checkpoints that come without a config.json.
 func Load(src weights.Source, cfg Config) (*Model, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	v, err := View(src)
 	if err != nil {
+		return nil, err
+	}
+	if cfg.BlockOut == nil {
+		if cfg, err = InferConfig(v); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	ld := weights.NewLoader(v, "")
@@ -46,7 +52,9 @@ func Load(src weights.Source, cfg Config) (*Model, error) {
 		c := loadConv(ld.Sub("post_quant_conv"), l, l, 1)
 		m.PostQuantConv = &c
 	}
-	if err := ld.Err(); err != nil {
+	// Strict: a tensor nobody read means the config and the checkpoint
+	// disagree (say, more resnets per level than the config says).
+	if err := ld.Check(true); err != nil {
 		return nil, fmt.Errorf("vae: %w", err)
 	}
 	return m, nil
