@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	"github.com/x448/float16"
 )
 
 // benchShapes are a square reference and the products of Stable Diffusion's
@@ -20,6 +23,11 @@ var benchShapes = []struct {
 	{"conv64x64x320", 320, 4096, 2880, false, false, 0},
 	{"conv32x32x640", 640, 1024, 5760, false, false, 0},
 	{"conv16x16x1280", 1280, 256, 11520, false, false, 0},
+	// The same convolutions as nn computes them: one GEMM per tap of the
+	// 3×3 kernel, (Cout, Cin)·(Cin, rows·(W+2)), over the zero-padded input.
+	{"tap64x64x320", 320, 63*66 + 64, 320, false, false, 0},
+	{"tap32x32x640", 640, 31*34 + 32, 640, false, false, 0},
+	{"tap16x16x1280", 1280, 15*18 + 16, 1280, false, false, 0},
 	// Self-attention at 64×64 with head size 40: Q·Kᵀ then P·V.
 	{"attnQK4096x40", 4096, 4096, 40, false, true, 0},
 	{"attnPV4096x40", 4096, 40, 4096, false, false, 0},
@@ -27,8 +35,11 @@ var benchShapes = []struct {
 	// (B, L, 320) tensors.
 	{"attnQK256x4096x40", 256, 4096, 40, false, true, 320},
 	{"attnPV256x40x4096", 256, 40, 4096, false, false, 320},
-	// Linear layer of the text encoder: (77, 768)·(768, 3072), weight stored (out, in).
+	// Linear layers, weight stored (out, in): the text encoder's MLP
+	// (77, 768)·(768, 3072), and the U-Net's feed-forward at 64×64 for a
+	// batch of 2, (8192, 320)·(320, 2560).
 	{"linear77x768x3072", 77, 3072, 768, false, true, 0},
+	{"linear8192x320x2560", 8192, 2560, 320, false, true, 0},
 }
 
 var benchThreads = flag.Int("threads", 0, "goroutines for BenchmarkSgemm (0: GOMAXPROCS)")
@@ -59,11 +70,55 @@ func BenchmarkSgemm(b *testing.B) {
 		for _, p := range paths() {
 			b.Run(fmt.Sprintf("%s/%s", s.name, p), func(b *testing.B) {
 				use(b, p)
+				cpu := cpuTime()
 				for b.Loop() {
 					Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, ldc)
 				}
-				flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
-				b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				report(b, s.m, s.n, s.k, cpuTime()-cpu)
+			})
+		}
+	}
+}
+
+// report adds the rate of b's products to its results: GFLOP/s by the clock,
+// and GFLOP per CPU-second of the process, which is the rate per core and
+// less disturbed when other processes share the cores.
+func report(b *testing.B, m, n, k int, cpu time.Duration) {
+	flops := 2 * float64(m) * float64(n) * float64(k) * float64(b.N)
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if cpu > 0 {
+		b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+	}
+}
+
+// BenchmarkSgemmF16B measures SgemmF16B on the shapes of linear layers, whose
+// weights are B, and the square reference.
+func BenchmarkSgemmF16B(b *testing.B) {
+	SetThreads(*benchThreads)
+	defer SetThreads(0)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, s := range benchShapes {
+		if s.ld > 0 || !(s.transB || s.name == "square1024") {
+			continue
+		}
+		lda, ldb := s.k, s.n
+		if s.transB {
+			ldb = s.k
+		}
+		a := random(rng, s.m*lda)
+		bm := make([]uint16, s.k*s.n)
+		for i := range bm {
+			bm[i] = float16.Fromfloat32(2*rng.Float32() - 1).Bits()
+		}
+		c := make([]float32, s.m*s.n)
+		for _, p := range paths() {
+			b.Run(fmt.Sprintf("%s/%s", s.name, p), func(b *testing.B) {
+				use(b, p)
+				cpu := cpuTime()
+				for b.Loop() {
+					SgemmF16B(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
+				}
+				report(b, s.m, s.n, s.k, cpuTime()-cpu)
 			})
 		}
 	}

@@ -132,6 +132,10 @@ func (g product) run() {
 				p.a = g.a[lo*g.lda:]
 			}
 		}
+		if part == t-1 {
+			p.serial() // the calling goroutine computes the last part
+			break
+		}
 		wg.Go(p.serial)
 	}
 	wg.Wait()
