@@ -48,10 +48,12 @@ func toByte(v float32) uint8 {
 }
 
 // ImageToTensor converts img into a (1, 3, h, w) tensor in [-1, 1], resizing
-// it first (Catmull-Rom) when its size is not w×h; w or h of 0 keeps the
-// image's own size. It is diffusers' VaeImageProcessor.preprocess for an
-// RGB image: value/255 in float32, then 2·v − 1. Alpha is dropped without
-// blending. The encoder needs w and h to be multiples of the VAE's scale factor.
+// it first when its size is not w×h; w or h of 0 keeps the image's own size.
+// It is diffusers' VaeImageProcessor.preprocess for an RGB image: value/255
+// in float32, then 2·v − 1; alpha is dropped without blending. (diffusers
+// resizes with PIL's Lanczos filter, this with Catmull-Rom from
+// golang.org/x/image/draw: resized pixels differ slightly.) The encoder
+// needs w and h to be multiples of the VAE's scale factor.
 func ImageToTensor(img image.Image, w, h int) *nn.Tensor {
 	b := img.Bounds()
 	if w <= 0 || h <= 0 {

@@ -186,3 +186,38 @@ func addPrefix(src weights.Source, prefix string) weights.Source {
 		},
 		FromSource: func(n string) string { return prefix + n }}
 }
+
+// TestPipelineDecode decodes the pipeline reference's final latents as a
+// pipeline does, decode(latents / scaling_factor), into its 8-bit image.
+func TestPipelineDecode(t *testing.T) {
+	run := openRef(t, "pipeline/runs/euler_20.safetensors")
+	for _, tc := range []struct{ file, pre string }{
+		{"pipeline/sd_tiny.safetensors", "w32."},
+		{"pipeline/sd_tiny.fp16.safetensors", "w16."},
+	} {
+		m := loadRef(t, tc.file)
+		x, err := m.DecodeLatents(refTensor(t, run, tc.pre+"final_latents"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		compare(t, tc.pre+"image", x, refTensor(t, run, tc.pre+"image"), tol)
+		imgs, err := ToImages(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u8, _, err := run.Int64s(tc.pre + "image_u8") // (H, W, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		diff := 0
+		for i, v := range u8 {
+			if d := int64(imgs[0].Pix[4*(i/3)+i%3]) - v; d != 0 {
+				diff++
+				if d < -1 || d > 1 {
+					t.Errorf("%s: byte %d is %d, want %d", tc.pre+"image_u8", i, v+d, v)
+				}
+			}
+		}
+		t.Logf("%s: %d of %d bytes differ by one level", tc.pre+"image_u8", diff, len(u8))
+	}
+}

@@ -109,8 +109,9 @@ func tinyLayers(src weights.Source, half string, first int) (layerLoader, error)
 	return nil, fmt.Errorf("vae: taesd: no %s weights (looked for %q and %q)", half, fmt.Sprintf("%d.weight", first), half+".layers.0.weight")
 }
 
-// LoadTinyDecoder reads TAESD's decoder from taesd_decoder.pth/.safetensors
-// (bare layer indices) or from a diffusers AutoencoderTiny file.
+// LoadTinyDecoder reads TAESD's decoder from taesd_decoder.pth or
+// .safetensors (bare layer indices; open either with [weights.OpenAny]) or
+// from a diffusers AutoencoderTiny file.
 func LoadTinyDecoder(src weights.Source) (*TinyDecoder, error) {
 	at, err := tinyLayers(src, "decoder", 1)
 	if err != nil {
@@ -139,8 +140,9 @@ func LoadTinyDecoder(src weights.Source) (*TinyDecoder, error) {
 	return d, nil
 }
 
-// LoadTinyEncoder reads TAESD's encoder from taesd_encoder.pth/.safetensors
-// (bare layer indices) or from a diffusers AutoencoderTiny file.
+// LoadTinyEncoder reads TAESD's encoder from taesd_encoder.pth or
+// .safetensors (bare layer indices; open either with [weights.OpenAny]) or
+// from a diffusers AutoencoderTiny file.
 func LoadTinyEncoder(src weights.Source) (*TinyEncoder, error) {
 	at, err := tinyLayers(src, "encoder", 0)
 	if err != nil {
