@@ -218,8 +218,9 @@ func (e *TinyEncoder) Forward(x *nn.Tensor) *nn.Tensor {
 // Encode encodes an image x (B, 3, H, W) in [-1, 1] (SD's image range) to
 // scaled latents: Forward((x+1)/2).
 func (e *TinyEncoder) Encode(x *nn.Tensor) (*nn.Tensor, error) {
-	if len(x.Shape) != 4 || x.Shape[1] != 3 || x.Len() == 0 || x.Shape[2]%8 != 0 || x.Shape[3]%8 != 0 {
-		return nil, fmt.Errorf("vae: taesd encode: image of shape %v, want (B, 3, H, W) with H and W multiples of 8", x.Shape)
+	const f = 1 << tinyStages // 8
+	if len(x.Shape) != 4 || x.Shape[1] != 3 || x.Len() == 0 || x.Shape[2]%f != 0 || x.Shape[3]%f != 0 {
+		return nil, fmt.Errorf("vae: taesd encode: image of shape %v, want (B, 3, H, W) with H and W multiples of %d", x.Shape, f)
 	}
 	u := x.Clone()
 	for i, v := range u.Data {
