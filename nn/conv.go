@@ -37,15 +37,18 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 	band := max(1, min(oh, colBudget/max(1, ckk*ow)))
 	var col []float32
 	if !direct {
-		col = make([]float32, ckk*band*ow)
+		col = getScratch(ckk * band * ow)
+		defer putScratch(col)
 	}
 	for b := 0; b < n; b++ {
 		xb := x.Data[b*c*h*w : (b+1)*c*h*w]
 		yb := y.Data[b*o*plane : (b+1)*o*plane]
 		if bias != nil {
-			for oc := 0; oc < o; oc++ {
-				fill(yb[oc*plane:(oc+1)*plane], bias.Data[oc])
-			}
+			Parallel(o, max(1, 1<<14/plane), func(lo, hi int) {
+				for oc := lo; oc < hi; oc++ {
+					fill(yb[oc*plane:(oc+1)*plane], bias.Data[oc])
+				}
+			})
 		}
 		if direct {
 			// (O, C) · (C, H·W) -> (O, H·W)
@@ -132,7 +135,8 @@ func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right int) {
 	taps := kh * kw
 	wp := left + w + right
 	// (O, C, KH, KW) -> (KH·KW, O, C)
-	wt := make([]float32, taps*o*c)
+	wt := getScratch(taps * o * c)
+	defer putScratch(wt)
 	Parallel(o, 16, func(lo, hi int) {
 		for oc := lo; oc < hi; oc++ {
 			src := weight.Data[oc*c*taps : (oc+1)*c*taps]
@@ -144,8 +148,10 @@ func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right int) {
 		}
 	})
 	band := max(1, min(oh, colBudget/max(1, max(c, o)*wp)-(kh-1)))
-	xpad := make([]float32, c*(band+kh-1)*wp)
-	ypad := make([]float32, o*band*wp)
+	xpad := getScratch(c * (band + kh - 1) * wp)
+	ypad := getScratch(o * band * wp)
+	defer putScratch(xpad)
+	defer putScratch(ypad)
 	for b := 0; b < n; b++ {
 		xb := x.Data[b*c*h*w : (b+1)*c*h*w]
 		yb := y.Data[b*o*oh*ow : (b+1)*o*oh*ow]

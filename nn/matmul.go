@@ -28,9 +28,12 @@ func LinearInto(dst, x []float32, rows int, weight, bias *Tensor) {
 	in, out := weight.Shape[1], weight.Shape[0]
 	beta := float32(0)
 	if bias != nil {
-		for r := 0; r < rows; r++ {
-			copy(dst[r*out:(r+1)*out], bias.Data)
-		}
+		// Parallel: for a new dst this is also the first touch of its pages.
+		Parallel(rows, max(1, 1<<14/out), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				copy(dst[r*out:(r+1)*out], bias.Data)
+			}
+		})
 		beta = 1
 	}
 	// (rows, in) · (out, in)ᵀ -> (rows, out)

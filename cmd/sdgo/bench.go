@@ -1,0 +1,654 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sdgo/sdgo/clip"
+	"github.com/sdgo/sdgo/internal/gemm"
+	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/pipeline"
+	"github.com/sdgo/sdgo/weights"
+)
+
+const benchUsage = `Usage: sdgo bench [--json] [--quick] [--threads N]
+
+Measures this machine on Stable Diffusion 1.5-sized work, with no download: it
+writes an SD 1.5-shaped checkpoint of random weights (fp16, ~2 GB, in a
+temporary folder, removed afterwards) with a tiny tokenizer, loads it as a
+user's file is loaded, and times
+
+  gemm_gflops               a 1024×1024×1024 float32 matrix product
+  text_encode_s             the text encoder, batch 2 (prompt and negative prompt)
+  unet_256_s, unet_512_s    one U-Net call at batch 2 (one step with guidance)
+                            for a 256×256 and a 512×512 image
+  vae_decode_512_s          the VAE decoder, 512×512
+  txt2img_512_1step_s       a whole one-step 512×512 txt2img from the file, in
+                            a child process, with its load_s and peak RSS
+                            (txt2img_512_peak_rss_mb, Linux only)
+
+Each *_s figure is wall-clock seconds; *_cpu_s beside it is the process's CPU
+time over the same span (on a shared machine it shows how much of the wall
+time was ours). --quick skips the 512×512 parts.
+
+Flags:
+`
+
+// benchEnv, when set in the environment, names a scaled-down model for
+// tests ("tiny"); the child process inherits it.
+const benchEnv = "SDGO_BENCH_MODEL"
+
+// benchChildEnv marks a re-executed child: a test binary then runs the
+// command instead of its tests (see TestMain).
+const benchChildEnv = "SDGO_BENCH_CHILD"
+
+// benchReport is what sdgo bench --json prints. Figures that were not
+// measured (--quick, or peak RSS off Linux) are null.
+type benchReport struct {
+	GOARCH  string `json:"goarch"`
+	Kernel  string `json:"kernel"`
+	Threads int    `json:"threads"`
+	CPUs    int    `json:"cpus"`
+	Model   string `json:"model"`
+
+	GemmGFLOPS float64 `json:"gemm_gflops"`
+
+	WriteS  *float64 `json:"write_checkpoint_s"`
+	LoadS   *float64 `json:"load_s"`
+	LoadRSS *float64 `json:"load_rss_mb"`
+
+	TextEncodeS    *float64 `json:"text_encode_s"`
+	TextEncodeCPU  *float64 `json:"text_encode_cpu_s"`
+	UNet256S       *float64 `json:"unet_256_s"`
+	UNet256CPU     *float64 `json:"unet_256_cpu_s"`
+	UNet512S       *float64 `json:"unet_512_s"`
+	UNet512CPU     *float64 `json:"unet_512_cpu_s"`
+	VAEDecode512S  *float64 `json:"vae_decode_512_s"`
+	VAEDecode512CP *float64 `json:"vae_decode_512_cpu_s"`
+
+	Txt2ImgLoadS   *float64 `json:"txt2img_512_load_s"`
+	Txt2Img512S    *float64 `json:"txt2img_512_1step_s"`
+	Txt2Img512CPU  *float64 `json:"txt2img_512_1step_cpu_s"`
+	Txt2ImgPeakRSS *float64 `json:"txt2img_512_peak_rss_mb"`
+}
+
+// childReport is what the child process prints: one JSON line.
+type childReport struct {
+	LoadS    float64  `json:"load_s"`
+	Txt2ImgS float64  `json:"txt2img_s"`
+	CPUS     float64  `json:"cpu_s"`
+	PeakRSS  *float64 `json:"peak_rss_mb"`
+}
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr)
+	jsonOut := fs.Bool("json", false, "print one JSON object instead of a table")
+	quick := fs.Bool("quick", false, "skip the 512×512 measurements")
+	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
+	child := fs.String("txt2img-child", "", "checkpoint for the child's one-step txt2img (internal)")
+	tokDir := fs.String("tokenizer", "", "tokenizer folder of the child (internal)")
+	fs.MarkHidden("txt2img-child")
+	fs.MarkHidden("tokenizer")
+	if err := parse(fs, benchUsage, args, stdout); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("bench: unexpected argument %q", fs.Arg(0))
+	}
+	if *threads < 0 {
+		return usagef("--threads must not be negative, got %d", *threads)
+	}
+	if *threads > 0 {
+		nn.SetThreads(*threads)
+	}
+	spec, err := benchSpecFromEnv()
+	if err != nil {
+		return err
+	}
+	if *child != "" {
+		return benchChild(*child, *tokDir, spec, stdout)
+	}
+
+	r := benchReport{GOARCH: runtime.GOARCH, Kernel: gemm.Kernel(), Threads: nn.Threads(), CPUs: runtime.NumCPU(), Model: spec.name}
+	progress := func(format string, a ...any) {
+		if !*jsonOut {
+			fmt.Fprintf(stderr, format+"\n", a...)
+		}
+	}
+	progress("sdgo bench: %s/%s, %s kernel, %d threads", runtime.GOOS, r.GOARCH, r.Kernel, r.Threads)
+	r.GemmGFLOPS = benchGemm(1024)
+
+	dir, err := os.MkdirTemp("", "sdgo-bench-")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	ckpt := filepath.Join(dir, spec.name+".safetensors")
+	progress("writing a random %s checkpoint (fp16) to %s", spec.name, dir)
+	start := time.Now()
+	if err := writeBenchTokenizer(dir); err != nil {
+		return err
+	}
+	if err := writeBenchCheckpoint(ckpt, spec); err != nil {
+		return err
+	}
+	r.WriteS = ptr(time.Since(start).Seconds())
+	debug.FreeOSMemory()
+
+	// First the child, while this process holds no model: its peak RSS is
+	// that of a user's run.
+	if !*quick {
+		progress("one-step %d×%d txt2img in a child process", spec.size, spec.size)
+		c, err := benchSpawnChild(ckpt, dir, nn.Threads())
+		if err != nil {
+			return err
+		}
+		r.Txt2ImgLoadS, r.Txt2Img512S, r.Txt2Img512CPU, r.Txt2ImgPeakRSS = &c.LoadS, &c.Txt2ImgS, &c.CPUS, c.PeakRSS
+	}
+
+	progress("loading the checkpoint")
+	start = time.Now()
+	m, err := pipeline.Load(ckpt, pipeline.LoadOptions{Tokenizer: dir})
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	r.LoadS = ptr(time.Since(start).Seconds())
+	r.LoadRSS = currentRSS()
+
+	ids := [][]int{
+		m.Tokenizer.EncodePadded("a photo of a cat", 77, m.Pad),
+		m.Tokenizer.EncodePadded("", 77, m.Pad),
+	}
+	var ctx *nn.Tensor
+	r.TextEncodeS, r.TextEncodeCPU, err = timed(func() (err error) {
+		ctx, err = m.Text.Encode(ids, clip.EncodeOptions{}) // (2, 77, D)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("bench: text encoder: %w", err)
+	}
+	progress("text encoder: %.3f s", *r.TextEncodeS)
+
+	unetCall := func(side int) (*float64, *float64, error) {
+		c := m.UNet.Config
+		x := nn.New(2, c.InChannels, side, side) // (2, 4, side, side)
+		fillNoise(x.Data, 1, 7)
+		return timed(func() error {
+			_, err := m.UNet.Forward(x, []float32{999, 999}, ctx)
+			return err
+		})
+	}
+	latent := spec.size / m.VAEFactor() // 64 for SD 1.5 at 512×512
+	if r.UNet256S, r.UNet256CPU, err = unetCall(latent / 2); err != nil {
+		return fmt.Errorf("bench: unet: %w", err)
+	}
+	progress("U-Net %d×%d, batch 2: %.2f s", spec.size/2, spec.size/2, *r.UNet256S)
+	if !*quick {
+		if r.UNet512S, r.UNet512CPU, err = unetCall(latent); err != nil {
+			return fmt.Errorf("bench: unet: %w", err)
+		}
+		progress("U-Net %d×%d, batch 2: %.2f s", spec.size, spec.size, *r.UNet512S)
+		z := nn.New(1, m.VAE.Config.LatentChannels, latent, latent) // (1, 4, 64, 64) for SD 1.5
+		fillNoise(z.Data, 1, 8)
+		if r.VAEDecode512S, r.VAEDecode512CP, err = timed(func() error {
+			_, err := m.VAE.Decode(z)
+			return err
+		}); err != nil {
+			return fmt.Errorf("bench: vae: %w", err)
+		}
+		progress("VAE decode %d×%d: %.2f s", spec.size, spec.size, *r.VAEDecode512S)
+	}
+
+	if *jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return printBench(stdout, r, spec)
+}
+
+// printBench writes the report as a table.
+func printBench(w io.Writer, r benchReport, spec benchSpec) error {
+	fmt.Fprintf(w, "machine: %s/%s, %d CPUs, %d threads, %s kernel\n", runtime.GOOS, r.GOARCH, r.CPUs, r.Threads, r.Kernel)
+	fmt.Fprintf(w, "gemm 1024³ fp32: %.1f GFLOP/s\n", r.GemmGFLOPS)
+	fmt.Fprintf(w, "model: %s (random weights, fp16 file)\n\n", spec.name)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\twall\tcpu")
+	sec := func(v *float64) string {
+		if v == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f s", *v)
+	}
+	row := func(name string, s, cpu *float64) { fmt.Fprintf(tw, "%s\t%s\t%s\n", name, sec(s), sec(cpu)) }
+	half, full := spec.size/2, spec.size
+	row("load checkpoint", r.LoadS, nil)
+	row("text encoder, batch 2", r.TextEncodeS, r.TextEncodeCPU)
+	row(fmt.Sprintf("U-Net %d², batch 2", half), r.UNet256S, r.UNet256CPU)
+	row(fmt.Sprintf("U-Net %d², batch 2", full), r.UNet512S, r.UNet512CPU)
+	row(fmt.Sprintf("VAE decode %d²", full), r.VAEDecode512S, r.VAEDecode512CP)
+	row(fmt.Sprintf("txt2img %d², 1 step (child)", full), r.Txt2Img512S, r.Txt2Img512CPU)
+	row("  child's load", r.Txt2ImgLoadS, nil)
+	if r.Txt2ImgPeakRSS != nil {
+		fmt.Fprintf(tw, "  child's peak RSS\t%.0f MB\t\n", *r.Txt2ImgPeakRSS)
+	}
+	return tw.Flush()
+}
+
+// benchChild loads ckpt, makes one one-step image and prints a childReport.
+func benchChild(ckpt, tokDir string, spec benchSpec, stdout io.Writer) error {
+	cpu := cpuSeconds()
+	start := time.Now()
+	m, err := pipeline.Load(ckpt, pipeline.LoadOptions{Tokenizer: tokDir})
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	var c childReport
+	c.LoadS = time.Since(start).Seconds()
+	start = time.Now()
+	_, err = m.Generate(context.Background(), pipeline.Options{
+		Prompt: "a photo of a cat", Width: spec.size, Height: spec.size, Steps: 1, CFGScale: 7.5, Seed: 1,
+	})
+	if err != nil {
+		return fmt.Errorf("bench: txt2img: %w", err)
+	}
+	c.Txt2ImgS = time.Since(start).Seconds()
+	c.CPUS = cpuSeconds() - cpu
+	c.PeakRSS = peakRSS()
+	return json.NewEncoder(stdout).Encode(c)
+}
+
+// benchSpawnChild re-executes this program as a benchChild.
+func benchSpawnChild(ckpt, tokDir string, threads int) (childReport, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return childReport{}, fmt.Errorf("bench: %w", err)
+	}
+	cmd := exec.Command(exe, "bench", "--txt2img-child", ckpt, "--tokenizer", tokDir, "--threads", strconv.Itoa(threads))
+	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return childReport{}, fmt.Errorf("bench: txt2img child: %w", err)
+	}
+	var c childReport
+	if err := json.Unmarshal(out, &c); err != nil {
+		return childReport{}, fmt.Errorf("bench: txt2img child printed %q: %w", out, err)
+	}
+	return c, nil
+}
+
+// benchGemm returns the best GFLOP/s of three n×n×n float32 products.
+func benchGemm(n int) float64 {
+	a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
+	fillNoise(a, 1, 1)
+	fillNoise(b, 1, 2)
+	nn.MatMul(false, false, n, n, n, a, n, b, n, 0, c, n) // warm up
+	best := math.Inf(1)
+	for range 3 {
+		start := time.Now()
+		nn.MatMul(false, false, n, n, n, a, n, b, n, 0, c, n)
+		best = min(best, time.Since(start).Seconds())
+	}
+	return 2 * float64(n) * float64(n) * float64(n) / best / 1e9
+}
+
+// timed runs f and returns its wall and CPU seconds.
+func timed(f func() error) (wall, cpu *float64, err error) {
+	runtime.GC()
+	c := cpuSeconds()
+	start := time.Now()
+	err = f()
+	return ptr(time.Since(start).Seconds()), ptr(cpuSeconds() - c), err
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// cpuSeconds is the user+system CPU time of this process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// peakRSS and currentRSS read VmHWM and VmRSS from /proc/self/status, in MB
+// (10⁶ bytes); nil where there is no /proc.
+func peakRSS() *float64    { return procStatus("VmHWM:") }
+func currentRSS() *float64 { return procStatus("VmRSS:") }
+
+func procStatus(key string) *float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), key)
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+		if err != nil {
+			return nil
+		}
+		return ptr(kb * 1024 / 1e6)
+	}
+	return nil
+}
+
+// fillNoise fills d with uniform values in [−a, a) from a splitmix64 stream.
+func fillNoise(d []float32, a float32, seed uint64) {
+	s := seed * 0x9E3779B97F4A7C15
+	for i := range d {
+		s += 0x9E3779B97F4A7C15
+		z := s
+		z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+		z = (z ^ z>>27) * 0x94D049BB133111EB
+		z ^= z >> 31
+		d[i] = a * (float32(z>>40)/(1<<23) - 1)
+	}
+}
+
+// benchSpec is the architecture of the random model: SD 1.5's, or a
+// scaled-down one of the same layout for tests. Tensors are named as in an
+// original (LDM) single-file checkpoint.
+type benchSpec struct {
+	name       string
+	size       int    // image side of the "512" measurements
+	unet       []int  // U-Net block_out_channels
+	unetAttn   []bool // levels with a spatial transformer
+	unetLayers int    // resnets per down level
+	context    int    // cross-attention width = text encoder width
+	vae        []int  // VAE block_out_channels
+	vaeLayers  int    // resnets per encoder level
+	textLayers int
+	textFF     int // text encoder MLP width
+	vocab      int
+}
+
+// sd15Spec is Stable Diffusion 1.5 (runwayml/stable-diffusion-v1-5).
+func sd15Spec() benchSpec {
+	return benchSpec{
+		name: "sd15-random", size: 512,
+		unet: []int{320, 640, 1280, 1280}, unetAttn: []bool{true, true, true, false}, unetLayers: 2, context: 768,
+		vae: []int{128, 256, 512, 512}, vaeLayers: 2,
+		textLayers: 12, textFF: 3072, vocab: 49408,
+	}
+}
+
+// tinySpec keeps SD 1.5's layout at a few megabytes, for tests.
+func tinySpec() benchSpec {
+	return benchSpec{
+		name: "tiny-random", size: 64,
+		unet: []int{32, 64}, unetAttn: []bool{true, false}, unetLayers: 1, context: 64,
+		vae: []int{32, 32}, vaeLayers: 1,
+		textLayers: 2, textFF: 256, vocab: 49408,
+	}
+}
+
+func benchSpecFromEnv() (benchSpec, error) {
+	switch v := os.Getenv(benchEnv); v {
+	case "", "sd15":
+		return sd15Spec(), nil
+	case "tiny":
+		return tinySpec(), nil
+	default:
+		return benchSpec{}, fmt.Errorf("bench: %s=%q: want sd15 or tiny", benchEnv, v)
+	}
+}
+
+// tensors calls add with the name and shape of every tensor of the model.
+func (s benchSpec) tensors(add func(name string, shape ...int)) {
+	s.unetTensors(add)
+	s.vaeTensors(add)
+	s.textTensors(add)
+}
+
+// unetTensors lists model.diffusion_model.*: LDM's UNetModel.
+func (s benchSpec) unetTensors(add func(name string, shape ...int)) {
+	p := weights.LDMUNetPrefix
+	c0 := s.unet[0]
+	temb := 4 * c0
+	linear := func(name string, out, in int) { add(name+".weight", out, in); add(name+".bias", out) }
+	conv := func(name string, out, in, k int) { add(name+".weight", out, in, k, k); add(name+".bias", out) }
+	norm := func(name string, c int) { add(name+".weight", c); add(name+".bias", c) }
+	resblock := func(name string, in, out int) {
+		norm(name+".in_layers.0", in)
+		conv(name+".in_layers.2", out, in, 3)
+		linear(name+".emb_layers.1", out, temb)
+		norm(name+".out_layers.0", out)
+		conv(name+".out_layers.3", out, out, 3)
+		if in != out {
+			conv(name+".skip_connection", out, in, 1)
+		}
+	}
+	transformer := func(name string, c int) {
+		norm(name+".norm", c)
+		conv(name+".proj_in", c, c, 1)
+		b := name + ".transformer_blocks.0"
+		for _, a := range []struct {
+			name string
+			kv   int
+		}{{"attn1", c}, {"attn2", s.context}} {
+			add(b+"."+a.name+".to_q.weight", c, c)
+			add(b+"."+a.name+".to_k.weight", c, a.kv)
+			add(b+"."+a.name+".to_v.weight", c, a.kv)
+			linear(b+"."+a.name+".to_out.0", c, c)
+		}
+		for _, n := range []string{"norm1", "norm2", "norm3"} {
+			norm(b+"."+n, c)
+		}
+		linear(b+".ff.net.0.proj", 8*c, c) // GEGLU: value and gate
+		linear(b+".ff.net.2", c, 4*c)
+		conv(name+".proj_out", c, c, 1)
+	}
+
+	linear(p+"time_embed.0", temb, c0)
+	linear(p+"time_embed.2", temb, temb)
+	conv(p+"input_blocks.0.0", c0, 4, 3)
+	skips := []int{c0} // channels of each skip connection, pushed going down
+	k, in := 1, c0
+	for i, c := range s.unet {
+		for range s.unetLayers {
+			resblock(fmt.Sprintf("%sinput_blocks.%d.0", p, k), in, c)
+			if s.unetAttn[i] {
+				transformer(fmt.Sprintf("%sinput_blocks.%d.1", p, k), c)
+			}
+			in = c
+			skips = append(skips, c)
+			k++
+		}
+		if i < len(s.unet)-1 {
+			conv(fmt.Sprintf("%sinput_blocks.%d.0.op", p, k), c, c, 3)
+			skips = append(skips, c)
+			k++
+		}
+	}
+	resblock(p+"middle_block.0", in, in)
+	transformer(p+"middle_block.1", in)
+	resblock(p+"middle_block.2", in, in)
+	k = 0
+	for i := len(s.unet) - 1; i >= 0; i-- {
+		c := s.unet[i]
+		for j := 0; j <= s.unetLayers; j++ {
+			skip := skips[len(skips)-1]
+			skips = skips[:len(skips)-1]
+			resblock(fmt.Sprintf("%soutput_blocks.%d.0", p, k), in+skip, c)
+			sub := 1
+			if s.unetAttn[i] {
+				transformer(fmt.Sprintf("%soutput_blocks.%d.1", p, k), c)
+				sub = 2
+			}
+			in = c
+			if j == s.unetLayers && i > 0 {
+				conv(fmt.Sprintf("%soutput_blocks.%d.%d.conv", p, k, sub), c, c, 3)
+			}
+			k++
+		}
+	}
+	norm(p+"out.0", c0)
+	conv(p+"out.2", 4, c0, 3)
+}
+
+// vaeTensors lists first_stage_model.*: LDM's AutoencoderKL.
+func (s benchSpec) vaeTensors(add func(name string, shape ...int)) {
+	p := weights.LDMVAEPrefix
+	conv := func(name string, out, in, k int) { add(name+".weight", out, in, k, k); add(name+".bias", out) }
+	norm := func(name string, c int) { add(name+".weight", c); add(name+".bias", c) }
+	resnet := func(name string, in, out int) {
+		norm(name+".norm1", in)
+		conv(name+".conv1", out, in, 3)
+		norm(name+".norm2", out)
+		conv(name+".conv2", out, out, 3)
+		if in != out {
+			conv(name+".nin_shortcut", out, in, 1)
+		}
+	}
+	mid := func(name string, c int) {
+		resnet(name+".block_1", c, c)
+		norm(name+".attn_1.norm", c)
+		for _, n := range []string{"q", "k", "v", "proj_out"} {
+			conv(name+".attn_1."+n, c, c, 1)
+		}
+		resnet(name+".block_2", c, c)
+	}
+	top := s.vae[len(s.vae)-1]
+	conv(p+"encoder.conv_in", s.vae[0], 3, 3)
+	in := s.vae[0]
+	for i, c := range s.vae {
+		for j := range s.vaeLayers {
+			resnet(fmt.Sprintf("%sencoder.down.%d.block.%d", p, i, j), in, c)
+			in = c
+		}
+		if i < len(s.vae)-1 {
+			conv(fmt.Sprintf("%sencoder.down.%d.downsample.conv", p, i), c, c, 3)
+		}
+	}
+	mid(p+"encoder.mid", top)
+	norm(p+"encoder.norm_out", top)
+	conv(p+"encoder.conv_out", 8, top, 3) // mean and log-variance of 4 channels
+	conv(p+"quant_conv", 8, 8, 1)
+	conv(p+"post_quant_conv", 4, 4, 1)
+	conv(p+"decoder.conv_in", top, 4, 3)
+	mid(p+"decoder.mid", top)
+	in = top
+	for i := len(s.vae) - 1; i >= 0; i-- { // LDM numbers the decoder's levels from the bottom
+		c := s.vae[i]
+		for j := 0; j <= s.vaeLayers; j++ {
+			resnet(fmt.Sprintf("%sdecoder.up.%d.block.%d", p, i, j), in, c)
+			in = c
+		}
+		if i > 0 {
+			conv(fmt.Sprintf("%sdecoder.up.%d.upsample.conv", p, i), c, c, 3)
+		}
+	}
+	norm(p+"decoder.norm_out", s.vae[0])
+	conv(p+"decoder.conv_out", 3, s.vae[0], 3)
+}
+
+// textTensors lists cond_stage_model.transformer.text_model.*: transformers'
+// CLIPTextModel, as SD 1.x checkpoints hold it.
+func (s benchSpec) textTensors(add func(name string, shape ...int)) {
+	p := weights.LDMCLIPPrefix + "text_model."
+	w := s.context
+	linear := func(name string, out, in int) { add(name+".weight", out, in); add(name+".bias", out) }
+	norm := func(name string, c int) { add(name+".weight", c); add(name+".bias", c) }
+	add(p+"embeddings.token_embedding.weight", s.vocab, w)
+	add(p+"embeddings.position_embedding.weight", 77, w)
+	for l := range s.textLayers {
+		b := fmt.Sprintf("%sencoder.layers.%d.", p, l)
+		for _, n := range []string{"q_proj", "k_proj", "v_proj", "out_proj"} {
+			linear(b+"self_attn."+n, w, w)
+		}
+		norm(b+"layer_norm1", w)
+		norm(b+"layer_norm2", w)
+		linear(b+"mlp.fc1", s.textFF, w)
+		linear(b+"mlp.fc2", w, s.textFF)
+	}
+	norm(p+"final_layer_norm", w)
+}
+
+// writeBenchCheckpoint writes the random model to path in fp16. Weights are
+// uniform with variance 1/fan-in, norms' weights 1, biases 0. Tensors of the
+// same fan-in share one random buffer (SD 1.5 in float32 would need 4 GB).
+func writeBenchCheckpoint(path string, s benchSpec) error {
+	var entries []weights.Entry
+	need := map[int]int{} // fan-in -> largest tensor of that fan-in
+	s.tensors(func(name string, shape ...int) {
+		entries = append(entries, weights.Entry{Name: name, DType: weights.F16, Shape: shape})
+		if len(shape) > 1 {
+			fan := nn.Numel(shape) / shape[0]
+			need[fan] = max(need[fan], nn.Numel(shape))
+		} else {
+			need[0] = max(need[0], shape[0])
+		}
+	})
+	ones := make([]float32, need[0])
+	for i := range ones {
+		ones[i] = 1
+	}
+	zeros := make([]float32, need[0])
+	random := map[int][]float32{}
+	seed := uint64(1)
+	for fan, n := range need {
+		if fan > 0 {
+			random[fan] = make([]float32, n)
+			seed++
+			fillNoise(random[fan], float32(math.Sqrt(3/float64(fan))), seed)
+		}
+	}
+	for i, e := range entries {
+		n := nn.Numel(e.Shape)
+		switch {
+		case len(e.Shape) > 1:
+			entries[i].Float = random[n/e.Shape[0]][:n]
+		case strings.HasSuffix(e.Name, ".weight"): // a norm's scale
+			entries[i].Float = ones[:n]
+		default:
+			entries[i].Float = zeros[:n]
+		}
+	}
+	if err := weights.Write(path, entries, map[string]string{"sdgo": "bench: random weights"}, true); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
+}
+
+// writeBenchTokenizer writes a tiny CLIP vocabulary to dir: the special
+// tokens at their CLIP ids and the single letters, with no merges, so a
+// prompt encodes letter by letter.
+func writeBenchTokenizer(dir string) error {
+	vocab := map[string]int{"<|startoftext|>": 49406, "<|endoftext|>": 49407}
+	for c := 'a'; c <= 'z'; c++ {
+		vocab[string(c)] = int(c - 'a')
+		vocab[string(c)+"</w>"] = 26 + int(c-'a')
+	}
+	data, err := json.Marshal(vocab)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "vocab.json"), data, 0o644); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "merges.txt"), []byte("#version: 0.2\n"), 0o644); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
+}

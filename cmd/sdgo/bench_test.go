@@ -1,0 +1,67 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"runtime"
+	"testing"
+)
+
+// TestMain lets sdgo bench re-execute the test binary as its txt2img child:
+// the child runs the command instead of the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv(benchChildEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func TestBench(t *testing.T) {
+	t.Setenv(benchEnv, "tiny") // SD 1.5's layout at a few megabytes
+	for _, tc := range []struct {
+		args     []string
+		measured []string // keys with a number
+		skipped  []string // keys present but null
+	}{
+		{
+			args:     []string{"bench", "--quick", "--json", "--threads", "2"},
+			measured: []string{"gemm_gflops", "text_encode_s", "unet_256_s", "load_s"},
+			skipped:  []string{"unet_512_s", "vae_decode_512_s", "txt2img_512_1step_s", "txt2img_512_peak_rss_mb"},
+		},
+		{
+			args:     []string{"bench", "--json"},
+			measured: []string{"gemm_gflops", "text_encode_s", "unet_256_s", "unet_512_s", "vae_decode_512_s", "txt2img_512_1step_s"},
+		},
+	} {
+		code, stdout, stderr := sdgo(tc.args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, stderr)
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatalf("%v: %v in %q", tc.args, err, stdout)
+		}
+		for _, k := range tc.measured {
+			if v, ok := r[k].(float64); !ok || !(v > 0) {
+				t.Errorf("%v: %s = %v, want a positive number", tc.args, k, r[k])
+			}
+		}
+		for _, k := range tc.skipped {
+			if v, ok := r[k]; !ok || v != nil {
+				t.Errorf("%v: %s = %v (present %t), want null", tc.args, k, v, ok)
+			}
+		}
+		if r["goarch"] != runtime.GOARCH || r["kernel"] == "" || r["threads"] == nil {
+			t.Errorf("%v: goarch %v, kernel %v, threads %v", tc.args, r["goarch"], r["kernel"], r["threads"])
+		}
+		if runtime.GOOS == "linux" && len(tc.skipped) == 0 {
+			if v, ok := r["txt2img_512_peak_rss_mb"].(float64); !ok || v <= 0 {
+				t.Errorf("%v: txt2img_512_peak_rss_mb = %v", tc.args, r["txt2img_512_peak_rss_mb"])
+			}
+		}
+	}
+	// The table form.
+	if code, stdout, stderr := sdgo("bench", "--quick"); code != 0 || len(stdout) == 0 {
+		t.Errorf("bench --quick: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
