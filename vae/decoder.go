@@ -76,7 +76,7 @@ func (d *Decoder) Forward(z *nn.Tensor) *nn.Tensor {
 func (d *Decoder) Mid(z *nn.Tensor) *nn.Tensor {
 	x := d.ConvIn.Forward(z) // (B, Latent, h, w) -> (B, C, h, w)
 	d.trace("dec.conv_in", x)
-	x = d.MidBlock.Forward(x, d.Trace, "dec.mid")
+	x = d.MidBlock.forward(x, func(t *nn.Tensor) { d.trace("dec.mid.attn", t) })
 	d.trace("dec.mid", x)
 	return x
 }

@@ -105,7 +105,7 @@ func (e *Encoder) downBlocks(x *nn.Tensor, ns *normState, from, to int) *nn.Tens
 // attention sees every position) and the output head,
 // (B, BlockOut[n-1], h, w) -> (B, 2·Latent, h, w).
 func (e *Encoder) Head(x *nn.Tensor) *nn.Tensor {
-	x = e.MidBlock.Forward(x, e.Trace, "enc.mid")
+	x = e.MidBlock.forward(x, func(t *nn.Tensor) { e.trace("enc.mid.attn", t) })
 	e.trace("enc.mid", x)
 	x = nn.SiLU(e.ConvNormOut.Forward(x))
 	x = e.ConvOut.Forward(x) // (B, C, h, w) -> (B, 2·Latent, h, w)

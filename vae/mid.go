@@ -25,15 +25,17 @@ func loadMid(ld *weights.Loader, ch int, cfg Config) *MidBlock {
 	return m
 }
 
-// Forward maps x (B, C, H, W) -> (B, C, H, W). trace, when not nil, sees the
-// attention's output under the name prefix+".attn".
-func (m *MidBlock) Forward(x *nn.Tensor, trace func(string, *nn.Tensor), prefix string) *nn.Tensor {
+// Forward maps x (B, C, H, W) -> (B, C, H, W).
+func (m *MidBlock) Forward(x *nn.Tensor) *nn.Tensor { return m.forward(x, nil) }
+
+// forward is Forward that shows the attention's output to afterAttn (for tracing).
+func (m *MidBlock) forward(x *nn.Tensor, afterAttn func(*nn.Tensor)) *nn.Tensor {
 	x = m.Resnets[0].Forward(x)
 	for i, a := range m.Attentions {
 		if a != nil {
 			x = a.Forward(x)
-			if trace != nil {
-				trace(prefix+".attn", x)
+			if afterAttn != nil {
+				afterAttn(x)
 			}
 		}
 		x = m.Resnets[i+1].Forward(x)
