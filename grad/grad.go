@@ -96,6 +96,9 @@ func NewTape() *Tape { return &Tape{free: map[int][][]float32{}} }
 // Reset forgets the recorded operations and recycles every buffer the tape
 // handed out: values and gradients of its results become invalid.
 func (tp *Tape) Reset() {
+	// Keep only the buffers of the step just done: a step of other shapes
+	// (a new resolution, a shorter prompt) must not pin the old ones.
+	clear(tp.free)
 	for _, d := range tp.used {
 		tp.free[len(d)] = append(tp.free[len(d)], d)
 	}

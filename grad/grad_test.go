@@ -112,6 +112,10 @@ func gradCases() []gradCase {
 			f: func(tp *Tape, in []*Var) *Var { return tp.Transpose(tp.Reshape(in[0], 2, 3, 20)) }},
 		{name: "concat", shapes: [][]int{{2, 3, 2, 2}, {2, 1, 2, 2}, {2, 2, 2, 2}},
 			f: func(tp *Tape, in []*Var) *Var { return tp.Concat(in[0], in[1], in[2]) }},
+		{name: "channels", shapes: [][]int{{2, 5, 2, 3}},
+			f: func(tp *Tape, in []*Var) *Var { return tp.Channels(in[0], 1, 4) }},
+		{name: "clamp", shapes: [][]int{{4, 5}}, // some values clamped; for this seed none lies within ε of a bound
+			f: func(tp *Tape, in []*Var) *Var { return tp.Clamp(in[0], -0.8, 0.8) }},
 		{name: "upsample", shapes: [][]int{{2, 3, 3, 4}},
 			f: func(tp *Tape, in []*Var) *Var { return tp.UpsampleNearest2x(in[0]) }},
 		{name: "mse", shapes: [][]int{{3, 5}, {3, 5}},
@@ -232,5 +236,45 @@ func TestConstInputs(t *testing.T) {
 	tp.Mean(tp.SiLU(x))
 	if len(tp.nodes) != 0 {
 		t.Errorf("tape over Consts recorded %d nodes, want 0", len(tp.nodes))
+	}
+}
+
+// TestForwardMatchesNN checks the operations whose forward pass is written
+// here (to keep what backward needs) against package nn's, which is checked
+// against PyTorch, for every element.
+func TestForwardMatchesNN(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 5))
+	x4 := randn(r, 1, 2, 6, 5, 7)
+	w6, b6 := randn(r, 1, 6), randn(r, 1, 6)
+	x3 := randn(r, 2, 3, 9, 6)
+	w, b := randn(r, 1, 6), randn(r, 1, 6)
+	q, k, v := randn(r, 1, 2, 70, 12), randn(r, 1, 2, 70, 12), randn(r, 1, 2, 70, 12)
+	kc, vc := randn(r, 1, 2, 11, 12), randn(r, 1, 2, 11, 12)
+	for _, c := range []struct {
+		name string
+		got  func(tp *Tape) *Var
+		want *nn.Tensor
+	}{
+		{"groupnorm", func(tp *Tape) *Var { return tp.GroupNorm(Const(x4), 3, Const(w6), Const(b6), 1e-5) },
+			nn.GroupNorm(x4, 3, w6, b6, 1e-5)},
+		{"layernorm", func(tp *Tape) *Var { return tp.LayerNorm(Const(x3), Const(w), Const(b), 1e-5) },
+			nn.LayerNorm(x3, w, b, 1e-5)},
+		{"attention/self", func(tp *Tape) *Var { return tp.Attention(Const(q), Const(k), Const(v), 3, false) },
+			nn.Attention(q, k, v, 3, false)},
+		{"attention/causal", func(tp *Tape) *Var { return tp.Attention(Const(q), Const(k), Const(v), 2, true) },
+			nn.Attention(q, k, v, 2, true)},
+		{"attention/cross", func(tp *Tape) *Var { return tp.Attention(Const(q), Const(kc), Const(vc), 4, false) },
+			nn.Attention(q, kc, vc, 4, false)},
+	} {
+		got := c.got(NewTape()).Value
+		var maxErr, maxRef float64
+		for i, want := range c.want.Data {
+			maxErr = max(maxErr, math.Abs(float64(got.Data[i]-want)))
+			maxRef = max(maxRef, math.Abs(float64(want)))
+		}
+		t.Logf("%s: max abs err %.2e, relative to max |nn| %.2e", c.name, maxErr, maxErr/maxRef)
+		if maxErr > 1e-5*maxRef {
+			t.Errorf("%s: max abs err %.2e (max |nn| %.2e)", c.name, maxErr, maxRef)
+		}
 	}
 }

@@ -239,6 +239,50 @@ func (tp *Tape) Concat(xs ...*Var) *Var {
 	return y
 }
 
+// Channels is the slice x[:, lo:hi] of dimension 1 (channels of NCHW):
+// (N, C, …) -> (N, hi−lo, …), as torch.chunk splits the VAE encoder's
+// moments into mean and log-variance.
+func (tp *Tape) Channels(x *Var, lo, hi int) *Var {
+	xs := x.Value.Shape
+	if len(xs) < 2 || lo < 0 || hi > xs[1] || lo >= hi {
+		panic(fmt.Sprintf("grad.Channels: [%d, %d) of shape %v", lo, hi, xs))
+	}
+	n := xs[0]
+	inner := x.Value.Len() / (n * xs[1]) // values per channel
+	shape := slices.Clone(xs)
+	shape[1] = hi - lo
+	y := tp.result(shape, x)
+	sz, stride := (hi-lo)*inner, xs[1]*inner
+	for b := 0; b < n; b++ {
+		copy(y.Value.Data[b*sz:(b+1)*sz], x.Value.Data[b*stride+lo*inner:])
+	}
+	tp.record(y, func() {
+		dx := tp.gradOf(x)
+		for b := 0; b < n; b++ {
+			addTo(dx[b*stride+lo*inner:][:sz], y.Grad.Data[b*sz:(b+1)*sz])
+		}
+	})
+	return y
+}
+
+// Clamp limits every value of x to [lo, hi], as torch.clamp; the gradient
+// passes where the value was inside and is 0 where it was clamped.
+func (tp *Tape) Clamp(x *Var, lo, hi float32) *Var {
+	y := tp.result(x.Value.Shape, x)
+	for i, v := range x.Value.Data {
+		y.Value.Data[i] = min(max(v, lo), hi)
+	}
+	tp.record(y, func() {
+		dx := tp.gradOf(x)
+		for i, v := range x.Value.Data {
+			if v >= lo && v <= hi {
+				dx[i] += y.Grad.Data[i]
+			}
+		}
+	})
+	return y
+}
+
 // UpsampleNearest2x repeats every value of x (N, C, H, W) over a 2×2 block:
 // (N, C, H, W) -> (N, C, 2H, 2W). Backward sums each block's gradient.
 func (tp *Tape) UpsampleNearest2x(x *Var) *Var {

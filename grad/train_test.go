@@ -40,66 +40,87 @@ func toyBatch(r *rand.Rand, b int) (x, y *nn.Tensor) {
 }
 
 func TestTrain(t *testing.T) {
-	type model struct {
-		ps      *Params
-		forward func(tp *Tape, x *Var) *Var
-	}
 	for _, c := range []struct {
 		name  string
 		steps int
 		lr    float64
-		build func(r *rand.Rand) model
-		batch func(r *rand.Rand) (x, y *nn.Tensor)
+		// build creates the parameters and returns a step's loss on a fresh batch.
+		build func(ps *Params, r *rand.Rand) func(tp *Tape) *Var
 	}{
 		{
 			name: "mlp", steps: 300, lr: 1e-2,
-			build: func(r *rand.Rand) model {
-				ps := NewParams()
-				return model{ps, newMLP(ps, r, 3, 32, 1).forward}
+			build: func(ps *Params, r *rand.Rand) func(tp *Tape) *Var {
+				m := newMLP(ps, r, 3, 32, 1)
+				return func(tp *Tape) *Var {
+					x, y := toyBatch(r, 64)
+					return tp.MSE(m.forward(tp, Const(x)), Const(y))
+				}
 			},
-			batch: func(r *rand.Rand) (x, y *nn.Tensor) { return toyBatch(r, 64) },
 		},
 		{
-			// Learn a fixed 3×3 edge filter followed by SiLU with a conv net
+			// Learn a fixed 3×3 filter followed by SiLU with a conv net
 			// conv(1→4) → GroupNorm → SiLU → conv(4→1).
 			name: "convnet", steps: 300, lr: 1e-2,
-			build: func(r *rand.Rand) model {
-				ps := NewParams()
+			build: func(ps *Params, r *rand.Rand) func(tp *Tape) *Var {
 				c1w, c1b := ps.Add("conv_in.weight", Uniform(r, 1/3., 4, 1, 3, 3)), ps.Add("conv_in.bias", Uniform(r, 1/3., 4))
 				nw, nb := ps.Add("norm.weight", Full(1, 4)), ps.Add("norm.bias", Full(0, 4))
 				c2w, c2b := ps.Add("conv_out.weight", Uniform(r, 1/6., 1, 4, 3, 3)), ps.Add("conv_out.bias", Uniform(r, 1/6., 1))
-				return model{ps, func(tp *Tape, x *Var) *Var {
-					h := tp.Conv2d(x, c1w, c1b, 1, 1) // (B, 1, 8, 8) -> (B, 4, 8, 8)
-					h = tp.SiLU(tp.GroupNorm(h, 2, nw, nb, 1e-5))
-					return tp.Conv2d(h, c2w, c2b, 1, 1) // (B, 4, 8, 8) -> (B, 1, 8, 8)
-				}}
-			},
-			batch: func(r *rand.Rand) (x, y *nn.Tensor) {
-				x = Normal(r, 1, 8, 1, 8, 8)
 				k := nn.From([]float32{0, -1, 0, -1, 2, 1, 0, 1, 0}, 1, 1, 3, 3)
-				y = nn.SiLU(nn.Conv2d(x, k, nil, 1, 1))
-				return x, y
+				return func(tp *Tape) *Var {
+					x := Normal(r, 1, 8, 1, 8, 8)
+					y := nn.SiLU(nn.Conv2d(x, k, nil, 1, 1))
+					h := tp.Conv2d(Const(x), c1w, c1b, 1, 1) // (B, 1, 8, 8) -> (B, 4, 8, 8)
+					h = tp.SiLU(tp.GroupNorm(h, 2, nw, nb, 1e-5))
+					h = tp.Conv2d(h, c2w, c2b, 1, 1) // (B, 4, 8, 8) -> (B, 1, 8, 8)
+					return tp.MSE(h, Const(y))
+				}
+			},
+		},
+		{
+			// CLIP in miniature: two linear encoders learn to pair each
+			// "image" with its "caption" (a fixed random linear view of it
+			// plus noise) against the other 15 of the batch, with CLIP's
+			// symmetric cross-entropy and learned temperature.
+			name: "contrastive", steps: 300, lr: 1e-2,
+			build: func(ps *Params, r *rand.Rand) func(tp *Tape) *Var {
+				img := ps.Add("visual_projection.weight", Uniform(r, 1/4., 8, 16))
+				txt := ps.Add("text_projection.weight", Uniform(r, 1/4., 8, 16))
+				scale := ps.Add("logit_scale", nn.From([]float32{2.6592}, 1)) // log(1/0.07), CLIP's start
+				view := Normal(r, 0.25, 16, 16)
+				labels := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+				return func(tp *Tape) *Var {
+					x := Normal(r, 1, 16, 16)
+					y := nn.Linear(x, view, nil)
+					for i := range y.Data {
+						y.Data[i] += 0.1 * float32(r.NormFloat64())
+					}
+					ei := tp.L2Normalize(tp.Linear(Const(x), img, nil)) // (16, 16) -> (16, 8)
+					et := tp.L2Normalize(tp.Linear(Const(y), txt, nil))
+					logits := tp.MulScalar(tp.MatMul(ei, et, false, true), tp.Exp(scale)) // (16, 8)·(16, 8)ᵀ -> (16, 16)
+					li, lt := tp.CrossEntropy(logits, labels), tp.CrossEntropy(tp.Transpose(logits), labels)
+					return tp.Scale(tp.Add(li, lt), 0.5)
+				}
 			},
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(3, 4))
-			m := c.build(r)
-			opt := NewAdamW(m.ps, c.lr)
+			ps := NewParams()
+			step := c.build(ps, r)
+			opt := NewAdamW(ps, c.lr)
 			tp := NewTape()
 			var first, last float64
-			for step := 0; step < c.steps; step++ {
-				x, y := c.batch(r)
+			for i := 0; i < c.steps; i++ {
 				tp.Reset()
-				loss := tp.MSE(m.forward(tp, Const(x)), Const(y))
-				m.ps.ZeroGrad()
+				loss := step(tp)
+				ps.ZeroGrad()
 				tp.Backward(loss)
 				opt.Step()
 				l := float64(loss.Value.Data[0])
-				if step < 10 {
+				if i < 10 {
 					first += l / 10
 				}
-				if step >= c.steps-10 {
+				if i >= c.steps-10 {
 					last += l / 10
 				}
 			}
