@@ -153,7 +153,7 @@ func TestUNetParity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			x := grad.Normal(r, 1, 2, 4, 8, 8)                      // (2, 4, 8, 8)
+			x := grad.Normal(r, 1, 2, 4, 8, 8)                     // (2, 4, 8, 8)
 			ctx := grad.Normal(r, 1, 2, 77, cfg.CrossAttentionDim) // (2, 77, D)
 			ts := []float32{981, 37}
 			want, err := ref.Forward(x, ts, ctx)

@@ -1,0 +1,79 @@
+package sdmini
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sdgo/sdgo/grad"
+)
+
+// Training steps (forward, backward, AdamW) of each network at sd-mini's
+// sizes. Run briefly: go test -run X -bench . -benchtime 3x ./sdmini
+func BenchmarkTextStep(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	ps := grad.NewParams()
+	m, _ := NewText(ps, r, TextConfig(300))
+	opt := grad.NewAdamW(ps, 1e-4)
+	const batch, l = 64, 20
+	ids := make([][]int, batch)
+	for i := range ids {
+		ids[i] = make([]int, l)
+		for j := range ids[i] {
+			ids[i][j] = r.IntN(298)
+		}
+	}
+	tp := grad.NewTape()
+	b.ReportMetric(float64(ps.Count()), "params")
+	for b.Loop() {
+		tp.Reset()
+		x := Pool(tp, ids, m.Forward(tp, ids))
+		loss := tp.Mean(tp.Mul(x, x))
+		ps.ZeroGrad()
+		tp.Backward(loss)
+		opt.Step()
+	}
+}
+
+func BenchmarkVAEStep(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	ps := grad.NewParams()
+	m, _ := NewVAE(ps, r, VAEConfig())
+	opt := grad.NewAdamW(ps, 1e-4)
+	const batch = 8
+	x := grad.Const(grad.Normal(r, 0.5, batch, 3, ImageSize, ImageSize))
+	tp := grad.NewTape()
+	b.ReportMetric(float64(ps.Count()), "params")
+	for b.Loop() {
+		tp.Reset()
+		mom := m.Encode(tp, x)
+		y := m.Decode(tp, selectChannels(tp, mom, 0, 4))
+		loss := tp.MSE(y, x)
+		ps.ZeroGrad()
+		tp.Backward(loss)
+		opt.Step()
+	}
+}
+
+func BenchmarkUNetStep(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	ps := grad.NewParams()
+	cfg := UNetConfig()
+	m, _ := NewUNet(ps, r, cfg)
+	opt := grad.NewAdamW(ps, 1e-4)
+	const batch = 32
+	x := grad.Const(grad.Normal(r, 1, batch, 4, 8, 8))
+	ctx := grad.Const(grad.Normal(r, 1, batch, 77, cfg.CrossAttentionDim))
+	ts := make([]float32, batch)
+	for i := range ts {
+		ts[i] = float32(r.IntN(1000))
+	}
+	tp := grad.NewTape()
+	b.ReportMetric(float64(ps.Count()), "params")
+	for b.Loop() {
+		tp.Reset()
+		loss := tp.MSE(m.Forward(tp, x, ts, ctx), x)
+		ps.ZeroGrad()
+		tp.Backward(loss)
+		opt.Step()
+	}
+}

@@ -1,0 +1,266 @@
+package sdmini
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/sdgo/sdgo/grad"
+	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/shapes"
+	"github.com/sdgo/sdgo/tokenizer"
+	"github.com/sdgo/sdgo/vae"
+)
+
+// trainingImages renders n training scenes drawn from r as a batch
+// (n, 3, 64, 64) in [-1, 1], with the scenes.
+func trainingImages(r *rand.Rand, n int) (*nn.Tensor, []shapes.Scene) {
+	scenes := make([]shapes.Scene, n)
+	data := make([]float32, 0, n*3*ImageSize*ImageSize)
+	for i := range scenes {
+		scenes[i] = shapes.Sample(r, shapes.Train)
+		data = shapes.ToTensor(data, scenes[i].Render(ImageSize))
+	}
+	return nn.From(data, n, 3, ImageSize, ImageSize), scenes
+}
+
+// TrainBPE learns the vocabulary from the captions of o.Steps training
+// scenes (the "steps" of this stage are captions) and writes Dir/tokenizer.
+func TrainBPE(o Options) error {
+	o = o.withDefaults(stageDefaults("bpe"))
+	r := rand.New(rand.NewPCG(o.Seed, saltBPE))
+	captions := make([]string, o.Steps)
+	for i := range captions {
+		captions[i] = shapes.Sample(r, shapes.Train).Caption(r)
+	}
+	v, err := LearnBPE(captions)
+	if err != nil {
+		return err
+	}
+	if err := v.Write(filepath.Join(o.Dir, "tokenizer")); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Log, "bpe: %d captions, %d merges, vocabulary of %d tokens written to %s\n",
+		len(captions), len(v.Merges), len(v.IDs), filepath.Join(o.Dir, "tokenizer"))
+	return nil
+}
+
+// loadTokenizer reads the vocabulary the bpe stage wrote.
+func loadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
+	tok, err := tokenizer.Load(filepath.Join(dir, "tokenizer"))
+	if err != nil {
+		return nil, fmt.Errorf("sdmini: run the bpe stage first: %w", err)
+	}
+	return tok, nil
+}
+
+// encodeCaptions returns the padded ids (B, 77) of the captions.
+func encodeCaptions(tok *tokenizer.Tokenizer, captions []string) [][]int {
+	ids := make([][]int, len(captions))
+	for i, c := range captions {
+		ids[i] = tok.EncodePadded(c, tokenizer.ContextLength, tokenizer.PadSD1)
+	}
+	return ids
+}
+
+// imageTower is CLIP's image side at sd-mini's scale: four stride-2
+// convolutions (64 → 4 pixels) and a linear map of the whole 4×4 grid, so
+// that where things are survives into the embedding. It exists only to
+// train the text tower and is not exported.
+type imageTower struct {
+	convs []conv
+	norms []norm
+	proj  linear
+}
+
+func newImageTower(b builder, dim int) *imageTower {
+	t := &imageTower{}
+	in := 3
+	for i, out := range []int{32, 64, 128, 128} {
+		t.convs = append(t.convs, b.subf("conv%d", i).conv(in, out, 3, 2, 1))
+		t.norms = append(t.norms, b.subf("norm%d", i).groupNorm(out, 8, 1e-5))
+		in = out
+	}
+	t.proj = b.sub("proj").linear(in*16, dim, false)
+	return t
+}
+
+// forward embeds images (B, 3, 64, 64) -> (B, dim).
+func (t *imageTower) forward(tp *grad.Tape, x *grad.Var) *grad.Var {
+	for i, c := range t.convs {
+		x = tp.SiLU(t.norms[i].forward(tp, c.forward(tp, x))) // (B, C, H, W) -> (B, C', H/2, W/2)
+	}
+	b := x.Shape()[0]
+	return t.proj.forward(tp, tp.Reshape(x, b, -1)) // (B, 128·4·4) -> (B, dim)
+}
+
+// TrainCLIP trains the text encoder contrastively: for a batch of images
+// and their captions, the image tower's and the text tower's embeddings
+// (pooled at the end token, projected, L2-normalised) give a (B, B) matrix
+// of similarities scaled by a learned temperature, and the loss is CLIP's
+// symmetric cross-entropy that picks each image's caption and each
+// caption's image. Writes Dir/text_encoder.
+func TrainCLIP(o Options) error {
+	o = o.withDefaults(stageDefaults("clip"))
+	tok, err := loadTokenizer(o.Dir)
+	if err != nil {
+		return err
+	}
+	cfg := TextConfig(tok.VocabSize())
+	cfg.BOS, cfg.EOS, cfg.Pad = tok.BOS(), tok.EOS(), tok.EOS()
+	ps := grad.NewParams()
+	r := rand.New(rand.NewPCG(o.Seed, saltCLIP))
+	text, err := NewText(ps, r, cfg)
+	if err != nil {
+		return err
+	}
+	b := newBuilder(ps, r, "")
+	const dim = 128
+	proj := b.sub("text_projection").linear(cfg.Width, dim, false)
+	vision := newImageTower(b.sub("vision"), dim)
+	maxScale := float32(math.Log(100))
+	logitScale := ps.Add("logit_scale", grad.Full(float32(math.Log(1/0.07)), 1)) // CLIP's init
+
+	labels := make([]int, o.Batch)
+	for i := range labels {
+		labels[i] = i
+	}
+	t := &trainer{name: "clip", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltCLIP}
+	t.step = func(tp *grad.Tape, r *rand.Rand) *grad.Var {
+		imgs, scenes := trainingImages(r, o.Batch)
+		captions := make([]string, o.Batch)
+		for i, s := range scenes {
+			captions[i] = s.Caption(r)
+		}
+		ids := trimAfterEOS(encodeCaptions(tok, captions), tok.EOS())
+		txt := tp.L2Normalize(proj.forward(tp, Pool(tp, ids, text.Forward(tp, ids)))) // (B, dim)
+		img := tp.L2Normalize(vision.forward(tp, grad.Const(imgs)))                   // (B, dim)
+		logits := tp.MulScalar(tp.MatMul(img, txt, false, true), tp.Exp(logitScale))  // (B, B): image i vs caption j
+		perImage := tp.CrossEntropy(logits, labels)
+		perCaption := tp.CrossEntropy(tp.Transpose(logits), labels)
+		return tp.Scale(tp.Add(perImage, perCaption), 0.5)
+	}
+	t.after = func() { logitScale.Value.Data[0] = min(logitScale.Value.Data[0], maxScale) }
+	if _, err := t.run(); err != nil {
+		return err
+	}
+	if err := exportParams(ps, "text_model.", filepath.Join(o.Dir, textWeights)); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(o.Dir, "text_encoder", "config.json"), textConfigJSON(cfg)); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Log, "clip: text encoder written to %s\n", filepath.Join(o.Dir, "text_encoder"))
+	return nil
+}
+
+// trimAfterEOS cuts every row of ids after the last end token that any
+// row needs: the attention is causal, so the pooled feature and every
+// position up to it are unchanged, and the padding is not computed.
+func trimAfterEOS(ids [][]int, eos int) [][]int {
+	n := 0
+	for _, row := range ids {
+		for i, id := range row {
+			if id == eos {
+				n = max(n, i+1)
+				break
+			}
+		}
+	}
+	for i := range ids {
+		ids[i] = ids[i][:n]
+	}
+	return ids
+}
+
+// klWeight weighs the VAE's KL term against the per-pixel reconstruction
+// loss: small, as in SD's autoencoder, enough to keep the latents tame.
+const klWeight = 1e-5
+
+// TrainVAE trains the autoencoder to reconstruct training images: L1 + L2
+// on the decoded sample z = μ + σ·ε, plus klWeight × the KL divergence of
+// N(μ, σ²) from N(0, 1), per element. Then it measures the scaling factor
+// (1/std of the latents of 512 images) and writes Dir/vae.
+func TrainVAE(o Options) error {
+	o = o.withDefaults(stageDefaults("vae"))
+	cfg := VAEConfig()
+	ps := grad.NewParams()
+	m, err := NewVAE(ps, rand.New(rand.NewPCG(o.Seed, saltVAE)), cfg)
+	if err != nil {
+		return err
+	}
+	lat := cfg.LatentChannels
+	t := &trainer{name: "vae", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltVAE}
+	t.step = func(tp *grad.Tape, r *rand.Rand) *grad.Var {
+		imgs, _ := trainingImages(r, o.Batch)
+		x := grad.Const(imgs)
+		moments := m.Encode(tp, x)                      // (B, 2·4, 8, 8)
+		mean := selectChannels(tp, moments, 0, lat)     // μ (B, 4, 8, 8)
+		logVar := selectChannels(tp, moments, lat, lat) // log σ²
+		eps := grad.Normal(r, 1, mean.Shape()...)
+		z := tp.Add(mean, tp.Mul(tp.Exp(tp.Scale(logVar, 0.5)), grad.Const(eps))) // μ + σ·ε
+		y := m.Decode(tp, z)                                                      // (B, 3, 64, 64)
+		// KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1), per element; the
+		// constant −1 is left out (it has no gradient).
+		kl := tp.Scale(tp.Mean(tp.Sub(tp.Add(tp.Mul(mean, mean), tp.Exp(logVar)), logVar)), 0.5)
+		return tp.Add(tp.Add(l1(tp, y, x), tp.MSE(y, x)), tp.Scale(kl, klWeight))
+	}
+	if _, err := t.run(); err != nil {
+		return err
+	}
+	if err := exportParams(ps, "", filepath.Join(o.Dir, vaeWeights)); err != nil {
+		return err
+	}
+	// Measure the scaling factor on the exported (fp16) model.
+	cfg.ScalingFactor = 1
+	if err := writeJSON(filepath.Join(o.Dir, "vae", "config.json"), vaeConfigJSON(cfg)); err != nil {
+		return err
+	}
+	v, err := loadVAE(o.Dir)
+	if err != nil {
+		return err
+	}
+	sf, err := ScalingFactor(v, rand.New(rand.NewPCG(o.Seed, saltVAE<<40|1<<39)), 512)
+	if err != nil {
+		return err
+	}
+	cfg.ScalingFactor = sf
+	if err := writeJSON(filepath.Join(o.Dir, "vae", "config.json"), vaeConfigJSON(cfg)); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Log, "vae: scaling factor %g; autoencoder written to %s\n", sf, filepath.Join(o.Dir, "vae"))
+	return nil
+}
+
+// ScalingFactor returns 1/std of the latent means of n training images
+// drawn from r, rounded to 5 significant digits: the factor that gives the
+// U-Net latents of unit variance (SD's 0.18215 was found so).
+func ScalingFactor(v *vae.Model, r *rand.Rand, n int) (float64, error) {
+	var sum, sq float64
+	count := 0
+	for done := 0; done < n; done += 64 {
+		imgs, _ := trainingImages(r, min(64, n-done))
+		d, err := v.Encode(imgs)
+		if err != nil {
+			return 0, err
+		}
+		for _, x := range d.Mean.Data {
+			sum += float64(x)
+			sq += float64(x) * float64(x)
+			count++
+		}
+	}
+	mean := sum / float64(count)
+	std := math.Sqrt(sq/float64(count) - mean*mean)
+	if !(std > 0) {
+		return 0, fmt.Errorf("sdmini: latents have std %v", std)
+	}
+	sf, _ := strconv.ParseFloat(strconv.FormatFloat(1/std, 'g', 5, 64), 64)
+	return sf, nil
+}
+
+// elapsed formats the time since t for log lines.
+func elapsed(t time.Time) string { return time.Since(t).Round(100 * time.Millisecond).String() }

@@ -1,0 +1,232 @@
+package sdmini
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sdgo/sdgo/grad"
+)
+
+// Options are the settings of a training stage. Zero values take the
+// stage's defaults (see Stages).
+type Options struct {
+	// Dir is the model folder: each stage reads what the earlier ones wrote
+	// there and adds its component (tokenizer/, text_encoder/, vae/, unet/
+	// and scheduler/ with model_index.json: a diffusers folder). Checkpoints
+	// go to Dir/checkpoints.
+	Dir   string
+	Steps int     // optimizer steps
+	Batch int     // samples per step
+	LR    float64 // peak learning rate (linear warm-up, then cosine decay to a tenth)
+	Seed  uint64  // the same seed and options give the same weights, byte for byte
+	// Resume continues from the stage's checkpoint in Dir/checkpoints when
+	// there is one; otherwise a stage starts afresh.
+	Resume bool
+	// CheckpointEvery is the number of steps between checkpoints (default
+	// 200); one is also written at the end.
+	CheckpointEvery int
+	// Scenes is the number of distinct training scenes the unet stage
+	// encodes to latents up front (default DefaultScenes).
+	Scenes int
+	// LogEvery is the number of steps between progress lines (default 20).
+	LogEvery int
+	// Log receives the progress lines; nil discards them.
+	Log io.Writer
+}
+
+// Stage is one step of building sd-mini.
+type Stage struct {
+	Name    string
+	Summary string
+	// Defaults are the stage's steps, batch and learning rate, sized so that
+	// all stages together train in under an hour on two cores.
+	Defaults Options
+	Run      func(Options) error
+}
+
+// Stages lists the training stages in the order they must run.
+func Stages() []Stage {
+	return []Stage{
+		{"bpe", "learn the BPE vocabulary from the captions", Options{Steps: 20000}, TrainBPE},
+		{"clip", "train the text encoder contrastively against a small image tower", Options{Steps: 1500, Batch: 64, LR: 5e-4}, TrainCLIP},
+		{"vae", "train the autoencoder and measure the latent scaling factor", Options{Steps: 2000, Batch: 8, LR: 1e-3}, TrainVAE},
+		{"unet", "train the noise predictor on the frozen text encoder and VAE", Options{Steps: 4000, Batch: 32, LR: 5e-4}, TrainUNet},
+	}
+}
+
+// withDefaults fills o's zero fields from d.
+func (o Options) withDefaults(d Options) Options {
+	if o.Steps == 0 {
+		o.Steps = d.Steps
+	}
+	if o.Batch == 0 {
+		o.Batch = d.Batch
+	}
+	if o.LR == 0 {
+		o.LR = d.LR
+	}
+	if o.CheckpointEvery == 0 {
+		o.CheckpointEvery = 200
+	}
+	if o.LogEvery == 0 {
+		o.LogEvery = 20
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	return o
+}
+
+func stageDefaults(name string) Options {
+	for _, s := range Stages() {
+		if s.Name == name {
+			return s.Defaults
+		}
+	}
+	return Options{}
+}
+
+// Stage salts keep the random streams of the stages apart.
+const (
+	saltBPE uint64 = iota + 1
+	saltCLIP
+	saltVAE
+	saltUNet
+	saltEval
+)
+
+// stepRand is the random source of one training step: a function of the
+// seed, the stage and the step only, so a resumed run draws what an
+// uninterrupted one would have.
+func stepRand(seed, salt uint64, step int) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, salt<<40|uint64(step)))
+}
+
+// trainer runs the optimisation loop shared by the stages.
+type trainer struct {
+	name string
+	o    Options
+	ps   *grad.Params
+	opt  *grad.AdamW
+	salt uint64
+	// step records one step's forward pass on tp and returns the loss.
+	step func(tp *grad.Tape, r *rand.Rand) *grad.Var
+	// after, if set, runs after each optimizer step (to clamp a parameter).
+	after func()
+}
+
+// checkpoint is the path of the stage's resumable checkpoint.
+func (t *trainer) checkpoint() string {
+	return filepath.Join(t.o.Dir, "checkpoints", t.name+".safetensors")
+}
+
+// lr is the learning rate at step: linear warm-up over the first 5% of the
+// steps (at most 200), then a cosine decay to a tenth of the peak.
+func (t *trainer) lr(step int) float64 {
+	warm := min(200, max(1, t.o.Steps/20))
+	if step < warm {
+		return t.o.LR * float64(step+1) / float64(warm)
+	}
+	p := float64(step-warm) / float64(max(1, t.o.Steps-warm))
+	return t.o.LR * (0.1 + 0.9*0.5*(1+math.Cos(math.Pi*p)))
+}
+
+// run trains for o.Steps steps (from the checkpoint with Resume), writing
+// progress lines and checkpoints, and returns the mean loss of the last
+// LogEvery steps.
+func (t *trainer) run() (float64, error) {
+	o := t.o
+	if err := os.MkdirAll(filepath.Dir(t.checkpoint()), 0o755); err != nil {
+		return 0, fmt.Errorf("sdmini: %w", err)
+	}
+	start := 0
+	if o.Resume {
+		switch err := t.ps.Load(t.checkpoint(), t.opt); {
+		case err == nil:
+			start = t.opt.Steps
+			fmt.Fprintf(o.Log, "%s: resuming from %s at step %d\n", t.name, t.checkpoint(), start)
+		case errors.Is(err, os.ErrNotExist):
+		default:
+			return 0, fmt.Errorf("sdmini: %s: --resume: %w", t.name, err)
+		}
+	}
+	fmt.Fprintf(o.Log, "%s: %d parameters, steps %d, batch %d, lr %g, seed %d\n", t.name, t.ps.Count(), o.Steps, o.Batch, o.LR, o.Seed)
+	tp := grad.NewTape()
+	began := time.Now()
+	var sum, last float64
+	n := 0
+	for step := start; step < o.Steps; step++ {
+		t.opt.LR = t.lr(step)
+		tp.Reset()
+		t.ps.ZeroGrad()
+		loss := t.step(tp, stepRand(o.Seed, t.salt, step))
+		l := float64(loss.Value.Data[0])
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return 0, fmt.Errorf("sdmini: %s: loss is %v at step %d (lower --lr?)", t.name, l, step)
+		}
+		tp.Backward(loss)
+		t.ps.ClipGradNorm(1)
+		t.opt.Step()
+		if t.after != nil {
+			t.after()
+		}
+		sum += l
+		n++
+		done := step + 1
+		if done%o.LogEvery == 0 || done == o.Steps {
+			last = sum / float64(n)
+			rate := float64(done-start) / time.Since(began).Seconds()
+			eta := time.Duration(float64(o.Steps-done) / rate * float64(time.Second)).Round(time.Second)
+			fmt.Fprintf(o.Log, "%s step %d/%d loss %.5f lr %.2e %.2f steps/s ETA %v\n", t.name, done, o.Steps, last, t.opt.LR, rate, eta)
+			sum, n = 0, 0
+		}
+		if done%o.CheckpointEvery == 0 || done == o.Steps {
+			if err := t.ps.Save(t.checkpoint(), t.opt); err != nil {
+				return 0, fmt.Errorf("sdmini: %s: checkpoint: %w", t.name, err)
+			}
+		}
+	}
+	if start >= o.Steps { // nothing left to do: the checkpoint was final
+		fmt.Fprintf(o.Log, "%s: checkpoint already at step %d of %d\n", t.name, start, o.Steps)
+	}
+	return last, nil
+}
+
+// newAdamW returns the optimizer sd-mini trains with: AdamW with weight
+// decay 0.01 on matrices and kernels only (not on biases, norms,
+// embeddings or scalars).
+func newAdamW(ps *grad.Params, lr float64) *grad.AdamW {
+	opt := grad.NewAdamW(ps, lr)
+	opt.NoDecay = func(name string) bool {
+		v := ps.Get(name)
+		return len(v.Shape()) < 2 || strings.HasSuffix(name, "embedding.weight")
+	}
+	return opt
+}
+
+// TrainAll runs the stages in order into o.Dir. Steps, Batch and LR, when
+// set, replace every training stage's default (the bpe stage always reads
+// its default number of captions); Seed, Resume and the rest apply to all.
+func TrainAll(o Options) error {
+	for _, s := range Stages() {
+		so := o
+		if s.Name == "bpe" {
+			so.Steps, so.Batch, so.LR = 0, 0, 0
+		}
+		began := time.Now()
+		if err := s.Run(so); err != nil {
+			return err
+		}
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "%s: done in %v\n", s.Name, time.Since(began).Round(time.Second))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package sdmini
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"time"
+
+	"github.com/sdgo/sdgo/clip"
+	"github.com/sdgo/sdgo/grad"
+	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/shapes"
+	"github.com/sdgo/sdgo/vae"
+)
+
+// DefaultScenes is how many distinct training scenes the U-Net stage
+// encodes to latents once, up front; each use draws a fresh caption.
+const DefaultScenes = 8192
+
+// captionDropout is the share of training captions replaced by the empty
+// prompt, so that the model also learns the unconditional prediction that
+// classifier-free guidance extrapolates from.
+const captionDropout = 0.1
+
+// latentPool is the U-Net stage's data: scenes and their scaled latents.
+type latentPool struct {
+	scenes  []shapes.Scene
+	latents []float32 // (N, 4, 8, 8)
+	size    int       // values per latent: 4·8·8
+}
+
+// encodePool renders n training scenes drawn from r and encodes them with
+// the VAE (the distribution's mean), scaled by its scaling factor.
+func encodePool(v *vae.Model, r *rand.Rand, n int) (*latentPool, error) {
+	p := &latentPool{}
+	sf := float32(v.Config.ScalingFactor)
+	for done := 0; done < n; done += 64 {
+		imgs, scenes := trainingImages(r, min(64, n-done))
+		d, err := v.Encode(imgs)
+		if err != nil {
+			return nil, err
+		}
+		p.size = d.Mean.Len() / len(scenes)
+		for _, x := range d.Mean.Data {
+			p.latents = append(p.latents, x*sf)
+		}
+		p.scenes = append(p.scenes, scenes...)
+	}
+	return p, nil
+}
+
+// TrainUNet trains the noise predictor (DDPM ε-prediction, SD 1.5's
+// schedule): for latents x₀ of training scenes, a timestep t and noise ε,
+// the U-Net sees xₜ = √ᾱₜ·x₀ + √(1−ᾱₜ)·ε and the frozen text encoder's
+// context of the scene's caption (the empty caption 10% of the time), and
+// the loss is ‖ε̂ − ε‖². Writes Dir/unet, Dir/scheduler and
+// Dir/model_index.json, completing the model folder.
+func TrainUNet(o Options) error {
+	o = o.withDefaults(stageDefaults("unet"))
+	tok, err := loadTokenizer(o.Dir)
+	if err != nil {
+		return err
+	}
+	text, err := loadTextEncoder(o.Dir)
+	if err != nil {
+		return err
+	}
+	v, err := loadVAE(o.Dir)
+	if err != nil {
+		return err
+	}
+	schedCfg := SchedulerConfig()
+	sched, err := schedCfg.Schedule()
+	if err != nil {
+		return err
+	}
+	scenes := o.Scenes
+	if scenes == 0 {
+		scenes = DefaultScenes
+	}
+	began := time.Now()
+	pool, err := encodePool(v, rand.New(rand.NewPCG(o.Seed, saltUNet<<40|1<<39)), scenes)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Log, "unet: %d training scenes encoded to latents in %v\n", scenes, elapsed(began))
+
+	cfg := UNetConfig()
+	cfg.CrossAttentionDim = text.Config.Width
+	ps := grad.NewParams()
+	m, err := NewUNet(ps, rand.New(rand.NewPCG(o.Seed, saltUNet)), cfg)
+	if err != nil {
+		return err
+	}
+	t := &trainer{name: "unet", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltUNet}
+	n := pool.size
+	t.step = func(tp *grad.Tape, r *rand.Rand) *grad.Var {
+		x := nn.New(o.Batch, cfg.InChannels, ImageSize/8, ImageSize/8) // xₜ (B, 4, 8, 8)
+		eps := nn.New(x.Shape...)                                      // ε
+		ts := make([]float32, o.Batch)
+		captions := make([]string, o.Batch)
+		for b := range o.Batch {
+			i := r.IntN(len(pool.scenes))
+			if r.Float64() >= captionDropout {
+				captions[b] = pool.scenes[i].Caption(r)
+			}
+			step := r.IntN(schedCfg.TrainSteps)
+			ts[b] = float32(step)
+			e := eps.Data[b*n : (b+1)*n]
+			for j := range e {
+				e[j] = float32(r.NormFloat64())
+			}
+			// AddNoise only fails on length mismatches, which cannot happen here.
+			_ = sched.AddNoise(x.Data[b*n:(b+1)*n], pool.latents[i*n:(i+1)*n], e, step)
+		}
+		ctx, err := text.Encode(encodeCaptions(tok, captions), clipOptions) // (B, 77, D), frozen
+		if err != nil {
+			panic(err) // the ids come from our own tokenizer and fit the model
+		}
+		pred := m.Forward(tp, grad.Const(x), ts, grad.Const(ctx)) // ε̂ (B, 4, 8, 8)
+		return tp.MSE(pred, grad.Const(eps))
+	}
+	if _, err := t.run(); err != nil {
+		return err
+	}
+	if err := exportParams(ps, "", filepath.Join(o.Dir, unetWeights)); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		path string
+		v    any
+	}{
+		{filepath.Join(o.Dir, "unet", "config.json"), unetConfigJSON(cfg)},
+		{filepath.Join(o.Dir, "scheduler", "scheduler_config.json"), schedulerConfigJSON(schedCfg)},
+	} {
+		if err := writeJSON(f.path, f.v); err != nil {
+			return err
+		}
+	}
+	if err := writeModelIndex(o.Dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Log, "unet: model written to %s\n", o.Dir)
+	return nil
+}
+
+// clipOptions are the text encoder's options: the last layer, as the
+// pipeline runs it.
+var clipOptions = clip.EncodeOptions{}
