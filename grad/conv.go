@@ -44,83 +44,91 @@ func (tp *Tape) Conv2dPad(x, w, b *Var, stride, top, bottom, left, right int) *V
 	}
 	y := tp.wrap(nn.Conv2dPad(x.Value, w.Value, bias, stride, top, bottom, left, right), x, w, b)
 	tp.record(y, func() {
-		n, c, h, wd := xs[0], xs[1], xs[2], xs[3]
-		o, kh, kw := ws[0], ws[2], ws[3]
-		oh, ow := y.Value.Shape[2], y.Value.Shape[3]
-		plane, ckk := oh*ow, c*kh*kw
-		dy := y.Grad.Data
-		direct := kh == 1 && kw == 1 && stride == 1 && top == 0 && bottom == 0 && left == 0 && right == 0
-		shifted := !direct && stride == 1 && max(top, bottom) < kh && max(left, right) < kw
-		var dx, dw []float32
-		if wants(x) && !shifted {
-			dx = tp.gradOf(x)
-		}
-		if wants(w) {
-			dw = tp.gradOf(w)
-		}
+		kh, kw := ws[2], ws[3]
 		if wants(b) {
-			db := tp.gradOf(b)
-			for i := 0; i < n*o; i++ {
-				var s float32
-				for _, v := range dy[i*plane : (i+1)*plane] {
-					s += v
-				}
-				db[i%o] += s
-			}
+			sumPlanes(tp.gradOf(b), y.Grad)
 		}
-		W := w.Value.Data
-		if shifted {
-			// Stride 1: dx is the convolution of dy with the flipped,
-			// transposed kernel, which nn computes without im2col.
+		direct := kh == 1 && kw == 1 && stride == 1 && top == 0 && bottom == 0 && left == 0 && right == 0
+		switch {
+		case direct:
+			tp.conv1x1Backward(x, w, y.Grad)
+		case stride == 1 && max(top, bottom) < kh && max(left, right) < kw:
 			if wants(x) {
-				wf := flipKernel(tp.tensor([]int{c, o, kh, kw}, false), w.Value) // (O, C, KH, KW) -> (C, O, KH, KW)
-				g := nn.Conv2dPad(y.Grad, wf, nil, 1, kh-1-top, kh-1-bottom, kw-1-left, kw-1-right)
-				tp.accumulate(x, g)
+				// dx is the convolution of dy, padded by K−1−pad, with the
+				// flipped, transposed kernel, which nn computes without im2col.
+				wf := flipKernel(tp.tensor([]int{ws[1], ws[0], kh, kw}, false), w.Value) // (O, C, KH, KW) -> (C, O, KH, KW)
+				tp.accumulate(x, nn.Conv2dPad(y.Grad, wf, nil, 1, kh-1-top, kh-1-bottom, kw-1-left, kw-1-right))
 			}
-			if dw != nil {
-				weightGradShifted(tp, dw, x.Value, y.Grad, kh, kw, top, left, right)
+			if wants(w) {
+				weightGradShifted(tp, tp.gradOf(w), x.Value, y.Grad, kh, kw, top, left, right)
 			}
-			return
-		}
-		band := max(1, min(oh, colBudget/max(1, ckk*ow)))
-		var col, dcol []float32
-		if !direct {
-			col = tp.buf(ckk*band*ow, false)
-			if dx != nil {
-				dcol = tp.buf(ckk*band*ow, false)
-			}
-		}
-		for bi := 0; bi < n; bi++ {
-			xb := x.Value.Data[bi*c*h*wd : (bi+1)*c*h*wd]
-			dyb := dy[bi*o*plane : (bi+1)*o*plane]
-			if direct {
-				if dw != nil {
-					// (O, H·W) · (C, H·W)ᵀ -> (O, C)
-					nn.MatMul(false, true, o, c, plane, dyb, plane, xb, plane, 1, dw, c)
-				}
-				if dx != nil {
-					// (O, C)ᵀ · (O, H·W) -> (C, H·W)
-					nn.MatMul(true, false, c, plane, o, W, c, dyb, plane, 1, dx[bi*c*h*wd:], plane)
-				}
-				continue
-			}
-			for r0 := 0; r0 < oh; r0 += band {
-				rows := min(band, oh-r0)
-				cols := rows * ow
-				if dw != nil {
-					im2col(col[:ckk*cols], xb, c, h, wd, kh, kw, stride, top, left, r0, rows, ow)
-					// (O, rows·OW) · (C·KH·KW, rows·OW)ᵀ -> (O, C·KH·KW)
-					nn.MatMul(false, true, o, ckk, cols, dyb[r0*ow:], plane, col, cols, 1, dw, ckk)
-				}
-				if dx != nil {
-					// (O, C·KH·KW)ᵀ · (O, rows·OW) -> (C·KH·KW, rows·OW)
-					nn.MatMul(true, false, ckk, cols, o, W, ckk, dyb[r0*ow:], plane, 0, dcol, cols)
-					col2im(dx[bi*c*h*wd:(bi+1)*c*h*wd], dcol[:ckk*cols], c, h, wd, kh, kw, stride, top, left, r0, rows, ow)
-				}
-			}
+		default:
+			tp.convIm2colBackward(x, w, y.Grad, stride, top, left)
 		}
 	})
 	return y
+}
+
+// sumPlanes adds the sum of every (n, o) plane of dy (N, O, …) into db (O).
+func sumPlanes(db []float32, dy *nn.Tensor) {
+	o := dy.Shape[1]
+	plane := dy.Len() / (dy.Shape[0] * o)
+	for i := 0; i < dy.Len()/plane; i++ {
+		var s float32
+		for _, v := range dy.Data[i*plane : (i+1)*plane] {
+			s += v
+		}
+		db[i%o] += s
+	}
+}
+
+// conv1x1Backward is the backward pass of a 1×1 convolution without
+// padding, per image a matrix product Y (O, H·W) = W (O, C) · X (C, H·W).
+func (tp *Tape) conv1x1Backward(x, w *Var, dy *nn.Tensor) {
+	n, c, o := x.Value.Shape[0], x.Value.Shape[1], w.Value.Shape[0]
+	plane := x.Value.Len() / (n * c)
+	for bi := 0; bi < n; bi++ {
+		xb := x.Value.Data[bi*c*plane : (bi+1)*c*plane]
+		dyb := dy.Data[bi*o*plane : (bi+1)*o*plane]
+		if wants(w) {
+			// (O, H·W) · (C, H·W)ᵀ -> (O, C)
+			nn.MatMul(false, true, o, c, plane, dyb, plane, xb, plane, 1, tp.gradOf(w), c)
+		}
+		if wants(x) {
+			// (O, C)ᵀ · (O, H·W) -> (C, H·W)
+			nn.MatMul(true, false, c, plane, o, w.Value.Data, c, dyb, plane, 1, tp.gradOf(x)[bi*c*plane:], plane)
+		}
+	}
+}
+
+// convIm2colBackward is the general backward pass (strided convolutions):
+// per image and band of output rows, with col the band's im2col matrix,
+// dW += dY·colᵀ and dx += col2im(Wᵀ·dY).
+func (tp *Tape) convIm2colBackward(x, w *Var, dy *nn.Tensor, stride, top, left int) {
+	n, c, h, wd := x.Value.Shape[0], x.Value.Shape[1], x.Value.Shape[2], x.Value.Shape[3]
+	o, kh, kw := w.Value.Shape[0], w.Value.Shape[2], w.Value.Shape[3]
+	oh, ow := dy.Shape[2], dy.Shape[3]
+	plane, ckk := oh*ow, c*kh*kw
+	band := max(1, min(oh, colBudget/max(1, ckk*ow)))
+	col := tp.buf(ckk*band*ow, false)
+	for bi := 0; bi < n; bi++ {
+		xb := x.Value.Data[bi*c*h*wd : (bi+1)*c*h*wd]
+		dyb := dy.Data[bi*o*plane : (bi+1)*o*plane]
+		for r0 := 0; r0 < oh; r0 += band {
+			rows := min(band, oh-r0)
+			cols := rows * ow
+			if wants(w) {
+				im2col(col[:ckk*cols], xb, c, h, wd, kh, kw, stride, top, left, r0, rows, ow)
+				// (O, rows·OW) · (C·KH·KW, rows·OW)ᵀ -> (O, C·KH·KW)
+				nn.MatMul(false, true, o, ckk, cols, dyb[r0*ow:], plane, col, cols, 1, tp.gradOf(w), ckk)
+			}
+			if wants(x) {
+				// (O, C·KH·KW)ᵀ · (O, rows·OW) -> (C·KH·KW, rows·OW), reusing col
+				nn.MatMul(true, false, ckk, cols, o, w.Value.Data, ckk, dyb[r0*ow:], plane, 0, col, cols)
+				col2im(tp.gradOf(x)[bi*c*h*wd:(bi+1)*c*h*wd], col[:ckk*cols], c, h, wd, kh, kw, stride, top, left, r0, rows, ow)
+			}
+		}
+	}
 }
 
 // flipKernel writes w (O, C, KH, KW) rotated by 180° with its channel axes

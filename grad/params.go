@@ -124,6 +124,9 @@ const (
 // is not nil, its moments and step count. The file is replaced atomically, so
 // a crash mid-write leaves the previous checkpoint intact.
 func (p *Params) Save(path string, opt *AdamW) error {
+	if opt != nil && opt.params != p {
+		return fmt.Errorf("grad: save %s: the optimizer updates another parameter set", path)
+	}
 	n := len(p.names)
 	if opt != nil {
 		n *= 4
@@ -149,8 +152,12 @@ func (p *Params) Save(path string, opt *AdamW) error {
 }
 
 // Load reads a checkpoint written by Save into the parameters and, when opt
-// is not nil, restores its moments and step count.
+// is not nil, restores its moments and step counts. On error the parameters
+// may be partly overwritten.
 func (p *Params) Load(path string, opt *AdamW) error {
+	if opt != nil && opt.params != p {
+		return fmt.Errorf("grad: load %s: the optimizer updates another parameter set", path)
+	}
 	f, err := weights.Open(path)
 	if err != nil {
 		return fmt.Errorf("grad: load: %w", err)

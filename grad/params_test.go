@@ -147,6 +147,9 @@ func TestLoadErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
 	}
+	if err := small.Save(filepath.Join(dir, "x"), NewAdamW(NewParams(), 1e-3)); err == nil {
+		t.Errorf("saving with another parameter set's optimizer succeeded")
+	}
 	if err := small.Load(filepath.Join(dir, "absent.safetensors"), nil); err == nil {
 		t.Errorf("loading an absent file succeeded")
 	}
