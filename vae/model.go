@@ -3,6 +3,7 @@ package vae
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/weights"
@@ -58,6 +59,21 @@ func Load(src weights.Source, cfg Config) (*Model, error) {
 		return nil, fmt.Errorf("vae: %w", err)
 	}
 	return m, nil
+}
+
+// LoadDiffusers loads the VAE of a diffusers pipeline folder: dir/vae's
+// config.json and weights (the .fp16 variant first with preferFP16).
+func LoadDiffusers(dir string, preferFP16 bool) (*Model, error) {
+	cfg, err := ReadConfig(filepath.Join(dir, "vae", "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	src, closeFn, err := weights.OpenDiffusers(dir, "vae", preferFP16)
+	if err != nil {
+		return nil, fmt.Errorf("vae: %w", err)
+	}
+	defer closeFn() // the model holds float32 copies of every tensor
+	return Load(src, cfg)
 }
 
 // Decode maps z (B, Latent, h, w) to an image (B, Out, h·f, w·f) in about

@@ -159,6 +159,13 @@ func TestLayouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	got, err := LoadDiffusers(testdata.Dir(t, "pipeline/diffusers"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LoadDiffusers: loads a different model")
+	}
 	for name, src := range map[string]weights.Source{
 		"diffusers":      diff,
 		"vae.+diffusers": addPrefix(diff, "vae."),
