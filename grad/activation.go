@@ -28,48 +28,54 @@ func (tp *Tape) SiLU(x *Var) *Var {
 
 // GELU is the exact GELU, x·Φ(x) with Φ the normal CDF, as torch.nn.GELU();
 // its derivative is Φ(x) + x·φ(x).
-func (tp *Tape) GELU(x *Var) *Var { return tp.unary(x, nn.GELU, geluGrad) }
+func (tp *Tape) GELU(x *Var) *Var {
+	return tp.unary(x, nn.GELU, func(v, _ float32) float32 { return geluGrad(v) })
+}
 
 // QuickGELU is CLIP's x·σ(1.702·x); its derivative is
 // σ(1.702·x) + 1.702·x·σ(1.702·x)·(1 − σ(1.702·x)).
 func (tp *Tape) QuickGELU(x *Var) *Var {
-	return tp.unary(x, nn.QuickGELU, func(v float64) float64 {
-		s := 1 / (1 + math.Exp(-1.702*v))
+	return tp.unary(x, nn.QuickGELU, func(v, _ float32) float32 {
+		s := sigmoid32(1.702 * v)
 		return s + 1.702*v*s*(1-s)
 	})
 }
 
-// Exp is eˣ elementwise (CLIP's logit scale is trained as a logarithm).
+// Exp is eˣ elementwise (CLIP's logit scale is trained as a logarithm); its
+// derivative is its value.
 func (tp *Tape) Exp(x *Var) *Var {
 	return tp.unary(x, func(t *nn.Tensor) *nn.Tensor {
 		for i, v := range t.Data {
 			t.Data[i] = float32(math.Exp(float64(v)))
 		}
 		return t
-	}, math.Exp)
+	}, func(_, y float32) float32 { return y })
 }
 
 // unary applies the in-place nn function f to a copy of x; backward
-// multiplies dy by df(x) elementwise.
-func (tp *Tape) unary(x *Var, f func(*nn.Tensor) *nn.Tensor, df func(float64) float64) *Var {
+// multiplies dy by the derivative df(x, y) elementwise.
+func (tp *Tape) unary(x *Var, f func(*nn.Tensor) *nn.Tensor, df func(x, y float32) float32) *Var {
 	y := tp.result(x.Value.Shape, x)
 	copy(y.Value.Data, x.Value.Data)
 	f(y.Value)
 	tp.record(y, func() {
-		dx, dy, X := tp.gradOf(x), y.Grad.Data, x.Value.Data
+		dx, dy, X, Y := tp.gradOf(x), y.Grad.Data, x.Value.Data, y.Value.Data
 		nn.Parallel(len(dx), 1<<13, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				dx[i] += dy[i] * float32(df(float64(X[i])))
+				dx[i] += dy[i] * df(X[i], Y[i])
 			}
 		})
 	})
 	return y
 }
 
-// geluGrad is d/dx x·Φ(x) = Φ(x) + x·φ(x).
-func geluGrad(v float64) float64 {
-	cdf := 0.5 * (1 + math.Erf(v/math.Sqrt2))
-	pdf := math.Exp(-0.5*v*v) / math.Sqrt(2*math.Pi)
+// gelu is x·Φ(x) and geluGrad its derivative Φ(x) + x·φ(x), in float32.
+func gelu(v float32) float32 { return 0.5 * v * (1 + erf32(v*(1/math.Sqrt2))) }
+
+func geluGrad(v float32) float32 {
+	cdf := 0.5 * (1 + erf32(v*(1/math.Sqrt2)))
+	const invSqrt2Pi = 0.3989422804014327 // 1/√(2π)
+	pdf := exp32(-0.5*v*v) * invSqrt2Pi
 	return cdf + v*pdf
 }
 
@@ -86,11 +92,9 @@ func (tp *Tape) GEGLU(x *Var) *Var {
 			for r := lo; r < hi; r++ {
 				val, gate := X[r*f2:r*f2+f], X[r*f2+f:(r+1)*f2]
 				dval, dgate, g := dx[r*f2:r*f2+f], dx[r*f2+f:(r+1)*f2], dy[r*f:(r+1)*f]
-				for i, gv := range gate {
-					z := float64(gv)
-					gelu := 0.5 * z * (1 + math.Erf(z/math.Sqrt2))
-					dval[i] += g[i] * float32(gelu)
-					dgate[i] += g[i] * val[i] * float32(geluGrad(z))
+				for i, z := range gate {
+					dval[i] += g[i] * gelu(z)
+					dgate[i] += g[i] * val[i] * geluGrad(z)
 				}
 			}
 		})

@@ -35,6 +35,20 @@ func TestExp32(t *testing.T) {
 	}
 }
 
+// TestErf32 compares erf32 with math.Erf in absolute terms (erf is bounded
+// by 1, so absolute error is what GELU sees).
+func TestErf32(t *testing.T) {
+	var worst float64
+	for i := 0; i <= 200_000; i++ {
+		x := -6 + 12*float64(i)/200_000
+		worst = max(worst, math.Abs(float64(erf32(float32(x)))-math.Erf(x)))
+	}
+	t.Logf("max abs error %.2e", worst)
+	if worst > 1e-6 {
+		t.Errorf("max abs error %.2e, want ≤ 1e-6", worst)
+	}
+}
+
 func BenchmarkExp32(b *testing.B) {
 	x := make([]float32, 4096)
 	for i := range x {
