@@ -16,8 +16,15 @@ var colBudget = 4 << 20 // a variable so tests can force several bands
 var useShifted = true
 
 // Conv2dPad is Conv2d with separate zero padding per side (the VAE encoder's
-// downsampler pads only right and bottom).
+// downsampler pads only right and bottom). The weight may be in half
+// precision (Tensor.Half): it is converted to float32 for the call.
 func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *Tensor {
+	wdata := weight.Data
+	if weight.Half != nil {
+		wdata = getScratch(len(weight.Half))
+		defer putScratch(wdata)
+		Parallel(len(wdata), 1<<16, func(lo, hi int) { halfToFloat(wdata[lo:hi], weight.Half[lo:hi]) })
+	}
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh := (h+top+bottom-kh)/stride + 1
@@ -31,7 +38,7 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 	}
 	direct := kh == 1 && kw == 1 && stride == 1 && top == 0 && bottom == 0 && left == 0 && right == 0
 	if !direct && useShifted && stride == 1 && plane >= 2*o {
-		conv2dShifted(y, x, weight, bias, top, bottom, left, right)
+		conv2dShifted(y, x, wdata, weight.Shape, bias, top, bottom, left, right)
 		return y
 	}
 	band := max(1, min(oh, colBudget/max(1, ckk*ow)))
@@ -52,7 +59,7 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 		}
 		if direct {
 			// (O, C) · (C, H·W) -> (O, H·W)
-			MatMul(false, false, o, plane, c, weight.Data, c, xb, plane, beta, yb, plane)
+			MatMul(false, false, o, plane, c, wdata, c, xb, plane, beta, yb, plane)
 			continue
 		}
 		for r0 := 0; r0 < oh; r0 += band {
@@ -61,7 +68,7 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 			// (C·KH·KW, rows·OW) patches of the input under this band of outputs.
 			im2col(col[:ckk*cols], xb, c, h, w, kh, kw, stride, top, left, r0, rows, ow)
 			// (O, C·KH·KW) · (C·KH·KW, rows·OW) -> (O, rows·OW), written into each output plane.
-			MatMul(false, false, o, cols, ckk, weight.Data, ckk, col, cols, beta, yb[r0*ow:], plane)
+			MatMul(false, false, o, cols, ckk, wdata, ckk, col, cols, beta, yb[r0*ow:], plane)
 		}
 	}
 	return y
@@ -128,9 +135,9 @@ func fill(d []float32, v float32) {
 //
 // with W_ij the tap's weights, gathered once per call into (KH·KW, O, C).
 // Bands of output rows bound the padded copies, as in the im2col path.
-func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right int) {
+func conv2dShifted(y, x *Tensor, weight []float32, wshape []int, bias *Tensor, top, bottom, left, right int) {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
+	o, kh, kw := wshape[0], wshape[2], wshape[3]
 	oh, ow := y.Shape[2], y.Shape[3]
 	taps := kh * kw
 	wp := left + w + right
@@ -139,7 +146,7 @@ func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right int) {
 	defer putScratch(wt)
 	Parallel(o, 16, func(lo, hi int) {
 		for oc := lo; oc < hi; oc++ {
-			src := weight.Data[oc*c*taps : (oc+1)*c*taps]
+			src := weight[oc*c*taps : (oc+1)*c*taps]
 			for ci := 0; ci < c; ci++ {
 				for t := 0; t < taps; t++ {
 					wt[(t*o+oc)*c+ci] = src[ci*taps+t]

@@ -4,8 +4,12 @@ package nn
 
 import "golang.org/x/sys/cpu"
 
-// hasAVX2 reports whether the AVX2 and FMA kernels of exp_amd64.s run here.
-var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// hasAVX2 reports whether the AVX2 and FMA kernels of exp_amd64.s run here;
+// hasF16C whether halfToFloatF16C does.
+var (
+	hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasF16C = cpu.X86.HasAVX && cpu.X86.HasF16C
+)
 
 // The kernels process n values, n a multiple of 8; see their Go twins in
 // simd.go for the reference loops.
@@ -18,3 +22,6 @@ func siluAVX2(dst, src *float32, n int, scale, shift float32)
 
 //go:noescape
 func maxAVX2(p *float32, n int) float32
+
+//go:noescape
+func halfToFloatF16C(dst *float32, src *uint16, n int)

@@ -249,3 +249,31 @@ max_done:
 	VZEROUPPER
 	MOVSS        X0, ret+16(FP)
 	RET
+
+// func halfToFloatF16C(dst *float32, src *uint16, n int)
+TEXT ·halfToFloatF16C(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+h2f_loop:
+	CMPQ      CX, $16
+	JL        h2f_tail
+	VCVTPH2PS (SI), Y0
+	VCVTPH2PS 16(SI), Y1
+	VMOVUPS   Y0, (DI)
+	VMOVUPS   Y1, 32(DI)
+	ADDQ      $32, SI
+	ADDQ      $64, DI
+	SUBQ      $16, CX
+	JMP       h2f_loop
+
+h2f_tail:
+	CMPQ      CX, $8
+	JL        h2f_done
+	VCVTPH2PS (SI), Y0
+	VMOVUPS   Y0, (DI)
+
+h2f_done:
+	VZEROUPPER
+	RET

@@ -2,10 +2,15 @@
 
 package nn
 
-const hasAVX2 = false
+const (
+	hasAVX2 = false
+	hasF16C = false
+)
 
 func expSubAVX2(p *float32, n int, m float32) float32 { panic("nn: no AVX2") }
 
 func siluAVX2(dst, src *float32, n int, scale, shift float32) { panic("nn: no AVX2") }
 
 func maxAVX2(p *float32, n int) float32 { panic("nn: no AVX2") }
+
+func halfToFloatF16C(dst *float32, src *uint16, n int) { panic("nn: no F16C") }

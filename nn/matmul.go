@@ -12,8 +12,16 @@ func MatMul(transA, transB bool, m, n, k int, a []float32, lda int, b []float32,
 	gemm.Sgemm(transA, transB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
 }
 
+// MatMulF16B is MatMul with B given as IEEE 754 half-precision bits (a
+// weight kept in half precision, see Tensor.Half); B's values are converted
+// exactly as the product packs them.
+func MatMulF16B(transA, transB bool, m, n, k int, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+	gemm.SgemmF16B(transA, transB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+}
+
 // Linear applies y = x·Wᵀ + b over the last dimension:
 // x (…, in), weight (out, in) as PyTorch stores it, bias (out) or nil → (…, out).
+// The weight may be in half precision (Tensor.Half).
 func Linear(x, weight, bias *Tensor) *Tensor {
 	in, out := weight.Shape[1], weight.Shape[0]
 	rows := len(x.Data) / in
@@ -37,5 +45,9 @@ func LinearInto(dst, x []float32, rows int, weight, bias *Tensor) {
 		beta = 1
 	}
 	// (rows, in) · (out, in)ᵀ -> (rows, out)
+	if weight.Half != nil {
+		MatMulF16B(false, true, rows, out, in, x, in, weight.Half, in, beta, dst, out)
+		return
+	}
 	MatMul(false, true, rows, out, in, x, in, weight.Data, in, beta, dst, out)
 }

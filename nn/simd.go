@@ -1,5 +1,7 @@
 package nn
 
+import "github.com/x448/float16"
+
 // Vector loops of the elementwise hot paths. Each runs an AVX2 kernel
 // (exp_amd64.s) over the largest multiple of 8 values when the CPU has one,
 // and the plain Go loop, which is its reference, over the rest.
@@ -45,4 +47,17 @@ func maxOf(row []float32) float32 {
 		m = max(m, v)
 	}
 	return m
+}
+
+// halfToFloat sets dst[i] to the float32 value of the half-precision bits
+// src[i] (exactly: every half is a float32).
+func halfToFloat(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	if n := len(src) &^ 7; hasF16C && n > 0 {
+		halfToFloatF16C(&dst[0], &src[0], n)
+		dst, src = dst[n:], src[n:]
+	}
+	for i, h := range src {
+		dst[i] = float16.Frombits(h).Float32()
+	}
 }

@@ -12,12 +12,47 @@ package nn
 import (
 	"fmt"
 	"strings"
+
+	"github.com/x448/float16"
 )
 
 // Tensor is a dense row-major float32 tensor.
 type Tensor struct {
 	Shape []int
 	Data  []float32
+
+	// Half, when not nil, holds the tensor's values instead of Data (which
+	// is then nil) as IEEE 754 half-precision bits: model weights kept in
+	// half the memory, as fp16 checkpoints store them. Only the weight
+	// argument of Linear, LinearInto, Conv2d and Conv2dPad may be such a
+	// tensor; the products convert its values exactly. See ToHalf.
+	Half []uint16
+}
+
+// ToHalf converts t's values to half precision in place (rounding to
+// nearest, exact for values read from an fp16 checkpoint), drops the float32
+// copy and returns t. A tensor already in half precision is unchanged.
+func (t *Tensor) ToHalf() *Tensor {
+	if t.Half != nil || t.Data == nil {
+		return t
+	}
+	h := make([]uint16, len(t.Data))
+	for i, v := range t.Data {
+		h[i] = float16.Fromfloat32(v).Bits()
+	}
+	t.Half, t.Data = h, nil
+	return t
+}
+
+// Floats returns t's values as float32: Data itself, or for a half-precision
+// tensor a new slice of the converted values.
+func (t *Tensor) Floats() []float32 {
+	if t.Half == nil {
+		return t.Data
+	}
+	out := make([]float32, len(t.Half))
+	halfToFloat(out, t.Half)
+	return out
 }
 
 // New returns a zero tensor of the given shape.
@@ -44,7 +79,12 @@ func Numel(shape []int) int {
 }
 
 // Len is the number of elements of t.
-func (t *Tensor) Len() int { return len(t.Data) }
+func (t *Tensor) Len() int {
+	if t.Half != nil {
+		return len(t.Half)
+	}
+	return len(t.Data)
+}
 
 // Dim returns the size of dimension i; negative i counts from the end.
 func (t *Tensor) Dim(i int) int {
@@ -56,7 +96,11 @@ func (t *Tensor) Dim(i int) int {
 
 // Clone returns a deep copy of t.
 func (t *Tensor) Clone() *Tensor {
-	return &Tensor{Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
+	c := &Tensor{Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
+	if t.Half != nil {
+		c.Data, c.Half = nil, append([]uint16(nil), t.Half...)
+	}
+	return c
 }
 
 // Reshape returns a tensor sharing t's data with a new shape. One dimension
@@ -72,12 +116,12 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 		}
 	}
 	if infer >= 0 && n > 0 {
-		s[infer] = len(t.Data) / n
+		s[infer] = t.Len() / n
 	}
-	if Numel(s) != len(t.Data) {
+	if Numel(s) != t.Len() {
 		panic(fmt.Sprintf("nn.Reshape: cannot view %v as %v", t.Shape, shape))
 	}
-	return &Tensor{Shape: s, Data: t.Data}
+	return &Tensor{Shape: s, Data: t.Data, Half: t.Half}
 }
 
 // SameShape reports whether a and b have identical shapes.
@@ -97,7 +141,7 @@ func SameShape(a, b []int) bool {
 func (t *Tensor) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Tensor%v[", t.Shape)
-	for i, v := range t.Data {
+	for i, v := range t.Floats()[:min(t.Len(), 7)] {
 		if i == 6 {
 			b.WriteString(" …")
 			break
