@@ -29,6 +29,7 @@ func commands() []command {
 	return []command{
 		{"generate", "make images from a prompt (the default command)", runGenerate},
 		{"tokenize", "print the CLIP token ids of a prompt as JSON", runTokenize},
+		{"train", "train sd-mini, a small Stable Diffusion, from nothing (bpe, clip, vae, unet, all; eval)", runTrain},
 		{"bench", "measure this machine on SD 1.5-sized work (random weights, no download)", runBench},
 	}
 }

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/sdmini"
+)
+
+const trainUsage = `Usage: sdgo train STAGE --out DIR [flags]
+       sdgo train eval --model DIR [flags]
+
+Trains sd-mini, a small Stable Diffusion, from nothing on the shapes world
+(package shapes), in stages as Stable Diffusion was built. Each stage reads
+what the earlier ones wrote to DIR and adds its part; after the unet stage
+DIR is a diffusers model folder that sdgo -m DIR runs.
+
+Stages:
+  bpe    learn the BPE vocabulary from the captions        -> DIR/tokenizer
+  clip   train the text encoder contrastively              -> DIR/text_encoder
+  vae    train the autoencoder, measure its scaling factor -> DIR/vae
+  unet   train the noise predictor (DDPM, caption dropout) -> DIR/unet, DIR/scheduler, DIR/model_index.json
+  all    all four in order
+  eval   generate images for held-out captions and print the pixel scorer's table
+
+The same seed, flags and --threads give the same weights, byte for byte.
+Checkpoints go to DIR/checkpoints every --checkpoint-every steps; --resume
+continues from them.
+
+Flags:
+`
+
+// runTrain runs `sdgo train STAGE`.
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "eval" {
+		return runEval(args[1:], stdout, stderr)
+	}
+	fs := newFlags("train", stderr)
+	var o sdmini.Options
+	fs.StringVar(&o.Dir, "out", "", "model folder to write (and to read earlier stages from)")
+	fs.IntVar(&o.Steps, "steps", 0, "optimizer steps (default: the stage's; bpe: captions to learn from)")
+	fs.IntVar(&o.Batch, "batch", 0, "samples per step (default: the stage's)")
+	fs.Float64Var(&o.LR, "lr", 0, "peak learning rate (default: the stage's)")
+	seed := fs.Uint64("seed", 1, "random seed")
+	fs.BoolVar(&o.Resume, "resume", false, "continue from the stage's checkpoint in DIR/checkpoints")
+	fs.IntVar(&o.Scenes, "scenes", 0, fmt.Sprintf("unet: distinct training scenes encoded up front (default %d)", sdmini.DefaultScenes))
+	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints")
+	fs.IntVar(&o.LogEvery, "log-every", 20, "steps between progress lines")
+	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
+	if err := parse(fs, trainUsage+stageList(), args, stdout); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("train: want one STAGE (%s), got %d arguments", strings.Join(stageNames(), ", "), fs.NArg())
+	}
+	name := fs.Arg(0)
+	if !slices.Contains(stageNames(), name) {
+		return usagef("train: unknown stage %q (want %s)", name, strings.Join(stageNames(), ", "))
+	}
+	switch {
+	case o.Dir == "":
+		return usagef("train: --out DIR is required")
+	case o.Steps < 0 || o.Batch < 0 || o.LR < 0 || o.Scenes < 0:
+		return usagef("train: --steps, --batch, --lr and --scenes must not be negative")
+	case o.CheckpointEvery <= 0 || o.LogEvery <= 0:
+		return usagef("train: --checkpoint-every and --log-every must be positive")
+	case *threads < 0:
+		return usagef("--threads must not be negative, got %d", *threads)
+	}
+	if *threads > 0 {
+		nn.SetThreads(*threads)
+	}
+	o.Seed, o.Log = *seed, stderr
+	if name == "all" {
+		return sdmini.TrainAll(o)
+	}
+	for _, s := range sdmini.Stages() {
+		if s.Name == name {
+			return s.Run(o)
+		}
+	}
+	return nil
+}
+
+func stageNames() []string {
+	var names []string
+	for _, s := range sdmini.Stages() {
+		names = append(names, s.Name)
+	}
+	return append(names, "all", "eval")
+}
+
+// stageList prints each stage's default steps, batch and learning rate.
+func stageList() string {
+	var b strings.Builder
+	b.WriteString("\nDefaults:\n")
+	for _, s := range sdmini.Stages() {
+		d := s.Defaults
+		if s.Name == "bpe" {
+			fmt.Fprintf(&b, "  %-5s %d captions\n", s.Name, d.Steps)
+			continue
+		}
+		fmt.Fprintf(&b, "  %-5s steps %d, batch %d, lr %g\n", s.Name, d.Steps, d.Batch, d.LR)
+	}
+	return b.String() + "\n"
+}
+
+const evalUsage = `Usage: sdgo train eval --model DIR [flags]
+
+Generates one 64×64 image for each of N held-out captions (attribute
+combinations no training image shows) and prints the share of images the
+shapes package's pixel scorer finds right, per attribute.
+
+Flags:
+`
+
+// runEval runs `sdgo train eval` (and is ready to be `sdgo eval`).
+func runEval(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval", stderr)
+	var o sdmini.EvalOptions
+	model := fs.StringP("model", "m", "", "sd-mini model folder (written by sdgo train)")
+	fs.IntVarP(&o.N, "n", "n", 200, "held-out captions")
+	fs.IntVar(&o.Steps, "steps", 20, "sampling steps")
+	fs.Float64Var(&o.CFGScale, "cfg-scale", 7.5, "classifier-free guidance scale")
+	fs.StringVar(&o.Sampler, "sampler", "euler_a", "sampler")
+	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the captions' order and the images")
+	fs.StringVar(&o.Grid, "grid", "", "write a PNG grid of the first 64 images here")
+	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
+	if err := parse(fs, evalUsage, args, stdout); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usagef("eval: unexpected argument %q", fs.Arg(0))
+	case *model == "":
+		return usagef("eval: --model DIR is required")
+	case o.N <= 0 || o.Steps <= 0:
+		return usagef("eval: --n and --steps must be positive")
+	case *threads < 0:
+		return usagef("--threads must not be negative, got %d", *threads)
+	}
+	if *threads > 0 {
+		nn.SetThreads(*threads)
+	}
+	o.Log = stderr
+	ev, err := sdmini.Evaluate(*model, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d held-out captions, %v per image\n%s", len(ev.Results), ev.PerImage.Round(1e6), ev.Table)
+	return nil
+}
