@@ -68,3 +68,23 @@ func BenchmarkResBlock(b *testing.B) {
 			return tp.Add(in[0], hs)
 		})
 }
+
+// BenchmarkTransformer is a U-Net transformer block's self-attention and
+// GEGLU feed-forward (LayerNorm, q/k/v/out projections, attention, GEGLU
+// 320 → 2·1280 → 320) over 256 tokens, batch 2, 8 heads; flops count the
+// matrix products (projections 3× forward, attention as BenchmarkAttention).
+func BenchmarkTransformer(b *testing.B) {
+	const bs, l, d, ff, heads = 2, 256, 320, 1280, 8
+	rows := float64(bs * l)
+	flops := 3*2*rows*(4*d*d+d*2*ff+ff*d) + 7*2.0*bs*l*l*d
+	benchStep(b, flops, [][]int{{bs, l, d}, {d}, {d}, {d, d}, {d, d}, {d, d}, {d, d}, {2 * ff, d}, {d, ff}},
+		func(tp *Tape, in []*Var) *Var {
+			x := in[0]
+			h := tp.LayerNorm(x, in[1], in[2], 1e-5)
+			q, k, v := tp.Linear(h, in[3], nil), tp.Linear(h, in[4], nil), tp.Linear(h, in[5], nil)
+			x = tp.Add(x, tp.Linear(tp.Attention(q, k, v, heads, false), in[6], nil))
+			h = tp.LayerNorm(x, in[1], in[2], 1e-5)
+			h = tp.Linear(tp.GEGLU(tp.Linear(h, in[7], nil)), in[8], nil) // (B, L, 320) -> (B, L, 2560) -> (B, L, 1280) -> (B, L, 320)
+			return tp.Add(x, h)
+		})
+}
