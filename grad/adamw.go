@@ -17,11 +17,11 @@ import (
 //
 // The fields may be changed between steps (a learning-rate schedule sets LR).
 type AdamW struct {
-	LR          float64
-	Beta1       float64
-	Beta2       float64
-	Eps         float64
-	WeightDecay float64 // λ
+	LR          float64 // learning rate
+	Beta1       float64 // decay of the first moment m
+	Beta2       float64 // decay of the second moment v
+	Eps         float64 // ε, added to √v̂ for stability
+	WeightDecay float64 // λ, decoupled: scaled by LR, not by the moments
 	// NoDecay, if set, exempts the parameters it names from weight decay
 	// (a common choice: biases, norm weights and embeddings).
 	NoDecay func(name string) bool
