@@ -24,9 +24,12 @@
 //	}
 //	params.Export("model.safetensors", weights.F16, false)
 //
-// Heavy work runs on package nn's kernels: every matrix product goes through
-// [nn.MatMul] (transposes by its flags, never by copying), convolutions are
-// im2col + MatMul, and per-row work is split with [nn.Parallel].
+// Heavy work runs on package nn's kernels: forward passes use nn's
+// operations where they fit (nn.Conv2dPad, nn.LinearInto, nn.SiLU, …); every
+// other matrix product goes through [nn.MatMul], transposing by its flags,
+// never by copying; convolution gradients are GEMMs over shifted views of
+// the padded input (stride 1) or over im2col matrices (strided); per-row work
+// is split with [nn.Parallel].
 //
 // Shapes are checked where an operation is recorded; a mismatch is a bug in
 // the model code, not bad input, so it panics with the operation's name and
