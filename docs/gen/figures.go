@@ -30,12 +30,13 @@ type setup struct {
 	Side             int       // side of each picture in a grid, pixels
 	Scales           []float64 // the CFG sweep
 	Samplers         []string  // the sampler comparison
+	Note             string    // printed under every figure made with the model, e.g. which model it was
 }
 
 // defaultSetup is the walkthrough's running example.
 func defaultSetup() setup {
 	return setup{
-		Prompt:   "a photograph of an astronaut riding a horse",
+		Prompt:   "a red circle above a blue square",
 		Seed:     42,
 		Steps:    20,
 		Sampler:  "euler",
@@ -405,7 +406,7 @@ func (g *gen) figCFG() (image.Image, error) {
 	for _, scale := range g.s.Scales {
 		o := g.s.options()
 		o.CFGScale = scale
-		label := "g = " + strconv.FormatFloat(scale, 'g', -1, 64)
+		label := "g=" + strconv.FormatFloat(scale, 'g', -1, 64)
 		if scale <= 1 {
 			label += " (off)"
 		}
@@ -432,6 +433,15 @@ func (g *gen) figSamplers() (image.Image, error) {
 		row = append(row, cell{img, name})
 	}
 	return grid([][]cell{row}, nil, g.s.Side, fmt.Sprintf("samplers, %d steps, cfg %g, seed %d", g.s.Steps, g.s.CFG, g.s.Seed)), nil
+}
+
+// withNote returns img with note written in red on a strip below it.
+func withNote(img image.Image, note string) image.Image {
+	b := img.Bounds()
+	out := newCanvas(max(b.Dx(), textWidth(note)+12), b.Dy()+lineH+8)
+	draw.Draw(out, b.Sub(b.Min), img, b.Min, draw.Src)
+	text(out, 6, b.Dy()+3, note, color.RGBA{200, 0, 0, 255})
+	return out
 }
 
 // scaleTo draws src into dst's rectangle r: nearest neighbour when

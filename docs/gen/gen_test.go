@@ -33,6 +33,7 @@ func tinyModel(t *testing.T) *pipeline.Model {
 func fastSetup() setup {
 	s := defaultSetup()
 	s.Steps, s.Side = 3, 24
+	s.Note = "tiny random model"
 	s.Scales = []float64{1, 7.5}
 	s.Samplers = []string{"euler", "dpm++2m"}
 	return s

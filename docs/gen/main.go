@@ -56,6 +56,7 @@ func run(args []string, stderr io.Writer) error {
 	fs.IntVar(&s.Size, "size", s.Size, "image side in pixels (0: the model's native size)")
 	fs.StringVar(&s.Sampler, "sampler", s.Sampler, "sampler")
 	fs.Float64Var(&s.CFG, "cfg", s.CFG, "guidance scale")
+	fs.StringVar(&s.Note, "note", s.Note, "a line printed under every figure made with the model (say which model it is)")
 	fs.IntVar(&s.Side, "side", s.Side, "side of each picture in the grids, pixels")
 	scales := fs.String("scales", joinFloats(s.Scales), "guidance scales of the sweep")
 	samplers := fs.String("samplers", strings.Join(s.Samplers, ","), "samplers of the comparison")
@@ -122,6 +123,9 @@ func (g *gen) write(dir string, figs []figure, log io.Writer) error {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
 			continue
+		}
+		if f.NeedsModel && g.s.Note != "" {
+			img = withNote(img, g.s.Note)
 		}
 		path := filepath.Join(dir, f.Name+".png")
 		if err := writePNG(path, img); err != nil {
