@@ -15,6 +15,7 @@ type gradCase struct {
 	shapes [][]int                        // one random N(0, 1) input per shape
 	f      func(tp *Tape, in []*Var) *Var // the computation
 	small  bool                           // shrink colBudget/scoreBudget to force blocking
+	adjust func(in []*nn.Tensor)          // moves inputs away from kinks, if set
 }
 
 // The check: out = f(inputs) in float32, the scalar L = Σ out·R for a fixed
@@ -114,12 +115,26 @@ func gradCases() []gradCase {
 			f: func(tp *Tape, in []*Var) *Var { return tp.Concat(in[0], in[1], in[2]) }},
 		{name: "channels", shapes: [][]int{{2, 5, 2, 3}},
 			f: func(tp *Tape, in []*Var) *Var { return tp.Channels(in[0], 1, 4) }},
-		{name: "clamp", shapes: [][]int{{4, 5}}, // some values clamped; for this seed none lies within ε of a bound
+		{name: "clamp", shapes: [][]int{{4, 5}},
+			adjust: func(in []*nn.Tensor) { // keep every value 0.05 away from the bounds ±0.8
+				for i, v := range in[0].Data {
+					if d := float32(math.Abs(float64(v))) - 0.8; d > -0.05 && d < 0.05 {
+						in[0].Data[i] = v * 1.2
+					}
+				}
+			},
 			f: func(tp *Tape, in []*Var) *Var { return tp.Clamp(in[0], -0.8, 0.8) }},
 		{name: "upsample", shapes: [][]int{{2, 3, 3, 4}},
 			f: func(tp *Tape, in []*Var) *Var { return tp.UpsampleNearest2x(in[0]) }},
 		{name: "mse", shapes: [][]int{{3, 5}, {3, 5}},
 			f: func(tp *Tape, in []*Var) *Var { return tp.MSE(in[0], in[1]) }},
+		{name: "l1", shapes: [][]int{{3, 5}, {3, 5}},
+			adjust: func(in []*nn.Tensor) { // |pred − target| ≥ 0.5, far from the kink at 0
+				for i, v := range in[1].Data {
+					in[1].Data[i] = in[0].Data[i] + float32(math.Copysign(0.5+math.Abs(float64(v)), float64(v)))
+				}
+			},
+			f: func(tp *Tape, in []*Var) *Var { return tp.L1(in[0], in[1]) }},
 		{name: "mean", shapes: [][]int{{3, 5}},
 			f: func(tp *Tape, in []*Var) *Var { return tp.Mean(in[0]) }},
 		{name: "l2normalize", shapes: [][]int{{4, 6}},
@@ -162,6 +177,9 @@ func checkGrad(t *testing.T, c gradCase) {
 	ins := make([]*nn.Tensor, len(c.shapes))
 	for i, s := range c.shapes {
 		ins[i] = randn(rng, 1, s...)
+	}
+	if c.adjust != nil {
+		c.adjust(ins)
 	}
 	tp := NewTape()
 	vars := make([]*Var, len(ins))

@@ -38,6 +38,47 @@ func (tp *Tape) MSE(pred, target *Var) *Var {
 	return y
 }
 
+// L1 is the mean absolute error mean(|pred − target|) over all elements, as
+// torch.nn.functional.l1_loss (the VAE's reconstruction loss): a one-element
+// loss. Backward: dpred = sign(pred − target)/n (0 where equal),
+// dtarget = −dpred.
+func (tp *Tape) L1(pred, target *Var) *Var {
+	mustShape("L1", pred.Value.Shape, target.Value.Shape)
+	P, T := pred.Value.Data, target.Value.Data
+	var s float64
+	for i, p := range P {
+		s += math.Abs(float64(p) - float64(T[i]))
+	}
+	n := float32(len(P))
+	y := tp.result([]int{1}, pred, target)
+	y.Value.Data[0] = float32(s / float64(n))
+	tp.record(y, func() {
+		g := y.Grad.Data[0] / n
+		sign := func(d float32) float32 {
+			switch {
+			case d > 0:
+				return g
+			case d < 0:
+				return -g
+			}
+			return 0
+		}
+		if wants(pred) {
+			dp := tp.gradOf(pred)
+			for i, p := range P {
+				dp[i] += sign(p - T[i])
+			}
+		}
+		if wants(target) {
+			dt := tp.gradOf(target)
+			for i, p := range P {
+				dt[i] -= sign(p - T[i])
+			}
+		}
+	})
+	return y
+}
+
 // Mean is the mean of all elements of x, a one-element Var.
 func (tp *Tape) Mean(x *Var) *Var {
 	var s float64
