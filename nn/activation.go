@@ -10,11 +10,7 @@ func SiLU(x *Tensor) *Tensor {
 
 // GELU applies the exact GELU, x·Φ(x) = x/2·(1 + erf(x/√2)), in place.
 func GELU(x *Tensor) *Tensor {
-	apply(x.Data, func(d []float32) {
-		for i, v := range d {
-			d[i] = gelu(v)
-		}
-	})
+	apply(x.Data, func(d []float32) { geluSlice(d, d) })
 	return x
 }
 
@@ -54,10 +50,7 @@ func GEGLU(x *Tensor) *Tensor {
 	Parallel(len(x.Data)/f2, max(1, 1<<13/f2), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			val, gate := x.Data[r*f2:r*f2+f], x.Data[r*f2+f:(r+1)*f2]
-			dst := y.Data[r*f : (r+1)*f]
-			for i := range dst {
-				dst[i] = val[i] * gelu(gate[i])
-			}
+			geglu(y.Data[r*f:(r+1)*f], val, gate)
 		}
 	})
 	return y
@@ -96,16 +89,22 @@ func Add(a, b *Tensor) *Tensor {
 
 // AddInPlace adds b to a elementwise and returns a.
 func AddInPlace(a, b *Tensor) *Tensor {
-	for i, v := range b.Data {
-		a.Data[i] += v
-	}
+	ad := a.Data[:len(b.Data)]
+	Parallel(len(ad), 1<<15, func(lo, hi int) {
+		d := ad[lo:hi]
+		for i, v := range b.Data[lo:hi] {
+			d[i] += v
+		}
+	})
 	return a
 }
 
 // Scale multiplies x by s in place and returns x.
 func Scale(x *Tensor, s float32) *Tensor {
-	for i := range x.Data {
-		x.Data[i] *= s
-	}
+	apply(x.Data, func(d []float32) {
+		for i := range d {
+			d[i] *= s
+		}
+	})
 	return x
 }

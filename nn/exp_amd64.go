@@ -25,3 +25,9 @@ func maxAVX2(p *float32, n int) float32
 
 //go:noescape
 func halfToFloatF16C(dst *float32, src *uint16, n int)
+
+//go:noescape
+func gegluAVX2(dst, val, gate *float32, n int)
+
+//go:noescape
+func geluAVX2(dst, src *float32, n int)

@@ -277,3 +277,229 @@ h2f_tail:
 h2f_done:
 	VZEROUPPER
 	RET
+
+// Constants of the GELU kernel (see erf32 in fastmath.go), 8 lanes each.
+// rsqrt2 = 0.7071067811865476
+DATA erfc<>+0(SB)/4, $0x3f3504f3
+DATA erfc<>+4(SB)/4, $0x3f3504f3
+DATA erfc<>+8(SB)/4, $0x3f3504f3
+DATA erfc<>+12(SB)/4, $0x3f3504f3
+DATA erfc<>+16(SB)/4, $0x3f3504f3
+DATA erfc<>+20(SB)/4, $0x3f3504f3
+DATA erfc<>+24(SB)/4, $0x3f3504f3
+DATA erfc<>+28(SB)/4, $0x3f3504f3
+// lo = -4.0
+DATA erfc<>+32(SB)/4, $0xc0800000
+DATA erfc<>+36(SB)/4, $0xc0800000
+DATA erfc<>+40(SB)/4, $0xc0800000
+DATA erfc<>+44(SB)/4, $0xc0800000
+DATA erfc<>+48(SB)/4, $0xc0800000
+DATA erfc<>+52(SB)/4, $0xc0800000
+DATA erfc<>+56(SB)/4, $0xc0800000
+DATA erfc<>+60(SB)/4, $0xc0800000
+// hi = 4.0
+DATA erfc<>+64(SB)/4, $0x40800000
+DATA erfc<>+68(SB)/4, $0x40800000
+DATA erfc<>+72(SB)/4, $0x40800000
+DATA erfc<>+76(SB)/4, $0x40800000
+DATA erfc<>+80(SB)/4, $0x40800000
+DATA erfc<>+84(SB)/4, $0x40800000
+DATA erfc<>+88(SB)/4, $0x40800000
+DATA erfc<>+92(SB)/4, $0x40800000
+// a13 = -2.72614225801306e-10
+DATA erfc<>+96(SB)/4, $0xaf95df0b
+DATA erfc<>+100(SB)/4, $0xaf95df0b
+DATA erfc<>+104(SB)/4, $0xaf95df0b
+DATA erfc<>+108(SB)/4, $0xaf95df0b
+DATA erfc<>+112(SB)/4, $0xaf95df0b
+DATA erfc<>+116(SB)/4, $0xaf95df0b
+DATA erfc<>+120(SB)/4, $0xaf95df0b
+DATA erfc<>+124(SB)/4, $0xaf95df0b
+// a11 = 2.77068142495902e-08
+DATA erfc<>+128(SB)/4, $0x32edffee
+DATA erfc<>+132(SB)/4, $0x32edffee
+DATA erfc<>+136(SB)/4, $0x32edffee
+DATA erfc<>+140(SB)/4, $0x32edffee
+DATA erfc<>+144(SB)/4, $0x32edffee
+DATA erfc<>+148(SB)/4, $0x32edffee
+DATA erfc<>+152(SB)/4, $0x32edffee
+DATA erfc<>+156(SB)/4, $0x32edffee
+// a9 = -2.10102402082508e-06
+DATA erfc<>+160(SB)/4, $0xb60cff51
+DATA erfc<>+164(SB)/4, $0xb60cff51
+DATA erfc<>+168(SB)/4, $0xb60cff51
+DATA erfc<>+172(SB)/4, $0xb60cff51
+DATA erfc<>+176(SB)/4, $0xb60cff51
+DATA erfc<>+180(SB)/4, $0xb60cff51
+DATA erfc<>+184(SB)/4, $0xb60cff51
+DATA erfc<>+188(SB)/4, $0xb60cff51
+// a7 = -5.69250639462346e-05
+DATA erfc<>+192(SB)/4, $0xb86ec2d2
+DATA erfc<>+196(SB)/4, $0xb86ec2d2
+DATA erfc<>+200(SB)/4, $0xb86ec2d2
+DATA erfc<>+204(SB)/4, $0xb86ec2d2
+DATA erfc<>+208(SB)/4, $0xb86ec2d2
+DATA erfc<>+212(SB)/4, $0xb86ec2d2
+DATA erfc<>+216(SB)/4, $0xb86ec2d2
+DATA erfc<>+220(SB)/4, $0xb86ec2d2
+// a5 = -0.000734990630326855
+DATA erfc<>+224(SB)/4, $0xba40ac63
+DATA erfc<>+228(SB)/4, $0xba40ac63
+DATA erfc<>+232(SB)/4, $0xba40ac63
+DATA erfc<>+236(SB)/4, $0xba40ac63
+DATA erfc<>+240(SB)/4, $0xba40ac63
+DATA erfc<>+244(SB)/4, $0xba40ac63
+DATA erfc<>+248(SB)/4, $0xba40ac63
+DATA erfc<>+252(SB)/4, $0xba40ac63
+// a3 = -0.00295459980854025
+DATA erfc<>+256(SB)/4, $0xbb41a1f6
+DATA erfc<>+260(SB)/4, $0xbb41a1f6
+DATA erfc<>+264(SB)/4, $0xbb41a1f6
+DATA erfc<>+268(SB)/4, $0xbb41a1f6
+DATA erfc<>+272(SB)/4, $0xbb41a1f6
+DATA erfc<>+276(SB)/4, $0xbb41a1f6
+DATA erfc<>+280(SB)/4, $0xbb41a1f6
+DATA erfc<>+284(SB)/4, $0xbb41a1f6
+// a1 = -0.0160960333262415
+DATA erfc<>+288(SB)/4, $0xbc83dbd4
+DATA erfc<>+292(SB)/4, $0xbc83dbd4
+DATA erfc<>+296(SB)/4, $0xbc83dbd4
+DATA erfc<>+300(SB)/4, $0xbc83dbd4
+DATA erfc<>+304(SB)/4, $0xbc83dbd4
+DATA erfc<>+308(SB)/4, $0xbc83dbd4
+DATA erfc<>+312(SB)/4, $0xbc83dbd4
+DATA erfc<>+316(SB)/4, $0xbc83dbd4
+// b8 = -1.45660718464996e-05
+DATA erfc<>+320(SB)/4, $0xb77460cd
+DATA erfc<>+324(SB)/4, $0xb77460cd
+DATA erfc<>+328(SB)/4, $0xb77460cd
+DATA erfc<>+332(SB)/4, $0xb77460cd
+DATA erfc<>+336(SB)/4, $0xb77460cd
+DATA erfc<>+340(SB)/4, $0xb77460cd
+DATA erfc<>+344(SB)/4, $0xb77460cd
+DATA erfc<>+348(SB)/4, $0xb77460cd
+// b6 = -0.000213374055278905
+DATA erfc<>+352(SB)/4, $0xb95fbd29
+DATA erfc<>+356(SB)/4, $0xb95fbd29
+DATA erfc<>+360(SB)/4, $0xb95fbd29
+DATA erfc<>+364(SB)/4, $0xb95fbd29
+DATA erfc<>+368(SB)/4, $0xb95fbd29
+DATA erfc<>+372(SB)/4, $0xb95fbd29
+DATA erfc<>+376(SB)/4, $0xb95fbd29
+DATA erfc<>+380(SB)/4, $0xb95fbd29
+// b4 = -0.00168282697438203
+DATA erfc<>+384(SB)/4, $0xbadc924e
+DATA erfc<>+388(SB)/4, $0xbadc924e
+DATA erfc<>+392(SB)/4, $0xbadc924e
+DATA erfc<>+396(SB)/4, $0xbadc924e
+DATA erfc<>+400(SB)/4, $0xbadc924e
+DATA erfc<>+404(SB)/4, $0xbadc924e
+DATA erfc<>+408(SB)/4, $0xbadc924e
+DATA erfc<>+412(SB)/4, $0xbadc924e
+// b2 = -0.00737332916720468
+DATA erfc<>+416(SB)/4, $0xbbf19bf8
+DATA erfc<>+420(SB)/4, $0xbbf19bf8
+DATA erfc<>+424(SB)/4, $0xbbf19bf8
+DATA erfc<>+428(SB)/4, $0xbbf19bf8
+DATA erfc<>+432(SB)/4, $0xbbf19bf8
+DATA erfc<>+436(SB)/4, $0xbbf19bf8
+DATA erfc<>+440(SB)/4, $0xbbf19bf8
+DATA erfc<>+444(SB)/4, $0xbbf19bf8
+// b0 = -0.0142647390514189
+DATA erfc<>+448(SB)/4, $0xbc69b6a7
+DATA erfc<>+452(SB)/4, $0xbc69b6a7
+DATA erfc<>+456(SB)/4, $0xbc69b6a7
+DATA erfc<>+460(SB)/4, $0xbc69b6a7
+DATA erfc<>+464(SB)/4, $0xbc69b6a7
+DATA erfc<>+468(SB)/4, $0xbc69b6a7
+DATA erfc<>+472(SB)/4, $0xbc69b6a7
+DATA erfc<>+476(SB)/4, $0xbc69b6a7
+// one = 1.0
+DATA erfc<>+480(SB)/4, $0x3f800000
+DATA erfc<>+484(SB)/4, $0x3f800000
+DATA erfc<>+488(SB)/4, $0x3f800000
+DATA erfc<>+492(SB)/4, $0x3f800000
+DATA erfc<>+496(SB)/4, $0x3f800000
+DATA erfc<>+500(SB)/4, $0x3f800000
+DATA erfc<>+504(SB)/4, $0x3f800000
+DATA erfc<>+508(SB)/4, $0x3f800000
+// half = 0.5
+DATA erfc<>+512(SB)/4, $0x3f000000
+DATA erfc<>+516(SB)/4, $0x3f000000
+DATA erfc<>+520(SB)/4, $0x3f000000
+DATA erfc<>+524(SB)/4, $0x3f000000
+DATA erfc<>+528(SB)/4, $0x3f000000
+DATA erfc<>+532(SB)/4, $0x3f000000
+DATA erfc<>+536(SB)/4, $0x3f000000
+DATA erfc<>+540(SB)/4, $0x3f000000
+GLOBL erfc<>(SB), RODATA|NOPTR, $544
+
+// GELU8 sets Y0 = GELU(Y0) = Y0/2·(1 + erf(Y0/√2)) lane by lane, with erf32's
+// rational approximation. Clobbers Y1–Y4.
+#define GELU8 \
+	VMULPS      erfc<>+0(SB), Y0, Y1 \
+	VMAXPS      erfc<>+32(SB), Y1, Y1 \
+	VMINPS      erfc<>+64(SB), Y1, Y1 \
+	VMULPS      Y1, Y1, Y2 \
+	VMOVUPS     erfc<>+96(SB), Y3 \
+	VFMADD213PS erfc<>+128(SB), Y2, Y3 \
+	VFMADD213PS erfc<>+160(SB), Y2, Y3 \
+	VFMADD213PS erfc<>+192(SB), Y2, Y3 \
+	VFMADD213PS erfc<>+224(SB), Y2, Y3 \
+	VFMADD213PS erfc<>+256(SB), Y2, Y3 \
+	VFMADD213PS erfc<>+288(SB), Y2, Y3 \
+	VMOVUPS     erfc<>+320(SB), Y4 \
+	VFMADD213PS erfc<>+352(SB), Y2, Y4 \
+	VFMADD213PS erfc<>+384(SB), Y2, Y4 \
+	VFMADD213PS erfc<>+416(SB), Y2, Y4 \
+	VFMADD213PS erfc<>+448(SB), Y2, Y4 \
+	VMULPS      Y1, Y3, Y3 \
+	VDIVPS      Y4, Y3, Y3 \
+	VADDPS      erfc<>+480(SB), Y3, Y3 \
+	VMULPS      erfc<>+512(SB), Y0, Y0 \
+	VMULPS      Y3, Y0, Y0
+
+// func gegluAVX2(dst, val, gate *float32, n int)
+TEXT ·gegluAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ val+8(FP), SI
+	MOVQ gate+16(FP), DX
+	MOVQ n+24(FP), CX
+
+geglu_loop:
+	CMPQ    CX, $8
+	JL      geglu_done
+	VMOVUPS (DX), Y0
+	GELU8
+	VMULPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     geglu_loop
+
+geglu_done:
+	VZEROUPPER
+	RET
+
+// func geluAVX2(dst, src *float32, n int)
+TEXT ·geluAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+gelu_loop:
+	CMPQ    CX, $8
+	JL      gelu_done
+	VMOVUPS (SI), Y0
+	GELU8
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     gelu_loop
+
+gelu_done:
+	VZEROUPPER
+	RET

@@ -14,3 +14,7 @@ func siluAVX2(dst, src *float32, n int, scale, shift float32) { panic("nn: no AV
 func maxAVX2(p *float32, n int) float32 { panic("nn: no AVX2") }
 
 func halfToFloatF16C(dst *float32, src *uint16, n int) { panic("nn: no F16C") }
+
+func gegluAVX2(dst, val, gate *float32, n int) { panic("nn: no AVX2") }
+
+func geluAVX2(dst, src *float32, n int) { panic("nn: no AVX2") }

@@ -95,8 +95,27 @@ func TestSIMD(t *testing.T) {
 				t.Errorf("expSub(%d values): sum %g, want %g", n, sum, wantSum)
 			}
 		}
-		// siluAffine
+		// geluSlice and geglu
+		gelu64 := func(g float64) float64 { return 0.5 * g * (1 + math.Erf(g/math.Sqrt2)) }
 		dst := make([]float32, n)
+		geluSlice(dst, x)
+		for i, v := range x {
+			if w := gelu64(float64(v)); math.Abs(float64(dst[i])-w) > 1e-6*max(1, math.Abs(w)) {
+				t.Errorf("geluSlice(%g) = %g, want %g", v, dst[i], w)
+			}
+		}
+		val := make([]float32, n)
+		for i := range val {
+			val[i] = float32(r.NormFloat64())
+		}
+		geglu(dst, val, x)
+		for i, v := range x {
+			// GELU's own error (float32 cancellation in 1 + erf for x ≪ 0) scales with val.
+			if w := float64(val[i]) * gelu64(float64(v)); math.Abs(float64(dst[i])-w) > 1e-6*max(1, math.Abs(w), math.Abs(float64(val[i]))) {
+				t.Errorf("geglu(%g, %g) = %g, want %g", val[i], v, dst[i], w)
+			}
+		}
+		// siluAffine
 		siluAffine(dst, x, 0.5, 0.25)
 		for i, v := range x {
 			o := float64(v*0.5 + 0.25)

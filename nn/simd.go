@@ -61,3 +61,27 @@ func halfToFloat(dst []float32, src []uint16) {
 		dst[i] = float16.Frombits(h).Float32()
 	}
 }
+
+// geluSlice sets dst[i] = GELU(src[i]).
+func geluSlice(dst, src []float32) {
+	src = src[:len(dst)]
+	if n := len(dst) &^ 7; hasAVX2 && n > 0 {
+		geluAVX2(&dst[0], &src[0], n)
+		dst, src = dst[n:], src[n:]
+	}
+	for i, v := range src {
+		dst[i] = gelu(v)
+	}
+}
+
+// geglu sets dst[i] = val[i]·GELU(gate[i]).
+func geglu(dst, val, gate []float32) {
+	val, gate = val[:len(dst)], gate[:len(dst)]
+	if n := len(dst) &^ 7; hasAVX2 && n > 0 {
+		gegluAVX2(&dst[0], &val[0], &gate[0], n)
+		dst, val, gate = dst[n:], val[n:], gate[n:]
+	}
+	for i, g := range gate {
+		dst[i] = val[i] * gelu(g)
+	}
+}
