@@ -87,6 +87,8 @@ type node struct {
 // A Tape owns the values and gradients of the Vars its operations return;
 // Reset hands those buffers back for the next step to reuse, so they are
 // valid only until then. Parameters and Consts are never touched by Reset.
+// Backward reads the operations' inputs again, so their values must not
+// change between the forward pass and Backward (update parameters after it).
 type Tape struct {
 	nodes []node
 	used  [][]float32         // buffers handed out since the last Reset
