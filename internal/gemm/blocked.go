@@ -57,10 +57,6 @@ const (
 	// inPlaceN is the widest op(B) for which a transposed A is read in
 	// place: packing pays only when each row panel meets many column panels.
 	inPlaceN = 64
-
-	// narrowN is the widest block of op(B) that is swept row panel by row
-	// panel, so that each A panel stays in L1 while it meets all of B.
-	narrowN = 128
 )
 
 // matB is op(B) as stored: float32 or IEEE 754 half-precision bits.
@@ -224,16 +220,6 @@ func (g product) serial() {
 					// Edge: compute the whole tile aside, keep its valid part.
 					tile(kb, ap, rs, cs, bp, buf.tile, w, g.alpha, 0)
 					merge(min(mr, mb-ir), min(w, nb-jr), buf.tile, w, beta, ct, g.ldc)
-				}
-				if nb <= narrowN {
-					// Few column panels: each A panel stays in L1 while it
-					// meets them all.
-					for ir := 0; ir < mb; ir += mr {
-						for jr := 0; jr < nb; jr += nr {
-							micro(ir, jr)
-						}
-					}
-					continue
 				}
 				// Each B panel stays in L1 while it meets the rows of A,
 				// which stay in L2.

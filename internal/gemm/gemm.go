@@ -9,14 +9,27 @@
 // where op(X) is X or its transpose, op(A) is m×k, op(B) is k×n and C is m×n.
 // Element (i, j) of a row-major matrix with row stride ld is x[i*ld+j].
 //
-// Several paths compute the same product; Kernel reports the one in use:
+// SgemmF16B takes B as half-precision bits, the form model weights are kept
+// in, and converts them while packing.
 //
-//   - "avx512": Go assembly micro-kernel with AVX-512 (amd64 CPUs that have it),
-//   - "avx2":   Go assembly micro-kernel with AVX2 and FMA,
-//   - "gonum":  gonum's blas32.Gemm, the portable fallback,
-//   - "go":     pure Go with the same packing and blocking as the assembly paths.
+// The fast paths follow Goto's algorithm, as BLIS does (see kernel): op(B) is
+// packed block by block into column panels that stay in cache, and a
+// micro-kernel written in assembly multiplies a few rows of A by one panel,
+// keeping a tile of C in vector registers. Sgemm splits the larger of m and n
+// between up to Threads goroutines.
 //
-// The build tag noasm removes the assembly paths.
+// Several paths compute the same product; Kernel reports the one in use, the
+// first of these that the CPU runs:
+//
+//   - "avx512": 12×32 tiles with AVX-512 (amd64),
+//   - "avx2":   6×16 tiles with AVX2 and FMA (amd64),
+//   - "gonum":  gonum's blas32.Gemm (amd64 without AVX2),
+//   - "go":     4×4 tiles in pure Go, with the same packing and blocking as
+//     the assembly; the path of other architectures and of the build tag
+//     noasm, which removes the assembly.
+//
+// Every path computes the reference loop in naive.go, up to the order of the
+// additions.
 package gemm
 
 import (

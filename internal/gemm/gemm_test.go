@@ -257,8 +257,7 @@ func TestThreads(t *testing.T) {
 	}
 }
 
-// FuzzSgemm compares the active path with the naive loop on small random
-// shapes.
+// FuzzSgemm compares every path with the naive loop on small random shapes.
 func FuzzSgemm(f *testing.F) {
 	f.Add(uint8(3), uint8(5), uint8(7), uint8(0), uint64(1))
 	f.Add(uint8(17), uint8(33), uint8(1), uint8(3), uint64(2))
@@ -269,13 +268,17 @@ func FuzzSgemm(f *testing.F) {
 		pad := int(flags>>2) % 4
 		sc := scalars[int(flags>>4)%len(scalars)]
 		p := newProblem(rng, transA, transB, int(m%80)+1, int(n%80)+1, int(k%80)+1, pad, sc.alpha, sc.beta)
-		got := p.run()
 		want := append([]float32(nil), p.c...)
 		naive(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, want, p.ldc)
-		for i, g := range got {
-			w := want[i]
-			if d := math.Abs(float64(g - w)); !(d <= 1e-4*(1+math.Abs(float64(w)))) {
-				t.Fatalf("%s %+v: C[%d] = %v, naive %v", Kernel(), p, i, g, w)
+		for _, pa := range paths() {
+			use(t, pa)
+			got := p.run()
+			for i, g := range got {
+				w := want[i]
+				if d := math.Abs(float64(g - w)); !(d <= 1e-4*(1+math.Abs(float64(w)))) {
+					t.Fatalf("%s %dx%dx%d tA=%v tB=%v alpha=%v beta=%v pad=%d: C[%d] = %v, naive %v",
+						pa, p.m, p.n, p.k, p.transA, p.transB, p.alpha, p.beta, p.pad, i, g, w)
+				}
 			}
 		}
 	})

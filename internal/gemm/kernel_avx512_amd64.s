@@ -41,21 +41,6 @@
 	ADDQ R12, DI; \
 	ADDQ R12, R9
 
-// PREFETCHA12 fetches A ahead by dist bytes along each of the 12 rows.
-#define PREFETCHA12(dist) \
-	PREFETCHT0 dist(SI); \
-	PREFETCHT0 dist(SI)(R10*1); \
-	PREFETCHT0 dist(SI)(R10*2); \
-	PREFETCHT0 dist(SI)(R11*1); \
-	PREFETCHT0 dist(DI); \
-	PREFETCHT0 dist(DI)(R10*1); \
-	PREFETCHT0 dist(DI)(R10*2); \
-	PREFETCHT0 dist(DI)(R11*1); \
-	PREFETCHT0 dist(R9); \
-	PREFETCHT0 dist(R9)(R10*1); \
-	PREFETCHT0 dist(R9)(R10*2); \
-	PREFETCHT0 dist(R9)(R11*1)
-
 // STORE12 sets a row of C = alpha*acc + beta*C (alpha in Z24, beta in Z25)
 // and moves DX to the next row.
 #define STORE12(acc0, acc1) \
@@ -142,7 +127,6 @@ TEXT ·tileAVX512(SB), NOSPLIT, $0-64
 	JLT  tail
 
 loop4: // four steps at a time
-	PREFETCHA12(256)
 	STEP12(0)
 	STEP12(128)
 	STEP12(256)
