@@ -52,7 +52,7 @@ const (
 	// minParallel is the number of multiply-adds below which Sgemm runs on
 	// the calling goroutine alone: smaller products finish before goroutines
 	// pay off.
-	minParallel = 1 << 18
+	minParallel = 1 << 21
 
 	// inPlaceN is the widest op(B) for which a transposed A is read in
 	// place: packing pays only when each row panel meets many column panels.
