@@ -6,12 +6,15 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"math/rand/v2"
 	"os"
 	"time"
 
 	"github.com/sdgo/sdgo/internal/atomicfile"
+	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/shapes"
+	"github.com/sdgo/sdgo/vae"
 )
 
 // EvalOptions are the settings of Evaluate. Zero values take the defaults.
@@ -80,4 +83,40 @@ func Evaluate(dir string, o EvalOptions) (*Evaluation, error) {
 		}
 	}
 	return ev, nil
+}
+
+// EvalVAE encodes and decodes n held-out scenes (drawn from r) with the
+// autoencoder in dir and scores the reconstructions against the scenes'
+// specs: the ceiling the VAE puts on any image the U-Net can make.
+func EvalVAE(dir string, r *rand.Rand, n int) (string, error) {
+	v, err := loadVAE(dir)
+	if err != nil {
+		return "", err
+	}
+	var results []shapes.Result
+	for done := 0; done < n; done += 32 {
+		k := min(32, n-done)
+		scenes := make([]shapes.Scene, k)
+		var data []float32
+		for i := range scenes {
+			scenes[i] = shapes.Sample(r, shapes.Eval)
+			data = shapes.ToTensor(data, scenes[i].Render(ImageSize))
+		}
+		d, err := v.Encode(nn.From(data, k, 3, ImageSize, ImageSize))
+		if err != nil {
+			return "", err
+		}
+		y, err := v.Decode(d.Mean) // (k, 3, 64, 64)
+		if err != nil {
+			return "", err
+		}
+		imgs, err := vae.ToImages(y)
+		if err != nil {
+			return "", err
+		}
+		for i, s := range scenes {
+			results = append(results, shapes.Score(imgs[i], s.Spec()))
+		}
+	}
+	return shapes.Table(results), nil
 }

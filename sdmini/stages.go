@@ -176,6 +176,10 @@ func trimAfterEOS(ids [][]int, eos int) [][]int {
 	return ids
 }
 
+// vaeEvalScenes is how many held-out scenes the vae stage reconstructs to
+// report its quality.
+const vaeEvalScenes = 128
+
 // klWeight weighs the VAE's KL term against the per-pixel reconstruction
 // loss: small, as in SD's autoencoder, enough to keep the latents tame.
 const klWeight = 1e-5
@@ -232,6 +236,11 @@ func TrainVAE(o Options) error {
 		return err
 	}
 	fmt.Fprintf(o.Log, "vae: scaling factor %g; autoencoder written to %s\n", sf, filepath.Join(o.Dir, "vae"))
+	table, err := EvalVAE(o.Dir, rand.New(rand.NewPCG(o.Seed, saltEval)), vaeEvalScenes)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Log, "vae: reconstructions of %d held-out scenes, as the pixel scorer reads them:\n%s", vaeEvalScenes, table)
 	return nil
 }
 
