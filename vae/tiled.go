@@ -15,7 +15,9 @@ import (
 // at up to full resolution. The rest, including the mid block's attention
 // over every position, runs on the whole image. Tiles overlap, and each
 // output pixel of an overlap is a weighted mean of the tiles covering it,
-// with weights falling linearly to the tile's edge, so no seams show.
+// with weights falling linearly towards the tile's edge and 0 in the outer
+// quarter of the overlap, where the tile's convolutions saw zero padding
+// instead of image, so no seams show.
 //
 // A GroupNorm normalises with statistics of the whole image, which one tile
 // does not see. With StatsPasses 0 each tile uses its own statistics, as
@@ -23,9 +25,10 @@ import (
 // brightness and colour, which the blend hides but does not remove. Each
 // stats pass runs every tile once more only to gather, for every GroupNorm,
 // the whole image's mean and variance (each pixel counted once, with the
-// blend weights); the next pass normalises every tile with them. Each pass
-// brings the statistics closer to the untiled ones (see tiled_test.go for
-// figures); the first brings most of the gain.
+// blend weights); the next pass normalises every tile with them. Pass p
+// makes the statistics of the first p GroupNorms exact (the later ones
+// depend on the earlier ones); the first pass brings most of the gain (see
+// tiled_test.go for figures).
 type Tiling struct {
 	Tile        int // tile side in latent pixels (image pixels: f times more)
 	Overlap     int // overlap between neighbouring tiles in latent pixels, < Tile
@@ -86,6 +89,7 @@ func (m *Model) DecodeTiled(z *nn.Tensor, t Tiling) (*nn.Tensor, error) {
 	ns := &normState{}
 	for pass := 0; ; pass++ {
 		final := pass == t.StatsPasses
+		ns.final = final
 		var bl *blender
 		if final {
 			bl = newBlender(nn.New(b, m.Config.OutChannels, lh*f, lw*f))
@@ -134,6 +138,7 @@ func (m *Model) EncodeTiled(x *nn.Tensor, t Tiling) (*LatentDist, error) {
 	ns := &normState{}
 	for pass := 0; ; pass++ {
 		final := pass == t.StatsPasses
+		ns.final = final
 		var bl *blender
 		if final {
 			bl = newBlender(nn.New(b, m.Config.BlockOut[k-1], lh*r, lw*r))
@@ -167,6 +172,7 @@ type normState struct {
 	use    []*groupStats // whole-image statistics from the last pass, per GroupNorm call; nil in the first pass
 	gather []*groupStats // this pass's sums, per GroupNorm call
 	i      int           // the next GroupNorm call of this tile
+	final  bool          // the last pass: use the statistics, gather none
 }
 
 // groupStats holds, per (batch, group), the blend-weighted sums of x and x²
@@ -183,10 +189,22 @@ func (ns *normState) norm(g GroupNorm, x *nn.Tensor) *nn.Tensor {
 	}
 	k := ns.i
 	ns.i++
+	if !ns.final {
+		ns.accumulate(k, g.Groups, x)
+	}
+	if ns.use == nil {
+		return g.Forward(x) // first pass: the tile's own statistics
+	}
+	return groupNormWith(x, g, ns.use[k].mean, ns.use[k].inv)
+}
+
+// accumulate adds the tile's blend-weighted sums of x (B, C, H, W) to the
+// statistics of GroupNorm call k.
+func (ns *normState) accumulate(k, groups int, x *nn.Tensor) {
 	b, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	if k == len(ns.gather) {
 		ns.gather = append(ns.gather, &groupStats{
-			sum: make([]float64, b*g.Groups), sq: make([]float64, b*g.Groups), n: make([]float64, b*g.Groups)})
+			sum: make([]float64, b*groups), sq: make([]float64, b*groups), n: make([]float64, b*groups)})
 	}
 	// The tile's blend weights at this activation's resolution.
 	ry, rx := h/(ns.ty.Hi-ns.ty.Lo), w/(ns.tx.Hi-ns.tx.Lo)
@@ -198,8 +216,8 @@ func (ns *normState) norm(g GroupNorm, x *nn.Tensor) *nn.Tensor {
 	for i := range wx {
 		wx[i] = float64(tx.weight(tx.Lo + i))
 	}
-	st, cpg := ns.gather[k], c/g.Groups
-	nn.Parallel(b*g.Groups, 1, func(lo, hi int) {
+	st, cpg := ns.gather[k], c/groups
+	nn.Parallel(b*groups, 1, func(lo, hi int) {
 		for bg := lo; bg < hi; bg++ { // (batch, group) bg holds channels [g·cpg, (g+1)·cpg) of its batch: contiguous
 			seg := x.Data[bg*cpg*h*w : (bg+1)*cpg*h*w]
 			var s, sq, n float64
@@ -219,10 +237,6 @@ func (ns *normState) norm(g GroupNorm, x *nn.Tensor) *nn.Tensor {
 			st.n[bg] += n
 		}
 	})
-	if ns.use == nil {
-		return g.Forward(x) // first pass: the tile's own statistics
-	}
-	return groupNormWith(x, g, ns.use[k].mean, ns.use[k].inv)
 }
 
 // endPass turns the gathered sums into statistics for the next pass.
@@ -290,17 +304,21 @@ func spans(n, tile, overlap int) []span {
 	return s
 }
 
-// weight is the blend weight of position p of the span: 1 inside, falling
-// linearly across the overlaps so that two neighbours' weights sum to 1.
+// weight is the blend weight of position p of the span: 1 inside, 0 in the
+// outer quarter of each overlap (where the convolutions saw the tile's zero
+// padding instead of the image), rising linearly across the middle half, so
+// that two neighbours' weights sum to 1.
 func (s span) weight(p int) float32 {
-	w := float32(1)
-	if d := p - s.Lo; d < s.RampLo {
-		w = min(w, (float32(d)+0.5)/float32(s.RampLo))
+	return min(ramp(p-s.Lo, s.RampLo), ramp(s.Hi-1-p, s.RampHi))
+}
+
+// ramp is the weight at distance d from a tile edge with an overlap of ov.
+func ramp(d, ov int) float32 {
+	if d >= ov {
+		return 1
 	}
-	if d := s.Hi - 1 - p; d < s.RampHi {
-		w = min(w, (float32(d)+0.5)/float32(s.RampHi))
-	}
-	return w
+	m := ov / 4 // margin of weight 0
+	return min(max((float32(d-m)+0.5)/float32(ov-2*m), 0), 1)
 }
 
 // crop copies the window ty × tx of x (B, C, H, W) -> (B, C, th, tw).

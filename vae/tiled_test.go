@@ -43,10 +43,13 @@ func TestSpans(t *testing.T) {
 // The reference VAE is a hard case: random weights amplify any change of
 // the GroupNorm statistics, and its receptive field (about 10 latents) is
 // nearly half a tile, where SD's (about 12) is a fifth of its 64-latent
-// tile. The bounds are about 1.5× the differences measured here (max abs
-// 2.3 → 0.92 for decoding with 0 → 2 stats passes, 0.20 when only the last
-// level is tiled); a tiled decode is an approximation, like diffusers' and
-// ComfyUI's, not a reproduction of the untiled one.
+// tile. The bounds are about 1.5× the differences measured here: decoding,
+// max abs 2.35 with each tile's own statistics (diffusers' way), 1.27 after
+// two stats passes, 0.24 when only the last level is tiled; and 0.047
+// given the whole image's statistics (TestTiledExactStats). Each stats
+// pass makes one more GroupNorm's statistics exact, so with as many passes
+// as GroupNorms the result is the last figure. A tiled decode is an
+// approximation, like diffusers' and ComfyUI's, not a reproduction.
 func TestTiled(t *testing.T) {
 	m := loadRef(t, "diffusion_pytorch_model.safetensors")
 	if tl := m.DefaultTiling(); tl != (Tiling{Tile: 16, Overlap: 4, StatsPasses: 1}) {
@@ -71,10 +74,10 @@ func TestTiled(t *testing.T) {
 		maxEnc, meanEnc float64
 	}{
 		{Tiling{Tile: 24, Overlap: 8}, 3.5, 0.25, 5, 0.35},
-		{Tiling{Tile: 24, Overlap: 8, StatsPasses: 2}, 1.4, 0.12, 1.8, 0.16},
+		{Tiling{Tile: 24, Overlap: 8, StatsPasses: 2}, 1.9, 0.16, 2.2, 0.19},
 		// Only the last (decoder) or first (encoder) level in tiles.
 		{Tiling{Tile: 24, Overlap: 8, StatsPasses: 0, Budget: 1 << 30}, 2.5, 0.2, 4.5, 0.35},
-		{Tiling{Tile: 24, Overlap: 8, StatsPasses: 2, Budget: 1 << 30}, 0.3, 0.035, 1.4, 0.1},
+		{Tiling{Tile: 24, Overlap: 8, StatsPasses: 2, Budget: 1 << 30}, 0.36, 0.045, 1.4, 0.1},
 		{Tiling{Tile: 48, StatsPasses: 1}, 1e-5, 1e-6, 1e-5, 1e-6}, // one tile: the untiled computation
 	} {
 		got, err := m.DecodeTiled(d.Mean, tc.tl)
@@ -123,8 +126,8 @@ func TestTiledExactStats(t *testing.T) {
 			bl.add(m.Decoder.out(m.Decoder.upBlocks(crop(h, ty, tx), ns, 0, 2), ns), ty.scale(2), tx.scale(2))
 		}
 	}
-	if mx, mean := report(t, "decode, exact stats", bl.finish(), want); mx > 0.5 || mean > 0.02 {
-		t.Errorf("tiled decode with exact statistics: max %.3g, mean %.3g; want ≤ 0.5, 0.02", mx, mean)
+	if mx, mean := report(t, "decode, exact stats", bl.finish(), want); mx > 0.08 || mean > 0.003 {
+		t.Errorf("tiled decode with exact statistics: max %.3g, mean %.3g; want ≤ 0.08, 0.003", mx, mean)
 	}
 }
 
