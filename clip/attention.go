@@ -2,6 +2,7 @@ package clip
 
 import (
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -11,20 +12,20 @@ import (
 // after: the mask is causal, as in a language model), and mixes their values
 // by the softmax of those scores.
 type Attention struct {
-	QProj   Linear // (D, D): queries, the heads side by side (H × D/H)
-	KProj   Linear // (D, D): keys
-	VProj   Linear // (D, D): values
-	OutProj Linear // (D, D): mixes the heads' outputs back together
+	QProj   layer.Linear // (D, D): queries, the heads side by side (H × D/H)
+	KProj   layer.Linear // (D, D): keys
+	VProj   layer.Linear // (D, D): values
+	OutProj layer.Linear // (D, D): mixes the heads' outputs back together
 	Heads   int
 }
 
 func loadAttention(ld *weights.Loader, cfg Config) *Attention {
 	d := cfg.Width
 	return &Attention{
-		QProj:   loadLinear(ld.Sub("q_proj"), d, d),
-		KProj:   loadLinear(ld.Sub("k_proj"), d, d),
-		VProj:   loadLinear(ld.Sub("v_proj"), d, d),
-		OutProj: loadLinear(ld.Sub("out_proj"), d, d),
+		QProj:   layer.NewLinear(ld.Sub("q_proj"), d, d, true),
+		KProj:   layer.NewLinear(ld.Sub("k_proj"), d, d, true),
+		VProj:   layer.NewLinear(ld.Sub("v_proj"), d, d, true),
+		OutProj: layer.NewLinear(ld.Sub("out_proj"), d, d, true),
 		Heads:   cfg.Heads,
 	}
 }

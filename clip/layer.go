@@ -2,6 +2,7 @@ package clip
 
 import (
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -21,17 +22,17 @@ func loadEncoder(ld *weights.Loader, cfg Config) *Encoder {
 // Layer is one pre-LayerNorm transformer layer: each half normalises its
 // input, transforms it, and adds the result back to the residual stream x.
 type Layer struct {
-	LayerNorm1 LayerNorm
+	LayerNorm1 layer.LayerNorm
 	SelfAttn   *Attention
-	LayerNorm2 LayerNorm
+	LayerNorm2 layer.LayerNorm
 	MLP        *MLP
 }
 
 func loadLayer(ld *weights.Loader, cfg Config) *Layer {
 	return &Layer{
-		LayerNorm1: loadLayerNorm(ld.Sub("layer_norm1"), cfg),
+		LayerNorm1: layer.NewLayerNorm(ld.Sub("layer_norm1"), cfg.Width, cfg.LayerNormEps),
 		SelfAttn:   loadAttention(ld.Sub("self_attn"), cfg),
-		LayerNorm2: loadLayerNorm(ld.Sub("layer_norm2"), cfg),
+		LayerNorm2: layer.NewLayerNorm(ld.Sub("layer_norm2"), cfg.Width, cfg.LayerNormEps),
 		MLP:        loadMLP(ld.Sub("mlp"), cfg),
 	}
 }

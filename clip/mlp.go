@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -11,9 +12,9 @@ import (
 // token's vector, applies the activation, and narrows it back, every token
 // on its own.
 type MLP struct {
-	FC1        Linear // (MLPWidth, D)
-	FC2        Linear // (D, MLPWidth)
-	Activation string // QuickGELU, GELU or GELUTanh
+	FC1        layer.Linear // (MLPWidth, D)
+	FC2        layer.Linear // (D, MLPWidth)
+	Activation string       // QuickGELU, GELU or GELUTanh
 	act        func(*nn.Tensor) *nn.Tensor
 }
 
@@ -23,8 +24,8 @@ func loadMLP(ld *weights.Loader, cfg Config) *MLP {
 		ld.Fail(err)
 	}
 	return &MLP{
-		FC1:        loadLinear(ld.Sub("fc1"), cfg.MLPWidth, cfg.Width),
-		FC2:        loadLinear(ld.Sub("fc2"), cfg.Width, cfg.MLPWidth),
+		FC1:        layer.NewLinear(ld.Sub("fc1"), cfg.Width, cfg.MLPWidth, true),
+		FC2:        layer.NewLinear(ld.Sub("fc2"), cfg.MLPWidth, cfg.Width, true),
 		Activation: cfg.Activation,
 		act:        act,
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -17,9 +18,9 @@ import (
 // model, so one Model may serve several goroutines.
 type Model struct {
 	Config         Config
-	Embeddings     *Embeddings // text_model.embeddings
-	Encoder        *Encoder    // text_model.encoder
-	FinalLayerNorm LayerNorm   // text_model.final_layer_norm
+	Embeddings     *Embeddings     // text_model.embeddings
+	Encoder        *Encoder        // text_model.encoder
+	FinalLayerNorm layer.LayerNorm // text_model.final_layer_norm
 }
 
 // Load reads a text encoder from src for cfg. src may hold it under any of
@@ -44,7 +45,7 @@ func Load(src weights.Source, cfg Config) (*Model, error) {
 		Config:         cfg,
 		Embeddings:     loadEmbeddings(ld.Sub("embeddings"), cfg),
 		Encoder:        loadEncoder(ld.Sub("encoder"), cfg),
-		FinalLayerNorm: loadLayerNorm(ld.Sub("final_layer_norm"), cfg),
+		FinalLayerNorm: layer.NewLayerNorm(ld.Sub("final_layer_norm"), cfg.Width, cfg.LayerNormEps),
 	}
 	if err := ld.Err(); err != nil {
 		return nil, fmt.Errorf("clip: loading: %w", err)

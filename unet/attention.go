@@ -2,6 +2,7 @@ package unet
 
 import (
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -11,19 +12,19 @@ import (
 // cross-attention ("attn2") they come from the text context, which is how the
 // prompt steers the image.
 type Attention struct {
-	ToQ   Linear // to_q: (C, C), no bias
-	ToK   Linear // to_k: (C, Ctx), no bias
-	ToV   Linear // to_v: (C, Ctx), no bias
-	ToOut Linear // to_out.0: (C, C) with bias (to_out.1 is dropout)
+	ToQ   layer.Linear // to_q: (C, C), no bias
+	ToK   layer.Linear // to_k: (C, Ctx), no bias
+	ToV   layer.Linear // to_v: (C, Ctx), no bias
+	ToOut layer.Linear // to_out.0: (C, C) with bias (to_out.1 is dropout)
 	Heads int
 }
 
 func loadAttention(ld *weights.Loader, dim, ctxDim, heads int) *Attention {
 	return &Attention{
-		ToQ:   loadLinear(ld.Sub("to_q"), dim, dim, false),
-		ToK:   loadLinear(ld.Sub("to_k"), ctxDim, dim, false),
-		ToV:   loadLinear(ld.Sub("to_v"), ctxDim, dim, false),
-		ToOut: loadLinear(ld.Sub("to_out.0"), dim, dim, true),
+		ToQ:   layer.NewLinear(ld.Sub("to_q"), dim, dim, false),
+		ToK:   layer.NewLinear(ld.Sub("to_k"), ctxDim, dim, false),
+		ToV:   layer.NewLinear(ld.Sub("to_v"), ctxDim, dim, false),
+		ToOut: layer.NewLinear(ld.Sub("to_out.0"), dim, dim, true),
 		Heads: heads,
 	}
 }
@@ -47,15 +48,15 @@ func (a *Attention) Forward(x, ctx *nn.Tensor) *nn.Tensor {
 // FeedForward, "ff.net.0.proj" and "ff.net.2"): the projection doubles into
 // a value half and a gate half, out = Linear(value · GELU(gate)).
 type FeedForward struct {
-	Proj Linear // net.0.proj: (2·4C, C)
-	Out  Linear // net.2: (C, 4C)
+	Proj layer.Linear // net.0.proj: (2·4C, C)
+	Out  layer.Linear // net.2: (C, 4C)
 }
 
 func loadFeedForward(ld *weights.Loader, dim int) *FeedForward {
 	inner := 4 * dim
 	return &FeedForward{
-		Proj: loadLinear(ld.Sub("net.0.proj"), dim, 2*inner, true),
-		Out:  loadLinear(ld.Sub("net.2"), inner, dim, true),
+		Proj: layer.NewLinear(ld.Sub("net.0.proj"), dim, 2*inner, true),
+		Out:  layer.NewLinear(ld.Sub("net.2"), inner, dim, true),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -23,7 +24,7 @@ func randomModel(cfg Config, seed uint64) *Model {
 
 var (
 	tensorType = reflect.TypeFor[*nn.Tensor]()
-	normTypes  = map[reflect.Type]bool{reflect.TypeFor[GroupNorm](): true, reflect.TypeFor[LayerNorm](): true}
+	normTypes  = map[reflect.Type]bool{reflect.TypeFor[layer.GroupNorm](): true, reflect.TypeFor[layer.LayerNorm](): true}
 )
 
 // randomize walks v's structs, pointers and slices and fills every tensor.

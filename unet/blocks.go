@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -29,7 +30,7 @@ func loadDownBlock(ld *weights.Loader, cfg Config, level, in int) *DownBlock {
 		in = out
 	}
 	if level < cfg.Levels()-1 {
-		d.Downsamplers = []*Downsample2D{{Conv: loadConv(ld.Sub("downsamplers.0.conv"), out, out, 3, 2, cfg.DownsamplePadding)}}
+		d.Downsamplers = []*Downsample2D{{Conv: layer.NewConv2d(ld.Sub("downsamplers.0.conv"), out, out, 3, 2, cfg.DownsamplePadding)}}
 	}
 	return d
 }
@@ -58,7 +59,7 @@ func (d *DownBlock) Forward(x, embAct, ctx *nn.Tensor, skips *[]*nn.Tensor, trac
 // Downsample2D halves the resolution with a 3×3 convolution of stride 2
 // (LDM "op"): (B, C, H, W) -> (B, C, ⌈H/2⌉, ⌈W/2⌉).
 type Downsample2D struct {
-	Conv Conv2d // conv: (C, C, 3, 3)
+	Conv layer.Conv2d // conv: (C, C, 3, 3)
 }
 
 // Forward applies the strided convolution.
@@ -119,7 +120,7 @@ func loadUpBlock(ld *weights.Loader, cfg Config, i, in int, skipCh []int) *UpBlo
 		in = out
 	}
 	if level > 0 {
-		u.Upsamplers = []*Upsample2D{{Conv: loadConv(ld.Sub("upsamplers.0.conv"), out, out, 3, 1, 1)}}
+		u.Upsamplers = []*Upsample2D{{Conv: layer.NewConv2d(ld.Sub("upsamplers.0.conv"), out, out, 3, 1, 1)}}
 	}
 	return u
 }
@@ -150,7 +151,7 @@ func (u *UpBlock) Forward(x, embAct, ctx *nn.Tensor, skips *[]*nn.Tensor, trace 
 
 // Upsample2D doubles the resolution: nearest-neighbour ×2, then a 3×3 conv.
 type Upsample2D struct {
-	Conv Conv2d // conv: (C, C, 3, 3)
+	Conv layer.Conv2d // conv: (C, C, 3, 3)
 }
 
 // Forward upsamples x (B, C, h, w) to (B, C, oh, ow), normally (2h, 2w), and

@@ -2,6 +2,7 @@ package unet
 
 import (
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -13,14 +14,14 @@ const maxPeriod = 10000
 // into the embedding every resnet receives (diffusers' TimestepEmbedding,
 // checkpoint module "time_embedding"; LDM "time_embed.0"/"time_embed.2").
 type TimestepEmbedding struct {
-	Linear1 Linear // linear_1: (C0) -> (4·C0)
-	Linear2 Linear // linear_2: (4·C0) -> (4·C0)
+	Linear1 layer.Linear // linear_1: (C0) -> (4·C0)
+	Linear2 layer.Linear // linear_2: (4·C0) -> (4·C0)
 }
 
 func loadTimestepEmbedding(ld *weights.Loader, in, dim int) *TimestepEmbedding {
 	return &TimestepEmbedding{
-		Linear1: loadLinear(ld.Sub("linear_1"), in, dim, true),
-		Linear2: loadLinear(ld.Sub("linear_2"), dim, dim, true),
+		Linear1: layer.NewLinear(ld.Sub("linear_1"), in, dim, true),
+		Linear2: layer.NewLinear(ld.Sub("linear_2"), dim, dim, true),
 	}
 }
 

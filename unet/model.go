@@ -29,6 +29,7 @@ import (
 	"fmt"
 
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -36,12 +37,12 @@ import (
 type Model struct {
 	Config        Config
 	TimeEmbedding *TimestepEmbedding // time_embedding
-	ConvIn        Conv2d             // conv_in: (C0, 4, 3, 3)
+	ConvIn        layer.Conv2d       // conv_in: (C0, 4, 3, 3)
 	DownBlocks    []*DownBlock       // down_blocks.N
 	MidBlock      *MidBlock          // mid_block
 	UpBlocks      []*UpBlock         // up_blocks.N, deepest first
-	ConvNormOut   GroupNorm          // conv_norm_out: (C0)
-	ConvOut       Conv2d             // conv_out: (4, C0, 3, 3)
+	ConvNormOut   layer.GroupNorm    // conv_norm_out: (C0)
+	ConvOut       layer.Conv2d       // conv_out: (4, C0, 3, 3)
 
 	// Trace, when set, is called during Forward with intermediate activations
 	// under the names of the diffusers reference data: "time_proj",
@@ -87,9 +88,9 @@ func load(ld *weights.Loader, cfg Config) *Model {
 	m := &Model{
 		Config:        cfg,
 		TimeEmbedding: loadTimestepEmbedding(ld.Sub("time_embedding"), c0, cfg.TimeEmbedDim()),
-		ConvIn:        loadConv(ld.Sub("conv_in"), cfg.InChannels, c0, 3, 1, 1),
-		ConvNormOut:   loadGroupNorm(ld.Sub("conv_norm_out"), c0, cfg.NormNumGroups, cfg.NormEps),
-		ConvOut:       loadConv(ld.Sub("conv_out"), c0, cfg.OutChannels, 3, 1, 1),
+		ConvIn:        layer.NewConv2d(ld.Sub("conv_in"), cfg.InChannels, c0, 3, 1, 1),
+		ConvNormOut:   layer.NewGroupNorm(ld.Sub("conv_norm_out"), c0, cfg.NormNumGroups, cfg.NormEps),
+		ConvOut:       layer.NewConv2d(ld.Sub("conv_out"), c0, cfg.OutChannels, 3, 1, 1),
 	}
 
 	// Going down, record the channels of each skip connection as Forward

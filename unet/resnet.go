@@ -2,6 +2,7 @@ package unet
 
 import (
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -13,24 +14,24 @@ import (
 //
 // where shortcut is a 1×1 conv when the channel count changes, else identity.
 type ResnetBlock2D struct {
-	Norm1        GroupNorm // norm1: (In)
-	Conv1        Conv2d    // conv1: (Out, In, 3, 3)
-	TimeEmbProj  Linear    // time_emb_proj: (Out, 4·C0)
-	Norm2        GroupNorm // norm2: (Out)
-	Conv2        Conv2d    // conv2: (Out, Out, 3, 3)
-	ConvShortcut *Conv2d   // conv_shortcut: (Out, In, 1, 1), nil when In == Out
+	Norm1        layer.GroupNorm // norm1: (In)
+	Conv1        layer.Conv2d    // conv1: (Out, In, 3, 3)
+	TimeEmbProj  layer.Linear    // time_emb_proj: (Out, 4·C0)
+	Norm2        layer.GroupNorm // norm2: (Out)
+	Conv2        layer.Conv2d    // conv2: (Out, Out, 3, 3)
+	ConvShortcut *layer.Conv2d   // conv_shortcut: (Out, In, 1, 1), nil when In == Out
 }
 
 func loadResnet(ld *weights.Loader, cfg Config, in, out int) *ResnetBlock2D {
 	r := &ResnetBlock2D{
-		Norm1:       loadGroupNorm(ld.Sub("norm1"), in, cfg.NormNumGroups, cfg.NormEps),
-		Conv1:       loadConv(ld.Sub("conv1"), in, out, 3, 1, 1),
-		TimeEmbProj: loadLinear(ld.Sub("time_emb_proj"), cfg.TimeEmbedDim(), out, true),
-		Norm2:       loadGroupNorm(ld.Sub("norm2"), out, cfg.NormNumGroups, cfg.NormEps),
-		Conv2:       loadConv(ld.Sub("conv2"), out, out, 3, 1, 1),
+		Norm1:       layer.NewGroupNorm(ld.Sub("norm1"), in, cfg.NormNumGroups, cfg.NormEps),
+		Conv1:       layer.NewConv2d(ld.Sub("conv1"), in, out, 3, 1, 1),
+		TimeEmbProj: layer.NewLinear(ld.Sub("time_emb_proj"), cfg.TimeEmbedDim(), out, true),
+		Norm2:       layer.NewGroupNorm(ld.Sub("norm2"), out, cfg.NormNumGroups, cfg.NormEps),
+		Conv2:       layer.NewConv2d(ld.Sub("conv2"), out, out, 3, 1, 1),
 	}
 	if in != out {
-		sc := loadConv(ld.Sub("conv_shortcut"), in, out, 1, 1, 0)
+		sc := layer.NewConv2d(ld.Sub("conv_shortcut"), in, out, 1, 1, 0)
 		r.ConvShortcut = &sc
 	}
 	return r

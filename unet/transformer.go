@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -26,17 +27,17 @@ const (
 // Linear layers (C, C). Both multiply each pixel's channel vector by the same
 // matrix, so both are applied here as Linear on the tokens.
 type Transformer2D struct {
-	Norm              GroupNorm                // norm: (C), eps 1e-6
-	ProjIn            Linear                   // proj_in: (C, C)
+	Norm              layer.GroupNorm          // norm: (C), eps 1e-6
+	ProjIn            layer.Linear             // proj_in: (C, C)
 	TransformerBlocks []*BasicTransformerBlock // transformer_blocks.N
-	ProjOut           Linear                   // proj_out: (C, C)
+	ProjOut           layer.Linear             // proj_out: (C, C)
 }
 
 func loadTransformer(ld *weights.Loader, cfg Config, dim, heads, layers int) *Transformer2D {
 	t := &Transformer2D{
-		Norm:    loadGroupNorm(ld.Sub("norm"), dim, cfg.NormNumGroups, transformerNormEps),
-		ProjIn:  loadLinear(ld.Sub("proj_in"), dim, dim, true),
-		ProjOut: loadLinear(ld.Sub("proj_out"), dim, dim, true),
+		Norm:    layer.NewGroupNorm(ld.Sub("norm"), dim, cfg.NormNumGroups, transformerNormEps),
+		ProjIn:  layer.NewLinear(ld.Sub("proj_in"), dim, dim, true),
+		ProjOut: layer.NewLinear(ld.Sub("proj_out"), dim, dim, true),
 	}
 	for i := range layers {
 		t.TransformerBlocks = append(t.TransformerBlocks, loadBasicBlock(ld.Subf("transformer_blocks.%d", i), cfg, dim, heads))
@@ -65,21 +66,21 @@ func (t *Transformer2D) Forward(x, ctx *nn.Tensor, trace tracer, name string) *n
 //	x += attn2(norm2(x), context)   cross-attention to the prompt
 //	x += ff(norm3(x))               GEGLU feed-forward
 type BasicTransformerBlock struct {
-	Norm1 LayerNorm    // norm1: (C)
-	Attn1 *Attention   // attn1
-	Norm2 LayerNorm    // norm2: (C)
-	Attn2 *Attention   // attn2, keys/values from the context
-	Norm3 LayerNorm    // norm3: (C)
-	FF    *FeedForward // ff
+	Norm1 layer.LayerNorm // norm1: (C)
+	Attn1 *Attention      // attn1
+	Norm2 layer.LayerNorm // norm2: (C)
+	Attn2 *Attention      // attn2, keys/values from the context
+	Norm3 layer.LayerNorm // norm3: (C)
+	FF    *FeedForward    // ff
 }
 
 func loadBasicBlock(ld *weights.Loader, cfg Config, dim, heads int) *BasicTransformerBlock {
 	return &BasicTransformerBlock{
-		Norm1: loadLayerNorm(ld.Sub("norm1"), dim, layerNormEps),
+		Norm1: layer.NewLayerNorm(ld.Sub("norm1"), dim, layerNormEps),
 		Attn1: loadAttention(ld.Sub("attn1"), dim, dim, heads),
-		Norm2: loadLayerNorm(ld.Sub("norm2"), dim, layerNormEps),
+		Norm2: layer.NewLayerNorm(ld.Sub("norm2"), dim, layerNormEps),
 		Attn2: loadAttention(ld.Sub("attn2"), dim, cfg.CrossAttentionDim, heads),
-		Norm3: loadLayerNorm(ld.Sub("norm3"), dim, layerNormEps),
+		Norm3: layer.NewLayerNorm(ld.Sub("norm3"), dim, layerNormEps),
 		FF:    loadFeedForward(ld.Sub("ff"), dim),
 	}
 }
