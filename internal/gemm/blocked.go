@@ -29,8 +29,9 @@ type kernel struct {
 	narrow tileFunc
 
 	// transpose, if not nil, writes dst[j*ldd+i] = src[i*lds+j] for
-	// i, j < 16; it packs a transposed B 16×16 at a time.
+	// i, j < tw; it packs a transposed B tw×tw at a time.
 	transpose func(src []float32, lds int, dst []float32, ldd int)
+	tw        int
 
 	// convert writes dst[i] = float32 of the half-precision bits src[i].
 	convert func(dst []float32, src []uint16)
@@ -324,10 +325,10 @@ func (g product) packB(kb, nb, pc, jc int, buf *buffers) {
 // p < kb.
 func packColumns(kern *kernel, kb, cols, nr int, src []float32, lds int, d []float32) {
 	j0, p0 := 0, 0 // the transpose packs columns < j0 at depths < p0
-	if kern.transpose != nil {
-		j0, p0 = cols/16*16, kb/16*16
-		for j := 0; j < j0; j += 16 {
-			for p := 0; p < p0; p += 16 {
+	if tw := kern.tw; kern.transpose != nil {
+		j0, p0 = cols/tw*tw, kb/tw*tw
+		for j := 0; j < j0; j += tw {
+			for p := 0; p < p0; p += tw {
 				kern.transpose(src[j*lds+p:], lds, d[p*nr+j:], nr)
 			}
 		}

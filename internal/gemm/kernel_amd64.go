@@ -55,6 +55,11 @@ var avx2Kernel = kernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048,
 		_, _, _ = a[5*rs+(k-1)*cs], b[16*k-1], c[5*ldc+15] // the assembly stays in bounds
 		tileAVX2(k, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
 	},
+	tw: 8,
+	transpose: func(src []float32, lds int, dst []float32, ldd int) {
+		_, _ = src[7*lds+7], dst[7*ldd+7] // the assembly stays in bounds
+		transpose8(&src[0], lds, &dst[0], ldd)
+	},
 	convert: convertGo, // F16C's if the CPU has it (init)
 }
 
@@ -69,6 +74,7 @@ var avx512Kernel = kernel{mr: 12, nr: 32, kc: 256, mc: 192, nc: 2048,
 		_, _, _ = a[11*rs+(k-1)*cs], b[16*k-1], c[11*ldc+15] // the assembly stays in bounds
 		tileAVX512N(k, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
 	},
+	tw: 16,
 	transpose: func(src []float32, lds int, dst []float32, ldd int) {
 		_, _ = src[15*lds+15], dst[15*ldd+15] // the assembly stays in bounds
 		transpose16(&src[0], lds, &dst[0], ldd)
@@ -130,6 +136,11 @@ func tileAVX512N(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, b
 //
 //go:noescape
 func transpose16(src *float32, lds int, dst *float32, ldd int)
+
+// transpose8 writes dst[j*ldd+i] = src[i*lds+j] for i, j < 8.
+//
+//go:noescape
+func transpose8(src *float32, lds int, dst *float32, ldd int)
 
 // convertAVX512 writes dst[i] = float32 of the half-precision bits src[i]
 // for i < n, a multiple of 16.

@@ -152,3 +152,80 @@ TEXT ·transpose16(SB), NOSPLIT, $0-32
 	VMOVUPS Z15, (DI)
 	VZEROUPPER
 	RET
+
+// func transpose8(src *float32, lds int, dst *float32, ldd int)
+//
+// transpose8 writes dst[j*ldd+i] = src[i*lds+j] for i, j < 8 with AVX: the
+// 8 rows in Y0–Y7 are interleaved in pairs (UNPCK), then in fours (SHUFPS),
+// then their 128-bit halves are exchanged (PERM2F128).
+TEXT ·transpose8(SB), NOSPLIT, $0-32
+	MOVQ src+0(FP), SI
+	MOVQ lds+8(FP), R8
+	SHLQ $2, R8
+	MOVQ dst+16(FP), DI
+	MOVQ ldd+24(FP), R9
+	SHLQ $2, R9
+
+	VMOVUPS (SI), Y0
+	ADDQ    R8, SI
+	VMOVUPS (SI), Y1
+	ADDQ    R8, SI
+	VMOVUPS (SI), Y2
+	ADDQ    R8, SI
+	VMOVUPS (SI), Y3
+	ADDQ    R8, SI
+	VMOVUPS (SI), Y4
+	ADDQ    R8, SI
+	VMOVUPS (SI), Y5
+	ADDQ    R8, SI
+	VMOVUPS (SI), Y6
+	ADDQ    R8, SI
+	VMOVUPS (SI), Y7
+
+	// Pairs: Y8+2i = a0 b0 a1 b1 | a4 b4 a5 b5, Y9+2i = a2 b2 a3 b3 | a6 b6 a7 b7.
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+
+	// Fours: Y0 = a0 b0 c0 d0 | a4 b4 c4 d4, Y1 = a1 b1 c1 d1 | a5 b5 c5 d5, ….
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xEE, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xEE, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+
+	// Columns: Y8+j = column j, Y12+j = column j+4 (j < 4).
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+
+	VMOVUPS Y8, (DI)
+	ADDQ    R9, DI
+	VMOVUPS Y9, (DI)
+	ADDQ    R9, DI
+	VMOVUPS Y10, (DI)
+	ADDQ    R9, DI
+	VMOVUPS Y11, (DI)
+	ADDQ    R9, DI
+	VMOVUPS Y12, (DI)
+	ADDQ    R9, DI
+	VMOVUPS Y13, (DI)
+	ADDQ    R9, DI
+	VMOVUPS Y14, (DI)
+	ADDQ    R9, DI
+	VMOVUPS Y15, (DI)
+	VZEROUPPER
+	RET
