@@ -119,5 +119,6 @@ func benchDecode(b *testing.B, size int, tiled bool) {
 func BenchmarkDecode512(b *testing.B) { benchDecode(b, 512, false) }
 
 // BenchmarkDecodeTiled1024 decodes 1024×1024 in tiles of 512×512 (3×3
-// tiles, two stats passes): memory stays that of one tile.
+// tiles after the first up block, one stats pass): memory stays that of
+// one tile. It takes minutes.
 func BenchmarkDecodeTiled1024(b *testing.B) { benchDecode(b, 1024, true) }
