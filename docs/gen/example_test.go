@@ -28,7 +28,7 @@ func Example_tokensToContext() {
 		fmt.Println(err)
 		return
 	}
-	prompt := "a photograph of an astronaut riding a horse"
+	prompt := "a red circle above a blue square"
 	for _, t := range m.Tokenizer.EncodeWithSpans(prompt) {
 		fmt.Printf("%-14s %5d  %q\n", t.Piece, t.ID, prompt[t.Start:t.End])
 	}
@@ -202,7 +202,7 @@ func Example_generate() {
 	}
 	stages := &pipeline.Stages{}
 	res, err := m.Generate(context.Background(), pipeline.Options{
-		Prompt:  "a photograph of an astronaut riding a horse",
+		Prompt:  "a red circle above a blue square",
 		Steps:   20,
 		Sampler: "euler",
 		Seed:    42,

@@ -176,6 +176,12 @@ func TestUNetShapes(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(r.Shape) {
 			t.Errorf("%s: traced %v, unetShapes says %v", r.Name, got, r.Shape)
 		}
+		var i, j int
+		if n, _ := fmt.Sscanf(r.Name, "up%d.resnet%d", &i, &j); n == 2 {
+			if in := m.UpBlocks[i].Resnets[j].Conv1.Weight.Shape[1]; in != r.In {
+				t.Errorf("%s: conv1 takes %d channels, unetShapes says %d", r.Name, in, r.In)
+			}
+		}
 	}
 	// Every block-level name traced is in the table.
 	listed := map[string]bool{}
