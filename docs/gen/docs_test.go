@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/sdgo/sdgo/internal/testdata"
+	"github.com/sdgo/sdgo/sdmini"
 	"github.com/sdgo/sdgo/tokenizer"
 	"github.com/sdgo/sdgo/unet"
 )
@@ -496,6 +497,9 @@ func TestDocsFlags(t *testing.T) {
 var generated = map[string]func(t *testing.T) string{
 	"unet-shapes-sd15": func(t *testing.T) string {
 		return shapeTable(unetShapes(unet.SD15(), 2, 64, 64))
+	},
+	"unet-shapes-sdmini": func(t *testing.T) string {
+		return shapeTable(unetShapes(sdmini.UNetConfig(), 2, sdmini.ImageSize/8, sdmini.ImageSize/8))
 	},
 	"tokens-prompt": func(t *testing.T) string {
 		tok, err := tokenizer.Load(testdata.Dir(t, "pipeline/diffusers/tokenizer"))
