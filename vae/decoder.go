@@ -63,9 +63,10 @@ func loadDecoder(ld *weights.Loader, cfg Config) *Decoder {
 }
 
 // Forward decodes z (B, Latent, h, w) -> (B, Out, h·f, w·f) with f the
-// config's scale factor. z is what diffusers' vae.decode takes: the UNet's
-// latents divided by the scaling factor, after post_quant_conv (see
-// [Model.Decode]). The output is in about [-1, 1], unclamped.
+// config's scale factor. z has been through post_quant_conv already:
+// [Model.Decode] takes diffusers' vae.decode input (the UNet's latents
+// divided by the scaling factor) and applies it. The output is in about
+// [-1, 1], unclamped.
 func (d *Decoder) Forward(z *nn.Tensor) *nn.Tensor {
 	return d.Up(d.Mid(z))
 }
