@@ -273,7 +273,11 @@ func (g *gen) figSteps() (image.Image, error) {
 	if dec == nil {
 		rows, rowLabels = rows[:1], rowLabels[:1]
 	}
-	return grid(rows, rowLabels, g.s.Side, "the latent after each step"), nil
+	title := "the latent after each step"
+	if g.stages == "" {
+		title = fmt.Sprintf("the latent after each step (%s, %d steps, cfg %g, seed %d)", g.s.Sampler, g.s.Steps, g.s.CFG, g.s.Seed)
+	}
+	return grid(rows, rowLabels, g.s.Side, title), nil
 }
 
 // stepLatents reads latents_init and up to 6 of the latents_step<i> stages.
@@ -308,6 +312,9 @@ func stepLatents(get func(string) (*nn.Tensor, error), names []string) ([]*nn.Te
 // to it (mean over steps, transformers and heads), over the final image.
 func (g *gen) figAttention() (image.Image, error) {
 	m := g.model
+	if strings.ContainsAny(g.s.Prompt, "()[]") || strings.Contains(g.s.Prompt, "BREAK") {
+		return nil, fmt.Errorf("attention maps: the prompt must be plain, without emphasis or BREAK: %q", g.s.Prompt)
+	}
 	toks := m.Tokenizer.EncodeWithSpans(g.s.Prompt)
 	if len(toks) == 0 || len(toks) > 75 {
 		return nil, fmt.Errorf("attention maps: the prompt must have 1 to 75 tokens, has %d", len(toks))

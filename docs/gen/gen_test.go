@@ -116,6 +116,19 @@ func TestStepsFromDump(t *testing.T) {
 	}
 }
 
+// The attention figure refuses prompts whose tokens the pipeline would read
+// differently (emphasis, BREAK) and prompts longer than one chunk.
+func TestAttentionPromptChecks(t *testing.T) {
+	m := tinyModel(t)
+	for _, p := range []string{"a (red:1.2) circle", "a circle BREAK a square", strings.Repeat("circle ", 80), ""} {
+		s := fastSetup()
+		s.Prompt = p
+		if _, err := (&gen{model: m, s: s}).figAttention(); err == nil {
+			t.Errorf("%q: no error", p)
+		}
+	}
+}
+
 func TestRunFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-only", "nope"},
