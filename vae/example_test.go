@@ -40,3 +40,28 @@ func ExampleLoad() {
 		log.Fatal(err)
 	}
 }
+
+// A per-step preview with TAESD: it decodes the UNet's latents directly.
+func ExampleLoadTinyDecoder() {
+	src, closeFn, err := weights.OpenAny("taesd_decoder.pth") // or .safetensors
+	if err != nil {
+		log.Fatal(err)
+	}
+	dec, err := vae.LoadTinyDecoder(src)
+	closeFn()
+	if err != nil {
+		log.Fatal(err)
+	}
+	latents := nn.New(1, 4, 64, 64)      // the latents after a sampler step
+	x, err := dec.DecodeLatents(latents) // (1, 3, 512, 512) in about [-1, 1]
+	if err != nil {
+		log.Fatal(err)
+	}
+	imgs, err := vae.ToImages(x)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := vae.WritePNG("preview.png", imgs[0]); err != nil {
+		log.Fatal(err)
+	}
+}
