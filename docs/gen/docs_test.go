@@ -249,6 +249,7 @@ func refsIn(prose []string) (refs []goRef, lines []int) {
 	return refs, lines
 }
 
+// isExported reports whether s starts with an upper-case ASCII letter.
 func isExported(s string) bool { return s != "" && s[0] >= 'A' && s[0] <= 'Z' }
 
 // check reports whether the reference names a real declaration.
@@ -560,6 +561,7 @@ func TestGenerated(t *testing.T) {
 	}
 }
 
+// sortedKeys returns the keys of m in order.
 func sortedKeys[V any](m map[string]V) []string {
 	var k []string
 	for name := range m {

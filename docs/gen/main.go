@@ -147,6 +147,7 @@ func writePNG(path string, img image.Image) error {
 	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
+// joinFloats prints v as a comma-separated list.
 func joinFloats(v []float64) string {
 	s := make([]string, len(v))
 	for i, x := range v {
@@ -155,6 +156,7 @@ func joinFloats(v []float64) string {
 	return strings.Join(s, ",")
 }
 
+// parseFloats reads a comma-separated list of numbers.
 func parseFloats(s string) ([]float64, error) {
 	var out []float64
 	for _, f := range strings.Split(s, ",") {

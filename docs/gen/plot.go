@@ -87,6 +87,7 @@ func dot(img *image.RGBA, x, y, r int, c color.Color) {
 	draw.Draw(img, image.Rect(x-r, y-r, x+r+1, y+r+1), image.NewUniform(c), image.Point{}, draw.Src)
 }
 
+// abs is |x|.
 func abs(x int) int {
 	if x < 0 {
 		return -x
@@ -94,6 +95,7 @@ func abs(x int) int {
 	return x
 }
 
+// sign is −1, 0 or 1 by the sign of x.
 func sign(x int) int {
 	switch {
 	case x < 0:
