@@ -2,6 +2,7 @@ package vae
 
 import (
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -13,30 +14,20 @@ import (
 // LDM checkpoints store q, k, v and proj_out as 1×1 convolutions
 // (C, C, 1, 1); they are the same numbers as these (C, C) linear layers.
 type Attention struct {
-	GroupNorm GroupNorm
-	ToQ       Linear // (C, C)
-	ToK       Linear // (C, C)
-	ToV       Linear // (C, C)
-	ToOut     Linear // (C, C), diffusers' to_out.0
-}
-
-// Linear is a linear layer's parameters: Weight (Out, In), Bias (Out).
-type Linear struct {
-	Weight *nn.Tensor // (Out, In)
-	Bias   *nn.Tensor // (Out)
-}
-
-func loadLinear(ld *weights.Loader, in, out int) Linear {
-	return Linear{Weight: ld.Tensor("weight", out, in), Bias: ld.Tensor("bias", out)}
+	GroupNorm layer.GroupNorm
+	ToQ       layer.Linear // (C, C)
+	ToK       layer.Linear // (C, C)
+	ToV       layer.Linear // (C, C)
+	ToOut     layer.Linear // (C, C), diffusers' to_out.0
 }
 
 func loadAttention(ld *weights.Loader, ch, groups int) *Attention {
 	return &Attention{
-		GroupNorm: loadNorm(ld.Sub("group_norm"), ch, groups),
-		ToQ:       loadLinear(ld.Sub("to_q"), ch, ch),
-		ToK:       loadLinear(ld.Sub("to_k"), ch, ch),
-		ToV:       loadLinear(ld.Sub("to_v"), ch, ch),
-		ToOut:     loadLinear(ld.Sub("to_out.0"), ch, ch),
+		GroupNorm: layer.NewGroupNorm(ld.Sub("group_norm"), ch, groups, normEps),
+		ToQ:       layer.NewLinear(ld.Sub("to_q"), ch, ch, true),
+		ToK:       layer.NewLinear(ld.Sub("to_k"), ch, ch, true),
+		ToV:       layer.NewLinear(ld.Sub("to_v"), ch, ch, true),
+		ToOut:     layer.NewLinear(ld.Sub("to_out.0"), ch, ch, true),
 	}
 }
 

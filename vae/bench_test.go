@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -26,7 +27,7 @@ func (noWeights) Tensor(string) (*nn.Tensor, error) { return nil, weights.ErrNot
 func randomModel(cfg Config) *Model {
 	ld := weights.NewLoader(noWeights{}, "")
 	m := &Model{Config: cfg, Decoder: loadDecoder(ld.Sub("decoder"), cfg), Encoder: loadEncoder(ld.Sub("encoder"), cfg)}
-	q, p := loadConv(ld, 2*cfg.LatentChannels, 2*cfg.LatentChannels, 1), loadConv(ld, cfg.LatentChannels, cfg.LatentChannels, 1)
+	q, p := layer.NewConv2d(ld, 2*cfg.LatentChannels, 2*cfg.LatentChannels, 1, 1, 0), layer.NewConv2d(ld, cfg.LatentChannels, cfg.LatentChannels, 1, 1, 0)
 	m.QuantConv, m.PostQuantConv = &q, &p
 	r := rand.New(rand.NewPCG(1, 2))
 	fillRandom(reflect.ValueOf(m), r)

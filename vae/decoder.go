@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -12,11 +13,11 @@ import (
 // level from the lowest resolution up, each doubling the size except the
 // last, and GroupNorm → SiLU → conv_out to image channels.
 type Decoder struct {
-	ConvIn      Conv2d     // (BlockOut[n-1], Latent, 3, 3)
-	MidBlock    *MidBlock  // BlockOut[n-1] channels
-	UpBlocks    []*UpBlock // n levels, lowest resolution first
-	ConvNormOut GroupNorm  // (BlockOut[0])
-	ConvOut     Conv2d     // (Out, BlockOut[0], 3, 3)
+	ConvIn      layer.Conv2d    // (BlockOut[n-1], Latent, 3, 3)
+	MidBlock    *MidBlock       // BlockOut[n-1] channels
+	UpBlocks    []*UpBlock      // n levels, lowest resolution first
+	ConvNormOut layer.GroupNorm // (BlockOut[0])
+	ConvOut     layer.Conv2d    // (Out, BlockOut[0], 3, 3)
 
 	// Trace, when set, is called with intermediate activations under the
 	// reference data's names (dec.conv_in, dec.mid.attn, dec.mid, dec.up0, …,
@@ -29,17 +30,17 @@ type Decoder struct {
 // a nearest ×2 upsample followed by a 3×3 convolution.
 type UpBlock struct {
 	Resnets    []*Resnet
-	Upsamplers []Conv2d // diffusers' upsamplers.0.conv; empty at the last level
+	Upsamplers []layer.Conv2d // diffusers' upsamplers.0.conv; empty at the last level
 }
 
 func loadDecoder(ld *weights.Loader, cfg Config) *Decoder {
 	n := cfg.Levels()
 	top := cfg.BlockOut[n-1]
 	d := &Decoder{
-		ConvIn:      loadConv(ld.Sub("conv_in"), cfg.LatentChannels, top, 3),
+		ConvIn:      layer.NewConv2d(ld.Sub("conv_in"), cfg.LatentChannels, top, 3, 1, 1),
 		MidBlock:    loadMid(ld.Sub("mid_block"), top, cfg),
-		ConvNormOut: loadNorm(ld.Sub("conv_norm_out"), cfg.BlockOut[0], cfg.NormGroups),
-		ConvOut:     loadConv(ld.Sub("conv_out"), cfg.BlockOut[0], cfg.OutChannels, 3),
+		ConvNormOut: layer.NewGroupNorm(ld.Sub("conv_norm_out"), cfg.BlockOut[0], cfg.NormGroups, normEps),
+		ConvOut:     layer.NewConv2d(ld.Sub("conv_out"), cfg.BlockOut[0], cfg.OutChannels, 3, 1, 1),
 	}
 	prev := top
 	for i := 0; i < n; i++ {
@@ -54,7 +55,7 @@ func loadDecoder(ld *weights.Loader, cfg Config) *Decoder {
 			b.Resnets = append(b.Resnets, loadResnet(bl.Subf("resnets.%d", j), in, out, cfg.NormGroups))
 		}
 		if i < n-1 {
-			b.Upsamplers = []Conv2d{loadConv(bl.Sub("upsamplers.0.conv"), out, out, 3)}
+			b.Upsamplers = []layer.Conv2d{layer.NewConv2d(bl.Sub("upsamplers.0.conv"), out, out, 3, 1, 1)}
 		}
 		d.UpBlocks = append(d.UpBlocks, b)
 		prev = out

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -12,11 +13,11 @@ import (
 // (each halving the size except the last), the mid block, and GroupNorm →
 // SiLU → conv_out to 2·Latent channels: the mean and the log-variance.
 type Encoder struct {
-	ConvIn      Conv2d       // (BlockOut[0], In, 3, 3)
-	DownBlocks  []*DownBlock // n levels, highest resolution first
-	MidBlock    *MidBlock    // BlockOut[n-1] channels
-	ConvNormOut GroupNorm    // (BlockOut[n-1])
-	ConvOut     Conv2d       // (2·Latent, BlockOut[n-1], 3, 3)
+	ConvIn      layer.Conv2d    // (BlockOut[0], In, 3, 3)
+	DownBlocks  []*DownBlock    // n levels, highest resolution first
+	MidBlock    *MidBlock       // BlockOut[n-1] channels
+	ConvNormOut layer.GroupNorm // (BlockOut[n-1])
+	ConvOut     layer.Conv2d    // (2·Latent, BlockOut[n-1], 3, 3)
 
 	// Trace, when set, is called with intermediate activations under the
 	// reference data's names (enc.conv_in, enc.down0.downsample, enc.down0,
@@ -29,17 +30,17 @@ type Encoder struct {
 // stride-2 convolution.
 type DownBlock struct {
 	Resnets      []*Resnet
-	Downsamplers []Conv2d // diffusers' downsamplers.0.conv; empty at the last level
+	Downsamplers []layer.Conv2d // diffusers' downsamplers.0.conv; empty at the last level
 }
 
 func loadEncoder(ld *weights.Loader, cfg Config) *Encoder {
 	n := cfg.Levels()
 	top := cfg.BlockOut[n-1]
 	e := &Encoder{
-		ConvIn:      loadConv(ld.Sub("conv_in"), cfg.InChannels, cfg.BlockOut[0], 3),
+		ConvIn:      layer.NewConv2d(ld.Sub("conv_in"), cfg.InChannels, cfg.BlockOut[0], 3, 1, 1),
 		MidBlock:    loadMid(ld.Sub("mid_block"), top, cfg),
-		ConvNormOut: loadNorm(ld.Sub("conv_norm_out"), top, cfg.NormGroups),
-		ConvOut:     loadConv(ld.Sub("conv_out"), top, 2*cfg.LatentChannels, 3),
+		ConvNormOut: layer.NewGroupNorm(ld.Sub("conv_norm_out"), top, cfg.NormGroups, normEps),
+		ConvOut:     layer.NewConv2d(ld.Sub("conv_out"), top, 2*cfg.LatentChannels, 3, 1, 1),
 	}
 	prev := cfg.BlockOut[0]
 	for i, out := range cfg.BlockOut {
@@ -53,7 +54,7 @@ func loadEncoder(ld *weights.Loader, cfg Config) *Encoder {
 			b.Resnets = append(b.Resnets, loadResnet(bl.Subf("resnets.%d", j), in, out, cfg.NormGroups))
 		}
 		if i < n-1 {
-			b.Downsamplers = []Conv2d{loadConv(bl.Sub("downsamplers.0.conv"), out, out, 3)}
+			b.Downsamplers = []layer.Conv2d{layer.NewConv2d(bl.Sub("downsamplers.0.conv"), out, out, 3, 1, 1)}
 		}
 		e.DownBlocks = append(e.DownBlocks, b)
 		prev = out

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -16,8 +17,8 @@ type Model struct {
 	Config        Config
 	Encoder       *Encoder // nil when the checkpoint holds only a decoder
 	Decoder       *Decoder
-	QuantConv     *Conv2d // (2·Latent, 2·Latent, 1, 1), or nil (use_quant_conv false)
-	PostQuantConv *Conv2d // (Latent, Latent, 1, 1), or nil (use_post_quant_conv false)
+	QuantConv     *layer.Conv2d // (2·Latent, 2·Latent, 1, 1), or nil (use_quant_conv false)
+	PostQuantConv *layer.Conv2d // (Latent, Latent, 1, 1), or nil (use_post_quant_conv false)
 }
 
 // Load builds the model from src, which may use diffusers' names
@@ -46,11 +47,11 @@ func Load(src weights.Source, cfg Config) (*Model, error) {
 	}
 	l := cfg.LatentChannels
 	if cfg.QuantConv && m.Encoder != nil {
-		c := loadConv(ld.Sub("quant_conv"), 2*l, 2*l, 1)
+		c := layer.NewConv2d(ld.Sub("quant_conv"), 2*l, 2*l, 1, 1, 0)
 		m.QuantConv = &c
 	}
 	if cfg.PostQuantConv {
-		c := loadConv(ld.Sub("post_quant_conv"), l, l, 1)
+		c := layer.NewConv2d(ld.Sub("post_quant_conv"), l, l, 1, 1, 0)
 		m.PostQuantConv = &c
 	}
 	// Strict: a tensor nobody read means the config and the checkpoint

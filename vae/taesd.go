@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -28,8 +29,8 @@ import (
 // all 3×3 convolutions with bias; skip is the identity, or a 1×1 convolution
 // without bias when the channel count changes.
 type TinyBlock struct {
-	Conv [3]Conv2d // conv.0, conv.2, conv.4 (odd indices are the ReLUs)
-	Skip *Conv2d   // skip, (Out, In, 1, 1) without bias; nil for the identity
+	Conv [3]layer.Conv2d // conv.0, conv.2, conv.4 (odd indices are the ReLUs)
+	Skip *layer.Conv2d   // skip, (Out, In, 1, 1) without bias; nil for the identity
 }
 
 func loadTinyBlock(ld *weights.Loader, in, out int) *TinyBlock {
@@ -39,10 +40,10 @@ func loadTinyBlock(ld *weights.Loader, in, out int) *TinyBlock {
 		if i > 0 {
 			c = out
 		}
-		b.Conv[i] = loadConv(ld.Subf("conv.%d", 2*i), c, out, 3)
+		b.Conv[i] = layer.NewConv2d(ld.Subf("conv.%d", 2*i), c, out, 3, 1, 1)
 	}
 	if in != out {
-		b.Skip = &Conv2d{Weight: ld.Tensor("skip.weight", out, in, 1, 1)}
+		b.Skip = &layer.Conv2d{Weight: ld.Tensor("skip.weight", out, in, 1, 1), Stride: 1}
 	}
 	return b
 }
@@ -62,7 +63,7 @@ func (b *TinyBlock) Forward(x *nn.Tensor) *nn.Tensor {
 // a nearest ×2 upsample and a 3×3 convolution without bias; in the encoder,
 // a 3×3 stride-2 convolution without bias, then three blocks.
 type TinyStage struct {
-	Conv   Conv2d // (C, C, 3, 3), no bias
+	Conv   layer.Conv2d // (C, C, 3, 3), no bias
 	Blocks [3]*TinyBlock
 }
 
@@ -72,19 +73,19 @@ const tinyStages = 3
 // TinyDecoder is TAESD's decoder (taesd_decoder.pth): scaled latents
 // (B, L, h, w) -> image (B, 3, 8h, 8w) in about [0, 1].
 type TinyDecoder struct {
-	ConvIn  Conv2d                // layer 1: (C, L, 3, 3), after the Clamp (0); ReLU is 2
+	ConvIn  layer.Conv2d          // layer 1: (C, L, 3, 3), after the Clamp (0); ReLU is 2
 	Stages  [tinyStages]TinyStage // layers 3+5s … 7+5s: blocks, upsample, conv
 	Block   *TinyBlock            // layer 18
-	ConvOut Conv2d                // layer 19: (3, C, 3, 3)
+	ConvOut layer.Conv2d          // layer 19: (3, C, 3, 3)
 }
 
 // TinyEncoder is TAESD's encoder (taesd_encoder.pth): image (B, 3, H, W) in
 // [0, 1] -> scaled latents (B, L, H/8, W/8).
 type TinyEncoder struct {
-	ConvIn  Conv2d                // layer 0: (C, 3, 3, 3)
+	ConvIn  layer.Conv2d          // layer 0: (C, 3, 3, 3)
 	Block   *TinyBlock            // layer 1
 	Stages  [tinyStages]TinyStage // layers 2+4s … 5+4s: conv stride 2, blocks
-	ConvOut Conv2d                // layer 14: (L, C, 3, 3)
+	ConvOut layer.Conv2d          // layer 14: (L, C, 3, 3)
 }
 
 // layerLoader returns the loader of taesd.py's Sequential layer i.
@@ -122,18 +123,18 @@ func LoadTinyDecoder(src weights.Source) (*TinyDecoder, error) {
 		return nil, fmt.Errorf("vae: taesd decoder: first convolution weight has shape %v", shape)
 	}
 	ch, lat := shape[0], shape[1]
-	d := &TinyDecoder{ConvIn: loadConv(at(1), lat, ch, 3)}
+	d := &TinyDecoder{ConvIn: layer.NewConv2d(at(1), lat, ch, 3, 1, 1)}
 	for s := range d.Stages {
 		base := 3 + 5*s
 		st := &d.Stages[s]
 		for j := range st.Blocks {
 			st.Blocks[j] = loadTinyBlock(at(base+j), ch, ch)
 		}
-		st.Conv = Conv2d{Weight: at(base+4).Tensor("weight", ch, ch, 3, 3)} // base+3 is the upsample
+		st.Conv = layer.Conv2d{Weight: at(base+4).Tensor("weight", ch, ch, 3, 3), Stride: 1, Pad: 1} // base+3 is the upsample
 	}
 	last := 3 + 5*tinyStages
 	d.Block = loadTinyBlock(at(last), ch, ch)
-	d.ConvOut = loadConv(at(last+1), ch, 3, 3)
+	d.ConvOut = layer.NewConv2d(at(last+1), ch, 3, 3, 1, 1)
 	if err := at(0).Err(); err != nil {
 		return nil, fmt.Errorf("vae: taesd decoder: %w", err)
 	}
@@ -155,16 +156,16 @@ func LoadTinyEncoder(src weights.Source) (*TinyEncoder, error) {
 		return nil, fmt.Errorf("vae: taesd encoder: first/last convolution weights have shapes %v, %v", shape, out)
 	}
 	ch, lat := shape[0], out[0]
-	e := &TinyEncoder{ConvIn: loadConv(at(0), 3, ch, 3), Block: loadTinyBlock(at(1), ch, ch)}
+	e := &TinyEncoder{ConvIn: layer.NewConv2d(at(0), 3, ch, 3, 1, 1), Block: loadTinyBlock(at(1), ch, ch)}
 	for s := range e.Stages {
 		base := 2 + 4*s
 		st := &e.Stages[s]
-		st.Conv = Conv2d{Weight: at(base).Tensor("weight", ch, ch, 3, 3)}
+		st.Conv = layer.Conv2d{Weight: at(base).Tensor("weight", ch, ch, 3, 3), Stride: 1, Pad: 1}
 		for j := range st.Blocks {
 			st.Blocks[j] = loadTinyBlock(at(base+1+j), ch, ch)
 		}
 	}
-	e.ConvOut = loadConv(at(last), ch, lat, 3)
+	e.ConvOut = layer.NewConv2d(at(last), ch, lat, 3, 1, 1)
 	if err := at(0).Err(); err != nil {
 		return nil, fmt.Errorf("vae: taesd encoder: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 )
 
 // Tiling sets the tiles of [Model.DecodeTiled] and [Model.EncodeTiled].
@@ -184,8 +185,8 @@ type groupStats struct {
 	mean, inv  []float64
 }
 
-// norm applies g to x (B, C, H, W): plain GroupNorm when ns is nil.
-func (ns *normState) norm(g GroupNorm, x *nn.Tensor) *nn.Tensor {
+// norm applies g to x (B, C, H, W): plain layer.GroupNorm when ns is nil.
+func (ns *normState) norm(g layer.GroupNorm, x *nn.Tensor) *nn.Tensor {
 	if ns == nil {
 		return g.Forward(x)
 	}
@@ -259,7 +260,7 @@ func (ns *normState) startTile(ty, tx span) { ns.ty, ns.tx, ns.i = ty, tx, 0 }
 
 // groupNormWith is GroupNorm with given statistics per (batch, group):
 // y = (x − mean)·inv·weight + bias.
-func groupNormWith(x *nn.Tensor, g GroupNorm, mean, inv []float64) *nn.Tensor {
+func groupNormWith(x *nn.Tensor, g layer.GroupNorm, mean, inv []float64) *nn.Tensor {
 	y := nn.New(x.Shape...)
 	b, c := x.Shape[0], x.Shape[1]
 	spatial := len(x.Data) / (b * c)
