@@ -20,28 +20,29 @@ func tileGo(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
 	var c30, c31, c32, c33 float32
+	// The 4 rows of A: row i's step p is at a[i*rs+p*cs].
+	a0, a1, a2, a3 := a[:(k-1)*cs+1], a[rs:rs+(k-1)*cs+1], a[2*rs:2*rs+(k-1)*cs+1], a[3*rs:3*rs+(k-1)*cs+1]
 	b = b[:4*k]
-	for p := 0; p+4 <= len(b); p += 4 {
-		ap := a[p/4*cs:]
-		a0, a1, a2, a3 := ap[0], ap[rs], ap[2*rs], ap[3*rs]
+	for p, q := 0, 0; p < len(b); p, q = p+4, q+cs {
+		av0, av1, av2, av3 := a0[q], a1[q], a2[q], a3[q]
 		bv := b[p : p+4 : p+4]
 		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
-		c00 += a0 * b0
-		c01 += a0 * b1
-		c02 += a0 * b2
-		c03 += a0 * b3
-		c10 += a1 * b0
-		c11 += a1 * b1
-		c12 += a1 * b2
-		c13 += a1 * b3
-		c20 += a2 * b0
-		c21 += a2 * b1
-		c22 += a2 * b2
-		c23 += a2 * b3
-		c30 += a3 * b0
-		c31 += a3 * b1
-		c32 += a3 * b2
-		c33 += a3 * b3
+		c00 += av0 * b0
+		c01 += av0 * b1
+		c02 += av0 * b2
+		c03 += av0 * b3
+		c10 += av1 * b0
+		c11 += av1 * b1
+		c12 += av1 * b2
+		c13 += av1 * b3
+		c20 += av2 * b0
+		c21 += av2 * b1
+		c22 += av2 * b2
+		c23 += av2 * b3
+		c30 += av3 * b0
+		c31 += av3 * b1
+		c32 += av3 * b2
+		c33 += av3 * b3
 	}
 	store4(c[0*ldc:], alpha, beta, c00, c01, c02, c03)
 	store4(c[1*ldc:], alpha, beta, c10, c11, c12, c13)
