@@ -145,8 +145,9 @@ func loadWithConfig(t *testing.T, dir, file string) *clip.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeFile()
-	m, err := clip.Load(src, cfg)
+	t.Cleanup(func() { closeFile() })
+	// fp16 files keep their matrices in half precision, read from the mapping.
+	m, err := clip.LoadPrecision(src, cfg, weights.KeepStored)
 	if err != nil {
 		t.Fatal(err)
 	}

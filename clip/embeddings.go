@@ -16,6 +16,7 @@ type Embeddings struct {
 }
 
 func loadEmbeddings(ld *weights.Loader, cfg Config) *Embeddings {
+	ld = ld.WithPrecision(weights.KeepFloat32) // tables read row by row, not through a product
 	e := &Embeddings{
 		TokenEmbedding:    ld.Sub("token_embedding").Tensor("weight", cfg.VocabSize, cfg.Width),
 		PositionEmbedding: ld.Sub("position_embedding").Tensor("weight", cfg.Positions, cfg.Width),

@@ -33,6 +33,15 @@ type Model struct {
 // uses 23 of OpenCLIP's 24). Only the text encoder's tensors are read, so src
 // may be a whole single-file checkpoint.
 func Load(src weights.Source, cfg Config) (*Model, error) {
+	return LoadPrecision(src, cfg, weights.KeepFloat32)
+}
+
+// LoadPrecision is Load keeping the weight matrices of the linear layers in
+// precision p (see weights.Precision): with weights.KeepStored an fp16
+// checkpoint's matrices stay in half precision, read from the file's memory
+// without a copy (the file must then stay open while the model is used).
+// The embedding tables, which Encode reads row by row, are float32.
+func LoadPrecision(src weights.Source, cfg Config, p weights.Precision) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -40,7 +49,7 @@ func Load(src weights.Source, cfg Config) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	ld := weights.NewLoader(view, prefix)
+	ld := weights.NewLoader(view, prefix).WithPrecision(p)
 	m := &Model{
 		Config:         cfg,
 		Embeddings:     loadEmbeddings(ld.Sub("embeddings"), cfg),

@@ -51,6 +51,28 @@ type Model struct {
 	UNet      *unet.Model
 	VAE       *vae.Model
 	Scheduler scheduler.Config // training schedule and prediction type
+
+	// closers release the checkpoint files: half-precision weights are read
+	// from their memory mappings, so the files stay open until Close.
+	closers []func() error
+}
+
+// Close releases the model's checkpoint files. The model must not be used
+// afterwards: its half-precision weights are views of the files' memory.
+func (m *Model) Close() error {
+	var errs []error
+	for _, c := range m.closers {
+		errs = append(errs, c())
+	}
+	m.closers = nil
+	return errors.Join(errs...)
+}
+
+// keep records the closing function of a file the model reads from.
+func (m *Model) keep(closeFn func() error) {
+	if closeFn != nil {
+		m.closers = append(m.closers, closeFn)
+	}
 }
 
 // LoadOptions say where to find what a checkpoint may not carry.
@@ -74,27 +96,45 @@ type LoadOptions struct {
 	// Prediction overrides the prediction type: "epsilon" or "v_prediction".
 	// Single-file SD 2.x checkpoints do not say which they are.
 	Prediction scheduler.Prediction
+	// Half keeps the weights of the U-Net's and the text encoder's linear
+	// layers and convolutions in half precision even when the checkpoint
+	// stores them in fp32 (rounding them once, to half the memory). Without
+	// it they keep the file's precision: an fp16 checkpoint's weights stay in
+	// half precision, read from the file's memory without a copy, and an
+	// fp32 checkpoint's stay float32.
+	Half bool
+}
+
+// precision is how the options say weight matrices are kept.
+func (o LoadOptions) precision() weights.Precision {
+	if o.Half {
+		return weights.KeepHalf
+	}
+	return weights.KeepStored
 }
 
 // Load loads a model from a single-file checkpoint or a diffusers folder.
+// The checkpoint files stay open (mapped) while the model lives: call
+// [Model.Close] when done with it.
 func Load(path string, opts LoadOptions) (*Model, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	var m *Model
+	m := &Model{TextSkip: 1}
 	if st.IsDir() {
-		m, err = loadDiffusers(path, opts)
+		err = m.loadDiffusers(path, opts)
 	} else {
-		m, err = loadSingleFile(path, opts)
+		err = m.loadSingleFile(path, opts)
+	}
+	if err == nil && opts.VAE != "" {
+		var closeFn func() error
+		m.VAE, closeFn, err = loadVAEFile(opts.VAE)
+		m.keep(closeFn)
 	}
 	if err != nil {
+		m.Close()
 		return nil, err
-	}
-	if opts.VAE != "" {
-		if m.VAE, err = loadVAEFile(opts.VAE); err != nil {
-			return nil, err
-		}
 	}
 	if opts.Prediction != "" {
 		m.Scheduler.Prediction = opts.Prediction
@@ -102,6 +142,7 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 		// Single-file SD 2.x checkpoints do not say whether they predict ε
 		// (512-base) or v (768-v): ask the U-Net, as the web UI does.
 		if v, err := m.predictsV(); err != nil {
+			m.Close()
 			return nil, fmt.Errorf("model %s: %w", path, err)
 		} else if !v {
 			m.Scheduler.Prediction = scheduler.Epsilon
@@ -137,18 +178,18 @@ func (m *Model) predictsV() (bool, error) {
 
 // loadSingleFile reads an original-layout checkpoint: model.diffusion_model.*,
 // first_stage_model.*, cond_stage_model.*.
-func loadSingleFile(path string, opts LoadOptions) (*Model, error) {
+func (m *Model) loadSingleFile(path string, opts LoadOptions) error {
 	src, closeFn, err := weights.OpenAny(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	_ = closeFn // tensors are copied out at load; the mapping stays for the process
+	m.keep(closeFn)
 	layout := weights.DetectLayout(src)
 	if !layout.UNet || !layout.VAE || layout.Text == weights.TextNone {
-		return nil, fmt.Errorf("model %s: not a Stable Diffusion single-file checkpoint (found %v); "+
+		return fmt.Errorf("model %s: not a Stable Diffusion single-file checkpoint (found %v); "+
 			"want model.diffusion_model.*, first_stage_model.* and cond_stage_model.* tensors", path, layout)
 	}
-	m := &Model{Name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), TextSkip: 1}
+	m.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	switch layout.Text {
 	case weights.TextCLIP:
 		m.Version, m.Pad, m.Scheduler = SD1, tokenizer.PadSD1, scheduler.SD15()
@@ -161,21 +202,21 @@ func loadSingleFile(path string, opts LoadOptions) (*Model, error) {
 	va := weights.VAEFromLDM(src)
 	tcfg, ucfg, vcfg, err := singleFileConfigs(text, un, va, opts.Config)
 	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", path, err)
+		return fmt.Errorf("model %s: %w", path, err)
 	}
 	if opts.Config != "" {
 		if m.Scheduler, err = readSchedulerConfig(filepath.Join(opts.Config, "scheduler", "scheduler_config.json"), m.Version); err != nil {
-			return nil, fmt.Errorf("--config: %w", err)
+			return fmt.Errorf("--config: %w", err)
 		}
 	}
-	if m.Text, err = clip.Load(text, tcfg); err != nil {
-		return nil, fmt.Errorf("model %s: %w", path, err)
+	if m.Text, err = clip.LoadPrecision(text, tcfg, opts.precision()); err != nil {
+		return fmt.Errorf("model %s: %w", path, err)
 	}
-	if m.UNet, err = unet.Load(un, ucfg); err != nil {
-		return nil, fmt.Errorf("model %s: %w", path, err)
+	if m.UNet, err = unet.LoadPrecision(un, ucfg, opts.precision()); err != nil {
+		return fmt.Errorf("model %s: %w", path, err)
 	}
 	if m.VAE, err = vae.Load(va, vcfg); err != nil {
-		return nil, fmt.Errorf("model %s: %w", path, err)
+		return fmt.Errorf("model %s: %w", path, err)
 	}
 	tokDir := opts.Tokenizer
 	switch {
@@ -186,11 +227,11 @@ func loadSingleFile(path string, opts LoadOptions) (*Model, error) {
 	}
 	if m.Tokenizer, err = tokenizer.Load(tokDir); err != nil {
 		if opts.Tokenizer == "" {
-			return nil, fmt.Errorf("model %s carries no tokenizer: pass --tokenizer DIR (%w)", path, err)
+			return fmt.Errorf("model %s carries no tokenizer: pass --tokenizer DIR (%w)", path, err)
 		}
-		return nil, fmt.Errorf("--tokenizer: %w", err)
+		return fmt.Errorf("--tokenizer: %w", err)
 	}
-	return m, nil
+	return nil
 }
 
 // singleFileConfigs reads the component configs from a diffusers folder, or
@@ -220,64 +261,67 @@ func singleFileConfigs(text, un, va weights.Source, dir string) (tc clip.Config,
 
 // loadDiffusers reads a diffusers folder (model_index.json, with the
 // components text_encoder/, unet/, vae/, tokenizer/, scheduler/).
-func loadDiffusers(dir string, opts LoadOptions) (*Model, error) {
+func (m *Model) loadDiffusers(dir string, opts LoadOptions) error {
 	if _, err := os.Stat(filepath.Join(dir, "model_index.json")); err != nil {
-		return nil, fmt.Errorf("model %s: a folder must be a diffusers model with model_index.json: %w", dir, err)
+		return fmt.Errorf("model %s: a folder must be a diffusers model with model_index.json: %w", dir, err)
 	}
-	m := &Model{Name: filepath.Base(filepath.Clean(dir)), TextSkip: 1}
+	m.Name = filepath.Base(filepath.Clean(dir))
 	var err error
 	tokDir := filepath.Join(dir, "tokenizer")
 	if opts.Tokenizer != "" {
 		tokDir = opts.Tokenizer
 	}
 	if m.Tokenizer, err = tokenizer.Load(tokDir); err != nil {
-		return nil, fmt.Errorf("model %s: %w", dir, err)
+		return fmt.Errorf("model %s: %w", dir, err)
 	}
 
-	text, _, err := weights.OpenDiffusers(dir, "text_encoder", opts.PreferFP16)
+	text, closeFn, err := weights.OpenDiffusers(dir, "text_encoder", opts.PreferFP16)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	m.keep(closeFn)
 	tcfg, err := clip.ReadConfig(filepath.Join(dir, "text_encoder", "config.json"))
 	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", dir, err)
+		return fmt.Errorf("model %s: %w", dir, err)
 	}
-	if m.Text, err = clip.Load(text, tcfg); err != nil {
-		return nil, fmt.Errorf("model %s: text_encoder: %w", dir, err)
+	if m.Text, err = clip.LoadPrecision(text, tcfg, opts.precision()); err != nil {
+		return fmt.Errorf("model %s: text_encoder: %w", dir, err)
 	}
 	m.Version, m.Pad = SD1, tokenizer.PadSD1
 	if tcfg.Width >= 1024 || tcfg.Activation == clip.GELU {
 		m.Version, m.Pad = SD2, tokenizer.PadSD2
 	}
 
-	un, _, err := weights.OpenDiffusers(dir, "unet", opts.PreferFP16)
+	un, closeFn, err := weights.OpenDiffusers(dir, "unet", opts.PreferFP16)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	m.keep(closeFn)
 	ucfg, err := unet.ReadConfig(filepath.Join(dir, "unet", "config.json"))
 	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", dir, err)
+		return fmt.Errorf("model %s: %w", dir, err)
 	}
-	if m.UNet, err = unet.Load(un, ucfg); err != nil {
-		return nil, fmt.Errorf("model %s: unet: %w", dir, err)
+	if m.UNet, err = unet.LoadPrecision(un, ucfg, opts.precision()); err != nil {
+		return fmt.Errorf("model %s: unet: %w", dir, err)
 	}
 
-	va, _, err := weights.OpenDiffusers(dir, "vae", opts.PreferFP16)
+	va, closeFn, err := weights.OpenDiffusers(dir, "vae", opts.PreferFP16)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	m.keep(closeFn)
 	vcfg, err := vae.ReadConfig(filepath.Join(dir, "vae", "config.json"))
 	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", dir, err)
+		return fmt.Errorf("model %s: %w", dir, err)
 	}
 	if m.VAE, err = vae.Load(va, vcfg); err != nil {
-		return nil, fmt.Errorf("model %s: vae: %w", dir, err)
+		return fmt.Errorf("model %s: vae: %w", dir, err)
 	}
 
 	if m.Scheduler, err = readSchedulerConfig(filepath.Join(dir, "scheduler", "scheduler_config.json"), m.Version); err != nil {
-		return nil, fmt.Errorf("model %s: %w", dir, err)
+		return fmt.Errorf("model %s: %w", dir, err)
 	}
-	return m, nil
+	return nil
 }
 
 // readSchedulerConfig reads the training schedule and prediction type from a
@@ -331,11 +375,12 @@ func readSchedulerConfig(path string, v Version) (scheduler.Config, error) {
 }
 
 // loadVAEFile loads a separate autoencoder file: diffusers names, original
-// names, or original names under first_stage_model.
-func loadVAEFile(path string) (*vae.Model, error) {
-	src, _, err := weights.OpenAny(path)
+// names, or original names under first_stage_model. It also returns the
+// function closing the file.
+func loadVAEFile(path string) (*vae.Model, func() error, error) {
+	src, closeFn, err := weights.OpenAny(path)
 	if err != nil {
-		return nil, fmt.Errorf("--vae: %w", err)
+		return nil, nil, fmt.Errorf("--vae: %w", err)
 	}
 	view := src
 	if _, ok := src.Info("decoder.up_blocks.0.resnets.0.conv1.weight"); !ok {
@@ -343,11 +388,13 @@ func loadVAEFile(path string) (*vae.Model, error) {
 	}
 	cfg, err := vae.InferConfig(view)
 	if err != nil {
-		return nil, fmt.Errorf("--vae %s: %w", path, err)
+		closeFn()
+		return nil, nil, fmt.Errorf("--vae %s: %w", path, err)
 	}
 	m, err := vae.Load(view, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("--vae %s: %w", path, err)
+		closeFn()
+		return nil, nil, fmt.Errorf("--vae %s: %w", path, err)
 	}
-	return m, nil
+	return m, closeFn, nil
 }

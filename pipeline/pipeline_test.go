@@ -35,6 +35,7 @@ func loadTiny(t *testing.T, path string) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() })
 	return m
 }
 

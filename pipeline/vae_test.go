@@ -10,15 +10,16 @@ import (
 // names, with the first_stage_model. prefix as a single file has it.
 func TestLoadVAEFile(t *testing.T) {
 	for _, p := range []string{"vae/diffusion_pytorch_model.safetensors", "vae/vae_ldm.fp16.safetensors"} {
-		m, err := loadVAEFile(testdata.Path(t, p))
+		m, closeFn, err := loadVAEFile(testdata.Path(t, p))
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
+		t.Cleanup(func() { closeFn() })
 		if len(m.Config.BlockOut) != 2 || m.Config.LatentChannels != 4 {
 			t.Fatalf("%s: config %+v", p, m.Config)
 		}
 	}
-	if _, err := loadVAEFile(testdata.Path(t, "clip/sd1/model.safetensors")); err == nil {
+	if _, _, err := loadVAEFile(testdata.Path(t, "clip/sd1/model.safetensors")); err == nil {
 		t.Fatal("a text encoder loaded as a VAE")
 	}
 }

@@ -139,9 +139,13 @@ func TestParity(t *testing.T) {
 	for _, pc := range parityCases {
 		t.Run(pc.name, func(t *testing.T) {
 			src, cfg, io := openCase(t, pc)
-			m, err := Load(src, cfg)
+			// fp16 files keep their weights in half precision, as the pipeline loads them.
+			m, err := LoadPrecision(src, cfg, weights.KeepStored)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if half := m.ConvIn.Weight.Half != nil; half != pc.fp16 {
+				t.Errorf("conv_in weight in half precision: %v, want %v", half, pc.fp16)
 			}
 			x, ctx := tensor(t, io, "sample"), tensor(t, io, "encoder_hidden_states")
 			for _, c := range []string{"a", "b"} {

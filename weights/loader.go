@@ -34,9 +34,49 @@ type Source interface {
 // Errors are collected, not returned one by one: after loading, call
 // [Loader.Err] once; it names every tensor that was missing or mis-shaped.
 type Loader struct {
-	src    Source
-	prefix string
-	st     *loadState
+	src       Source
+	prefix    string
+	precision Precision
+	st        *loadState
+}
+
+// Precision says in which precision a [Loader] keeps weight matrices: the
+// tensors of two or more dimensions, which in Stable Diffusion are the
+// weights of linear layers and convolutions and hold nearly all of a model's
+// bytes. Vectors (norm weights, biases) are always read as float32. Half
+// precision matrices (nn.Tensor.Half) take half the memory and compute to the
+// same numbers: the products convert them exactly to float32.
+//
+// A model that reads some matrix other than through a product (an embedding
+// table looked up row by row) asks for it through a loader set to
+// KeepFloat32.
+type Precision int
+
+const (
+	// KeepFloat32 reads every tensor as float32 (the default).
+	KeepFloat32 Precision = iota
+	// KeepStored keeps the matrices a checkpoint stores as F16 in half
+	// precision, read without a copy where the source allows it (see
+	// [File.Half]); matrices stored otherwise are read as float32. An fp16
+	// checkpoint then costs its file size, an fp32 one what it always did.
+	KeepStored
+	// KeepHalf keeps every matrix in half precision, converting F32 and
+	// BF16 ones once at load: half the memory of an fp32 checkpoint, at the
+	// cost of rounding its weights to fp16.
+	KeepHalf
+)
+
+// String names the precision as the sdgo command's flags do.
+func (p Precision) String() string {
+	switch p {
+	case KeepFloat32:
+		return "fp32"
+	case KeepStored:
+		return "stored"
+	case KeepHalf:
+		return "fp16"
+	}
+	return fmt.Sprintf("Precision(%d)", int(p))
 }
 
 type loadState struct {
@@ -51,10 +91,21 @@ func NewLoader(src Source, prefix string) *Loader {
 }
 
 // Sub returns a loader one level deeper: Sub("mid_block") of a loader at
-// "unet." reads "unet.mid_block.*".
+// "unet." reads "unet.mid_block.*". It keeps l's precision.
 func (l *Loader) Sub(name string) *Loader {
-	return &Loader{src: l.src, prefix: l.prefix + name + ".", st: l.st}
+	return &Loader{src: l.src, prefix: l.prefix + name + ".", precision: l.precision, st: l.st}
 }
+
+// WithPrecision returns a loader like l (same prefix, sharing the record of
+// what was read and the errors) that keeps weight matrices in precision p.
+//
+//	ld := weights.NewLoader(src, "").WithPrecision(weights.KeepStored)
+func (l *Loader) WithPrecision(p Precision) *Loader {
+	return &Loader{src: l.src, prefix: l.prefix, precision: p, st: l.st}
+}
+
+// Precision reports the precision l keeps weight matrices in.
+func (l *Loader) Precision() Precision { return l.precision }
 
 // Subf is Sub with a formatted name, for numbered children: Subf("layers.%d", i).
 func (l *Loader) Subf(format string, a ...any) *Loader { return l.Sub(fmt.Sprintf(format, a...)) }
@@ -85,7 +136,7 @@ func (l *Loader) Tensor(name string, shape ...int) *nn.Tensor {
 	l.st.mu.Lock()
 	l.st.used[full] = true
 	l.st.mu.Unlock()
-	t, err := l.src.Tensor(full)
+	t, err := l.read(full)
 	if err == nil && len(shape) > 0 && !nn.SameShape(t.Shape, shape) {
 		// A (C, C, 1, 1) convolution and a (C, C) linear hold the same numbers:
 		// SD 1.x and SD 2.x store proj_in/proj_out differently.
@@ -103,6 +154,72 @@ func (l *Loader) Tensor(name string, shape ...int) *nn.Tensor {
 		return nn.New(shape...)
 	}
 	return t
+}
+
+// read reads the tensor full in the loader's precision.
+func (l *Loader) read(full string) (*nn.Tensor, error) {
+	if l.precision == KeepFloat32 {
+		return l.src.Tensor(full)
+	}
+	in, ok := l.src.Info(full)
+	if !ok || len(in.Shape) < 2 || (l.precision == KeepStored && in.DType != F16) {
+		return l.src.Tensor(full)
+	}
+	return ReadHalf(l.src, full)
+}
+
+// HalfReader is implemented by sources that read tensors in half precision
+// themselves, sharing the file's memory where they can (see [File.Half]).
+type HalfReader interface {
+	Half(name string) (*nn.Tensor, error)
+}
+
+// ReadHalf reads the floating-point tensor name of src in half precision
+// (nn.Tensor.Half). Safetensors files, and the views of them this package
+// makes (Renamed, Prefixed, Multi, sharded folders and the single-file
+// views UNetFromLDM, VAEFromLDM and TextFromLDM), hand out F16 tensors
+// without a copy, as views of the file's memory: the file must stay open
+// while the tensor is used. Other sources' tensors are read as float32 and
+// converted.
+func ReadHalf(src Source, name string) (*nn.Tensor, error) {
+	switch s := src.(type) {
+	case HalfReader:
+		return s.Half(name)
+	case *Renamed:
+		if n := s.ToSource(name); n != "" {
+			return ReadHalf(s.Src, n)
+		}
+	case Multi:
+		for _, sub := range s {
+			if _, ok := sub.Info(name); ok {
+				return ReadHalf(sub, name)
+			}
+		}
+	case *view:
+		e, ok := s.entries[name]
+		if !ok {
+			break
+		}
+		t, err := ReadHalf(s.src, e.src)
+		if err != nil {
+			return nil, err
+		}
+		if e.parts > 0 {
+			if len(t.Shape) == 0 || t.Shape[0]%e.parts != 0 {
+				return nil, fmt.Errorf("weights: %s: shape %v does not split into %d row blocks for %s", e.src, t.Shape, e.parts, name)
+			}
+			// (3·D, …) -> (D, …): rows of one block are contiguous, so the
+			// block is a sub-slice, still without a copy.
+			n := len(t.Half) / e.parts
+			t = &nn.Tensor{Shape: t.Shape, Half: t.Half[e.part*n : (e.part+1)*n : (e.part+1)*n]}
+		}
+		return t.Reshape(e.shape(t.Shape)...), nil
+	}
+	t, err := src.Tensor(name)
+	if err != nil {
+		return nil, err
+	}
+	return t.ToHalf(), nil
 }
 
 // Optional reads name if the source holds it and returns nil otherwise.

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"unsafe"
 
 	"github.com/x448/float16"
 
@@ -174,7 +175,9 @@ func parse(path string, buf []byte) (*File, error) {
 	return f, nil
 }
 
-// Close releases the file's mapping. Tensors already read stay valid.
+// Close releases the file's mapping. Tensors already read stay valid,
+// except those [File.Half] returned without a copy: they read the mapping
+// itself, so the file must stay open as long as they are used.
 func (f *File) Close() error {
 	if f.unmap == nil {
 		return nil
@@ -226,6 +229,48 @@ func (f *File) Tensor(name string) (*nn.Tensor, error) {
 	DecodeFloat32(out, raw, in.DType)
 	return &nn.Tensor{Shape: append([]int(nil), in.Shape...), Data: out}, nil
 }
+
+// Half reads a floating-point tensor in half precision: the returned
+// tensor's Half holds IEEE 754 binary16 bits and its Data is nil (see
+// nn.Tensor.Half). An F16 tensor is not copied: Half is a view of the file's
+// memory mapping, read-only and valid until [File.Close], so a model keeps
+// the fp16 weights of a checkpoint in no more memory than the file's pages
+// (which the system shares and can drop and re-read). Where that is not
+// possible — a big-endian machine, or data at an odd address — the bits are
+// copied. Other types are converted to half precision (rounded to nearest).
+func (f *File) Half(name string) (*nn.Tensor, error) {
+	in, raw, err := f.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	shape := append([]int(nil), in.Shape...)
+	switch {
+	case in.DType == F16 && len(raw) == 0:
+		return &nn.Tensor{Shape: shape, Half: []uint16{}}, nil
+	case in.DType == F16 && nativeLittleEndian && uintptr(unsafe.Pointer(&raw[0]))%2 == 0:
+		// The file's little-endian binary16 values are the machine's uint16s.
+		h := unsafe.Slice((*uint16)(unsafe.Pointer(&raw[0])), len(raw)/2)
+		return &nn.Tensor{Shape: shape, Half: h[:len(h):len(h)]}, nil
+	case in.DType == F16:
+		h := make([]uint16, len(raw)/2)
+		for i := range h {
+			h[i] = binary.LittleEndian.Uint16(raw[2*i:])
+		}
+		return &nn.Tensor{Shape: shape, Half: h}, nil
+	}
+	t, err := f.Tensor(name)
+	if err != nil {
+		return nil, err
+	}
+	return t.ToHalf(), nil
+}
+
+// nativeLittleEndian reports whether this machine stores a uint16's low byte
+// first, as safetensors files do.
+var nativeLittleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
 
 // Int64s reads an integer tensor (I64, I32, I16, I8, U8 or BOOL) as int64.
 func (f *File) Int64s(name string) ([]int64, []int, error) {
