@@ -30,7 +30,8 @@ type Options struct {
 	// there is one; otherwise a stage starts afresh.
 	Resume bool
 	// CheckpointEvery is the number of steps between checkpoints (default
-	// 200); one is also written at the end.
+	// 200); one is also written at the end. The progress lines are also
+	// appended to Dir/checkpoints/<stage>.log.
 	CheckpointEvery int
 	// Scenes is the number of distinct training scenes the unet stage
 	// encodes to latents up front (default DefaultScenes).
@@ -157,7 +158,14 @@ func (t *trainer) run() (float64, error) {
 			return 0, fmt.Errorf("sdmini: %s: --resume: %w", t.name, err)
 		}
 	}
-	fmt.Fprintf(o.Log, "%s: %d parameters, steps %d, batch %d, lr %g, seed %d\n", t.name, t.ps.Count(), o.Steps, o.Batch, o.LR, o.Seed)
+	// The progress lines also go to checkpoints/<stage>.log, the loss curve.
+	logFile, err := os.OpenFile(filepath.Join(filepath.Dir(t.checkpoint()), t.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("sdmini: %w", err)
+	}
+	defer logFile.Close()
+	log := io.MultiWriter(o.Log, logFile)
+	fmt.Fprintf(log, "%s: %d parameters, steps %d, batch %d, lr %g, seed %d\n", t.name, t.ps.Count(), o.Steps, o.Batch, o.LR, o.Seed)
 	tp := grad.NewTape()
 	began := time.Now()
 	var sum, last float64
@@ -184,7 +192,7 @@ func (t *trainer) run() (float64, error) {
 			last = sum / float64(n)
 			rate := float64(done-start) / time.Since(began).Seconds()
 			eta := time.Duration(float64(o.Steps-done) / rate * float64(time.Second)).Round(time.Second)
-			fmt.Fprintf(o.Log, "%s step %d/%d loss %.5f lr %.2e %.2f steps/s ETA %v\n", t.name, done, o.Steps, last, t.opt.LR, rate, eta)
+			fmt.Fprintf(log, "%s step %d/%d loss %.5f lr %.2e %.2f steps/s ETA %v\n", t.name, done, o.Steps, last, t.opt.LR, rate, eta)
 			sum, n = 0, 0
 		}
 		if done%o.CheckpointEvery == 0 || done == o.Steps {
