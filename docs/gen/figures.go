@@ -222,18 +222,17 @@ func pickSteps(total, n int) []int {
 	return out
 }
 
-// figSteps generates the running example and shows its latent after each of
-// a few steps: as the RGB map of its channels and decoded by the VAE.
-// With g.stages set it draws the latents of a `sdgo --dump-stages` run
-// instead (decoding them when a model is given).
+// figSteps generates the running example with denoise and shows the latent
+// before the first step and after a few others: as the RGB map of its
+// channels, decoded by the VAE, and the sampler's estimate x̂₀ of the final
+// latent at that step, decoded. With g.stages set it draws the latents of a
+// `sdgo --dump-stages` run instead (decoding them when a model is given; a
+// dump has no x̂₀).
 func (g *gen) figSteps() (image.Image, error) {
-	var latents []*nn.Tensor
+	var latents, x0s []*nn.Tensor
 	var labels []string
-	var dec *vae.Model
-	if g.model != nil {
-		dec = g.model.VAE
-	}
-	if g.stages != "" {
+	switch {
+	case g.stages != "":
 		f, err := weights.Open(filepath.Join(g.stages, "stages.safetensors"))
 		if err != nil {
 			return nil, fmt.Errorf("-stages: %w", err)
@@ -243,41 +242,62 @@ func (g *gen) figSteps() (image.Image, error) {
 		if latents, labels, err = stepLatents(get, f.Names()); err != nil {
 			return nil, fmt.Errorf("-stages %s: %w", g.stages, err)
 		}
-	} else {
-		_, st, err := g.generate(g.s.options())
+	default:
+		var all, allX0 []*nn.Tensor // every step's latent and x̂₀ (small: one latent each)
+		var first *nn.Tensor
+		_, err := denoise(g.model, g.s, func(i int, l, x0 *nn.Tensor) {
+			if i < 0 {
+				first = clone(l)
+				return
+			}
+			all, allX0 = append(all, clone(l)), append(allX0, clone(x0))
+		})
 		if err != nil {
 			return nil, err
 		}
-		get := func(name string) (*nn.Tensor, error) {
-			if t := st.Tensor(name); t != nil {
-				return t, nil
-			}
-			return nil, fmt.Errorf("stage %s: %w", name, weights.ErrNotFound)
-		}
-		if latents, labels, err = stepLatents(get, st.Names()); err != nil {
-			return nil, err
+		latents, x0s, labels = []*nn.Tensor{first}, []*nn.Tensor{nil}, []string{"x_T"}
+		for _, i := range pickSteps(len(all), 6) {
+			latents, x0s = append(latents, all[i]), append(x0s, allX0[i])
+			labels = append(labels, fmt.Sprintf("step %d", i+1))
 		}
 	}
-	rows := [][]cell{{}, {}}
+	rows := [][]cell{{}, {}, {}}
 	for i, l := range latents {
 		rows[0] = append(rows[0], cell{latentPreview(l), labels[i]})
-		if dec != nil {
-			img, err := decode(dec, l)
-			if err != nil {
+		if g.model == nil {
+			continue
+		}
+		img, err := decode(g.model.VAE, l)
+		if err != nil {
+			return nil, err
+		}
+		rows[1] = append(rows[1], cell{img, labels[i]})
+		if i < len(x0s) && x0s[i] != nil {
+			if img, err = decode(g.model.VAE, x0s[i]); err != nil {
 				return nil, err
 			}
-			rows[1] = append(rows[1], cell{img, labels[i]})
+			rows[2] = append(rows[2], cell{img, labels[i]})
+		} else if i < len(x0s) {
+			rows[2] = append(rows[2], cell{nil, ""})
 		}
 	}
-	rowLabels := []string{"latent (RGB map)", "VAE decode"}
-	if dec == nil {
+	rowLabels := []string{"latent (RGB map)", "latent, decoded", "x0 estimate, decoded"}
+	switch {
+	case g.model == nil:
 		rows, rowLabels = rows[:1], rowLabels[:1]
+	case len(x0s) == 0:
+		rows, rowLabels = rows[:2], rowLabels[:2]
 	}
 	title := "the latent after each step"
 	if g.stages == "" {
 		title = fmt.Sprintf("the latent after each step (%s, %d steps, cfg %g, seed %d)", g.s.Sampler, g.s.Steps, g.s.CFG, g.s.Seed)
 	}
 	return grid(rows, rowLabels, g.s.Side, title), nil
+}
+
+// clone copies a tensor.
+func clone(t *nn.Tensor) *nn.Tensor {
+	return nn.From(append([]float32(nil), t.Data...), t.Shape...)
 }
 
 // stepLatents reads latents_init and up to 6 of the latents_step<i> stages.

@@ -277,3 +277,50 @@ func TestCrossProbsReproduceAttn2(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// denoise, the pipeline written out stage by stage, computes exactly the
+// latents (*pipeline.Model).Generate records, step by step, for
+// deterministic and stochastic samplers, with and without guidance.
+func TestDenoiseMatchesPipeline(t *testing.T) {
+	m := tinyModel(t)
+	for _, c := range []struct {
+		sampler string
+		cfg     float64
+	}{{"euler", 7.5}, {"dpm++2m", 7.5}, {"euler_a", 7.5}, {"pndm", 7.5}, {"ddim", 1}} {
+		s := fastSetup()
+		s.Sampler, s.CFG = c.sampler, c.cfg
+		st := &pipeline.Stages{}
+		o := s.options()
+		o.Stages = st
+		if _, err := m.Generate(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		var maxAbs float64
+		steps := 0
+		final, err := denoise(m, s, func(i int, l, x0 *nn.Tensor) {
+			name := fmt.Sprintf("latents_step%d", i)
+			if i < 0 {
+				name = "latents_init"
+			} else {
+				steps++
+			}
+			want := st.Tensor(name)
+			if want == nil || len(want.Data) != len(l.Data) {
+				t.Errorf("%s: %s: pipeline recorded %v", c.sampler, name, want)
+				return
+			}
+			for j := range want.Data {
+				maxAbs = math.Max(maxAbs, math.Abs(float64(l.Data[j]-want.Data[j])))
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := st.Tensor("latents_step" + fmt.Sprint(steps-1)); want == nil || fmt.Sprint(final.Data) != fmt.Sprint(want.Data) {
+			t.Errorf("%s: final latent differs from the pipeline's", c.sampler)
+		}
+		if maxAbs != 0 {
+			t.Errorf("%s, cfg %g: latents differ from the pipeline's by up to %g over %d steps", c.sampler, c.cfg, maxAbs, steps)
+		}
+	}
+}
