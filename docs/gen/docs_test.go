@@ -502,6 +502,13 @@ var generated = map[string]func(t *testing.T) string{
 	"unet-shapes-sdmini": func(t *testing.T) string {
 		return shapeTable(unetShapes(sdmini.UNetConfig(), 2, sdmini.ImageSize/8, sdmini.ImageSize/8))
 	},
+	"tokens-rare": func(t *testing.T) string {
+		tok, err := tokenizer.Load(testdata.Dir(t, "pipeline/diffusers/tokenizer"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tokenTable(tok, "a reddish trapezoid drawn by sdgo", tokenizer.PadSD1)
+	},
 	"tokens-prompt": func(t *testing.T) string {
 		tok, err := tokenizer.Load(testdata.Dir(t, "pipeline/diffusers/tokenizer"))
 		if err != nil {
