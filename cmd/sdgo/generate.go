@@ -310,15 +310,6 @@ func newPreviewer(taesdPath string, m *pipeline.Model) (*previewer, error) {
 	return &previewer{taesd: d}, nil
 }
 
-// latentRGB maps SD 1.x/2.x latent channels to RGB (the factors ComfyUI and
-// the web UI use for their cheap previews).
-var latentRGB = [4][3]float32{
-	{0.3512, 0.2297, 0.3227},
-	{0.3250, 0.4974, 0.2350},
-	{-0.2829, 0.1762, 0.2721},
-	{-0.2120, -0.2616, -0.7177},
-}
-
 func (p *previewer) render(latents *nn.Tensor, w, h int) image.Image {
 	if p.taesd != nil {
 		if x, err := p.taesd.DecodeLatents(latents); err == nil {
@@ -327,22 +318,7 @@ func (p *previewer) render(latents *nn.Tensor, w, h int) image.Image {
 			}
 		}
 	}
-	c, lh, lw := latents.Shape[1], latents.Shape[2], latents.Shape[3]
-	small := image.NewNRGBA(image.Rect(0, 0, lw, lh))
-	plane := lh * lw
-	for i := 0; i < plane; i++ {
-		var rgb [3]float32
-		for ch := 0; ch < min(c, 4); ch++ {
-			v := latents.Data[ch*plane+i]
-			for k := range rgb {
-				rgb[k] += v * latentRGB[ch][k]
-			}
-		}
-		for k, v := range rgb {
-			small.Pix[4*i+k] = uint8(min(max((v+1)/2, 0), 1) * 255)
-		}
-		small.Pix[4*i+3] = 255
-	}
+	small := vae.Preview(latents) // (1, 4, h, w) -> h×w RGB
 	if w <= 0 || h <= 0 {
 		return small
 	}

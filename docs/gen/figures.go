@@ -161,36 +161,8 @@ func figSchedule(cfg scheduler.Config, steps int) (image.Image, error) {
 	return img, nil
 }
 
-// latentRGB maps SD's four latent channels to RGB: the linear map the web
-// UIs use for their cheap previews (the sdgo command's --preview uses the
-// same factors).
-var latentRGB = [4][3]float32{
-	{0.3512, 0.2297, 0.3227},
-	{0.3250, 0.4974, 0.2350},
-	{-0.2829, 0.1762, 0.2721},
-	{-0.2120, -0.2616, -0.7177},
-}
-
 // latentPreview renders a latent (1, 4, h, w) as an h×w RGB picture.
-func latentPreview(latents *nn.Tensor) image.Image {
-	c, h, w := latents.Shape[1], latents.Shape[2], latents.Shape[3]
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	plane := h * w
-	for i := range plane {
-		var rgb [3]float32
-		for ch := range min(c, 4) {
-			v := latents.Data[ch*plane+i]
-			for k := range rgb {
-				rgb[k] += v * latentRGB[ch][k]
-			}
-		}
-		for k, v := range rgb {
-			img.Pix[4*i+k] = uint8(min(max((v+1)/2, 0), 1) * 255)
-		}
-		img.Pix[4*i+3] = 255
-	}
-	return img
-}
+func latentPreview(latents *nn.Tensor) image.Image { return vae.Preview(latents) }
 
 // decode runs the VAE on a latent of the U-Net's scale (1, 4, h, w).
 func decode(m *vae.Model, latents *nn.Tensor) (image.Image, error) {
