@@ -88,32 +88,80 @@ func fillUniform(d []float32, a float32, seed uint64) {
 }
 
 // BenchmarkForwardSD15 times one SD 1.5-size forward at batch 2 (one
-// classifier-free-guidance step) with random weights of the real shapes
-// (~3.4 GB in float32). Run one size once on a shared machine:
+// classifier-free-guidance step) with random weights of the real shapes:
+// float32 (~3.4 GB), then the same weights rounded to half precision
+// (~1.7 GB), as an fp16 checkpoint loads. Run one size once on a shared
+// machine:
 //
-//	go test ./unet -run '^$' -bench 'ForwardSD15/32x32' -benchtime 1x
+//	go test ./unet -run '^$' -bench 'ForwardSD15/fp16/64x64' -benchtime 1x
 func BenchmarkForwardSD15(b *testing.B) {
 	cfg := SD15()
 	start := time.Now()
 	m := randomModel(cfg, 1)
 	b.Logf("random SD 1.5 U-Net built in %.1fs", time.Since(start).Seconds())
-	for _, side := range []int{64, 32} {
-		b.Run(fmt.Sprintf("%dx%d", side, side), func(b *testing.B) {
-			const batch = 2
-			x := nn.New(batch, cfg.InChannels, side, side)
-			ctx := nn.New(batch, ContextLen, cfg.CrossAttentionDim)
-			fillUniform(x.Data, 1.7, 2)
-			fillUniform(ctx.Data, 1.7, 3)
-			t := []float32{999, 999}
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := m.Forward(x, t, ctx); err != nil {
-					b.Fatal(err)
+	for _, prec := range []string{"fp32", "fp16"} {
+		if prec == "fp16" {
+			toHalf(reflect.ValueOf(m))
+		}
+		for _, side := range []int{64, 32} {
+			b.Run(fmt.Sprintf("%s/%dx%d", prec, side, side), func(b *testing.B) {
+				const batch = 2
+				x := nn.New(batch, cfg.InChannels, side, side)
+				ctx := nn.New(batch, ContextLen, cfg.CrossAttentionDim)
+				fillUniform(x.Data, 1.7, 2)
+				fillUniform(ctx.Data, 1.7, 3)
+				t := []float32{999, 999}
+				b.ResetTimer()
+				cpu0 := cpuSeconds()
+				for b.Loop() {
+					if _, err := m.Forward(x, t, ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+				sec := b.Elapsed().Seconds() / float64(b.N)
+				b.ReportMetric(sec, "s/call")
+				// CPU time shows how much of the wall time was ours on a shared machine.
+				b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/call")
+				b.ReportMetric(FLOPs(cfg, batch, side, side)/sec/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// toHalf converts every weight matrix (tensor of rank ≥ 2) under v to half
+// precision, as weights.KeepHalf loads them.
+func toHalf(v reflect.Value) {
+	var ts []*nn.Tensor
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() {
+				return
+			}
+			if v.Type() == tensorType {
+				if t := v.Interface().(*nn.Tensor); len(t.Shape) >= 2 {
+					ts = append(ts, t)
+				}
+				return
+			}
+			walk(v.Elem())
+		case reflect.Slice:
+			for i := range v.Len() {
+				walk(v.Index(i))
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				if v.Type().Field(i).IsExported() {
+					walk(v.Field(i))
 				}
 			}
-			sec := b.Elapsed().Seconds() / float64(b.N)
-			b.ReportMetric(sec, "s/call")
-			b.ReportMetric(FLOPs(cfg, batch, side, side)/sec/1e9, "GFLOP/s")
-		})
+		}
 	}
+	walk(v)
+	nn.Parallel(len(ts), 1, func(lo, hi int) {
+		for _, t := range ts[lo:hi] {
+			t.ToHalf()
+		}
+	})
 }

@@ -175,9 +175,11 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 	}
 
 	// 6. Post-process.
-	h = m.ConvNormOut.Forward(h) // (B, C0, h, w)
-	trace.do("conv_norm_out", h)
-	return m.ConvOut.Forward(nn.SiLU(h)), nil // (B, C0, h, w) -> (B, C_out, h, w)
+	if trace != nil {
+		trace.do("conv_norm_out", m.ConvNormOut.Forward(h)) // (B, C0, h, w)
+	}
+	h = normSiLU(m.ConvNormOut, h)   // (B, C0, h, w)
+	return m.ConvOut.Forward(h), nil // (B, C0, h, w) -> (B, C_out, h, w)
 }
 
 // checkInputs reports whether x, t and ctx have the shapes Forward needs.

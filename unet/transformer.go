@@ -46,17 +46,16 @@ func loadTransformer(ld *weights.Loader, cfg Config, dim, heads, layers int) *Tr
 }
 
 // Forward applies the transformer to x (B, C, H, W) with the text context
-// ctx (B, M, Ctx): (B, C, H, W) -> (B, C, H, W). trace, when not nil,
-// receives the sub-outputs of the first block under name's prefix.
+// ctx (B, M, Ctx): (B, C, H, W) -> (B, C, H, W), adding the result to x in
+// place. trace, when not nil, receives the sub-outputs of the first block
+// under name's prefix.
 func (t *Transformer2D) Forward(x, ctx *nn.Tensor, trace tracer, name string) *nn.Tensor {
-	h, w := x.Shape[2], x.Shape[3]
-	tok := toTokens(t.Norm.Forward(x)) // (B, C, H, W) -> (B, H·W, C)
-	tok = t.ProjIn.Forward(tok)        // (B, H·W, C) -> (B, H·W, C)
+	tok := projectIn(t.ProjIn, t.Norm.Forward(x)) // (B, C, H, W) -> (B, H·W, C)
 	for i, b := range t.TransformerBlocks {
 		tok = b.Forward(tok, ctx, trace, fmt.Sprintf("%s.tb%d", name, i))
 	}
-	tok = t.ProjOut.Forward(tok)                   // (B, H·W, C) -> (B, H·W, C)
-	return nn.AddInPlace(fromTokens(tok, h, w), x) // (B, H·W, C) -> (B, C, H, W), + x
+	tok = t.ProjOut.Forward(tok) // (B, H·W, C) -> (B, H·W, C)
+	return addTokens(x, tok)     // x += tokens as (B, C, H, W), in place
 }
 
 // BasicTransformerBlock is one pre-norm transformer layer with
