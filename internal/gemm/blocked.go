@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // kernel is a micro-kernel with the cache-block sizes that suit it.
@@ -55,6 +56,13 @@ const (
 	// pay off.
 	minParallel = 1 << 21
 
+	// A product is split into up to partsPerThread parts per goroutine, of at
+	// least minColTiles column panels or minRowTiles row panels (each part
+	// packs its own op(B), so parts by rows must not be thin).
+	partsPerThread = 4
+	minColTiles    = 4
+	minRowTiles    = 16
+
 	// inPlaceN is the widest op(B) for which a transposed A is read in
 	// place: packing pays only when each row panel meets many column panels.
 	inPlaceN = 64
@@ -95,46 +103,55 @@ type product struct {
 	ldc         int
 }
 
-// run computes the product, splitting the larger of m and n into one part per
-// goroutine; each part is an independent product with its own buffers.
+// run computes the product on up to Threads goroutines. It splits the larger
+// of m and n into parts of whole tiles, each an independent product with its
+// own buffers, and the goroutines take parts in turn until none is left: a
+// goroutine that gets less of the CPU, when other programs share it, takes
+// fewer parts instead of holding the others up.
 func (g product) run() {
 	t := Threads()
 	if g.m*g.n*g.k < minParallel {
 		t = 1
 	}
 	splitN := g.n >= g.m
-	unit, size := g.kern.mr, g.m
+	unit, size, minTiles := g.kern.mr, g.m, minRowTiles
 	if splitN {
-		unit, size = g.kern.nr, g.n
+		unit, size, minTiles = g.kern.nr, g.n, minColTiles
 	}
-	// Parts are whole tiles, so only the last part has edge tiles.
 	tiles := (size + unit - 1) / unit
-	t = min(t, tiles)
-	if t <= 1 {
+	parts := min(tiles, max(t, min(partsPerThread*t, tiles/minTiles)))
+	if t <= 1 || parts <= 1 {
 		g.serial()
 		return
 	}
-	var wg sync.WaitGroup
-	for part := range t {
-		lo := tiles * part / t * unit
-		hi := min(tiles*(part+1)/t*unit, size)
+	// part returns the product of part i; only the last has edge tiles.
+	part := func(i int) product {
+		lo := tiles * i / parts * unit
+		hi := min(tiles*(i+1)/parts*unit, size)
 		p := g
 		if splitN {
 			p.n, p.b, p.c = hi-lo, g.b.from(lo), g.c[lo:]
+			return p
+		}
+		p.m, p.c = hi-lo, g.c[lo*g.ldc:]
+		if g.transA {
+			p.a = g.a[lo:]
 		} else {
-			p.m, p.c = hi-lo, g.c[lo*g.ldc:]
-			if g.transA {
-				p.a = g.a[lo:]
-			} else {
-				p.a = g.a[lo*g.lda:]
-			}
+			p.a = g.a[lo*g.lda:]
 		}
-		if part == t-1 {
-			p.serial() // the calling goroutine computes the last part
-			break
-		}
-		wg.Go(p.serial)
+		return p
 	}
+	var next atomic.Int64
+	work := func() {
+		for i := int(next.Add(1) - 1); i < parts; i = int(next.Add(1) - 1) {
+			part(i).serial()
+		}
+	}
+	var wg sync.WaitGroup
+	for range min(t, parts) - 1 {
+		wg.Go(work)
+	}
+	work() // the calling goroutine works too
 	wg.Wait()
 }
 
