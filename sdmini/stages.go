@@ -180,6 +180,9 @@ func trimAfterEOS(ids [][]int, eos int) [][]int {
 // report its quality.
 const vaeEvalScenes = 128
 
+// initLogVar is the VAE's initial log σ² (σ ≈ 0.05).
+const initLogVar = -6
+
 // klWeight weighs the VAE's KL term against the per-pixel reconstruction
 // loss: small, as in SD's autoencoder, enough to keep the latents tame.
 const klWeight = 1e-5
@@ -197,6 +200,15 @@ func TrainVAE(o Options) error {
 		return err
 	}
 	lat := cfg.LatentChannels
+	// Start with a small σ: with σ ≈ 1 the noise would drown μ and the
+	// decoder would at first learn only the background.
+	last := m.Encoder.ConvOut
+	if m.QuantConv != nil {
+		last = *m.QuantConv
+	}
+	for i := lat; i < 2*lat; i++ {
+		last.B.Value.Data[i] = initLogVar
+	}
 	t := &trainer{name: "vae", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltVAE}
 	t.step = func(tp *grad.Tape, r *rand.Rand) *grad.Var {
 		imgs, _ := trainingImages(r, o.Batch)
