@@ -30,18 +30,19 @@ func BenchmarkConv2d(b *testing.B) {
 		{"unet64_320", 2, 320, 64, 64, 320, 3},
 		{"unet32_640", 2, 640, 32, 32, 640, 3},
 		{"vae256_256", 1, 256, 256, 256, 256, 3},
+		{"vae512_128", 1, 128, 512, 512, 128, 3},
 	} {
 		x := randTensor(r, tc.n, tc.c, tc.h, tc.w)
 		w := randTensor(r, tc.o, tc.c, tc.k, tc.k)
 		bias := randTensor(r, tc.o)
-		for _, shifted := range []bool{true, false} {
-			name := tc.name + "/im2col"
-			if shifted {
-				name = tc.name + "/shifted"
-			}
-			b.Run(name, func(b *testing.B) {
-				defer func(v bool) { useShifted = v }(useShifted)
-				useShifted = shifted
+		for _, path := range []struct {
+			name    string
+			shifted bool
+			budget  int
+		}{{"shifted", true, 256 << 10}, {"shifted4M", true, 4 << 20}, {"im2col", false, 0}} {
+			b.Run(tc.name+"/"+path.name, func(b *testing.B) {
+				defer func(v bool, n int) { useShifted, shiftBudget = v, n }(useShifted, shiftBudget)
+				useShifted, shiftBudget = path.shifted, path.budget
 				cpu := cpuTime()
 				for b.Loop() {
 					Conv2d(x, w, bias, 1, 1)

@@ -15,6 +15,9 @@ var colBudget = 4 << 20 // a variable so tests can force several bands
 // useShifted enables conv2dShifted; benchmarks turn it off to compare.
 var useShifted = true
 
+// shiftBudget bounds the padded input band of conv2dShifted (in float32s).
+var shiftBudget = 256 << 10
+
 // Conv2dPad is Conv2d with separate zero padding per side (the VAE encoder's
 // downsampler pads only right and bottom). The weight may be in half
 // precision (Tensor.Half): it is converted to float32 for the call.
@@ -154,7 +157,11 @@ func conv2dShifted(y, x *Tensor, weight []float32, wshape []int, bias *Tensor, t
 			}
 		}
 	})
-	band := max(1, min(oh, colBudget/max(1, max(c, o)*wp)-(kh-1)))
+	// Small bands keep the padded input, which the packing of all KH·KW taps
+	// reads, in the core's L2 cache; but at least ~2048 output columns, so
+	// each product stays wide.
+	band := max(1, shiftBudget/max(1, max(c, o)*wp)-(kh-1), (2048+wp-1)/wp)
+	band = min(band, oh)
 	xpad := getScratch(c * (band + kh - 1) * wp)
 	ypad := getScratch(o * band * wp)
 	defer putScratch(xpad)

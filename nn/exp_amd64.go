@@ -31,3 +31,9 @@ func gegluAVX2(dst, val, gate *float32, n int)
 
 //go:noescape
 func geluAVX2(dst, src *float32, n int)
+
+//go:noescape
+func affineAVX2(dst, src *float32, n int, scale, shift float32)
+
+//go:noescape
+func sumsAVX2(p *float32, n int, m float32) (sum, sq float32)

@@ -503,3 +503,86 @@ gelu_loop:
 gelu_done:
 	VZEROUPPER
 	RET
+
+// func affineAVX2(dst, src *float32, n int, scale, shift float32)
+TEXT ·affineAVX2(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Y15
+	VBROADCASTSS shift+28(FP), Y14
+
+affine_loop:
+	CMPQ        CX, $16
+	JL          affine_tail
+	VMOVUPS     (SI), Y0
+	VMOVUPS     32(SI), Y1
+	VFMADD213PS Y14, Y15, Y0
+	VFMADD213PS Y14, Y15, Y1
+	VMOVUPS     Y0, (DI)
+	VMOVUPS     Y1, 32(DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         affine_loop
+
+affine_tail:
+	CMPQ        CX, $8
+	JL          affine_done
+	VMOVUPS     (SI), Y0
+	VFMADD213PS Y14, Y15, Y0
+	VMOVUPS     Y0, (DI)
+
+affine_done:
+	VZEROUPPER
+	RET
+
+// func sumsAVX2(p *float32, n int, m float32) (sum, sq float32)
+// returns Σ p[i] and Σ (p[i] − m)².
+TEXT ·sumsAVX2(SB), NOSPLIT, $0-32
+	MOVQ         p+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y15
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+
+sums_loop:
+	CMPQ        CX, $16
+	JL          sums_tail
+	VMOVUPS     (SI), Y4
+	VMOVUPS     32(SI), Y5
+	VADDPS      Y4, Y0, Y0
+	VADDPS      Y5, Y1, Y1
+	VSUBPS      Y15, Y4, Y4
+	VSUBPS      Y15, Y5, Y5
+	VFMADD231PS Y4, Y4, Y2
+	VFMADD231PS Y5, Y5, Y3
+	ADDQ        $64, SI
+	SUBQ        $16, CX
+	JMP         sums_loop
+
+sums_tail:
+	CMPQ        CX, $8
+	JL          sums_done
+	VMOVUPS     (SI), Y4
+	VADDPS      Y4, Y0, Y0
+	VSUBPS      Y15, Y4, Y4
+	VFMADD231PS Y4, Y4, Y2
+
+sums_done:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VEXTRACTF128 $1, Y2, X3
+	VADDPS       X3, X2, X2
+	VHADDPS      X2, X2, X2
+	VHADDPS      X2, X2, X2
+	VZEROUPPER
+	MOVSS        X0, sum+24(FP)
+	MOVSS        X2, sq+28(FP)
+	RET

@@ -18,3 +18,7 @@ func halfToFloatF16C(dst *float32, src *uint16, n int) { panic("nn: no F16C") }
 func gegluAVX2(dst, val, gate *float32, n int) { panic("nn: no AVX2") }
 
 func geluAVX2(dst, src *float32, n int) { panic("nn: no AVX2") }
+
+func affineAVX2(dst, src *float32, n int, scale, shift float32) { panic("nn: no AVX2") }
+
+func sumsAVX2(p *float32, n int, m float32) (sum, sq float32) { panic("nn: no AVX2") }

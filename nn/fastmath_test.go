@@ -115,6 +115,21 @@ func TestSIMD(t *testing.T) {
 				t.Errorf("geglu(%g, %g) = %g, want %g", val[i], v, dst[i], w)
 			}
 		}
+		// sums and affine
+		var s64, sq64 float64
+		for _, v := range x {
+			s64 += float64(v)
+			sq64 += (float64(v) - 3) * (float64(v) - 3)
+		}
+		if s, sq := sums(x, 3); math.Abs(float64(s)-s64) > 1e-5*sq64 || math.Abs(float64(sq)-sq64) > 1e-5*sq64 {
+			t.Errorf("sums(%d values) = %g, %g; want %g, %g", n, s, sq, s64, sq64)
+		}
+		affine(dst, x, 0.5, 0.25)
+		for i, v := range x {
+			if w := float64(v)*0.5 + 0.25; math.Abs(float64(dst[i])-w) > 1e-7*max(1, math.Abs(w)) {
+				t.Errorf("affine(%g) = %g, want %g", v, dst[i], w)
+			}
+		}
 		// siluAffine
 		siluAffine(dst, x, 0.5, 0.25)
 		for i, v := range x {

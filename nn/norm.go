@@ -44,9 +44,7 @@ func groupNorm(x *Tensor, groups int, weight, bias *Tensor, eps float32, silu bo
 					siluAffine(dst, src, scale, shift)
 					continue
 				}
-				for i, v := range src {
-					dst[i] = v*scale + shift
-				}
+				affine(dst, src, scale, shift)
 			}
 		}
 	})
@@ -62,10 +60,8 @@ func LayerNorm(x *Tensor, weight, bias *Tensor, eps float32) *Tensor {
 		for r := lo; r < hi; r++ {
 			src, dst := x.Data[r*d:(r+1)*d], y.Data[r*d:(r+1)*d]
 			mean, inv := meanInvStd(src, eps)
-			m, s := float32(mean), float32(inv)
-			for i, v := range src {
-				dst[i] = (v - m) * s
-			}
+			s := float32(inv)
+			affine(dst, src, s, -float32(mean)*s)
 			if weight != nil {
 				for i, w := range weight.Data[:d] {
 					dst[i] *= w
@@ -81,42 +77,22 @@ func LayerNorm(x *Tensor, weight, bias *Tensor, eps float32) *Tensor {
 	return y
 }
 
-// meanInvStd returns the mean of v and 1/√(biased variance + eps). Sums run in
-// float32 over blocks of 64 values (four independent lanes, so the loop
-// pipelines) and in float64 across blocks; the variance is the mean of
-// squared deviations from the mean, as a second pass.
+// meanInvStd returns the mean of v and 1/√(biased variance + eps). Sums run
+// in float32 within blocks of 512 values and in float64 across blocks; the
+// variance is the mean squared deviation from the mean, in a second pass.
 func meanInvStd(v []float32, eps float32) (mean, inv float64) {
+	const block = 512
 	var s float64
-	for rest := v; len(rest) > 0; {
-		blk := rest[:min(len(rest), 64)]
-		rest = rest[len(blk):]
-		var s0, s1, s2, s3 float32
-		for len(blk) >= 4 {
-			s0, s1, s2, s3 = s0+blk[0], s1+blk[1], s2+blk[2], s3+blk[3]
-			blk = blk[4:]
-		}
-		for _, x := range blk {
-			s0 += x
-		}
-		s += float64((s0 + s1) + (s2 + s3))
+	for i := 0; i < len(v); i += block {
+		b, _ := sums(v[i:min(i+block, len(v))], 0)
+		s += float64(b)
 	}
 	mean = s / float64(len(v))
 	m := float32(mean)
 	var ss float64
-	for rest := v; len(rest) > 0; {
-		blk := rest[:min(len(rest), 64)]
-		rest = rest[len(blk):]
-		var s0, s1, s2, s3 float32
-		for len(blk) >= 4 {
-			d0, d1, d2, d3 := blk[0]-m, blk[1]-m, blk[2]-m, blk[3]-m
-			s0, s1, s2, s3 = s0+d0*d0, s1+d1*d1, s2+d2*d2, s3+d3*d3
-			blk = blk[4:]
-		}
-		for _, x := range blk {
-			d := x - m
-			s0 += d * d
-		}
-		ss += float64((s0 + s1) + (s2 + s3))
+	for i := 0; i < len(v); i += block {
+		_, b := sums(v[i:min(i+block, len(v))], m)
+		ss += float64(b)
 	}
 	// Correct for float32(mean) ≠ mean: Σ(x−m)² = Σ(x−mean)² + n·(mean−m)².
 	dm := mean - float64(m)

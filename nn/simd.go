@@ -85,3 +85,30 @@ func geglu(dst, val, gate []float32) {
 		dst[i] = val[i] * gelu(g)
 	}
 }
+
+// affine sets dst[i] = src[i]·scale + shift.
+func affine(dst, src []float32, scale, shift float32) {
+	src = src[:len(dst)]
+	if n := len(dst) &^ 7; hasAVX2 && n > 0 {
+		affineAVX2(&dst[0], &src[0], n, scale, shift)
+		dst, src = dst[n:], src[n:]
+	}
+	for i, v := range src {
+		dst[i] = v*scale + shift
+	}
+}
+
+// sums returns Σ v[i] and Σ (v[i] − m)², accumulated in float32: callers
+// keep v short (a block of a longer sum) so that rounding stays small.
+func sums(v []float32, m float32) (sum, sq float32) {
+	if n := len(v) &^ 7; hasAVX2 && n > 0 {
+		sum, sq = sumsAVX2(&v[0], n, m)
+		v = v[n:]
+	}
+	for _, x := range v {
+		d := x - m
+		sum += x
+		sq += d * d
+	}
+	return sum, sq
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,7 +26,7 @@ import (
 	"github.com/sdgo/sdgo/weights"
 )
 
-const benchUsage = `Usage: sdgo bench [--json] [--quick] [--threads N]
+const benchUsage = `Usage: sdgo bench [--json] [--quick] [--no-txt2img] [--threads N] [--cpuprofile FILE]
 
 Measures this machine on Stable Diffusion 1.5-sized work, with no download: it
 writes an SD 1.5-shaped checkpoint of random weights (fp16, ~2 GB, in a
@@ -98,7 +99,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", stderr)
 	jsonOut := fs.Bool("json", false, "print one JSON object instead of a table")
 	quick := fs.Bool("quick", false, "skip the 512×512 measurements")
+	noChild := fs.Bool("no-txt2img", false, "skip the txt2img in a child process")
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to this file; each is labelled stage=NAME (go tool pprof -tagfocus stage=unet_512_s)")
 	child := fs.String("txt2img-child", "", "checkpoint for the child's one-step txt2img (internal)")
 	tokDir := fs.String("tokenizer", "", "tokenizer folder of the child (internal)")
 	fs.MarkHidden("txt2img-child")
@@ -151,13 +154,25 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 
 	// First the child, while this process holds no model: its peak RSS is
 	// that of a user's run.
-	if !*quick {
+	if !*quick && !*noChild {
 		progress("one-step %d×%d txt2img in a child process", spec.size, spec.size)
 		c, err := benchSpawnChild(ckpt, dir, nn.Threads())
 		if err != nil {
 			return err
 		}
 		r.Txt2ImgLoadS, r.Txt2Img512S, r.Txt2Img512CPU, r.Txt2ImgPeakRSS = &c.LoadS, &c.Txt2ImgS, &c.CPUS, c.PeakRSS
+	}
+
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	progress("loading the checkpoint")
@@ -174,7 +189,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		m.Tokenizer.EncodePadded("", 77, m.Pad),
 	}
 	var ctx *nn.Tensor
-	r.TextEncodeS, r.TextEncodeCPU, err = timed(func() (err error) {
+	r.TextEncodeS, r.TextEncodeCPU, err = timed("text_encode_s", func() (err error) {
 		ctx, err = m.Text.Encode(ids, clip.EncodeOptions{}) // (2, 77, D)
 		return err
 	})
@@ -183,28 +198,28 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	progress("text encoder: %.3f s", *r.TextEncodeS)
 
-	unetCall := func(side int) (*float64, *float64, error) {
+	unetCall := func(name string, side int) (*float64, *float64, error) {
 		c := m.UNet.Config
 		x := nn.New(2, c.InChannels, side, side) // (2, 4, side, side)
 		fillNoise(x.Data, 1, 7)
-		return timed(func() error {
+		return timed(name, func() error {
 			_, err := m.UNet.Forward(x, []float32{999, 999}, ctx)
 			return err
 		})
 	}
 	latent := spec.size / m.VAEFactor() // 64 for SD 1.5 at 512×512
-	if r.UNet256S, r.UNet256CPU, err = unetCall(latent / 2); err != nil {
+	if r.UNet256S, r.UNet256CPU, err = unetCall("unet_256_s", latent/2); err != nil {
 		return fmt.Errorf("bench: unet: %w", err)
 	}
 	progress("U-Net %d×%d, batch 2: %.2f s", spec.size/2, spec.size/2, *r.UNet256S)
 	if !*quick {
-		if r.UNet512S, r.UNet512CPU, err = unetCall(latent); err != nil {
+		if r.UNet512S, r.UNet512CPU, err = unetCall("unet_512_s", latent); err != nil {
 			return fmt.Errorf("bench: unet: %w", err)
 		}
 		progress("U-Net %d×%d, batch 2: %.2f s", spec.size, spec.size, *r.UNet512S)
 		z := nn.New(1, m.VAE.Config.LatentChannels, latent, latent) // (1, 4, 64, 64) for SD 1.5
 		fillNoise(z.Data, 1, 8)
-		if r.VAEDecode512S, r.VAEDecode512CP, err = timed(func() error {
+		if r.VAEDecode512S, r.VAEDecode512CP, err = timed("vae_decode_512_s", func() error {
 			_, err := m.VAE.Decode(z)
 			return err
 		}); err != nil {
@@ -307,12 +322,13 @@ func benchGemm(n int) float64 {
 	return 2 * float64(n) * float64(n) * float64(n) / best / 1e9
 }
 
-// timed runs f and returns its wall and CPU seconds.
-func timed(f func() error) (wall, cpu *float64, err error) {
+// timed runs f and returns its wall and CPU seconds. Its samples in a CPU
+// profile carry the label stage=name, inherited by the goroutines it starts.
+func timed(name string, f func() error) (wall, cpu *float64, err error) {
 	runtime.GC()
 	c := cpuSeconds()
 	start := time.Now()
-	err = f()
+	pprof.Do(context.Background(), pprof.Labels("stage", name), func(context.Context) { err = f() })
 	return ptr(time.Since(start).Seconds()), ptr(cpuSeconds() - c), err
 }
 
