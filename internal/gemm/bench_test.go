@@ -124,6 +124,35 @@ func BenchmarkSgemmF16B(b *testing.B) {
 	}
 }
 
+// BenchmarkSgemmF16A measures SgemmF16A on the shapes of convolutions, whose
+// weights are A, and the square reference.
+func BenchmarkSgemmF16A(b *testing.B) {
+	SetThreads(*benchThreads)
+	defer SetThreads(0)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, s := range benchShapes {
+		if s.transA || s.transB || s.ld > 0 || s.name == "attnPV4096x40" {
+			continue
+		}
+		a := make([]uint16, s.m*s.k)
+		for i := range a {
+			a[i] = float16.Fromfloat32(2*rng.Float32() - 1).Bits()
+		}
+		bm := random(rng, s.k*s.n)
+		c := make([]float32, s.m*s.n)
+		for _, p := range paths() {
+			b.Run(fmt.Sprintf("%s/%s", s.name, p), func(b *testing.B) {
+				use(b, p)
+				cpu := cpuTime()
+				for b.Loop() {
+					SgemmF16A(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
+				}
+				report(b, s.m, s.n, s.k, cpuTime()-cpu)
+			})
+		}
+	}
+}
+
 // BenchmarkTile measures a micro-kernel alone on packed operands that stay in
 // the L1 cache: the ceiling of each path on one core.
 func BenchmarkTile(b *testing.B) {

@@ -64,29 +64,44 @@ const (
 	minRowTiles    = 16
 
 	// inPlaceN is the widest op(B) for which a transposed A is read in
-	// place: packing pays only when each row panel meets many column panels.
+	// place (product.aInPlace).
 	inPlaceN = 64
 )
 
-// matB is op(B) as stored: float32 or IEEE 754 half-precision bits.
-type matB struct {
+// operand is a matrix X of the product, used as op(X): its elements are
+// float32 or IEEE 754 half-precision bits, op(X)[i][j] at x[i*ld+j], or at
+// x[j*ld+i] when trans.
+type operand struct {
 	f32   []float32
 	f16   []uint16
-	ld    int  // row stride
-	trans bool // stored n×k
+	ld    int // row stride
+	trans bool
 }
 
-// from returns the columns j.. of op(B).
-func (b matB) from(j int) matB {
-	if b.trans {
-		j *= b.ld
+// rowsFrom returns the rows i.. of op(X).
+func (x operand) rowsFrom(i int) operand {
+	if !x.trans {
+		i *= x.ld
 	}
-	if b.f16 != nil {
-		b.f16 = b.f16[j:]
+	return x.from(i)
+}
+
+// colsFrom returns the columns j.. of op(X).
+func (x operand) colsFrom(j int) operand {
+	if x.trans {
+		j *= x.ld
+	}
+	return x.from(j)
+}
+
+// from returns x with its elements from offset on.
+func (x operand) from(offset int) operand {
+	if x.f16 != nil {
+		x.f16 = x.f16[offset:]
 	} else {
-		b.f32 = b.f32[j:]
+		x.f32 = x.f32[offset:]
 	}
-	return b
+	return x
 }
 
 // product is one call of Sgemm on the blocked path:
@@ -95,10 +110,7 @@ type product struct {
 	kern        *kernel
 	m, n, k     int
 	alpha, beta float32
-	a           []float32
-	lda         int
-	transA      bool
-	b           matB
+	a, b        operand
 	c           []float32
 	ldc         int
 }
@@ -120,6 +132,9 @@ func (g product) run() {
 	}
 	tiles := (size + unit - 1) / unit
 	parts := min(tiles, max(t, min(partsPerThread*t, tiles/minTiles)))
+	if splitN && !g.aInPlace() {
+		parts = min(tiles, t) // each part packs all of A: no more than needed
+	}
 	if t <= 1 || parts <= 1 {
 		g.serial()
 		return
@@ -130,14 +145,9 @@ func (g product) run() {
 		hi := min(tiles*(i+1)/parts*unit, size)
 		p := g
 		if splitN {
-			p.n, p.b, p.c = hi-lo, g.b.from(lo), g.c[lo:]
-			return p
-		}
-		p.m, p.c = hi-lo, g.c[lo*g.ldc:]
-		if g.transA {
-			p.a = g.a[lo:]
+			p.n, p.b, p.c = hi-lo, g.b.colsFrom(lo), g.c[lo:]
 		} else {
-			p.a = g.a[lo*g.lda:]
+			p.m, p.a, p.c = hi-lo, g.a.rowsFrom(lo), g.c[lo*g.ldc:]
 		}
 		return p
 	}
@@ -153,6 +163,15 @@ func (g product) run() {
 	}
 	work() // the calling goroutine works too
 	wg.Wait()
+}
+
+// aInPlace reports whether the kernel reads A where it lies, rather than
+// packed. It does when A's rows are contiguous float32s: the hardware
+// prefetcher streams mr rows as well as one packed panel. A transposed A is
+// packed, unless op(B) is so narrow that each row panel meets few column
+// panels.
+func (g product) aInPlace() bool {
+	return g.a.f16 == nil && (!g.a.trans || g.n <= inPlaceN)
 }
 
 // buffers holds one goroutine's packed blocks, reused across calls.
@@ -188,9 +207,7 @@ func (g product) serial() {
 	mc := blocks(m, kern.mc, mr)
 	nc := blocks(n, kern.nc, nr)
 
-	// The kernel reads A where it lies when its rows are contiguous: the
-	// hardware prefetcher streams mr rows as well as one packed panel.
-	inPlace := !g.transA || n <= inPlaceN
+	a, inPlace := g.a, g.aInPlace()
 
 	buf := pool.Get().(*buffers)
 	defer pool.Put(buf)
@@ -214,7 +231,7 @@ func (g product) serial() {
 				if inPlace {
 					packed = mb / mr * mr
 				}
-				packA(g.transA, mb-packed, kb, mr, g.a, g.lda, ic+packed, pc, buf.a)
+				g.packA(mb-packed, kb, ic+packed, pc, buf)
 
 				// micro computes the tile of C at (ic+ir, jc+jr).
 				micro := func(ir, jr int) {
@@ -225,10 +242,10 @@ func (g product) serial() {
 					switch {
 					case ir >= packed:
 						ap, rs, cs = buf.a[(ir-packed)*kb:], 1, mr
-					case g.transA:
-						ap, rs, cs = g.a[pc*g.lda+ic+ir:], 1, g.lda
+					case a.trans:
+						ap, rs, cs = a.f32[pc*a.ld+ic+ir:], 1, a.ld
 					default:
-						ap, rs, cs = g.a[(ic+ir)*g.lda+pc:], g.lda, 1
+						ap, rs, cs = a.f32[(ic+ir)*a.ld+pc:], a.ld, 1
 					}
 					ct := g.c[(ic+ir)*g.ldc+jc+jr:]
 					if ir+mr <= mb && jr+w <= nb {
@@ -270,27 +287,40 @@ func merge(m, n int, t []float32, ldt int, beta float32, c []float32, ldc int) {
 	}
 }
 
-// packA copies the mb×kb block of op(A) at (ic, pc) into dst as panels of mr
-// rows: panel r holds, for each p, the mr values op(A)[ic+r*mr+i][pc+p] at
-// dst[r*mr*kb + p*mr + i]. Rows past mb are zero.
-func packA(transA bool, mb, kb, mr int, a []float32, lda, ic, pc int, dst []float32) {
+// packA copies the mb×kb block of op(A) at (ic, pc) into buf.a as panels of
+// mr rows: panel r holds, for each p, the mr values op(A)[ic+r*mr+i][pc+p] at
+// buf.a[r*mr*kb + p*mr + i]. Rows past mb are zero. Half-precision values
+// are converted on the way.
+func (g product) packA(mb, kb, ic, pc int, buf *buffers) {
+	kern, a, mr := g.kern, g.a, g.kern.mr
 	for ir := 0; ir < mb; ir += mr {
-		d := dst[ir*kb : (ir+mr)*kb]
+		d := buf.a[ir*kb : (ir+mr)*kb]
 		rows := min(mr, mb-ir)
 		if rows < mr {
 			clear(d)
 		}
-		if transA {
+		if a.trans {
 			// A is stored k×m: a row of A is a column of op(A).
 			for p := range kb {
-				s := a[(pc+p)*lda+ic+ir:]
-				copy(d[p*mr:p*mr+rows], s[:rows])
+				at := (pc+p)*a.ld + ic + ir
+				if a.f16 != nil {
+					kern.convert(d[p*mr:p*mr+rows], a.f16[at:at+rows])
+				} else {
+					copy(d[p*mr:p*mr+rows], a.f32[at:at+rows])
+				}
 			}
 			continue
 		}
 		for i := range rows {
-			s := a[(ic+ir+i)*lda+pc:]
-			s = s[:kb]
+			at := (ic+ir+i)*a.ld + pc
+			var s []float32 // row ic+ir+i of A from depth pc
+			if a.f16 != nil {
+				buf.convert = grow(buf.convert, kb)
+				kern.convert(buf.convert, a.f16[at:at+kb])
+				s = buf.convert
+			} else {
+				s = a.f32[at : at+kb]
+			}
 			for p, v := range s {
 				d[p*mr+i] = v
 			}

@@ -5,31 +5,34 @@ import "github.com/x448/float16"
 // SgemmF16B is Sgemm with B given as IEEE 754 half-precision bits, as model
 // weights are kept in memory: B's values are converted to float32 exactly
 // while they are packed, so the result equals Sgemm on the converted B.
+// A linear layer's weight (out, in) is B with transB.
 func SgemmF16B(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
 	check(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
-	if m == 0 || n == 0 {
-		return
+	sgemm(m, n, k, alpha, operand{f32: a, ld: lda, trans: transA}, operand{f16: b, ld: ldb, trans: transB}, beta, c, ldc)
+}
+
+// SgemmF16A is Sgemm with A given as IEEE 754 half-precision bits, converted
+// to float32 exactly while A is packed. A convolution's weight
+// (Cout, Cin·KH·KW) is A.
+func SgemmF16A(transA, transB bool, m, n, k int, alpha float32, a []uint16, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	check(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	sgemm(m, n, k, alpha, operand{f16: a, ld: lda, trans: transA}, operand{f32: b, ld: ldb, trans: transB}, beta, c, ldc)
+}
+
+// widen returns x with its half-precision elements converted to float32, in
+// a new slice when x has them.
+func (x operand) widen(rows, cols int) operand {
+	if x.f16 == nil {
+		return x
 	}
-	if alpha == 0 || k == 0 {
-		scale(m, n, beta, c, ldc)
-		return
+	if x.trans {
+		rows, cols = cols, rows
 	}
-	if active == pathGonum {
-		// gonum knows only float32: convert the whole of B first.
-		rows, cols := k, n
-		if transB {
-			rows, cols = n, k
-		}
-		b32 := make([]float32, rows*cols)
-		convert := kernelFor(pathGo).convert
-		for i := range rows {
-			convert(b32[i*cols:(i+1)*cols], b[i*ldb:i*ldb+cols])
-		}
-		sgemmGonum(transA, transB, m, n, k, alpha, a, lda, b32, cols, beta, c, ldc)
-		return
+	w := make([]float32, rows*cols) // (rows, cols) as stored
+	for i := range rows {
+		convertGo(w[i*cols:(i+1)*cols], x.f16[i*x.ld:i*x.ld+cols])
 	}
-	product{kern: kernelFor(active), m: m, n: n, k: k, alpha: alpha, beta: beta,
-		a: a, lda: lda, transA: transA, b: matB{f16: b, ld: ldb, trans: transB}, c: c, ldc: ldc}.run()
+	return operand{f32: w, ld: cols, trans: x.trans}
 }
 
 // convertGo writes dst[i] = float32 of the half-precision bits src[i].

@@ -9,8 +9,8 @@
 // where op(X) is X or its transpose, op(A) is m×k, op(B) is k×n and C is m×n.
 // Element (i, j) of a row-major matrix with row stride ld is x[i*ld+j].
 //
-// SgemmF16B takes B as half-precision bits, the form model weights are kept
-// in, and converts them while packing.
+// SgemmF16A and SgemmF16B take A or B as half-precision bits, the form model
+// weights are kept in, and convert them while packing.
 //
 // The fast paths follow Goto's algorithm, as BLIS does (see kernel): op(B) is
 // packed block by block into column panels that stay in cache, and a
@@ -92,6 +92,12 @@ func Threads() int {
 // errors in the caller, not bad data.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	check(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
+	sgemm(m, n, k, alpha, operand{f32: a, ld: lda, trans: transA}, operand{f32: b, ld: ldb, trans: transB}, beta, c, ldc)
+}
+
+// sgemm computes C = alpha*op(A)*op(B) + beta*C on the active path, its
+// arguments checked.
+func sgemm(m, n, k int, alpha float32, a, b operand, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -100,11 +106,12 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	if active == pathGonum {
-		sgemmGonum(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		// gonum knows only float32.
+		a, b = a.widen(m, k), b.widen(k, n)
+		sgemmGonum(a.trans, b.trans, m, n, k, alpha, a.f32, a.ld, b.f32, b.ld, beta, c, ldc)
 		return
 	}
-	product{kern: kernelFor(active), m: m, n: n, k: k, alpha: alpha, beta: beta,
-		a: a, lda: lda, transA: transA, b: matB{f32: b, ld: ldb, trans: transB}, c: c, ldc: ldc}.run()
+	product{kern: kernelFor(active), m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, b: b, c: c, ldc: ldc}.run()
 }
 
 // check panics with a message naming the bad argument.
