@@ -34,6 +34,10 @@ type kernel struct {
 	transpose func(src []float32, lds int, dst []float32, ldd int)
 	tw        int
 
+	// transposeA, if not nil, writes dst[j*ldd+i] = src[i*lds+j] for
+	// i < mr, j < 16; it packs A 16 steps at a time.
+	transposeA func(src []float32, lds int, dst []float32, ldd int)
+
 	// convert writes dst[i] = float32 of the half-precision bits src[i].
 	convert func(dst []float32, src []uint16)
 }
@@ -311,18 +315,28 @@ func (g product) packA(mb, kb, ic, pc int, buf *buffers) {
 			}
 			continue
 		}
-		for i := range rows {
-			at := (ic+ir+i)*a.ld + pc
-			var s []float32 // row ic+ir+i of A from depth pc
-			if a.f16 != nil {
-				buf.convert = grow(buf.convert, kb)
-				kern.convert(buf.convert, a.f16[at:at+kb])
-				s = buf.convert
-			} else {
-				s = a.f32[at : at+kb]
+		// Rows of A as float32s: in place, or converted into buf.convert.
+		src, lds := a.f32, a.ld
+		if a.f16 != nil {
+			buf.convert = grow(buf.convert, rows*kb)
+			for i := range rows {
+				at := (ic+ir+i)*a.ld + pc
+				kern.convert(buf.convert[i*kb:(i+1)*kb], a.f16[at:at+kb])
 			}
-			for p, v := range s {
-				d[p*mr+i] = v
+			src, lds = buf.convert, kb
+		} else {
+			src = src[(ic+ir)*lds+pc:]
+		}
+		p0 := 0 // the transpose packs depths < p0
+		if kern.transposeA != nil && rows == mr {
+			for p0 = 0; p0+16 <= kb; p0 += 16 {
+				kern.transposeA(src[p0:], lds, d[p0*mr:], mr)
+			}
+		}
+		for i := range rows {
+			s := src[i*lds : i*lds+kb]
+			for p := p0; p < kb; p++ {
+				d[p*mr+i] = s[p]
 			}
 		}
 	}

@@ -290,6 +290,21 @@ func TestTranspose(t *testing.T) {
 		if p == pathGonum || kern.transpose == nil {
 			continue
 		}
+		if kern.transposeA != nil {
+			src := make([]float32, kern.mr*21)
+			for i := range src {
+				src[i] = float32(i)
+			}
+			dst := make([]float32, 16*kern.mr)
+			kern.transposeA(src, 21, dst, kern.mr)
+			for i := range kern.mr {
+				for j := range 16 {
+					if got, want := dst[j*kern.mr+i], src[i*21+j]; got != want {
+						t.Fatalf("%s: transposeA: dst[%d][%d] = %v, want %v", p, j, i, got, want)
+					}
+				}
+			}
+		}
 		tw := kern.tw
 		src := make([]float32, tw*21)
 		for i := range src {

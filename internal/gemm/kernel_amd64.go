@@ -79,6 +79,10 @@ var avx512Kernel = kernel{mr: 12, nr: 32, kc: 256, mc: 192, nc: 2048,
 		_, _ = src[15*lds+15], dst[15*ldd+15] // the assembly stays in bounds
 		transpose16(&src[0], lds, &dst[0], ldd)
 	},
+	transposeA: func(src []float32, lds int, dst []float32, ldd int) {
+		_, _ = src[11*lds+15], dst[15*ldd+11] // the assembly stays in bounds
+		transpose12(&src[0], lds, &dst[0], ldd)
+	},
 	convert: convertWith(convertAVX512, 16),
 }
 
@@ -136,6 +140,11 @@ func tileAVX512N(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, b
 //
 //go:noescape
 func transpose16(src *float32, lds int, dst *float32, ldd int)
+
+// transpose12 writes dst[j*ldd+i] = src[i*lds+j] for i < 12, j < 16.
+//
+//go:noescape
+func transpose12(src *float32, lds int, dst *float32, ldd int)
 
 // transpose8 writes dst[j*ldd+i] = src[i*lds+j] for i, j < 8.
 //
