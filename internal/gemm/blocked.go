@@ -12,7 +12,8 @@ import (
 // panels of nr and reused for all rows of A; the micro-kernel multiplies mr
 // rows of A by one panel, keeping the mr×nr tile of C in registers for all kc
 // steps. A is read where it lies (the kernel takes its strides) when its rows
-// are contiguous, and packed into row panels of mr when it is transposed.
+// are contiguous float32s, and packed into row panels of mr otherwise
+// (transposed or half precision).
 type kernel struct {
 	mr, nr     int // register tile of C
 	kc, mc, nc int // cache blocks: depth, rows of A, columns of B
@@ -182,7 +183,7 @@ func (g product) aInPlace() bool {
 type buffers struct {
 	a, b    []float32 // packed mc×kc block of op(A), kc×nc block of op(B)
 	tile    []float32 // mr×nr scratch tile for edges of C
-	convert []float32 // B's rows converted from half precision
+	convert []float32 // rows of A or B converted from half precision
 }
 
 var pool = sync.Pool{New: func() any { return new(buffers) }}

@@ -64,7 +64,10 @@ var avx2Kernel = kernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048,
 }
 
 // avx512Kernel computes 12×32 tiles with AVX-512, and 12×16 tiles for a
-// last column panel of at most 16.
+// last column panel of at most 16. Its blocks suit Zen 5 (48 KiB L1d, 1 MiB
+// L2 per core): a B panel of 256 steps (32 KiB) stays in L1, 192 rows of A
+// by 256 steps (192 KiB) in L2, and the 2 MiB of packed B in L3. Other
+// choices from kc 128 to 512 and mc 48 to 384 measured within noise.
 var avx512Kernel = kernel{mr: 12, nr: 32, kc: 256, mc: 192, nc: 2048,
 	tile: func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32) {
 		_, _, _ = a[11*rs+(k-1)*cs], b[32*k-1], c[11*ldc+31] // the assembly stays in bounds
