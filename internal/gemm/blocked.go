@@ -144,6 +144,12 @@ func (g product) run() {
 		g.serial()
 		return
 	}
+	g.parallel(min(t, parts), parts, tiles, unit, size, splitN)
+}
+
+// parallel computes the product on goroutines that take parts in turn: the
+// parts of size along n (splitN) or m, in whole tiles of unit.
+func (g product) parallel(goroutines, parts, tiles, unit, size int, splitN bool) {
 	// part returns the product of part i; only the last has edge tiles.
 	part := func(i int) product {
 		lo := tiles * i / parts * unit
@@ -163,7 +169,7 @@ func (g product) run() {
 		}
 	}
 	var wg sync.WaitGroup
-	for range min(t, parts) - 1 {
+	for range goroutines - 1 {
 		wg.Go(work)
 	}
 	work() // the calling goroutine works too

@@ -321,3 +321,23 @@ func TestTranspose(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmAllocs checks that Sgemm on one goroutine reuses its buffers
+// instead of allocating on every call.
+func TestSgemmAllocs(t *testing.T) {
+	defer SetThreads(0)
+	SetThreads(1)
+	rng := rand.New(rand.NewPCG(9, 9))
+	m, n, k := 100, 200, 300
+	a, b, c := random(rng, m*k), random(rng, k*n), make([]float32, m*n)
+	for _, p := range paths() {
+		use(t, p)
+		if p == pathGonum {
+			continue // gonum's own business
+		}
+		allocs := testing.AllocsPerRun(10, func() { Sgemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n) })
+		if allocs >= 1 {
+			t.Errorf("%s: %v allocations per call, want 0", p, allocs)
+		}
+	}
+}
