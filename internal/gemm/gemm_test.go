@@ -141,7 +141,7 @@ const tolerance = 1e-5
 var shapes = []struct{ m, n, k int }{
 	{1, 1, 1}, {1, 1, 17}, {1, 33, 1}, {33, 1, 1}, {1, 65, 127}, {127, 1, 65}, {65, 127, 1},
 	{2, 3, 5}, {7, 11, 13}, {17, 17, 17}, {33, 33, 33}, {65, 65, 65}, {13, 255, 31},
-	{127, 33, 255}, {255, 17, 65}, {37, 127, 300}, {300, 257, 129},
+	{127, 33, 255}, {255, 17, 65}, {37, 127, 300}, {300, 257, 129}, {129, 301, 67},
 }
 
 var scalars = []struct{ alpha, beta float32 }{{1, 0}, {0.5, -1.5}, {-2, 1}, {1, 1}, {0.25, 0}}
@@ -340,4 +340,12 @@ func TestSgemmAllocs(t *testing.T) {
 			t.Errorf("%s: %v allocations per call, want 0", p, allocs)
 		}
 	}
+}
+
+func TestKernel(t *testing.T) {
+	k := Kernel()
+	if k != bestPath().String() {
+		t.Errorf("Kernel() = %q, want the best path %q", k, bestPath())
+	}
+	t.Logf("Kernel() = %q; paths tested: %v", k, paths())
 }
