@@ -59,6 +59,7 @@ func BenchmarkAttention(b *testing.B) {
 	r := rand.New(rand.NewPCG(2, 2))
 	for _, tc := range []struct{ b, lq, lk, heads, dh int }{
 		{2, 4096, 4096, 8, 40},  // U-Net self-attention at 64×64 latents
+		{2, 1024, 1024, 8, 80},  // and at 32×32
 		{2, 4096, 77, 8, 40},    // its cross-attention
 		{1, 4096, 4096, 1, 512}, // VAE mid-block at 512×512
 	} {

@@ -20,14 +20,9 @@ var shiftBudget = 256 << 10
 
 // Conv2dPad is Conv2d with separate zero padding per side (the VAE encoder's
 // downsampler pads only right and bottom). The weight may be in half
-// precision (Tensor.Half): it is converted to float32 for the call.
+// precision (Tensor.Half): blocks of its rows are converted to float32 as
+// the products need them.
 func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *Tensor {
-	wdata := weight.Data
-	if weight.Half != nil {
-		wdata = getScratch(len(weight.Half))
-		defer putScratch(wdata)
-		Parallel(len(wdata), 1<<16, func(lo, hi int) { halfToFloat(wdata[lo:hi], weight.Half[lo:hi]) })
-	}
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh := (h+top+bottom-kh)/stride + 1
@@ -41,10 +36,28 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 	}
 	direct := kh == 1 && kw == 1 && stride == 1 && top == 0 && bottom == 0 && left == 0 && right == 0
 	if !direct && useShifted && stride == 1 && plane >= 2*o {
+		wdata := weight.Data
+		if weight.Half != nil {
+			wdata = getScratch(len(weight.Half))
+			defer putScratch(wdata)
+			weightRows(wdata, weight, ckk, 0, o)
+		}
 		conv2dShifted(y, x, wdata, weight.Shape, bias, top, bottom, left, right)
 		return y
 	}
+	// Output channels per product: all of them, or for a half-precision
+	// weight as many as fit a converted block of halfBlock values.
+	oBlock := o
+	var wbuf []float32
+	if weight.Half != nil {
+		oBlock = max(1, min(o, halfBlock/ckk))
+		wbuf = getScratch(oBlock * ckk)
+		defer putScratch(wbuf)
+	}
 	band := max(1, min(oh, colBudget/max(1, ckk*ow)))
+	if direct {
+		band = oh // B is the input itself, (C, H·W)
+	}
 	var col []float32
 	if !direct {
 		col = getScratch(ckk * band * ow)
@@ -60,21 +73,39 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 				}
 			})
 		}
-		if direct {
-			// (O, C) · (C, H·W) -> (O, H·W)
-			MatMul(false, false, o, plane, c, wdata, c, xb, plane, beta, yb, plane)
-			continue
-		}
 		for r0 := 0; r0 < oh; r0 += band {
 			rows := min(band, oh-r0)
 			cols := rows * ow
-			// (C·KH·KW, rows·OW) patches of the input under this band of outputs.
-			im2col(col[:ckk*cols], xb, c, h, w, kh, kw, stride, top, left, r0, rows, ow)
-			// (O, C·KH·KW) · (C·KH·KW, rows·OW) -> (O, rows·OW), written into each output plane.
-			MatMul(false, false, o, cols, ckk, wdata, ckk, col, cols, beta, yb[r0*ow:], plane)
+			src := xb // (C, H·W) for a 1×1 convolution
+			if !direct {
+				// (C·KH·KW, rows·OW) patches of the input under this band of outputs.
+				im2col(col[:ckk*cols], xb, c, h, w, kh, kw, stride, top, left, r0, rows, ow)
+				src = col
+			}
+			for o0 := 0; o0 < o; o0 += oBlock {
+				o1 := min(o, o0+oBlock)
+				// (o1−o0, C·KH·KW) · (C·KH·KW, rows·OW) -> (o1−o0, rows·OW), into each output plane.
+				MatMul(false, false, o1-o0, cols, ckk, weightRows(wbuf, weight, ckk, o0, o1), ckk, src, cols, beta, yb[o0*plane+r0*ow:], plane)
+			}
 		}
 	}
 	return y
+}
+
+// halfBlock is the size (in float32s) of the block of a half-precision
+// convolution weight converted at once: 4 MiB, so a whole weight of SD's
+// widest layers (1280×2560×3×3, 118 MB in float32) is never expanded.
+var halfBlock = 1 << 20 // a variable so tests can force several blocks
+
+// weightRows returns rows [o0, o1) of weight viewed as an (O, k) matrix, in
+// float32: a slice of Data, or the half-precision values converted into buf.
+func weightRows(buf []float32, weight *Tensor, k, o0, o1 int) []float32 {
+	if weight.Half == nil {
+		return weight.Data[o0*k : o1*k]
+	}
+	d, src := buf[:(o1-o0)*k], weight.Half[o0*k:o1*k]
+	Parallel(len(d), 1<<16, func(lo, hi int) { halfToFloat(d[lo:hi], src[lo:hi]) })
+	return d
 }
 
 // im2col writes, for output rows [r0, r0+rows), the input value under every

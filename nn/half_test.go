@@ -42,6 +42,11 @@ func TestHalfWeights(t *testing.T) {
 		x, w, b := randTensor(r, 2, tc.c, tc.h, tc.h), roundHalf(randTensor(r, tc.o, tc.c, tc.k, tc.k)), randTensor(r, tc.o)
 		want := Conv2d(x, w, b, tc.stride, tc.pad).Data
 		same("conv", Conv2d(x, w.Clone().ToHalf(), b, tc.stride, tc.pad).Data, want)
+		// Several blocks of output channels, and bands of output rows.
+		defer func(h, c int) { halfBlock, colBudget = h, c }(halfBlock, colBudget)
+		halfBlock, colBudget = 2*tc.c*tc.k*tc.k, 100
+		same("conv blocks", Conv2d(x, w.Clone().ToHalf(), b, tc.stride, tc.pad).Data, want)
+		halfBlock, colBudget = 1<<20, 4<<20
 	}
 
 	// The tensor methods see through the representation.
