@@ -152,7 +152,7 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 	embAct := nn.SiLU(emb) // every resnet takes SiLU(emb)
 
 	// 2. Pre-process.
-	h := m.ConvIn.Forward(x) // (B, C_in, h, w) -> (B, C0, h, w)
+	h := conv(m.ConvIn, x) // (B, C_in, h, w) -> (B, C0, h, w)
 	trace.do("conv_in", h)
 	skips := []*nn.Tensor{h}
 
@@ -178,8 +178,8 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 	if trace != nil {
 		trace.do("conv_norm_out", m.ConvNormOut.Forward(h)) // (B, C0, h, w)
 	}
-	h = normSiLU(m.ConvNormOut, h)   // (B, C0, h, w)
-	return m.ConvOut.Forward(h), nil // (B, C0, h, w) -> (B, C_out, h, w)
+	h = normSiLU(m.ConvNormOut, h) // (B, C0, h, w)
+	return conv(m.ConvOut, h), nil // (B, C0, h, w) -> (B, C_out, h, w)
 }
 
 // checkInputs reports whether x, t and ctx have the shapes Forward needs.
