@@ -32,14 +32,23 @@ func Concat(ts ...*Tensor) *Tensor {
 	shape := append([]int(nil), ts[0].Shape...)
 	shape[1] = total
 	y := New(shape...)
-	for b := 0; b < n; b++ {
-		off := b * total * inner
-		for _, t := range ts {
+	// One job per (batch item, input), each a contiguous copy; small
+	// results are copied inline.
+	jobs, chunk := n*len(ts), 1
+	if len(y.Data) < 1<<16 {
+		chunk = jobs
+	}
+	Parallel(jobs, chunk, func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			b, t := j/len(ts), ts[j%len(ts)]
+			off := b * total * inner
+			for _, u := range ts[:j%len(ts)] {
+				off += u.Shape[1] * inner
+			}
 			sz := t.Shape[1] * inner
 			copy(y.Data[off:off+sz], t.Data[b*sz:(b+1)*sz])
-			off += sz
 		}
-	}
+	})
 	return y
 }
 

@@ -26,7 +26,7 @@ import (
 	"github.com/sdgo/sdgo/weights"
 )
 
-const benchUsage = `Usage: sdgo bench [--json] [--quick] [--no-txt2img] [--threads N] [--cpuprofile FILE]
+const benchUsage = `Usage: sdgo bench [--json] [--quick] [--no-txt2img] [--dir DIR] [--threads N] [--cpuprofile FILE]
 
 Measures this machine on Stable Diffusion 1.5-sized work, with no download: it
 writes an SD 1.5-shaped checkpoint of random weights (fp16, ~2 GB, in a
@@ -100,6 +100,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.Bool("json", false, "print one JSON object instead of a table")
 	quick := fs.Bool("quick", false, "skip the 512×512 measurements")
 	noChild := fs.Bool("no-txt2img", false, "skip the txt2img in a child process")
+	keep := fs.String("dir", "", "write the checkpoint and tokenizer to this folder and keep them; reuse them when present")
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to this file; each is labelled stage=NAME (go tool pprof -tagfocus stage=unet_512_s)")
 	child := fs.String("txt2img-child", "", "checkpoint for the child's one-step txt2img (internal)")
@@ -135,22 +136,28 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	progress("sdgo bench: %s/%s, %s kernel, %d threads", runtime.GOOS, r.GOARCH, r.Kernel, r.Threads)
 	r.GemmGFLOPS = benchGemm(1024)
 
-	dir, err := os.MkdirTemp("", "sdgo-bench-")
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
+	dir := *keep
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "sdgo-bench-"); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--dir: %w", err)
 	}
-	defer os.RemoveAll(dir)
 	ckpt := filepath.Join(dir, spec.name+".safetensors")
-	progress("writing a random %s checkpoint (fp16) to %s", spec.name, dir)
-	start := time.Now()
-	if err := writeBenchTokenizer(dir); err != nil {
-		return err
+	if _, err := os.Stat(ckpt); err != nil || *keep == "" {
+		progress("writing a random %s checkpoint (fp16) to %s", spec.name, dir)
+		start := time.Now()
+		if err := writeBenchTokenizer(dir); err != nil {
+			return err
+		}
+		if err := writeBenchCheckpoint(ckpt, spec); err != nil {
+			return err
+		}
+		r.WriteS = ptr(time.Since(start).Seconds())
+		debug.FreeOSMemory()
 	}
-	if err := writeBenchCheckpoint(ckpt, spec); err != nil {
-		return err
-	}
-	r.WriteS = ptr(time.Since(start).Seconds())
-	debug.FreeOSMemory()
 
 	// First the child, while this process holds no model: its peak RSS is
 	// that of a user's run.
@@ -176,7 +183,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 
 	progress("loading the checkpoint")
-	start = time.Now()
+	start := time.Now()
 	m, err := pipeline.Load(ckpt, pipeline.LoadOptions{Tokenizer: dir})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)

@@ -60,6 +60,21 @@ func TestBench(t *testing.T) {
 			}
 		}
 	}
+	// --dir keeps the checkpoint and reuses it.
+	dir := t.TempDir()
+	for i, wantWrite := range []bool{true, false} {
+		code, stdout, stderr := sdgo("bench", "--quick", "--json", "--dir", dir)
+		if code != 0 {
+			t.Fatalf("bench --dir, run %d: exit %d: %s", i, code, stderr)
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		if wrote := r["write_checkpoint_s"] != nil; wrote != wantWrite {
+			t.Errorf("bench --dir, run %d: wrote the checkpoint %t, want %t", i, wrote, wantWrite)
+		}
+	}
 	// The table form.
 	if code, stdout, stderr := sdgo("bench", "--quick"); code != 0 || len(stdout) == 0 {
 		t.Errorf("bench --quick: exit %d, stdout %q, stderr %q", code, stdout, stderr)
