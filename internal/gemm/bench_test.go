@@ -10,8 +10,9 @@ import (
 	"github.com/x448/float16"
 )
 
-// benchShapes are a square reference and the products of Stable Diffusion's
-// U-Net at 512×512 (latent 64×64).
+// benchShapes are a square reference and the products of Stable Diffusion 1.5
+// at 512×512 (latent 64×64): U-Net convolutions, attention and linear layers,
+// and the text encoder's MLP.
 var benchShapes = []struct {
 	name           string
 	m, n, k        int
@@ -42,8 +43,10 @@ var benchShapes = []struct {
 	{"linear8192x320x2560", 8192, 2560, 320, false, true, 0},
 }
 
-var benchThreads = flag.Int("threads", 0, "goroutines for BenchmarkSgemm (0: GOMAXPROCS)")
+var benchThreads = flag.Int("threads", 0, "goroutines for the Sgemm benchmarks (0: GOMAXPROCS)")
 
+// BenchmarkSgemm measures every path on benchShapes. -threads sets the
+// goroutines; docs/PERFORMANCE.md has the figures.
 func BenchmarkSgemm(b *testing.B) {
 	SetThreads(*benchThreads)
 	defer SetThreads(0)
