@@ -3,6 +3,8 @@ package clip
 import (
 	"fmt"
 
+	"github.com/x448/float16"
+
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/weights"
 )
@@ -16,10 +18,12 @@ type Embeddings struct {
 }
 
 func loadEmbeddings(ld *weights.Loader, cfg Config) *Embeddings {
-	ld = ld.WithPrecision(weights.KeepFloat32) // tables read row by row, not through a product
 	e := &Embeddings{
+		// The token table may stay in half precision like the other weights
+		// (a few of its rows are read per prompt, so it costs almost no memory
+		// when read from the file's mapping); the small position table is float32.
 		TokenEmbedding:    ld.Sub("token_embedding").Tensor("weight", cfg.VocabSize, cfg.Width),
-		PositionEmbedding: ld.Sub("position_embedding").Tensor("weight", cfg.Positions, cfg.Width),
+		PositionEmbedding: ld.WithPrecision(weights.KeepFloat32).Sub("position_embedding").Tensor("weight", cfg.Positions, cfg.Width),
 	}
 	// Checkpoints saved by transformers < 4.31 also carry the int64 buffer
 	// position_ids = [0, 1, …, 76]: positions are simply 0…L-1, so it is skipped.
@@ -37,6 +41,7 @@ func (e *Embeddings) Forward(ids [][]int) (*nn.Tensor, error) {
 		return nil, fmt.Errorf("clip: %d tokens, the model has %d positions", l, positions)
 	}
 	x := nn.New(b, l, d) // (B, L, D)
+	tok := make([]float32, d)
 	for bi, row := range ids {
 		if len(row) != l {
 			return nil, fmt.Errorf("clip: prompt %d has %d tokens, prompt 0 has %d", bi, len(row), l)
@@ -46,7 +51,7 @@ func (e *Embeddings) Forward(ids [][]int) (*nn.Tensor, error) {
 				return nil, fmt.Errorf("clip: prompt %d, token %d: id %d outside the vocabulary [0, %d)", bi, i, id, vocab)
 			}
 			dst := x.Data[(bi*l+i)*d : (bi*l+i+1)*d]
-			tok := e.TokenEmbedding.Data[id*d : (id+1)*d]
+			tableRow(tok, e.TokenEmbedding, id)
 			pos := e.PositionEmbedding.Data[i*d : (i+1)*d]
 			for j := range dst {
 				dst[j] = tok[j] + pos[j]
@@ -54,4 +59,16 @@ func (e *Embeddings) Forward(ids [][]int) (*nn.Tensor, error) {
 		}
 	}
 	return x, nil
+}
+
+// tableRow copies row i of the table t (float32 or half precision) to dst.
+func tableRow(dst []float32, t *nn.Tensor, i int) {
+	d := len(dst)
+	if t.Half == nil {
+		copy(dst, t.Data[i*d:(i+1)*d])
+		return
+	}
+	for j, h := range t.Half[i*d : (i+1)*d] {
+		dst[j] = float16.Frombits(h).Float32()
+	}
 }

@@ -10,7 +10,7 @@ import (
 // names, with the first_stage_model. prefix as a single file has it.
 func TestLoadVAEFile(t *testing.T) {
 	for _, p := range []string{"vae/diffusion_pytorch_model.safetensors", "vae/vae_ldm.fp16.safetensors"} {
-		m, closeFn, err := loadVAEFile(testdata.Path(t, p))
+		m, _, closeFn, err := loadVAEFile(testdata.Path(t, p))
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
@@ -19,7 +19,7 @@ func TestLoadVAEFile(t *testing.T) {
 			t.Fatalf("%s: config %+v", p, m.Config)
 		}
 	}
-	if _, _, err := loadVAEFile(testdata.Path(t, "clip/sd1/model.safetensors")); err == nil {
+	if _, _, _, err := loadVAEFile(testdata.Path(t, "clip/sd1/model.safetensors")); err == nil {
 		t.Fatal("a text encoder loaded as a VAE")
 	}
 }

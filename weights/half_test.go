@@ -70,6 +70,21 @@ func TestFileHalf(t *testing.T) {
 	if _, err := f.Half("missing"); err == nil {
 		t.Error("Half of a missing tensor: no error")
 	}
+
+	// Released pages come back when a view reads them.
+	h, err := f.Half("h.weight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := append([]float32(nil), h.Floats()...)
+	if err := ReleasePages(Multi{f}); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range h.Floats() {
+		if v != before[i] {
+			t.Errorf("after ReleasePages: h.weight[%d] = %g, want %g", i, v, before[i])
+		}
+	}
 }
 
 func TestLoaderPrecision(t *testing.T) {

@@ -77,6 +77,7 @@ const maxHeader = 100 << 20
 type File struct {
 	path     string
 	data     []byte // the data section (after the header)
+	mapped   []byte // the whole memory mapping, when Open made one
 	unmap    func() error
 	infos    map[string]*Info
 	names    []string
@@ -97,8 +98,41 @@ func Open(path string) (*File, error) {
 		unmap()
 		return nil, err
 	}
-	f.unmap = unmap
+	f.unmap, f.mapped = unmap, buf
 	return f, nil
+}
+
+// ReleasePages tells the system that the process no longer needs the pages
+// of the file's memory mapping it has read so far: they leave the process's
+// resident memory (the system's page cache may keep them). Call it after
+// loading, once the tensors read as float32 have been copied out: they
+// stay valid, and half-precision views of the file (see [File.Half]) read
+// their pages back in as they are used. Where pages cannot be released it
+// does nothing.
+func (f *File) ReleasePages() error {
+	if f.unmap == nil || len(f.mapped) == 0 {
+		return nil
+	}
+	if err := releasePages(f.mapped); err != nil {
+		return fmt.Errorf("weights: %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// ReleasePages calls [File.ReleasePages] on the safetensors files of src: a
+// File, or a Multi (a sharded checkpoint) of them.
+func ReleasePages(src Source) error {
+	switch s := src.(type) {
+	case *File:
+		return s.ReleasePages()
+	case Multi:
+		var errs []error
+		for _, sub := range s {
+			errs = append(errs, ReleasePages(sub))
+		}
+		return errors.Join(errs...)
+	}
+	return nil
 }
 
 // Parse reads a safetensors file already in memory; name is used in errors.
@@ -183,7 +217,7 @@ func (f *File) Close() error {
 		return nil
 	}
 	err := f.unmap()
-	f.unmap, f.data = nil, nil
+	f.unmap, f.data, f.mapped = nil, nil, nil
 	return err
 }
 
