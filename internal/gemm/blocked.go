@@ -69,8 +69,10 @@ const (
 	minRowTiles    = 16
 
 	// inPlaceN is the widest op(B) for which a transposed A is read in
-	// place (product.aInPlace).
-	inPlaceN = 64
+	// place, and packAMinN the narrowest for which A with contiguous rows is
+	// packed (product.aInPlace).
+	inPlaceN  = 64
+	packAMinN = 512
 )
 
 // operand is a matrix X of the product, used as op(X): its elements are
@@ -177,12 +179,21 @@ func (g product) parallel(goroutines, parts, tiles, unit, size int, splitN bool)
 }
 
 // aInPlace reports whether the kernel reads A where it lies, rather than
-// packed. It does when A's rows are contiguous float32s: the hardware
-// prefetcher streams mr rows as well as one packed panel. A transposed A is
-// packed, unless op(B) is so narrow that each row panel meets few column
-// panels.
+// packed. Packing copies A once per block of op(B) into panels that sit
+// contiguously in cache, which pays when each panel meets many column panels
+// of op(B) and when the kernel has a fast transpose to pack with
+// (transposeA); otherwise, a float32 A with contiguous rows is read in place,
+// the hardware prefetcher streaming its mr rows. A transposed A is packed
+// unless op(B) is so narrow that each row panel meets few column panels.
 func (g product) aInPlace() bool {
-	return g.a.f16 == nil && (!g.a.trans || g.n <= inPlaceN)
+	a := g.a
+	switch {
+	case a.f16 != nil:
+		return false
+	case a.trans:
+		return g.n <= inPlaceN
+	}
+	return g.kern.transposeA == nil || g.n < packAMinN
 }
 
 // buffers holds one goroutine's packed blocks, reused across calls.
