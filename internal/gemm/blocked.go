@@ -11,9 +11,8 @@ import (
 // that stay in cache: a kc×nc block of op(B) is packed once into column
 // panels of nr and reused for all rows of A; the micro-kernel multiplies mr
 // rows of A by one panel, keeping the mr×nr tile of C in registers for all kc
-// steps. A is read where it lies (the kernel takes its strides) when its rows
-// are contiguous float32s, and packed into row panels of mr otherwise
-// (transposed or half precision).
+// steps. A is packed into row panels of mr as well, or read where it lies
+// (the kernel takes its strides), as product.aInPlace decides.
 type kernel struct {
 	mr, nr     int // register tile of C
 	kc, mc, nc int // cache blocks: depth, rows of A, columns of B
