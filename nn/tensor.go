@@ -5,8 +5,14 @@
 //
 // Tensors are row-major with a flat []float32, and images are NCHW: element
 // (n, c, h, w) of a (N, C, H, W) tensor is Data[((n*C+c)*H+h)*W+w].
-// Every matrix product goes through one entry point, [MatMul], so the
-// performance work can swap its kernel in one place.
+// Every matrix product goes through one entry point, [MatMul] (or
+// [MatMulF16B] when one operand is a half-precision weight, see
+// [Tensor.Half]), so the performance work can swap its kernel in one place.
+//
+// The elementwise operations compute in float32 (exp and erf by polynomials,
+// fastmath.go) within a few float32 ulps of float64; on amd64 their loops run
+// AVX2 kernels (exp_amd64.s) whose reference is the plain Go loop beside each
+// call in simd.go (the build tag noasm forces it).
 package nn
 
 import (
