@@ -38,7 +38,8 @@ var colBudget = 8 << 20
 //
 //	Yᵀ (N·rows·OW, O) = colᵀ (N·rows·OW, C·K·K) · Wᵀ (C·K·K, O)
 //
-// where col holds the input under every kernel tap (im2col). Yᵀ is then
+// where col holds the input under every kernel tap (im2col; a 1×1
+// convolution reads each sample's input in place instead). Yᵀ is then
 // transposed into the output planes, plus the bias. Every band converts and
 // packs the whole weight again, so bands are as tall as the budget allows
 // and span the batch.
@@ -48,6 +49,17 @@ func convHalf(c layer.Conv2d, x *nn.Tensor, oh, ow int) *nn.Tensor {
 	ckk := ch * k * k
 	y := nn.New(n, o, oh, ow)
 	plane := oh * ow
+	if k == 1 && c.Stride == 1 && c.Pad == 0 {
+		// A 1×1 convolution: each sample's (C, H·W) input is col itself.
+		yt := getScratch(plane * o)
+		defer putScratch(yt)
+		for b := range n {
+			// (C, H·W)ᵀ · (O, C)ᵀ -> (H·W, O)
+			nn.MatMulF16B(true, true, plane, o, ch, x.Data[b*ch*plane:(b+1)*ch*plane], plane, c.Weight.Half, ch, 0, yt, o)
+			transposeBias(y.Data[b*o*plane:], plane, yt, plane, o, c.Bias)
+		}
+		return y
+	}
 	band := max(1, min(oh, colBudget/(ckk*n*ow)))
 	col := getScratch(ckk * n * band * ow)
 	yt := getScratch(n * band * ow * o)

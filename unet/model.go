@@ -27,6 +27,7 @@ package unet
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/nn/layer"
@@ -151,6 +152,15 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 	trace.do("time_embedding", emb)
 	embAct := nn.SiLU(emb) // every resnet takes SiLU(emb)
 
+	// A guided step runs one latent at one timestep under two contexts (the
+	// negative prompt's and the prompt's). Until the first cross-attention
+	// brings the context in, both samples compute the same numbers: they are
+	// computed once, as a batch of one, and repeated there (see
+	// BasicTransformerBlock.Forward).
+	if m.Trace == nil && sameSamples(x, t) {
+		x = nn.From(x.Data[:len(x.Data)/b], append([]int{1}, x.Shape[1:]...)...) // (1, C_in, h, w)
+	}
+
 	// 2. Pre-process.
 	h := conv(m.ConvIn, x) // (B, C_in, h, w) -> (B, C0, h, w)
 	trace.do("conv_in", h)
@@ -179,7 +189,8 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 		trace.do("conv_norm_out", m.ConvNormOut.Forward(h)) // (B, C0, h, w)
 	}
 	h = normSiLU(m.ConvNormOut, h) // (B, C0, h, w)
-	return conv(m.ConvOut, h), nil // (B, C0, h, w) -> (B, C_out, h, w)
+	h = conv(m.ConvOut, h)         // (B, C0, h, w) -> (B, C_out, h, w)
+	return repeatBatch(h, b), nil  // a model without cross-attention never left the batch of one
 }
 
 // checkInputs reports whether x, t and ctx have the shapes Forward needs.
@@ -203,6 +214,36 @@ func shapeOf(t *nn.Tensor) []int {
 		return nil
 	}
 	return t.Shape
+}
+
+// sameSamples reports whether the batch x holds more than one sample, all
+// equal, at equal timesteps.
+func sameSamples(x *nn.Tensor, t []float32) bool {
+	b := x.Shape[0]
+	if b < 2 || !slices.Equal(t, repeatFloat(t[0], len(t))) {
+		return false
+	}
+	n := len(x.Data) / b
+	for i := 1; i < b; i++ {
+		if !slices.Equal(x.Data[:n], x.Data[i*n:(i+1)*n]) {
+			return false
+		}
+	}
+	return true
+}
+
+// repeatBatch returns x (1, …) repeated into a batch of b, (b, …); x itself
+// when its batch is b already.
+func repeatBatch(x *nn.Tensor, b int) *nn.Tensor {
+	if x.Shape[0] == b {
+		return x
+	}
+	shape := append([]int{b}, x.Shape[1:]...)
+	y := nn.New(shape...)
+	for i := range b {
+		copy(y.Data[i*len(x.Data):], x.Data)
+	}
+	return y
 }
 
 func repeatFloat(v float32, n int) []float32 {
