@@ -20,8 +20,7 @@ var shiftBudget = 256 << 10
 
 // Conv2dPad is Conv2d with separate zero padding per side (the VAE encoder's
 // downsampler pads only right and bottom). The weight may be in half
-// precision (Tensor.Half): blocks of its rows are converted to float32 as
-// the products need them.
+// precision (Tensor.Half); the products convert it as they pack it.
 func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *Tensor {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
@@ -36,23 +35,12 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 	}
 	direct := kh == 1 && kw == 1 && stride == 1 && top == 0 && bottom == 0 && left == 0 && right == 0
 	if !direct && useShifted && stride == 1 && plane >= 2*o {
-		wdata := weight.Data
-		if weight.Half != nil {
-			wdata = getScratch(len(weight.Half))
-			defer putScratch(wdata)
-			weightRows(wdata, weight, ckk, 0, o)
-		}
-		conv2dShifted(y, x, wdata, weight.Shape, bias, top, bottom, left, right)
+		conv2dShifted(y, x, weight, bias, top, bottom, left, right)
 		return y
 	}
-	// Output channels per product: all of them, or for a half-precision
-	// weight as many as fit a converted block of halfBlock values.
-	oBlock := o
-	var wbuf []float32
-	if weight.Half != nil {
-		oBlock = max(1, min(o, halfBlock/ckk))
-		wbuf = getScratch(oBlock * ckk)
-		defer putScratch(wbuf)
+	if !direct && n > 1 && n*ckk*plane <= colBudget {
+		conv2dBatched(y, x, weight, bias, stride, top, left)
+		return y
 	}
 	band := max(1, min(oh, colBudget/max(1, ckk*ow)))
 	if direct {
@@ -79,44 +67,30 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 			src := xb // (C, H·W) for a 1×1 convolution
 			if !direct {
 				// (C·KH·KW, rows·OW) patches of the input under this band of outputs.
-				im2col(col[:ckk*cols], xb, c, h, w, kh, kw, stride, top, left, r0, rows, ow)
+				im2col(col, cols, xb, c, h, w, kh, kw, stride, top, left, r0, rows, ow)
 				src = col
 			}
-			for o0 := 0; o0 < o; o0 += oBlock {
-				o1 := min(o, o0+oBlock)
-				// (o1−o0, C·KH·KW) · (C·KH·KW, rows·OW) -> (o1−o0, rows·OW), into each output plane.
-				MatMul(false, false, o1-o0, cols, ckk, weightRows(wbuf, weight, ckk, o0, o1), ckk, src, cols, beta, yb[o0*plane+r0*ow:], plane)
+			// (O, C·KH·KW) · (C·KH·KW, rows·OW) -> (O, rows·OW), written into each output plane.
+			if weight.Half != nil {
+				MatMulF16A(false, false, o, cols, ckk, weight.Half, ckk, src, cols, beta, yb[r0*ow:], plane)
+			} else {
+				MatMul(false, false, o, cols, ckk, weight.Data, ckk, src, cols, beta, yb[r0*ow:], plane)
 			}
 		}
 	}
 	return y
 }
 
-// halfBlock is the size (in float32s) of the block of a half-precision
-// convolution weight converted at once: 4 MiB, so a whole weight of SD's
-// widest layers (1280×2560×3×3, 118 MB in float32) is never expanded.
-var halfBlock = 1 << 20 // a variable so tests can force several blocks
-
-// weightRows returns rows [o0, o1) of weight viewed as an (O, k) matrix, in
-// float32: a slice of Data, or the half-precision values converted into buf.
-func weightRows(buf []float32, weight *Tensor, k, o0, o1 int) []float32 {
-	if weight.Half == nil {
-		return weight.Data[o0*k : o1*k]
-	}
-	d, src := buf[:(o1-o0)*k], weight.Half[o0*k:o1*k]
-	Parallel(len(d), 1<<16, func(lo, hi int) { halfToFloat(d[lo:hi], src[lo:hi]) })
-	return d
-}
-
 // im2col writes, for output rows [r0, r0+rows), the input value under every
-// kernel tap: col[((ci·KH+i)·KW+j), (r−r0)·OW+q] = x[ci, r·s+i−top, q·s+j−left] (0 outside).
-func im2col(col, x []float32, c, h, w, kh, kw, stride, top, left, r0, rows, ow int) {
+// kernel tap: col[((ci·KH+i)·KW+j)·ld + (r−r0)·OW+q] = x[ci, r·s+i−top, q·s+j−left]
+// (0 outside).
+func im2col(col []float32, ld int, x []float32, c, h, w, kh, kw, stride, top, left, r0, rows, ow int) {
 	cols := rows * ow
 	Parallel(c*kh*kw, 8, func(lo, hi int) {
 		for row := lo; row < hi; row++ {
 			ci, ij := row/(kh*kw), row%(kh*kw)
 			i, j := ij/kw, ij%kw
-			dst := col[row*cols : (row+1)*cols]
+			dst := col[row*ld : row*ld+cols]
 			src := x[ci*h*w : (ci+1)*h*w]
 			for r := 0; r < rows; r++ {
 				iy := (r0+r)*stride + i - top
@@ -169,28 +143,23 @@ func fill(d []float32, v float32) {
 //
 // with W_ij the tap's weights, gathered once per call into (KH·KW, O, C).
 // Bands of output rows bound the padded copies, as in the im2col path.
-func conv2dShifted(y, x *Tensor, weight []float32, wshape []int, bias *Tensor, top, bottom, left, right int) {
+func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right int) {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	o, kh, kw := wshape[0], wshape[2], wshape[3]
+	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh, ow := y.Shape[2], y.Shape[3]
 	taps := kh * kw
 	wp := left + w + right
-	// (O, C, KH, KW) -> (KH·KW, O, C)
-	wt := getScratch(taps * o * c)
-	defer putScratch(wt)
-	Parallel(o, 16, func(lo, hi int) {
-		for oc := lo; oc < hi; oc++ {
-			src := weight[oc*c*taps : (oc+1)*c*taps]
-			for ci := 0; ci < c; ci++ {
-				for t := 0; t < taps; t++ {
-					wt[(t*o+oc)*c+ci] = src[ci*taps+t]
-				}
-			}
-		}
-	})
-	// Small bands keep the padded input, which the packing of all KH·KW taps
-	// reads, in the core's L2 cache; but at least ~2048 output columns, so
-	// each product stays wide.
+	// (O, C, KH, KW) -> (KH·KW, O, C), in the weight's precision.
+	var wt []float32
+	var wt16 []uint16
+	if weight.Half != nil {
+		wt16 = make([]uint16, taps*o*c)
+		gatherTaps(wt16, weight.Half, o, c, taps)
+	} else {
+		wt = getScratch(taps * o * c)
+		defer putScratch(wt)
+		gatherTaps(wt, weight.Data, o, c, taps)
+	}
 	band := max(1, shiftBudget/max(1, max(c, o)*wp)-(kh-1), (2048+wp-1)/wp)
 	band = min(band, oh)
 	xpad := getScratch(c * (band + kh - 1) * wp)
@@ -228,7 +197,11 @@ func conv2dShifted(y, x *Tensor, weight []float32, wshape []int, bias *Tensor, t
 					beta = 0
 				}
 				// (O, C) · (C, cols) -> (O, cols), summed over the taps
-				MatMul(false, false, o, cols, c, wt[t*o*c:(t+1)*o*c], c, xpad[i*wp+j:], cstride, beta, ypad, cols)
+				if wt16 != nil {
+					MatMulF16A(false, false, o, cols, c, wt16[t*o*c:(t+1)*o*c], c, xpad[i*wp+j:], cstride, beta, ypad, cols)
+				} else {
+					MatMul(false, false, o, cols, c, wt[t*o*c:(t+1)*o*c], c, xpad[i*wp+j:], cstride, beta, ypad, cols)
+				}
 			}
 			// (O, rows, Wp) -> the band's (O, rows, OW), plus the bias
 			Parallel(o, 4, func(lo, hi int) {
@@ -248,4 +221,59 @@ func conv2dShifted(y, x *Tensor, weight []float32, wshape []int, bias *Tensor, t
 			})
 		}
 	}
+}
+
+// gatherTaps rearranges a (O, C, taps) weight into (taps, O, C):
+// dst[(t·O + o)·C + c] = src[(o·C + c)·taps + t].
+func gatherTaps[T float32 | uint16](dst, src []T, o, c, taps int) {
+	Parallel(o, 16, func(lo, hi int) {
+		for oc := lo; oc < hi; oc++ {
+			s := src[oc*c*taps : (oc+1)*c*taps]
+			for ci := 0; ci < c; ci++ {
+				for t := 0; t < taps; t++ {
+					dst[(t*o+oc)*c+ci] = s[ci*taps+t]
+				}
+			}
+		}
+	})
+}
+
+// conv2dBatched is the im2col path for small images: the patches of all N
+// images side by side make one product, (O, C·KH·KW) · (C·KH·KW, N·OH·OW),
+// so the weight is read (and, in half precision, converted) once, not N
+// times; the result is then scattered to the N output images.
+func conv2dBatched(y, x, weight, bias *Tensor, stride, top, left int) {
+	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
+	oh, ow := y.Shape[2], y.Shape[3]
+	plane, ckk := oh*ow, c*kh*kw
+	cols := n * plane
+	col := getScratch(ckk * cols)
+	out := getScratch(o * cols)
+	defer putScratch(col)
+	defer putScratch(out)
+	for b := 0; b < n; b++ {
+		// image b's patches are columns [b·OH·OW, (b+1)·OH·OW) of col
+		im2col(col[b*plane:], cols, x.Data[b*c*h*w:(b+1)*c*h*w], c, h, w, kh, kw, stride, top, left, 0, oh, ow)
+	}
+	// (O, C·KH·KW) · (C·KH·KW, N·OH·OW) -> (O, N·OH·OW)
+	if weight.Half != nil {
+		MatMulF16A(false, false, o, cols, ckk, weight.Half, ckk, col, cols, 0, out, cols)
+	} else {
+		MatMul(false, false, o, cols, ckk, weight.Data, ckk, col, cols, 0, out, cols)
+	}
+	// (O, N, OH·OW) -> (N, O, OH·OW), plus the bias
+	Parallel(n*o, max(1, 1<<14/plane), func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			b, oc := j/o, j%o
+			var bv float32
+			if bias != nil {
+				bv = bias.Data[oc]
+			}
+			dst := y.Data[j*plane : (j+1)*plane]
+			for p, v := range out[oc*cols+b*plane : oc*cols+(b+1)*plane] {
+				dst[p] = v + bv
+			}
+		}
+	})
 }

@@ -35,18 +35,19 @@ func TestHalfWeights(t *testing.T) {
 	}
 	for _, tc := range []struct{ c, h, o, k, stride, pad int }{
 		{3, 9, 5, 3, 1, 1},  // shifted
-		{3, 9, 40, 3, 1, 1}, // im2col
+		{3, 9, 40, 3, 1, 1}, // shifted, many channels
+		{3, 5, 40, 3, 1, 1}, // im2col, one product for the batch
 		{4, 8, 6, 3, 2, 1},  // strided
 		{8, 5, 7, 1, 1, 0},  // 1×1
 	} {
 		x, w, b := randTensor(r, 2, tc.c, tc.h, tc.h), roundHalf(randTensor(r, tc.o, tc.c, tc.k, tc.k)), randTensor(r, tc.o)
 		want := Conv2d(x, w, b, tc.stride, tc.pad).Data
 		same("conv", Conv2d(x, w.Clone().ToHalf(), b, tc.stride, tc.pad).Data, want)
-		// Several blocks of output channels, and bands of output rows.
-		defer func(h, c int) { halfBlock, colBudget = h, c }(halfBlock, colBudget)
-		halfBlock, colBudget = 2*tc.c*tc.k*tc.k, 100
-		same("conv blocks", Conv2d(x, w.Clone().ToHalf(), b, tc.stride, tc.pad).Data, want)
-		halfBlock, colBudget = 1<<20, 4<<20
+		// Several bands of output rows.
+		defer func(c, s int) { colBudget, shiftBudget = c, s }(colBudget, shiftBudget)
+		colBudget, shiftBudget = 100, 100
+		same("conv bands", Conv2d(x, w.Clone().ToHalf(), b, tc.stride, tc.pad).Data, want)
+		colBudget, shiftBudget = 4<<20, 256<<10
 	}
 
 	// The tensor methods see through the representation.

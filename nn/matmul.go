@@ -19,6 +19,13 @@ func MatMulF16B(transA, transB bool, m, n, k int, a []float32, lda int, b []uint
 	gemm.SgemmF16B(transA, transB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
 }
 
+// MatMulF16A is MatMul with A given as IEEE 754 half-precision bits (a
+// convolution's weight kept in half precision); A's values are converted
+// exactly as the product packs them.
+func MatMulF16A(transA, transB bool, m, n, k int, a []uint16, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	gemm.SgemmF16A(transA, transB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+}
+
 // Linear applies y = x·Wᵀ + b over the last dimension:
 // x (…, in), weight (out, in) as PyTorch stores it, bias (out) or nil → (…, out).
 // The weight may be in half precision (Tensor.Half).

@@ -80,6 +80,8 @@ func TestConv2d(t *testing.T) {
 		{1, 3, 9, 9, 2, 1, 2, 0, false},
 		{1, 2, 5, 8, 3, 5, 1, 2, true},
 		{1, 4, 17, 3, 6, 3, 1, 0, true},
+		{2, 3, 5, 4, 40, 3, 1, 1, true}, // small images: one product for the batch
+		{3, 4, 8, 8, 6, 3, 2, 1, false}, // the same, strided
 	} {
 		x := randTensor(r, tc.n, tc.c, tc.h, tc.w)
 		w := randTensor(r, tc.o, tc.c, tc.k, tc.k)
