@@ -36,6 +36,9 @@ var benchShapes = []struct {
 	// (B, L, 320) tensors.
 	{"attnQK256x4096x40", 256, 4096, 40, false, true, 320},
 	{"attnPV256x40x4096", 256, 40, 4096, false, false, 320},
+	// nn.Attention's flash tiles: 96 query rows by 512 keys of one head.
+	{"flashQK96x512x40", 96, 512, 40, false, true, 320},
+	{"flashPV96x40x512", 96, 40, 512, false, false, 320},
 	// Linear layers, weight stored (out, in): the text encoder's MLP
 	// (77, 768)·(768, 3072), and the U-Net's feed-forward at 64×64 for a
 	// batch of 2, (8192, 320)·(320, 2560).

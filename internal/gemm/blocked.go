@@ -29,10 +29,8 @@ type kernel struct {
 	// the last column panel when at most nr/2 columns remain.
 	narrow tileFunc
 
-	// transpose, if not nil, writes dst[j*ldd+i] = src[i*lds+j] for
-	// i, j < tw; it packs a transposed B tw×tw at a time.
-	transpose func(src []float32, lds int, dst []float32, ldd int)
-	tw        int
+	// transposes pack a transposed B in square blocks, widest first.
+	transposes []transposer
 
 	// transposeA, if not nil, writes dst[j*ldd+i] = src[i*lds+j] for
 	// i < mr, j < 16; it packs A 16 steps at a time.
@@ -40,6 +38,13 @@ type kernel struct {
 
 	// convert writes dst[i] = float32 of the half-precision bits src[i].
 	convert func(dst []float32, src []uint16)
+}
+
+// transposer transposes a w×w block: dst[j*ldd+i] = src[i*lds+j] for
+// i, j < w.
+type transposer struct {
+	w  int
+	fn func(src []float32, lds int, dst []float32, ldd int)
 }
 
 // tileFunc is the signature of kernel.tile.
@@ -56,9 +61,10 @@ func (kern *kernel) panel(jr, nb int) (int, tileFunc) {
 
 const (
 	// minParallel is the number of multiply-adds below which Sgemm runs on
-	// the calling goroutine alone: smaller products finish before goroutines
-	// pay off.
-	minParallel = 1 << 21
+	// the calling goroutine alone: about 40 µs of one core, in which starting
+	// goroutines would not pay off, least of all when the caller already
+	// runs products on several goroutines (nn.Attention does).
+	minParallel = 1 << 23
 
 	// A product is split into up to partsPerThread parts per goroutine, of at
 	// least minColTiles column panels or minRowTiles row panels (each part
@@ -402,22 +408,23 @@ func (g product) packB(kb, nb, pc, jc int, buf *buffers) {
 // (stride lds) is column j of op(B), so d[p*nr+j] = src[j*lds+p] for j < cols,
 // p < kb.
 func packColumns(kern *kernel, kb, cols, nr int, src []float32, lds int, d []float32) {
-	j0, p0 := 0, 0 // the transpose packs columns < j0 at depths < p0
-	if tw := kern.tw; kern.transpose != nil {
-		j0, p0 = cols/tw*tw, kb/tw*tw
-		for j := 0; j < j0; j += tw {
-			for p := 0; p < p0; p += tw {
-				kern.transpose(src[j*lds+p:], lds, d[p*nr+j:], nr)
+	// from[j] is the depth from which column j is still to be packed; the
+	// blocks of each width start where the wider ones stopped.
+	var from [32]int // nr ≤ 32
+	for _, t := range kern.transposes {
+		for j := 0; j+t.w <= cols; j += t.w {
+			p := from[j]
+			for ; p+t.w <= kb; p += t.w {
+				t.fn(src[j*lds+p:], lds, d[p*nr+j:], nr)
+			}
+			for jj := j; jj < j+t.w; jj++ {
+				from[jj] = p
 			}
 		}
 	}
 	for j := range cols {
 		s := src[j*lds : j*lds+kb]
-		from := 0
-		if j < j0 {
-			from = p0
-		}
-		for p := from; p < kb; p++ {
+		for p := from[j]; p < kb; p++ {
 			d[p*nr+j] = s[p]
 		}
 	}

@@ -55,12 +55,8 @@ var avx2Kernel = kernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048,
 		_, _, _ = a[5*rs+(k-1)*cs], b[16*k-1], c[5*ldc+15] // the assembly stays in bounds
 		tileAVX2(k, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
 	},
-	tw: 8,
-	transpose: func(src []float32, lds int, dst []float32, ldd int) {
-		_, _ = src[7*lds+7], dst[7*ldd+7] // the assembly stays in bounds
-		transpose8(&src[0], lds, &dst[0], ldd)
-	},
-	convert: convertGo, // F16C's if the CPU has it (init)
+	transposes: []transposer{{8, transposeAVX}},
+	convert:    convertGo, // F16C's if the CPU has it (init)
 }
 
 // avx512Kernel computes 12×32 tiles with AVX-512, and 12×16 tiles for a
@@ -77,16 +73,24 @@ var avx512Kernel = kernel{mr: 12, nr: 32, kc: 256, mc: 192, nc: 2048,
 		_, _, _ = a[11*rs+(k-1)*cs], b[16*k-1], c[11*ldc+15] // the assembly stays in bounds
 		tileAVX512N(k, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
 	},
-	tw: 16,
-	transpose: func(src []float32, lds int, dst []float32, ldd int) {
-		_, _ = src[15*lds+15], dst[15*ldd+15] // the assembly stays in bounds
-		transpose16(&src[0], lds, &dst[0], ldd)
-	},
+	transposes: []transposer{{16, transposeAVX512}, {8, transposeAVX}},
 	transposeA: func(src []float32, lds int, dst []float32, ldd int) {
 		_, _ = src[11*lds+15], dst[15*ldd+11] // the assembly stays in bounds
 		transpose12(&src[0], lds, &dst[0], ldd)
 	},
 	convert: convertWith(convertAVX512, 16),
+}
+
+// transposeAVX512 is transpose16 on slices.
+func transposeAVX512(src []float32, lds int, dst []float32, ldd int) {
+	_, _ = src[15*lds+15], dst[15*ldd+15] // the assembly stays in bounds
+	transpose16(&src[0], lds, &dst[0], ldd)
+}
+
+// transposeAVX is transpose8 on slices.
+func transposeAVX(src []float32, lds int, dst []float32, ldd int) {
+	_, _ = src[7*lds+7], dst[7*ldd+7] // the assembly stays in bounds
+	transpose8(&src[0], lds, &dst[0], ldd)
 }
 
 // convertWith returns a kernel.convert that runs the assembly conv on the
