@@ -132,9 +132,10 @@ func meanLast(tp *grad.Tape, x *grad.Var) *grad.Var {
 	return tp.Linear(x, grad.Const(w), nil)
 }
 
-// l1 is mean(|a − b|): |d| = d·sign(d), with the sign taken as a constant,
-// which is exactly the gradient of the absolute value (0 at 0).
-func l1(tp *grad.Tape, a, b *grad.Var) *grad.Var {
+// l1 is mean(w·|a − b|) with constant weights w (nil: all 1): |d| =
+// d·sign(d) with the sign taken as a constant, which is exactly the
+// gradient of the absolute value (0 at 0).
+func l1(tp *grad.Tape, a, b *grad.Var, w *nn.Tensor) *grad.Var {
 	d := tp.Sub(a, b)
 	sign := nn.New(d.Shape()...)
 	for i, v := range d.Value.Data {
@@ -144,6 +145,18 @@ func l1(tp *grad.Tape, a, b *grad.Var) *grad.Var {
 		case v < 0:
 			sign.Data[i] = -1
 		}
+		if w != nil {
+			sign.Data[i] *= w.Data[i]
+		}
 	}
 	return tp.Mean(tp.Mul(d, grad.Const(sign)))
+}
+
+// l2 is mean(w·(a − b)²) with constant weights w of a's size (nil: tp.MSE).
+func l2(tp *grad.Tape, a, b *grad.Var, w *nn.Tensor) *grad.Var {
+	if w == nil {
+		return tp.MSE(a, b)
+	}
+	d := tp.Sub(a, b)
+	return tp.Mean(tp.Mul(tp.Mul(d, d), grad.Const(nn.From(w.Data, d.Shape()...))))
 }

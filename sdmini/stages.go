@@ -180,6 +180,38 @@ func trimAfterEOS(ids [][]int, eos int) [][]int {
 // report its quality.
 const vaeEvalScenes = 128
 
+// foregroundWeight is the weight of the pixels of shapes in the VAE's
+// reconstruction loss, against 1 for the background: shapes cover a few
+// percent of an image, yet their colour, outline and place are what a
+// caption describes.
+const foregroundWeight = 10
+
+// foregroundWeights returns per-element loss weights for imgs (B, 3, H, W):
+// foregroundWeight where a pixel differs from its scene's background
+// colour, 1 elsewhere.
+func foregroundWeights(imgs *nn.Tensor, scenes []shapes.Scene) *nn.Tensor {
+	w := nn.New(imgs.Shape...)
+	plane := imgs.Shape[2] * imgs.Shape[3]
+	for b, s := range scenes {
+		bg := s.Background.RGB()
+		ref := [3]float32{float32(bg.R)/127.5 - 1, float32(bg.G)/127.5 - 1, float32(bg.B)/127.5 - 1}
+		x := imgs.Data[b*3*plane : (b+1)*3*plane]
+		ws := w.Data[b*3*plane : (b+1)*3*plane]
+		for i := range plane {
+			v := float32(1)
+			for c := range 3 {
+				if d := x[c*plane+i] - ref[c]; d > 0.01 || d < -0.01 {
+					v = foregroundWeight
+				}
+			}
+			for c := range 3 {
+				ws[c*plane+i] = v
+			}
+		}
+	}
+	return w
+}
+
 // initLogVar is the VAE's initial log σ² (σ ≈ 0.05).
 const initLogVar = -6
 
@@ -211,7 +243,7 @@ func TrainVAE(o Options) error {
 	}
 	t := &trainer{name: "vae", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltVAE}
 	t.step = func(tp *grad.Tape, r *rand.Rand) *grad.Var {
-		imgs, _ := trainingImages(r, o.Batch)
+		imgs, scenes := trainingImages(r, o.Batch)
 		x := grad.Const(imgs)
 		moments := m.Encode(tp, x)                      // (B, 2·4, 8, 8)
 		mean := selectChannels(tp, moments, 0, lat)     // μ (B, 4, 8, 8)
@@ -222,7 +254,8 @@ func TrainVAE(o Options) error {
 		// KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1), per element; the
 		// constant −1 is left out (it has no gradient).
 		kl := tp.Scale(tp.Mean(tp.Sub(tp.Add(tp.Mul(mean, mean), tp.Exp(logVar)), logVar)), 0.5)
-		return tp.Add(tp.Add(l1(tp, y, x), tp.MSE(y, x)), tp.Scale(kl, klWeight))
+		w := foregroundWeights(imgs, scenes)
+		return tp.Add(tp.Add(l1(tp, y, x, w), l2(tp, y, x, w)), tp.Scale(kl, klWeight))
 	}
 	if _, err := t.run(); err != nil {
 		return err
