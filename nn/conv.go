@@ -38,7 +38,9 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 		conv2dShifted(y, x, weight, bias, top, bottom, left, right)
 		return y
 	}
-	if !direct && n > 1 && n*ckk*plane <= colBudget {
+	// Small images, and weights larger than the images for a 1×1 convolution
+	// (which otherwise reads its input in place): one product for the batch.
+	if n > 1 && n*ckk*plane <= colBudget && (!direct || plane < o) {
 		conv2dBatched(y, x, weight, bias, stride, top, left)
 		return y
 	}

@@ -39,6 +39,7 @@ func TestHalfWeights(t *testing.T) {
 		{3, 5, 40, 3, 1, 1}, // im2col, one product for the batch
 		{4, 8, 6, 3, 2, 1},  // strided
 		{8, 5, 7, 1, 1, 0},  // 1×1
+		{8, 3, 40, 1, 1, 0}, // 1×1, one product for the batch
 	} {
 		x, w, b := randTensor(r, 2, tc.c, tc.h, tc.h), roundHalf(randTensor(r, tc.o, tc.c, tc.k, tc.k)), randTensor(r, tc.o)
 		want := Conv2d(x, w, b, tc.stride, tc.pad).Data
