@@ -174,7 +174,7 @@ func BenchmarkTile(b *testing.B) {
 		c := make([]float32, kern.mr*kern.nr)
 		b.Run(p.String(), func(b *testing.B) {
 			for b.Loop() {
-				kern.tile(k, a, 1, kern.mr, bp, c, kern.nr, 1, 0)
+				kern.tile(k, a, 1, kern.mr, bp, kern.nr, c, kern.nr, 1, 0)
 			}
 			flops := 2 * float64(kern.mr*kern.nr*k) * float64(b.N)
 			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")

@@ -19,11 +19,13 @@ type kernel struct {
 
 	// tile computes the mr×nr tile
 	//
-	//	C[i*ldc+j] = alpha * Σp a[i*rs+p*cs]*b[p*nr+j] + beta*C[i*ldc+j]   (p < k)
+	//	C[i*ldc+j] = alpha * Σp a[i*rs+p*cs]*b[p*bs+j] + beta*C[i*ldc+j]   (p < k)
 	//
-	// from mr rows of A, packed (rs 1, cs mr) or read in place, and a packed
-	// B panel (k×nr). With beta 0 it does not read C.
-	tile tileFunc
+	// from mr rows of A, packed (rs 1, cs mr) or read in place, and nr
+	// columns of B, packed (bs nr) or, if stridedB, read in place (bs ldb).
+	// With beta 0 it does not read C.
+	tile     tileFunc
+	stridedB bool
 
 	// narrow, if not nil, is tile for a B panel of nr/2 columns; it serves
 	// the last column panel when at most nr/2 columns remain.
@@ -48,7 +50,7 @@ type transposer struct {
 }
 
 // tileFunc is the signature of kernel.tile.
-type tileFunc func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32)
+type tileFunc func(k int, a []float32, rs, cs int, b []float32, bs int, c []float32, ldc int, alpha, beta float32)
 
 // panel returns the width of the column panel at jr of nb columns and the
 // micro-kernel that computes it.
@@ -201,6 +203,16 @@ func (g product) aInPlace() bool {
 	return g.kern.transposeA == nil || g.n < packAMinN
 }
 
+// bInPlace reports whether the kernel reads B's full column panels where
+// they lie, rather than packed: it can when B's rows are contiguous float32s,
+// and it pays, saving the copy, unless the row stride is a multiple of 2 KiB.
+// Then the rows of a panel fall into few cache sets, evict each other, and the
+// kernel waits for them; a packed panel is contiguous.
+func (g product) bInPlace() bool {
+	b := g.b
+	return g.kern.stridedB && b.f16 == nil && !b.trans && b.ld%512 != 0
+}
+
 // buffers holds one goroutine's packed blocks, reused across calls.
 type buffers struct {
 	a, b    []float32 // packed mc×kc block of op(A), kc×nc block of op(B)
@@ -235,6 +247,7 @@ func (g product) serial() {
 	nc := blocks(n, kern.nc, nr)
 
 	a, inPlace := g.a, g.aInPlace()
+	bInPlace := g.bInPlace()
 
 	buf := pool.Get().(*buffers)
 	defer pool.Put(buf)
@@ -246,7 +259,7 @@ func (g product) serial() {
 		nb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
-			g.packB(kb, nb, pc, jc, buf)
+			g.packB(kb, nb, pc, jc, buf, bInPlace)
 			beta := g.beta // later depth blocks add to the first's result
 			if pc > 0 {
 				beta = 1
@@ -263,7 +276,10 @@ func (g product) serial() {
 				// micro computes the tile of C at (ic+ir, jc+jr).
 				micro := func(ir, jr int) {
 					w, tile := kern.panel(jr, nb)
-					bp := buf.b[jr*kb:]
+					bp, bs := buf.b[jr*kb:], w
+					if bInPlace && jr+w <= nb {
+						bp, bs = g.b.f32[pc*g.b.ld+jc+jr:], g.b.ld
+					}
 					var ap []float32 // A's rows ic+ir.. from depth pc
 					var rs, cs int
 					switch {
@@ -276,11 +292,11 @@ func (g product) serial() {
 					}
 					ct := g.c[(ic+ir)*g.ldc+jc+jr:]
 					if ir+mr <= mb && jr+w <= nb {
-						tile(kb, ap, rs, cs, bp, ct, g.ldc, g.alpha, beta)
+						tile(kb, ap, rs, cs, bp, bs, ct, g.ldc, g.alpha, beta)
 						return
 					}
 					// Edge: compute the whole tile aside, keep its valid part.
-					tile(kb, ap, rs, cs, bp, buf.tile, w, g.alpha, 0)
+					tile(kb, ap, rs, cs, bp, bs, buf.tile, w, g.alpha, 0)
 					merge(min(mr, mb-ir), min(w, nb-jr), buf.tile, w, beta, ct, g.ldc)
 				}
 				// Each B panel stays in L1 while it meets the rows of A,
@@ -370,10 +386,13 @@ func (g product) packA(mb, kb, ic, pc int, buf *buffers) {
 // at buf.b[r*nr*kb + p*nr + j]. The last panel may be narrower
 // (kernel.panel). Columns past nb are zero. Half-precision values are
 // converted on the way.
-func (g product) packB(kb, nb, pc, jc int, buf *buffers) {
+func (g product) packB(kb, nb, pc, jc int, buf *buffers, inPlace bool) {
 	kern, b := g.kern, g.b
 	for jr := 0; jr < nb; jr += kern.nr {
 		nr, _ := kern.panel(jr, nb)
+		if inPlace && jr+nr <= nb {
+			continue // the kernel reads this panel where it lies
+		}
 		d := buf.b[jr*kb : (jr+nr)*kb]
 		cols := min(nr, nb-jr)
 		if cols < nr {

@@ -361,3 +361,20 @@ func TestKernel(t *testing.T) {
 	}
 	t.Logf("Kernel() = %q; paths tested: %v", k, paths())
 }
+
+// TestSgemmStrides covers row strides of B that are multiples of 2 KiB, for
+// which B is packed rather than read in place.
+func TestSgemmStrides(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, pa := range paths() {
+		use(t, pa)
+		for _, s := range []struct{ m, n, k, pad int }{{30, 512, 40, 0}, {13, 500, 70, 12}, {25, 1024, 9, 0}} {
+			p := newProblem(rng, false, false, s.m, s.n, s.k, s.pad, 1, 0.5)
+			maxAbs, maxRel, err := p.compare(p.run())
+			if err != nil || maxRel > tolerance {
+				t.Errorf("%s %dx%dx%d ldb=%d: max abs error %.3g, max relative error %.3g, %v",
+					pa, s.m, s.n, s.k, p.ldb, maxAbs, maxRel, err)
+			}
+		}
+	}
+}

@@ -51,7 +51,7 @@ func paths() []path {
 
 // avx2Kernel computes 6×16 tiles with AVX2 and FMA.
 var avx2Kernel = kernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048,
-	tile: func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32) {
+	tile: func(k int, a []float32, rs, cs int, b []float32, bs int, c []float32, ldc int, alpha, beta float32) {
 		_, _, _ = a[5*rs+(k-1)*cs], b[16*k-1], c[5*ldc+15] // the assembly stays in bounds
 		tileAVX2(k, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
 	},
@@ -65,13 +65,14 @@ var avx2Kernel = kernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048,
 // by 256 steps (192 KiB) in L2, and the 2 MiB of packed B in L3. Other
 // choices from kc 128 to 512 and mc 48 to 384 measured within noise.
 var avx512Kernel = kernel{mr: 12, nr: 32, kc: 256, mc: 192, nc: 2048,
-	tile: func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32) {
-		_, _, _ = a[11*rs+(k-1)*cs], b[32*k-1], c[11*ldc+31] // the assembly stays in bounds
-		tileAVX512(k, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
+	stridedB: true,
+	tile: func(k int, a []float32, rs, cs int, b []float32, bs int, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[11*rs+(k-1)*cs], b[(k-1)*bs+31], c[11*ldc+31] // the assembly stays in bounds
+		tileAVX512(k, &a[0], rs, cs, &b[0], bs, &c[0], ldc, alpha, beta)
 	},
-	narrow: func(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32) {
-		_, _, _ = a[11*rs+(k-1)*cs], b[16*k-1], c[11*ldc+15] // the assembly stays in bounds
-		tileAVX512N(k, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
+	narrow: func(k int, a []float32, rs, cs int, b []float32, bs int, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[11*rs+(k-1)*cs], b[(k-1)*bs+15], c[11*ldc+15] // the assembly stays in bounds
+		tileAVX512N(k, &a[0], rs, cs, &b[0], bs, &c[0], ldc, alpha, beta)
 	},
 	transposes: []transposer{{16, transposeAVX512}, {8, transposeAVX}},
 	transposeA: func(src []float32, lds int, dst []float32, ldd int) {
@@ -129,19 +130,19 @@ func tileAVX2(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta
 //		for j := range 32 {
 //			var s float32
 //			for p := range k {
-//				s += a[i*rs+p*cs] * b[p*32+j]
+//				s += a[i*rs+p*cs] * b[p*bs+j]
 //			}
 //			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] // beta 0: alpha*s
 //		}
 //	}
 //
 //go:noescape
-func tileAVX512(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
+func tileAVX512(k int, a *float32, rs, cs int, b *float32, bs int, c *float32, ldc int, alpha, beta float32)
 
 // tileAVX512N is the narrow kernel.tile of avx512Kernel, on 12×16 tiles.
 //
 //go:noescape
-func tileAVX512N(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
+func tileAVX512N(k int, a *float32, rs, cs int, b *float32, bs int, c *float32, ldc int, alpha, beta float32)
 
 // transpose16 writes dst[j*ldd+i] = src[i*lds+j] for i, j < 16.
 //

@@ -4,10 +4,10 @@
 
 // The AVX-512 micro-kernel keeps a 12×32 tile of C in Z0–Z23: row i in
 // Z(2i) (columns 0–15) and Z(2i+1) (columns 16–31). Each step p loads the 32
-// values of packed B into Z24, Z25, broadcasts each of the 12 values of A
+// values of B (packed, or a row of B in place) into Z24, Z25, broadcasts each of the 12 values of A
 // (alternating Z26–Z29) and adds its products with a fused multiply-add:
 //
-//	for i := range 12 { c[i][0:32] += a[i*rs+p*cs] * b[p*32 : p*32+32] }
+//	for i := range 12 { c[i][0:32] += a[i*rs+p*cs] * b[p*bs : p*bs+32] }
 //
 // A's element (i, p) is at a + (i*rs + p*cs)*4 bytes, so the kernel reads A
 // packed (rs 1, cs 12) or in place (rs lda, cs 1; or transposed rs 1, cs lda).
@@ -21,10 +21,11 @@
 	VFMADD231PS  Z24, bc, acc0; \
 	VFMADD231PS  Z25, bc, acc1
 
-// STEP12 is one step p with B at bo(BX); it moves the A pointers to p+1.
-#define STEP12(bo) \
-	VMOVUPS bo(BX), Z24; \
-	VMOVUPS (bo+64)(BX), Z25; \
+// STEP12 is one step p with B at BX; it moves the A and B pointers to p+1.
+#define STEP12 \
+	VMOVUPS (BX), Z24; \
+	VMOVUPS 64(BX), Z25; \
+	ADDQ    AX, BX; \
 	ROW12((SI), Z26, Z0, Z1); \
 	ROW12((SI)(R10*1), Z27, Z2, Z3); \
 	ROW12((SI)(R10*2), Z28, Z4, Z5); \
@@ -67,8 +68,8 @@
 	PREFETCHT0 124(R13); \
 	ADDQ       R8, R13
 
-// func tileAVX512(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
-TEXT ·tileAVX512(SB), NOSPLIT, $0-64
+// func tileAVX512(k int, a *float32, rs, cs int, b *float32, bs int, c *float32, ldc int, alpha, beta float32)
+TEXT ·tileAVX512(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rs+16(FP), R10
@@ -79,8 +80,10 @@ TEXT ·tileAVX512(SB), NOSPLIT, $0-64
 	LEAQ (SI)(R10*4), DI
 	LEAQ (DI)(R10*4), R9
 	MOVQ b+32(FP), BX
-	MOVQ c+40(FP), DX
-	MOVQ ldc+48(FP), R8
+	MOVQ bs+40(FP), AX
+	SHLQ $2, AX // step stride of B in bytes
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
 	SHLQ $2, R8 // row stride of C in bytes
 
 	// Fetch the tile of C while the products are computed.
@@ -127,11 +130,10 @@ TEXT ·tileAVX512(SB), NOSPLIT, $0-64
 	JLT  tail
 
 loop4: // four steps at a time
-	STEP12(0)
-	STEP12(128)
-	STEP12(256)
-	STEP12(384)
-	ADDQ $512, BX
+	STEP12
+	STEP12
+	STEP12
+	STEP12
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE  loop4
@@ -141,15 +143,14 @@ tail:
 	JEQ   store
 
 loop1:
-	STEP12(0)
-	ADDQ $128, BX
+	STEP12
 	DECQ CX
 	JNE  loop1
 
 store:
-	VBROADCASTSS alpha+56(FP), Z24
-	VBROADCASTSS beta+60(FP), Z25
-	MOVL         beta+60(FP), R13
+	VBROADCASTSS alpha+64(FP), Z24
+	VBROADCASTSS beta+68(FP), Z25
+	MOVL         beta+68(FP), R13
 	SHLL         $1, R13 // drop the sign: -0 is 0 too
 	JEQ          storez
 	STORE12(Z0, Z1)
@@ -187,9 +188,10 @@ storez:
 // panel of at most 16: row i of C in Zi, the 16 values of packed B in Z24,
 // and each A value broadcast by the fused multiply-add itself.
 
-// STEP12N is one step p of the narrow kernel with B at bo(BX).
-#define STEP12N(bo) \
-	VMOVUPS               bo(BX), Z24; \
+// STEP12N is one step p of the narrow kernel with B at BX.
+#define STEP12N \
+	VMOVUPS               (BX), Z24; \
+	ADDQ                  AX, BX; \
 	VFMADD231PS.BCST      (SI), Z24, Z0; \
 	VFMADD231PS.BCST      (SI)(R10*1), Z24, Z1; \
 	VFMADD231PS.BCST      (SI)(R10*2), Z24, Z2; \
@@ -219,8 +221,8 @@ storez:
 	VMOVUPS acc, (DX); \
 	ADDQ    R8, DX
 
-// func tileAVX512N(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
-TEXT ·tileAVX512N(SB), NOSPLIT, $0-64
+// func tileAVX512N(k int, a *float32, rs, cs int, b *float32, bs int, c *float32, ldc int, alpha, beta float32)
+TEXT ·tileAVX512N(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rs+16(FP), R10
@@ -231,8 +233,10 @@ TEXT ·tileAVX512N(SB), NOSPLIT, $0-64
 	LEAQ (SI)(R10*4), DI
 	LEAQ (DI)(R10*4), R9
 	MOVQ b+32(FP), BX
-	MOVQ c+40(FP), DX
-	MOVQ ldc+48(FP), R8
+	MOVQ bs+40(FP), AX
+	SHLQ $2, AX // step stride of B in bytes
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
 	SHLQ $2, R8
 
 	VPXORD Z0, Z0, Z0
@@ -252,11 +256,10 @@ TEXT ·tileAVX512N(SB), NOSPLIT, $0-64
 	JLT  ntail
 
 nloop4:
-	STEP12N(0)
-	STEP12N(64)
-	STEP12N(128)
-	STEP12N(192)
-	ADDQ $256, BX
+	STEP12N
+	STEP12N
+	STEP12N
+	STEP12N
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE  nloop4
@@ -266,15 +269,14 @@ ntail:
 	JEQ   nstore
 
 nloop1:
-	STEP12N(0)
-	ADDQ $64, BX
+	STEP12N
 	DECQ CX
 	JNE  nloop1
 
 nstore:
-	VBROADCASTSS alpha+56(FP), Z24
-	VBROADCASTSS beta+60(FP), Z25
-	MOVL         beta+60(FP), R13
+	VBROADCASTSS alpha+64(FP), Z24
+	VBROADCASTSS beta+68(FP), Z25
+	MOVL         beta+68(FP), R13
 	SHLL         $1, R13
 	JEQ          nstorez
 	STORE12N(Z0)

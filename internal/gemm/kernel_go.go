@@ -2,7 +2,7 @@ package gemm
 
 // goKernel is the pure-Go micro-kernel: a 4×4 tile of C in 16 local
 // variables, which the compiler keeps in registers.
-var goKernel = kernel{mr: 4, nr: 4, kc: 256, mc: 128, nc: 1024, tile: tileGo, convert: convertGo}
+var goKernel = kernel{mr: 4, nr: 4, kc: 256, mc: 128, nc: 1024, stridedB: true, tile: tileGo, convert: convertGo}
 
 // tileGo is the micro-kernel of the "go" path. It computes
 //
@@ -10,20 +10,20 @@ var goKernel = kernel{mr: 4, nr: 4, kc: 256, mc: 128, nc: 1024, tile: tileGo, co
 //		for j := range 4 {
 //			var s float32
 //			for p := range k {
-//				s += a[i*rs+p*cs] * b[p*4+j]
+//				s += a[i*rs+p*cs] * b[p*bs+j]
 //			}
 //			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] // beta 0: alpha*s
 //		}
 //	}
-func tileGo(k int, a []float32, rs, cs int, b, c []float32, ldc int, alpha, beta float32) {
+func tileGo(k int, a []float32, rs, cs int, b []float32, bs int, c []float32, ldc int, alpha, beta float32) {
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
 	var c30, c31, c32, c33 float32
 	// The 4 rows of A: row i's step p is at a[i*rs+p*cs].
 	a0, a1, a2, a3 := a[:(k-1)*cs+1], a[rs:rs+(k-1)*cs+1], a[2*rs:2*rs+(k-1)*cs+1], a[3*rs:3*rs+(k-1)*cs+1]
-	b = b[:4*k]
-	for p, q := 0, 0; p < len(b); p, q = p+4, q+cs {
+	b = b[:(k-1)*bs+4]
+	for p, q := 0, 0; p < len(b); p, q = p+bs, q+cs {
 		av0, av1, av2, av3 := a0[q], a1[q], a2[q], a3[q]
 		bv := b[p : p+4 : p+4]
 		b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
