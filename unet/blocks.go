@@ -63,7 +63,7 @@ type Downsample2D struct {
 }
 
 // Forward applies the strided convolution.
-func (d *Downsample2D) Forward(x *nn.Tensor) *nn.Tensor { return conv(d.Conv, x) }
+func (d *Downsample2D) Forward(x *nn.Tensor) *nn.Tensor { return d.Conv.Forward(x) }
 
 // MidBlock is the bottleneck at the lowest resolution (diffusers'
 // UNetMidBlock2DCrossAttn, LDM "middle_block"): resnet → transformer → resnet.
@@ -163,7 +163,7 @@ func (u *Upsample2D) Forward(x *nn.Tensor, oh, ow int) *nn.Tensor {
 	} else {
 		x = upsampleNearest(x, oh, ow) // odd latent sizes: (B, C, h, w) -> (B, C, oh, ow)
 	}
-	return conv(u.Conv, x)
+	return u.Conv.Forward(x)
 }
 
 // upsampleNearest resizes x (B, C, h, w) to (B, C, oh, ow) as PyTorch's

@@ -162,7 +162,7 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 	}
 
 	// 2. Pre-process.
-	h := conv(m.ConvIn, x) // (B, C_in, h, w) -> (B, C0, h, w)
+	h := m.ConvIn.Forward(x) // (B, C_in, h, w) -> (B, C0, h, w)
 	trace.do("conv_in", h)
 	skips := []*nn.Tensor{h}
 
@@ -189,7 +189,7 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 		trace.do("conv_norm_out", m.ConvNormOut.Forward(h)) // (B, C0, h, w)
 	}
 	h = normSiLU(m.ConvNormOut, h) // (B, C0, h, w)
-	h = conv(m.ConvOut, h)         // (B, C0, h, w) -> (B, C_out, h, w)
+	h = m.ConvOut.Forward(h)       // (B, C0, h, w) -> (B, C_out, h, w)
 	return repeatBatch(h, b), nil  // a model without cross-attention never left the batch of one
 }
 

@@ -42,16 +42,16 @@ func loadResnet(ld *weights.Loader, cfg Config, in, out int) *ResnetBlock2D {
 // SiLU to the same embedding, so the model does it once.
 func (r *ResnetBlock2D) Forward(x, embAct *nn.Tensor) *nn.Tensor {
 	h := normSiLU(r.Norm1, x) // (B, In, H, W)
-	h = conv(r.Conv1, h)      // (B, In, H, W) -> (B, Out, H, W)
+	h = r.Conv1.Forward(h)    // (B, In, H, W) -> (B, Out, H, W)
 
 	t := r.TimeEmbProj.Forward(embAct) // (B, 4·C0) -> (B, Out)
 	addPerChannel(h, t)                // h[b, c, :, :] += t[b, c]
 
 	h = normSiLU(r.Norm2, h) // (B, Out, H, W); dropout is off at inference
-	h = conv(r.Conv2, h)
+	h = r.Conv2.Forward(h)
 
 	if r.ConvShortcut != nil {
-		x = conv(*r.ConvShortcut, x) // (B, In, H, W) -> (B, Out, H, W)
+		x = r.ConvShortcut.Forward(x) // (B, In, H, W) -> (B, Out, H, W)
 	}
 	return nn.AddInPlace(h, x)
 }
