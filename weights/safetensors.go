@@ -269,7 +269,8 @@ func (f *File) Tensor(name string) (*nn.Tensor, error) {
 // nn.Tensor.Half). An F16 tensor is not copied: Half is a view of the file's
 // memory mapping, read-only and valid until [File.Close], so a model keeps
 // the fp16 weights of a checkpoint in no more memory than the file's pages
-// (which the system shares and can drop and re-read). Where that is not
+// (which the system shares and can drop and re-read); the file must not be
+// rewritten or truncated meanwhile. Where that is not
 // possible — a big-endian machine, or data at an odd address — the bits are
 // copied. Other types are converted to half precision (rounded to nearest).
 func (f *File) Half(name string) (*nn.Tensor, error) {
