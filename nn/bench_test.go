@@ -55,6 +55,29 @@ func BenchmarkConv2d(b *testing.B) {
 	}
 }
 
+// BenchmarkUpsampleConv compares the fused upsampler of the VAE decoder at
+// its last level, (1, 256, 256, 256) -> (1, 256, 512, 512), with its two steps.
+func BenchmarkUpsampleConv(b *testing.B) {
+	r := rand.New(rand.NewPCG(4, 4))
+	x := randTensor(r, 1, 256, 256, 256)
+	w, bias := randTensor(r, 256, 256, 3, 3), randTensor(r, 256)
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"fused", func() { Conv2dUpsample2x(x, w, bias, 1) }},
+		{"two_steps", func() { Conv2d(UpsampleNearest2x(x), w, bias, 1, 1) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			cpu := cpuTime()
+			for b.Loop() {
+				tc.f()
+			}
+			b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N), "cpu-s/op")
+		})
+	}
+}
+
 func BenchmarkAttention(b *testing.B) {
 	r := rand.New(rand.NewPCG(2, 2))
 	for _, tc := range []struct{ b, lq, lk, heads, dh int }{

@@ -35,7 +35,7 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 	}
 	direct := kh == 1 && kw == 1 && stride == 1 && top == 0 && bottom == 0 && left == 0 && right == 0
 	if !direct && useShifted && stride == 1 && plane >= 2*o {
-		conv2dShifted(y, x, weight, bias, top, bottom, left, right)
+		conv2dShifted(y, x, weight, bias, top, bottom, left, right, 1)
 		return y
 	}
 	// Small images, and weights larger than the images for a 1×1 convolution
@@ -133,6 +133,24 @@ func fill(d []float32, v float32) {
 	}
 }
 
+// Conv2dUpsample2x is Conv2d(UpsampleNearest2x(x), weight, bias, 1, pad),
+// the upsampler of the U-Net and the VAE decoder, without holding the
+// upsampled image when the convolution runs as a sum over kernel taps (the
+// padded input bands are built from x directly): (N, C, H, W) ->
+// (N, O, 2H+2·pad−KH+1, 2W+2·pad−KW+1). At the VAE's 512×512 level this
+// spares a (1, 256, 512, 512) tensor of 268 MB.
+func Conv2dUpsample2x(x, weight, bias *Tensor, pad int) *Tensor {
+	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
+	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
+	oh, ow := 2*h+2*pad-kh+1, 2*w+2*pad-kw+1
+	if !useShifted || oh*ow < 2*o {
+		return Conv2d(UpsampleNearest2x(x), weight, bias, 1, pad)
+	}
+	y := New(n, o, oh, ow)
+	conv2dShifted(y, x, weight, bias, pad, pad, pad, pad, 2)
+	return y
+}
+
 // conv2dShifted computes a stride-1 convolution into y without im2col: as a
 // sum over the KH·KW kernel taps of one matrix product each. The input is
 // copied once, zero-padded, into rows of Wp = left+W+right values; then,
@@ -144,13 +162,15 @@ func fill(d []float32, v float32) {
 //	Y (O, n) = Σ_{i,j} W_ij (O, C) · Xpad_ij (C, n)
 //
 // with W_ij the tap's weights, gathered once per call into (KH·KW, O, C).
-// Bands of output rows bound the padded copies, as in the im2col path.
-func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right int) {
+// Bands of output rows bound the padded copies, as in the im2col path. With
+// up = 2 (the only other value) the image convolved is x upsampled 2× by
+// repetition (nearest).
+func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right, up int) {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh, ow := y.Shape[2], y.Shape[3]
 	taps := kh * kw
-	wp := left + w + right
+	wp := left + up*w + right
 	// (O, C, KH, KW) -> (KH·KW, O, C), in the weight's precision.
 	var wt []float32
 	var wt16 []uint16
@@ -175,19 +195,28 @@ func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right int) {
 			rows := min(band, oh-r0)
 			inRows := rows + kh - 1
 			cstride := inRows * wp
-			// (C, rows+KH−1, Wp): input rows r0−top … zero-padded.
+			// (C, rows+KH−1, Wp): input rows r0−top … zero-padded (and
+			// upsampled: row iy, column q of the image are x's iy/up, q/up).
 			Parallel(c, 4, func(lo, hi int) {
 				for ci := lo; ci < hi; ci++ {
 					for t := 0; t < inRows; t++ {
 						d := xpad[ci*cstride+t*wp : ci*cstride+(t+1)*wp]
 						iy := r0 + t - top
-						if iy < 0 || iy >= h {
+						if iy < 0 || iy >= up*h {
 							clear(d)
 							continue
 						}
 						clear(d[:left])
-						copy(d[left:left+w], xb[(ci*h+iy)*w:(ci*h+iy+1)*w])
-						clear(d[left+w:])
+						src := xb[(ci*h+iy/up)*w : (ci*h+iy/up+1)*w]
+						if up == 1 {
+							copy(d[left:left+w], src)
+						} else {
+							e := d[left : left+2*w] // up == 2
+							for q, v := range src {
+								e[2*q], e[2*q+1] = v, v
+							}
+						}
+						clear(d[left+up*w:])
 					}
 				}
 			})

@@ -170,3 +170,29 @@ func TestAttention(t *testing.T) {
 		checkClose(t, "attention", Attention(q, k, v, tc.heads, tc.causal).Data, refAttention(q, k, v, tc.heads, tc.causal), 1e-5)
 	}
 }
+
+func TestConv2dUpsample2x(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 3))
+	for _, tc := range []struct {
+		n, c, h, w, o, k, pad int
+		budget                int // shiftBudget: small values force bands
+	}{
+		{2, 3, 5, 4, 4, 3, 1, 256 << 10},  // taps, one band
+		{1, 4, 6, 7, 5, 3, 1, 40},         // several bands
+		{2, 3, 2, 2, 40, 3, 1, 256 << 10}, // small image: upsample, then Conv2d
+		{1, 2, 4, 3, 3, 1, 0, 256 << 10},  // 1×1
+	} {
+		x := randTensor(r, tc.n, tc.c, tc.h, tc.w)
+		w, b := randTensor(r, tc.o, tc.c, tc.k, tc.k), randTensor(r, tc.o)
+		up := UpsampleNearest2x(x)
+		func() {
+			defer func(v int) { shiftBudget = v }(shiftBudget)
+			shiftBudget = tc.budget
+			y := Conv2dUpsample2x(x, w, b, tc.pad)
+			if want := Conv2d(up, w, b, 1, tc.pad); !SameShape(y.Shape, want.Shape) {
+				t.Fatalf("shape %v, want %v", y.Shape, want.Shape)
+			}
+			checkClose(t, "conv upsample", y.Data, refConv(up, w, b, 1, tc.pad, tc.pad, y.Shape[2], y.Shape[3]), 1e-5)
+		}()
+	}
+}
