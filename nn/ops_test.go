@@ -69,6 +69,10 @@ func TestGroupNorm(t *testing.T) {
 			want[i] = v / (1 + math.Exp(-v))
 		}
 		checkClose(t, "groupnorm+silu", GroupNormSiLU(x, tc.groups, w, b, 1e-5).Data, want, 1e-5)
+		if y := GroupNormSiLUInPlace(x, tc.groups, w, b, 1e-5); &y.Data[0] != &x.Data[0] {
+			t.Errorf("GroupNormSiLUInPlace returned a new tensor")
+		}
+		checkClose(t, "groupnorm+silu in place", x.Data, want, 1e-5)
 	}
 }
 
