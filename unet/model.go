@@ -23,6 +23,15 @@
 // field Model.DownBlocks[1].Attentions[0] holds
 // "down_blocks.1.attentions.0.*"); single-file checkpoints load through a
 // renaming view, weights.UNetFromLDM.
+//
+// Memory and speed: [LoadPrecision] keeps an fp16 checkpoint's 860 M
+// weights (SD 1.5) in half precision, read from the file's memory mapping
+// (1.7 GB instead of 3.4 GB in float32), with the same results. A forward
+// pass keeps only the skip connections and the current block's activations;
+// the spatial transformers read the image as tokens through their proj_in
+// product instead of a transposed copy; and the two samples of a guided step
+// (one latent, the negative and the positive prompt) are computed once up to
+// the first cross-attention.
 package unet
 
 import (
