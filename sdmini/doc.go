@@ -33,6 +33,6 @@
 // speed and time left; the result is a diffusers-style model folder.
 //
 // Operations grad lacks are composed from the ones it has (layers.go:
-// channel selection as a constant 1×1 convolution, an average as a constant
-// Linear, L1 through a constant sign).
+// channel selection as a constant 1×1 convolution, weighted L1 through a
+// constant sign, weighted L2).
 package sdmini

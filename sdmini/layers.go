@@ -124,14 +124,6 @@ func selectChannels(tp *grad.Tape, x *grad.Var, from, n int) *grad.Var {
 	return tp.Conv2d(x, grad.Const(w), nil, 1, 0)
 }
 
-// meanLast averages the last dimension: (…, N) -> (…, 1), as a Linear with
-// a constant weight of 1/N.
-func meanLast(tp *grad.Tape, x *grad.Var) *grad.Var {
-	n := x.Shape()[len(x.Shape())-1]
-	w := grad.Full(1/float32(n), 1, n) // (1, N)
-	return tp.Linear(x, grad.Const(w), nil)
-}
-
 // l1 is mean(w·|a − b|) with constant weights w (nil: all 1): |d| =
 // d·sign(d) with the sign taken as a constant, which is exactly the
 // gradient of the absolute value (0 at 0).
