@@ -51,9 +51,10 @@ func paths() []path {
 
 // avx2Kernel computes 6×16 tiles with AVX2 and FMA.
 var avx2Kernel = kernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048,
+	stridedB: true,
 	tile: func(k int, a []float32, rs, cs int, b []float32, bs int, c []float32, ldc int, alpha, beta float32) {
-		_, _, _ = a[5*rs+(k-1)*cs], b[16*k-1], c[5*ldc+15] // the assembly stays in bounds
-		tileAVX2(k, &a[0], rs, cs, &b[0], &c[0], ldc, alpha, beta)
+		_, _, _ = a[5*rs+(k-1)*cs], b[(k-1)*bs+15], c[5*ldc+15] // the assembly stays in bounds
+		tileAVX2(k, &a[0], rs, cs, &b[0], bs, &c[0], ldc, alpha, beta)
 	},
 	transposes: []transposer{{8, transposeAVX}},
 	convert:    convertGo, // F16C's if the CPU has it (init)
@@ -114,14 +115,14 @@ func convertWith(conv func(dst *float32, src *uint16, n int), width int) func(ds
 //		for j := range 16 {
 //			var s float32
 //			for p := range k {
-//				s += a[i*rs+p*cs] * b[p*16+j]
+//				s += a[i*rs+p*cs] * b[p*bs+j]
 //			}
 //			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] // beta 0: alpha*s
 //		}
 //	}
 //
 //go:noescape
-func tileAVX2(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
+func tileAVX2(k int, a *float32, rs, cs int, b *float32, bs int, c *float32, ldc int, alpha, beta float32)
 
 // tileAVX512 is the kernel.tile of avx512Kernel on the first elements of a,
 // b and c. It computes

@@ -3,17 +3,18 @@
 #include "textflag.h"
 
 // The AVX2 micro-kernel keeps a 6×16 tile of C in Y0–Y11: row i in
-// Y(2i) (columns 0–7) and Y(2i+1) (columns 8–15). Each step p loads the 16
-// values of packed B into Y12, Y13, broadcasts each of the 6 values of A and
-// adds its products with a fused multiply-add:
+// Y(2i) (columns 0–7) and Y(2i+1) (columns 8–15). Each step p loads 16
+// values of B into Y12, Y13, broadcasts each of the 6 values of A and adds
+// its products with a fused multiply-add:
 //
-//	for i := range 6 { c[i][0:16] += a[i*rs+p*cs] * b[p*16 : p*16+16] }
+//	for i := range 6 { c[i][0:16] += a[i*rs+p*cs] * b[p*bs : p*bs+16] }
 //
 // A's element (i, p) is at a + (i*rs + p*cs)*4 bytes, so the kernel reads A
 // packed (rs 1, cs 6) or in place (rs lda, cs 1; or transposed rs 1, cs lda).
 // Rows 0–3 start at SI, rows 4–5 at DI; row r of a group is at base + r*rs:
 // (base), (base)(R10*1), (base)(R10*2), (base)(R11*1) with R10 = rs and
-// R11 = 3*rs in bytes.
+// R11 = 3*rs in bytes. B's step p is at b + p*bs*4 bytes (AX = bs*4): a
+// packed panel (bs 16) or B's rows in place (bs ldb).
 
 // ROW6 adds row i's products: bc = A[i][p]; acc0, acc1 += bc * (Y12, Y13).
 #define ROW6(addr, bc, acc0, acc1) \
@@ -21,10 +22,11 @@
 	VFMADD231PS  Y12, bc, acc0; \
 	VFMADD231PS  Y13, bc, acc1
 
-// STEP6 is one step p with B at bo(BX); it moves the A pointers to p+1.
-#define STEP6(bo) \
-	VMOVUPS bo(BX), Y12; \
-	VMOVUPS (bo+32)(BX), Y13; \
+// STEP6 is one step p with B at BX; it moves the A and B pointers to p+1.
+#define STEP6 \
+	VMOVUPS (BX), Y12; \
+	VMOVUPS 32(BX), Y13; \
+	ADDQ    AX, BX; \
 	ROW6((SI), Y14, Y0, Y1); \
 	ROW6((SI)(R10*1), Y15, Y2, Y3); \
 	ROW6((SI)(R10*2), Y14, Y4, Y5); \
@@ -53,8 +55,8 @@
 	VMOVUPS acc1, 32(DX); \
 	ADDQ    R8, DX
 
-// func tileAVX2(k int, a *float32, rs, cs int, b, c *float32, ldc int, alpha, beta float32)
-TEXT ·tileAVX2(SB), NOSPLIT, $0-64
+// func tileAVX2(k int, a *float32, rs, cs int, b *float32, bs int, c *float32, ldc int, alpha, beta float32)
+TEXT ·tileAVX2(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rs+16(FP), R10
@@ -64,8 +66,10 @@ TEXT ·tileAVX2(SB), NOSPLIT, $0-64
 	SHLQ $2, R12 // step stride of A in bytes
 	LEAQ (SI)(R10*4), DI
 	MOVQ b+32(FP), BX
-	MOVQ c+40(FP), DX
-	MOVQ ldc+48(FP), R8
+	MOVQ bs+40(FP), AX
+	SHLQ $2, AX // step stride of B in bytes
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
 	SHLQ $2, R8 // row stride of C in bytes
 
 	// Fetch the tile of C while the products are computed.
@@ -105,11 +109,10 @@ TEXT ·tileAVX2(SB), NOSPLIT, $0-64
 	JLT  tail
 
 loop4: // four steps at a time
-	STEP6(0)
-	STEP6(64)
-	STEP6(128)
-	STEP6(192)
-	ADDQ $256, BX
+	STEP6
+	STEP6
+	STEP6
+	STEP6
 	SUBQ $4, CX
 	CMPQ CX, $4
 	JGE  loop4
@@ -119,15 +122,14 @@ tail:
 	JEQ   store
 
 loop1:
-	STEP6(0)
-	ADDQ $64, BX
+	STEP6
 	DECQ CX
 	JNE  loop1
 
 store:
-	VBROADCASTSS alpha+56(FP), Y12
-	VBROADCASTSS beta+60(FP), Y13
-	MOVL         beta+60(FP), R9
+	VBROADCASTSS alpha+64(FP), Y12
+	VBROADCASTSS beta+68(FP), Y13
+	MOVL         beta+68(FP), R9
 	SHLL         $1, R9 // drop the sign: -0 is 0 too
 	JEQ          storez
 	STORE6(Y0, Y1)

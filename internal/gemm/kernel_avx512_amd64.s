@@ -3,8 +3,8 @@
 #include "textflag.h"
 
 // The AVX-512 micro-kernel keeps a 12×32 tile of C in Z0–Z23: row i in
-// Z(2i) (columns 0–15) and Z(2i+1) (columns 16–31). Each step p loads the 32
-// values of B (packed, or a row of B in place) into Z24, Z25, broadcasts each of the 12 values of A
+// Z(2i) (columns 0–15) and Z(2i+1) (columns 16–31). Each step p loads 32
+// values of B into Z24, Z25, broadcasts each of the 12 values of A
 // (alternating Z26–Z29) and adds its products with a fused multiply-add:
 //
 //	for i := range 12 { c[i][0:32] += a[i*rs+p*cs] * b[p*bs : p*bs+32] }
@@ -13,7 +13,8 @@
 // packed (rs 1, cs 12) or in place (rs lda, cs 1; or transposed rs 1, cs lda).
 // Rows 0–3, 4–7 and 8–11 start at SI, DI and R9; row 4g+r of a group is at
 // base + r*rs: (base), (base)(R10*1), (base)(R10*2), (base)(R11*1) with
-// R10 = rs and R11 = 3*rs in bytes.
+// R10 = rs and R11 = 3*rs in bytes. B's step p is at b + p*bs*4 bytes
+// (AX = bs*4): a packed panel (bs 32) or B's rows in place (bs ldb).
 
 // ROW12 adds row i's products: bc = A[i][p]; acc0, acc1 += bc * (Z24, Z25).
 #define ROW12(addr, bc, acc0, acc1) \
