@@ -11,8 +11,9 @@ import (
 // that stay in cache: a kc×nc block of op(B) is packed once into column
 // panels of nr and reused for all rows of A; the micro-kernel multiplies mr
 // rows of A by one panel, keeping the mr×nr tile of C in registers for all kc
-// steps. A is packed into row panels of mr as well, or read where it lies
-// (the kernel takes its strides), as product.aInPlace decides.
+// steps. A is packed into row panels of mr as well. The kernel takes the
+// strides of both, so it can read A or B where they lie instead, when that
+// saves more than it costs (product.aInPlace, product.bInPlace).
 type kernel struct {
 	mr, nr     int // register tile of C
 	kc, mc, nc int // cache blocks: depth, rows of A, columns of B

@@ -13,10 +13,11 @@
 // weights are kept in, and convert them while packing.
 //
 // The fast paths follow Goto's algorithm, as BLIS does (see kernel): op(B) is
-// packed block by block into column panels that stay in cache, and a
-// micro-kernel written in assembly multiplies a few rows of A by one panel,
-// keeping a tile of C in vector registers. Sgemm splits the larger of m and n
-// between up to Threads goroutines.
+// taken block by block in column panels that stay in cache (packed, unless
+// its rows can be read in place), and a micro-kernel written in assembly
+// multiplies a few rows of A by one panel, keeping a tile of C in vector
+// registers. Sgemm splits the larger of m and n into parts that up to Threads
+// goroutines take in turn.
 //
 // Several paths compute the same product; Kernel reports the one in use, the
 // first of these that the CPU runs:
