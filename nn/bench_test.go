@@ -78,6 +78,30 @@ func BenchmarkUpsampleConv(b *testing.B) {
 	}
 }
 
+// BenchmarkNormConv compares GroupNormSiLUConv2d with its steps on the first
+// half of a VAE decoder ResNet block at 512×512: (1, 256, 512, 512) -> 128.
+func BenchmarkNormConv(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 5))
+	x := randTensor(r, 1, 256, 512, 512)
+	gw, gb := randTensor(r, 256), randTensor(r, 256)
+	w, bias := randTensor(r, 128, 256, 3, 3), randTensor(r, 128)
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"fused", func() { GroupNormSiLUConv2d(x, 32, gw, gb, 1e-6, w, bias, 1) }},
+		{"two_steps", func() { Conv2d(GroupNormSiLU(x, 32, gw, gb, 1e-6), w, bias, 1, 1) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			cpu := cpuTime()
+			for b.Loop() {
+				tc.f()
+			}
+			b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N), "cpu-s/op")
+		})
+	}
+}
+
 func BenchmarkAttention(b *testing.B) {
 	r := rand.New(rand.NewPCG(2, 2))
 	for _, tc := range []struct{ b, lq, lk, heads, dh int }{

@@ -35,7 +35,7 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 	}
 	direct := kh == 1 && kw == 1 && stride == 1 && top == 0 && bottom == 0 && left == 0 && right == 0
 	if !direct && useShifted && stride == 1 && plane >= 2*o {
-		conv2dShifted(y, x, weight, bias, top, bottom, left, right, 1)
+		conv2dShifted(y, x, weight, bias, top, bottom, left, right, 1, nil)
 		return y
 	}
 	// Small images, and weights larger than the images for a 1×1 convolution
@@ -147,9 +147,31 @@ func Conv2dUpsample2x(x, weight, bias *Tensor, pad int) *Tensor {
 		return Conv2d(UpsampleNearest2x(x), weight, bias, 1, pad)
 	}
 	y := New(n, o, oh, ow)
-	conv2dShifted(y, x, weight, bias, pad, pad, pad, pad, 2)
+	conv2dShifted(y, x, weight, bias, pad, pad, pad, pad, 2, nil)
 	return y
 }
+
+// GroupNormSiLUConv2d is Conv2d(GroupNormSiLU(x, groups, normWeight,
+// normBias, eps), weight, bias, 1, pad), the first half of every ResNet
+// block, without holding the normalised tensor when the convolution runs as
+// a sum over kernel taps: the padded input bands are normalised as they are
+// built. x is left unchanged (the block adds it back).
+func GroupNormSiLUConv2d(x *Tensor, groups int, normWeight, normBias *Tensor, eps float32, weight, bias *Tensor, pad int) *Tensor {
+	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
+	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
+	oh, ow := h+2*pad-kh+1, w+2*pad-kw+1
+	if !useShifted || oh*ow < 2*o {
+		return Conv2d(GroupNormSiLU(x, groups, normWeight, normBias, eps), weight, bias, 1, pad)
+	}
+	scale, shift := groupAffine(x, groups, normWeight, normBias, eps)
+	y := New(n, o, oh, ow)
+	conv2dShifted(y, x, weight, bias, pad, pad, pad, pad, 1, &preAct{scale, shift})
+	return y
+}
+
+// preAct is SiLU(x·scale + shift) per (sample, channel), applied to the
+// input of conv2dShifted as it is copied: a group norm and its SiLU.
+type preAct struct{ scale, shift []float32 }
 
 // conv2dShifted computes a stride-1 convolution into y without im2col: as a
 // sum over the KH·KW kernel taps of one matrix product each. The input is
@@ -164,8 +186,8 @@ func Conv2dUpsample2x(x, weight, bias *Tensor, pad int) *Tensor {
 // with W_ij the tap's weights, gathered once per call into (KH·KW, O, C).
 // Bands of output rows bound the padded copies, as in the im2col path. With
 // up = 2 (the only other value) the image convolved is x upsampled 2× by
-// repetition (nearest).
-func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right, up int) {
+// repetition (nearest); with pre, it is pre's activation of x.
+func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right, up int, pre *preAct) {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh, ow := y.Shape[2], y.Shape[3]
@@ -215,6 +237,10 @@ func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right, up int)
 							for q, v := range src {
 								e[2*q], e[2*q+1] = v, v
 							}
+						}
+						if pre != nil {
+							e := d[left : left+up*w]
+							siluAffine(e, e, pre.scale[b*c+ci], pre.shift[b*c+ci])
 						}
 						clear(d[left+up*w:])
 					}

@@ -32,36 +32,49 @@ func groupNorm(x *Tensor, groups int, weight, bias *Tensor, eps float32, silu bo
 // groupNormInto writes the group norm of x to y, which may be x: each
 // group's statistics are taken before the group is written.
 func groupNormInto(y, x *Tensor, groups int, weight, bias *Tensor, eps float32, silu bool) *Tensor {
-	n, c := x.Shape[0], x.Shape[1]
-	spatial := len(x.Data) / (n * c)
-	cpg := c / groups
-	Parallel(n*groups, 1, func(lo, hi int) {
-		for ng := lo; ng < hi; ng++ {
-			g := ng % groups
-			off := ng * cpg * spatial // (n, g) is a contiguous run of cpg·spatial values
-			seg := x.Data[off : off+cpg*spatial]
-			mean, inv := meanInvStd(seg, eps)
-			for k := 0; k < cpg; k++ {
-				ch := g*cpg + k
-				scale, shift := float32(inv), float32(-mean*inv)
-				if weight != nil {
-					scale *= weight.Data[ch]
-					shift *= weight.Data[ch]
-				}
-				if bias != nil {
-					shift += bias.Data[ch]
-				}
-				src := seg[k*spatial : (k+1)*spatial]
-				dst := y.Data[off+k*spatial : off+(k+1)*spatial]
-				if silu {
-					siluAffine(dst, src, scale, shift)
-					continue
-				}
-				affine(dst, src, scale, shift)
+	scale, shift := groupAffine(x, groups, weight, bias, eps)
+	spatial := len(x.Data) / len(scale)
+	Parallel(len(scale), max(1, 1<<14/spatial), func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			src, dst := x.Data[nc*spatial:(nc+1)*spatial], y.Data[nc*spatial:(nc+1)*spatial]
+			if silu {
+				siluAffine(dst, src, scale[nc], shift[nc])
+			} else {
+				affine(dst, src, scale[nc], shift[nc])
 			}
 		}
 	})
 	return y
+}
+
+// groupAffine returns, per (sample, channel) of x (N, C, …), the scale and
+// shift that apply its group norm: y = x·scale + shift, with
+// scale = weight/√(var + eps) and shift = bias − mean·scale.
+func groupAffine(x *Tensor, groups int, weight, bias *Tensor, eps float32) (scale, shift []float32) {
+	n, c := x.Shape[0], x.Shape[1]
+	spatial := len(x.Data) / (n * c)
+	cpg := c / groups
+	scale, shift = make([]float32, n*c), make([]float32, n*c)
+	Parallel(n*groups, 1, func(lo, hi int) {
+		for ng := lo; ng < hi; ng++ {
+			g := ng % groups
+			off := ng * cpg * spatial // (n, g) is a contiguous run of cpg·spatial values
+			mean, inv := meanInvStd(x.Data[off:off+cpg*spatial], eps)
+			for k := 0; k < cpg; k++ {
+				ch := g*cpg + k
+				sc, sh := float32(inv), float32(-mean*inv)
+				if weight != nil {
+					sc *= weight.Data[ch]
+					sh *= weight.Data[ch]
+				}
+				if bias != nil {
+					sh += bias.Data[ch]
+				}
+				scale[ng*cpg+k], shift[ng*cpg+k] = sc, sh
+			}
+		}
+	})
+	return scale, shift
 }
 
 // LayerNorm normalises each row of the last dimension of x, then applies the

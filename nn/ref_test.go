@@ -196,3 +196,34 @@ func TestConv2dUpsample2x(t *testing.T) {
 		}()
 	}
 }
+
+func TestGroupNormSiLUConv2d(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 3))
+	for _, tc := range []struct {
+		n, c, h, w, o, groups, budget int
+	}{
+		{2, 4, 8, 8, 3, 2, 256 << 10},  // taps, one band
+		{1, 6, 9, 7, 4, 3, 30},         // several bands, odd sizes
+		{2, 4, 3, 3, 40, 2, 256 << 10}, // small image: the unfused path
+	} {
+		x := randTensor(r, tc.n, tc.c, tc.h, tc.w)
+		for i := range x.Data {
+			x.Data[i] = 3*x.Data[i] + 1
+		}
+		gw, gb := randTensor(r, tc.c), randTensor(r, tc.c)
+		w, b := randTensor(r, tc.o, tc.c, 3, 3), randTensor(r, tc.o)
+		keep := x.Clone()
+		func() {
+			defer func(v int) { shiftBudget = v }(shiftBudget)
+			shiftBudget = tc.budget
+			y := GroupNormSiLUConv2d(x, tc.groups, gw, gb, 1e-5, w, b, 1)
+			a := GroupNormSiLU(x, tc.groups, gw, gb, 1e-5)
+			checkClose(t, "groupnorm+silu+conv", y.Data, refConv(a, w, b, 1, 1, 1, tc.h, tc.w), 1e-5)
+		}()
+		for i, v := range keep.Data {
+			if x.Data[i] != v {
+				t.Fatalf("GroupNormSiLUConv2d changed x[%d]", i)
+			}
+		}
+	}
+}
