@@ -3,18 +3,8 @@ package nn
 import (
 	"fmt"
 	"math/rand/v2"
-	"syscall"
 	"testing"
-	"time"
 )
-
-// cpuTime is the user+system CPU time of the process so far: on a machine
-// shared with other jobs it varies less than the wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // Benchmarks at the shapes of SD 1.5 (U-Net at 64×64 latents, VAE decoder
 // at 256×256). On a shared machine run one at a time, e.g.

@@ -15,7 +15,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -44,7 +43,7 @@ user's file is loaded, and times
 
 Each *_s figure is wall-clock seconds; *_cpu_s beside it is the process's CPU
 time over the same span (on a shared machine it shows how much of the wall
-time was ours). --quick skips the 512×512 parts.
+time was ours; Linux only). --quick skips the 512×512 parts.
 
 Flags:
 `
@@ -91,7 +90,7 @@ type benchReport struct {
 type childReport struct {
 	LoadS    float64  `json:"load_s"`
 	Txt2ImgS float64  `json:"txt2img_s"`
-	CPUS     float64  `json:"cpu_s"`
+	CPUS     *float64 `json:"cpu_s"`
 	PeakRSS  *float64 `json:"peak_rss_mb"`
 }
 
@@ -167,7 +166,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		r.Txt2ImgLoadS, r.Txt2Img512S, r.Txt2Img512CPU, r.Txt2ImgPeakRSS = &c.LoadS, &c.Txt2ImgS, &c.CPUS, c.PeakRSS
+		r.Txt2ImgLoadS, r.Txt2Img512S, r.Txt2Img512CPU, r.Txt2ImgPeakRSS = &c.LoadS, &c.Txt2ImgS, c.CPUS, c.PeakRSS
 	}
 
 	if *profile != "" {
@@ -289,7 +288,7 @@ func benchChild(ckpt, tokDir string, spec benchSpec, stdout io.Writer) error {
 		return fmt.Errorf("bench: txt2img: %w", err)
 	}
 	c.Txt2ImgS = time.Since(start).Seconds()
-	c.CPUS = cpuSeconds() - cpu
+	c.CPUS = cpuSince(cpu)
 	c.PeakRSS = peakRSS()
 	return json.NewEncoder(stdout).Encode(c)
 }
@@ -336,18 +335,42 @@ func timed(name string, f func() error) (wall, cpu *float64, err error) {
 	c := cpuSeconds()
 	start := time.Now()
 	pprof.Do(context.Background(), pprof.Labels("stage", name), func(context.Context) { err = f() })
-	return ptr(time.Since(start).Seconds()), ptr(cpuSeconds() - c), err
+	return ptr(time.Since(start).Seconds()), cpuSince(c), err
 }
 
 func ptr(v float64) *float64 { return &v }
 
-// cpuSeconds is the user+system CPU time of this process so far.
+// cpuSeconds is the user+system CPU time of this process so far, read from
+// /proc/self/stat (in clock ticks of 1/100 s, Linux's USER_HZ), or NaN where
+// there is no /proc.
 func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+	data, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return math.NaN()
 	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// fields 14 and 15, utime and stime, are the 12th and 13th after it.
+	i := strings.LastIndexByte(string(data), ')')
+	f := strings.Fields(string(data[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return math.NaN()
+	}
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return math.NaN()
+	}
+	return (ut + st) / 100
+}
+
+// cpuSince returns the CPU seconds since start (a cpuSeconds value), or nil
+// when they are unknown.
+func cpuSince(start float64) *float64 {
+	d := cpuSeconds() - start
+	if math.IsNaN(d) {
+		return nil
+	}
+	return &d
 }
 
 // peakRSS and currentRSS read VmHWM and VmRSS from /proc/self/status, in MB
