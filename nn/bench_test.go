@@ -151,3 +151,25 @@ func BenchmarkElementwise(b *testing.B) {
 		b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N)*1e3, "cpu-ms/op")
 	})
 }
+
+// BenchmarkExpSub times softmax's exponential on a row of 4096 scores, with
+// the AVX-512 kernel and without.
+func BenchmarkExpSub(b *testing.B) {
+	r := rand.New(rand.NewPCG(6, 6))
+	row := randTensor(r, 4096).Data
+	work := make([]float32, len(row))
+	for _, avx512 := range []bool{true, false} {
+		if avx512 && !hasAVX512 {
+			continue
+		}
+		b.Run(fmt.Sprintf("avx512=%t", avx512), func(b *testing.B) {
+			defer func(v bool) { useAVX512 = v }(useAVX512)
+			useAVX512 = avx512
+			for b.Loop() {
+				copy(work, row)
+				expSub(work, 3)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(row)), "ns/value")
+		})
+	}
+}

@@ -7,8 +7,9 @@ import "golang.org/x/sys/cpu"
 // hasAVX2 reports whether the AVX2 and FMA kernels of exp_amd64.s run here;
 // hasF16C whether halfToFloatF16C does.
 var (
-	hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
-	hasF16C = cpu.X86.HasAVX && cpu.X86.HasF16C
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
+	hasF16C   = cpu.X86.HasAVX && cpu.X86.HasF16C
 )
 
 // The kernels process n values, n a multiple of 8; see their Go twins in
@@ -37,3 +38,6 @@ func affineAVX2(dst, src *float32, n int, scale, shift float32)
 
 //go:noescape
 func sumsAVX2(p *float32, n int, m float32) (sum, sq float32)
+
+//go:noescape
+func expSubAVX512(p *float32, n int, m float32) float32

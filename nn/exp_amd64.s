@@ -586,3 +586,67 @@ sums_done:
 	MOVSS        X0, sum+24(FP)
 	MOVSS        X2, sq+28(FP)
 	RET
+
+// func expSubAVX512(p *float32, n int, m float32) float32
+// expSubAVX2 with 16 lanes, for n a multiple of 16.
+TEXT ·expSubAVX512(SB), NOSPLIT, $0-28
+	MOVQ         p+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Z15
+	VPXORD       Z14, Z14, Z14
+	VBROADCASTSS expc<>+320(SB), Z13 // lo
+	VBROADCASTSS expc<>+352(SB), Z12 // hi
+	VBROADCASTSS expc<>+0(SB), Z11   // log2e
+	VBROADCASTSS expc<>+288(SB), Z10 // one
+	VBROADCASTSS expc<>+32(SB), Z20  // ln2hi
+	VBROADCASTSS expc<>+64(SB), Z21  // ln2lo
+	VBROADCASTSS expc<>+96(SB), Z22  // p0 … p5
+	VBROADCASTSS expc<>+128(SB), Z23
+	VBROADCASTSS expc<>+160(SB), Z24
+	VBROADCASTSS expc<>+192(SB), Z25
+	VBROADCASTSS expc<>+224(SB), Z26
+	VBROADCASTSS expc<>+256(SB), Z27
+	VPBROADCASTD expc<>+384(SB), Z28 // bias 127
+
+expsub512_loop:
+	CMPQ         CX, $16
+	JL           expsub512_done
+	VMOVUPS      (SI), Z0
+	VSUBPS       Z15, Z0, Z0
+	VCMPPS       $5, Z13, Z0, K1 // !(x < lo)
+	VMAXPS       Z0, Z13, Z0
+	VMINPS       Z0, Z12, Z0
+	VMULPS       Z11, Z0, Z1
+	VRNDSCALEPS  $0, Z1, Z1      // n
+	VMOVAPS      Z0, Z2
+	VFNMADD231PS Z20, Z1, Z2     // r = x − n·ln2hi − n·ln2lo
+	VFNMADD231PS Z21, Z1, Z2
+	VMOVAPS      Z22, Z3
+	VFMADD213PS  Z23, Z2, Z3
+	VFMADD213PS  Z24, Z2, Z3
+	VFMADD213PS  Z25, Z2, Z3
+	VFMADD213PS  Z26, Z2, Z3
+	VFMADD213PS  Z27, Z2, Z3
+	VMULPS       Z2, Z2, Z4
+	VFMADD213PS  Z2, Z4, Z3      // p·r² + r
+	VADDPS       Z10, Z3, Z3
+	VCVTPS2DQ    Z1, Z1
+	VPADDD       Z28, Z1, Z1
+	VPSLLD       $23, Z1, Z1     // 2^n
+	VMULPS.Z     Z1, Z3, K1, Z0  // 0 below lo
+	VADDPS       Z0, Z14, Z14
+	VMOVUPS      Z0, (SI)
+	ADDQ         $64, SI
+	SUBQ         $16, CX
+	JMP          expsub512_loop
+
+expsub512_done:
+	VEXTRACTF64X4 $1, Z14, Y1
+	VADDPS        Y1, Y14, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VHADDPS       X0, X0, X0
+	VHADDPS       X0, X0, X0
+	VZEROUPPER
+	MOVSS         X0, ret+24(FP)
+	RET

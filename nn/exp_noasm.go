@@ -3,8 +3,9 @@
 package nn
 
 const (
-	hasAVX2 = false
-	hasF16C = false
+	hasAVX2   = false
+	hasAVX512 = false
+	hasF16C   = false
 )
 
 func expSubAVX2(p *float32, n int, m float32) float32 { panic("nn: no AVX2") }
@@ -22,3 +23,5 @@ func geluAVX2(dst, src *float32, n int) { panic("nn: no AVX2") }
 func affineAVX2(dst, src *float32, n int, scale, shift float32) { panic("nn: no AVX2") }
 
 func sumsAVX2(p *float32, n int, m float32) (sum, sq float32) { panic("nn: no AVX2") }
+
+func expSubAVX512(p *float32, n int, m float32) float32 { panic("nn: no AVX-512") }

@@ -4,15 +4,24 @@ import "github.com/x448/float16"
 
 // Vector loops of the elementwise hot paths. Each runs an AVX2 kernel
 // (exp_amd64.s) over the largest multiple of 8 values when the CPU has one,
-// and the plain Go loop, which is its reference, over the rest.
+// and the plain Go loop, which is its reference, over the rest. The
+// exponential of softmax, the busiest, also has an AVX-512 kernel for
+// multiples of 16.
+
+// useAVX512 enables expSubAVX512; benchmarks turn it off to compare.
+var useAVX512 = hasAVX512
 
 // expSub replaces each v of row by e^(v−m) and returns their sum. The
 // kernel clamps v−m to at most 88 (e^88 ≈ 1.65e38, near float32's largest):
 // softmax and SiLU, its users, only ask for e^x with x ≤ 0 or don't care.
 func expSub(row []float32, m float32) float32 {
 	var s float32
+	if n := len(row) &^ 15; useAVX512 && n > 0 {
+		s = expSubAVX512(&row[0], n, m)
+		row = row[n:]
+	}
 	if n := len(row) &^ 7; hasAVX2 && n > 0 {
-		s = expSubAVX2(&row[0], n, m)
+		s += expSubAVX2(&row[0], n, m)
 		row = row[n:]
 	}
 	for i, v := range row {
