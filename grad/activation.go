@@ -8,7 +8,7 @@ import (
 
 // SiLU is x·σ(x), as torch.nn.SiLU; its derivative is σ(x)·(1 + x·(1 − σ(x))).
 // The U-Net calls it on every ResNet block, so its backward loop is
-// written out with the float32 exp instead of going through unary.
+// written out with the float32 sigmoid instead of going through unary.
 func (tp *Tape) SiLU(x *Var) *Var {
 	y := tp.result(x.Value.Shape, x)
 	copy(y.Value.Data, x.Value.Data)
@@ -18,7 +18,7 @@ func (tp *Tape) SiLU(x *Var) *Var {
 		nn.Parallel(len(dx), 1<<13, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				v := X[i]
-				s := 1 / (1 + exp32(-v))
+				s := nn.Sigmoid32(v)
 				dx[i] += dy[i] * s * (1 + v*(1-s))
 			}
 		})
@@ -36,7 +36,7 @@ func (tp *Tape) GELU(x *Var) *Var {
 // σ(1.702·x) + 1.702·x·σ(1.702·x)·(1 − σ(1.702·x)).
 func (tp *Tape) QuickGELU(x *Var) *Var {
 	return tp.unary(x, nn.QuickGELU, func(v, _ float32) float32 {
-		s := sigmoid32(1.702 * v)
+		s := nn.Sigmoid32(1.702 * v)
 		return s + 1.702*v*s*(1-s)
 	})
 }
@@ -70,12 +70,12 @@ func (tp *Tape) unary(x *Var, f func(*nn.Tensor) *nn.Tensor, df func(x, y float3
 }
 
 // gelu is x·Φ(x) and geluGrad its derivative Φ(x) + x·φ(x), in float32.
-func gelu(v float32) float32 { return 0.5 * v * (1 + erf32(v*(1/math.Sqrt2))) }
+func gelu(v float32) float32 { return 0.5 * v * (1 + nn.Erf32(v*(1/math.Sqrt2))) }
 
 func geluGrad(v float32) float32 {
-	cdf := 0.5 * (1 + erf32(v*(1/math.Sqrt2)))
+	cdf := 0.5 * (1 + nn.Erf32(v*(1/math.Sqrt2)))
 	const invSqrt2Pi = 0.3989422804014327 // 1/√(2π)
-	pdf := exp32(-0.5*v*v) * invSqrt2Pi
+	pdf := nn.Exp32(-0.5*v*v) * invSqrt2Pi
 	return cdf + v*pdf
 }
 

@@ -87,7 +87,8 @@ func (tp *Tape) Attention(q, k, v *Var, heads int, causal bool) *Var {
 				nn.MatMul(false, true, n, lk, dh, qb[r0*dim+h*dh:], dim, kb[h*dh:], dim, 0, p, lk)
 				for i := range n {
 					row, end := p[i*lk:(i+1)*lk], visible(causal, r0+i, lk)
-					expScaled(row[:end], scale, l[r0+i])
+					scaleRow(row[:end], scale)
+					nn.ExpSub(row[:end], l[r0+i])
 					clear(row[end:])
 				}
 				if dV != nil {
@@ -156,19 +157,21 @@ func visible(causal bool, i, lk int) int {
 // softmaxRow replaces row[:end] by softmax(row·scale) and row[end:] by 0,
 // and returns the log-sum-exp of the scaled row.
 func softmaxRow(row []float32, scale float32, end int) float32 {
-	m := float32(math.Inf(-1))
-	for _, v := range row[:end] {
-		m = max(m, v*scale)
-	}
-	expScaled(row[:end], scale, m)
-	var s float32
-	for _, e := range row[:end] {
-		s += e
-	}
+	r := row[:end]
+	scaleRow(r, scale)
+	m := nn.MaxOf(r)
+	s := nn.ExpSub(r, m) // e^(v−m), summed
 	inv := 1 / s
-	for j := range row[:end] {
-		row[j] *= inv
+	for j := range r {
+		r[j] *= inv
 	}
 	clear(row[end:])
 	return m + float32(math.Log(float64(s)))
+}
+
+// scaleRow multiplies row by scale in place.
+func scaleRow(row []float32, scale float32) {
+	for j := range row {
+		row[j] *= scale
+	}
 }

@@ -118,7 +118,7 @@ func (tp *Tape) convIm2colBackward(x, w *Var, dy *nn.Tensor, stride, top, left i
 			rows := min(band, oh-r0)
 			cols := rows * ow
 			if wants(w) {
-				im2col(col[:ckk*cols], xb, c, h, wd, kh, kw, stride, top, left, r0, rows, ow)
+				nn.Im2col(col[:ckk*cols], xb, c, h, wd, kh, kw, stride, top, left, r0, rows, ow)
 				// (O, rows·OW) · (C·KH·KW, rows·OW)ᵀ -> (O, C·KH·KW)
 				nn.MatMul(false, true, o, ckk, cols, dyb[r0*ow:], plane, col, cols, 1, tp.gradOf(w), ckk)
 			}
@@ -220,49 +220,8 @@ func weightGradShifted(tp *Tape, dw []float32, x, dy *nn.Tensor, kh, kw, top, le
 	}
 }
 
-// im2col writes, for output rows [r0, r0+rows), the input value under every
-// kernel tap: col[((ci·KH+i)·KW+j), (r−r0)·OW+q] = x[ci, r·s+i−top, q·s+j−left]
-// (0 outside the image). It is nn's im2col, which is unexported.
-func im2col(col, x []float32, c, h, w, kh, kw, stride, top, left, r0, rows, ow int) {
-	cols := rows * ow
-	nn.Parallel(c*kh*kw, 8, func(lo, hi int) {
-		for row := lo; row < hi; row++ {
-			ci, ij := row/(kh*kw), row%(kh*kw)
-			i, j := ij/kw, ij%kw
-			dst := col[row*cols : (row+1)*cols]
-			src := x[ci*h*w : (ci+1)*h*w]
-			for r := 0; r < rows; r++ {
-				iy := (r0+r)*stride + i - top
-				d := dst[r*ow : (r+1)*ow]
-				if iy < 0 || iy >= h {
-					clear(d)
-					continue
-				}
-				srow := src[iy*w : (iy+1)*w]
-				if stride == 1 {
-					// q+j−left in [0, W) ⇔ q in [left−j, W+left−j)
-					qlo, qhi := min(max(0, left-j), ow), max(min(ow, w+left-j), 0)
-					qhi = max(qhi, qlo)
-					clear(d[:qlo])
-					copy(d[qlo:qhi], srow[qlo+j-left:])
-					clear(d[qhi:])
-					continue
-				}
-				for q := range d {
-					ix := q*stride + j - left
-					if ix < 0 || ix >= w {
-						d[q] = 0
-					} else {
-						d[q] = srow[ix]
-					}
-				}
-			}
-		}
-	})
-}
-
-// col2im is im2col's adjoint: it adds every entry of col back onto the input
-// position it was read from, dx[ci, r·s+i−top, q·s+j−left] += col[…].
+// col2im is nn.Im2col's adjoint: it adds every entry of col back onto the
+// input position it was read from, dx[ci, r·s+i−top, q·s+j−left] += col[…].
 // Channels are split across goroutines, so no two write the same plane.
 func col2im(dx, col []float32, c, h, w, kh, kw, stride, top, left, r0, rows, ow int) {
 	cols := rows * ow

@@ -83,6 +83,19 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 	return y
 }
 
+// Im2col writes the patches of the image x (C, H, W) that a KH×KW
+// convolution with the given stride and top and left zero padding reads for
+// its output rows [r0, r0+rows) of width OW, as the (C·KH·KW, rows·OW)
+// matrix col:
+//
+//	col[(ci·KH+i)·KW+j, (r−r0)·OW+q] = x[ci, r·stride+i−top, q·stride+j−left]
+//
+// (0 outside the image). Conv2dPad multiplies the weight (O, C·KH·KW) by it
+// band by band; grad's backward pass multiplies it by the output gradient.
+func Im2col(col, x []float32, c, h, w, kh, kw, stride, top, left, r0, rows, ow int) {
+	im2col(col, rows*ow, x, c, h, w, kh, kw, stride, top, left, r0, rows, ow)
+}
+
 // im2col writes, for output rows [r0, r0+rows), the input value under every
 // kernel tap: col[((ci·KH+i)·KW+j)·ld + (r−r0)·OW+q] = x[ci, r·s+i−top, q·s+j−left]
 // (0 outside).

@@ -17,9 +17,9 @@ func TestFastMath(t *testing.T) {
 		rel    bool    // relative error (else absolute)
 		tol    float64 // bound on the error
 	}{
-		{"exp", exp32, math.Exp, -86, 87, true, 3e-7},
-		{"sigmoid", sigmoid32, func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }, -80, 80, true, 5e-7},
-		{"erf", erf32, math.Erf, -6, 6, false, 5e-7},
+		{"exp", Exp32, math.Exp, -86, 87, true, 3e-7},
+		{"sigmoid", Sigmoid32, func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }, -80, 80, true, 5e-7},
+		{"erf", Erf32, math.Erf, -6, 6, false, 5e-7},
 		{"tanh", tanh32, math.Tanh, -20, 20, false, 3e-7},
 	} {
 		var worst float64
@@ -69,13 +69,13 @@ func TestSIMD(t *testing.T) {
 		for _, v := range x {
 			want = max(want, float64(v))
 		}
-		if got := maxOf(x); float64(got) != want {
-			t.Errorf("maxOf(%d values) = %g, want %g", n, got, want)
+		if got := MaxOf(x); float64(got) != want {
+			t.Errorf("MaxOf(%d values) = %g, want %g", n, got, want)
 		}
 		// expSub, as softmax calls it (every v − m ≤ 0) and beyond
 		for _, m := range []float32{float32(want), 0, -50} {
 			row := append([]float32(nil), x...)
-			sum := expSub(row, m)
+			sum := ExpSub(row, m)
 			var wantSum float64
 			for i, v := range x {
 				d := float64(v - m) // the difference rounds to float32 first
@@ -94,6 +94,9 @@ func TestSIMD(t *testing.T) {
 			if d := math.Abs(float64(sum) - wantSum); d > 1e-6*wantSum && wantSum < math.MaxFloat32 {
 				t.Errorf("expSub(%d values): sum %g, want %g", n, sum, wantSum)
 			}
+		}
+		if got := MaxOf(x[:0]); !math.IsInf(float64(got), -1) {
+			t.Errorf("MaxOf(no values) = %g, want -Inf", got)
 		}
 		// geluSlice and geglu
 		gelu64 := func(g float64) float64 { return 0.5 * g * (1 + math.Erf(g/math.Sqrt2)) }

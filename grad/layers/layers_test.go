@@ -8,6 +8,7 @@ import (
 
 	"github.com/sdgo/sdgo/grad"
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/unet"
 )
 
@@ -72,14 +73,14 @@ func TestParityWithUNet(t *testing.T) {
 			g := NewResnetBlock2D(b, c.in, c.out, 12, 4, 1e-5)
 			randomize(ps, r)
 			ref := &unet.ResnetBlock2D{
-				Norm1:       unet.GroupNorm{Weight: g.Norm1.Weight.Value, Bias: g.Norm1.Bias.Value, Groups: 4, Eps: 1e-5},
-				Conv1:       unet.Conv2d{Weight: g.Conv1.Weight.Value, Bias: g.Conv1.Bias.Value, Stride: 1, Pad: 1},
-				TimeEmbProj: unet.Linear{Weight: g.TimeEmbProj.Weight.Value, Bias: g.TimeEmbProj.Bias.Value},
-				Norm2:       unet.GroupNorm{Weight: g.Norm2.Weight.Value, Bias: g.Norm2.Bias.Value, Groups: 4, Eps: 1e-5},
-				Conv2:       unet.Conv2d{Weight: g.Conv2.Weight.Value, Bias: g.Conv2.Bias.Value, Stride: 1, Pad: 1},
+				Norm1:       layer.GroupNorm{Weight: g.Norm1.Weight.Value, Bias: g.Norm1.Bias.Value, Groups: 4, Eps: 1e-5},
+				Conv1:       layer.Conv2d{Weight: g.Conv1.Weight.Value, Bias: g.Conv1.Bias.Value, Stride: 1, Pad: 1},
+				TimeEmbProj: layer.Linear{Weight: g.TimeEmbProj.Weight.Value, Bias: g.TimeEmbProj.Bias.Value},
+				Norm2:       layer.GroupNorm{Weight: g.Norm2.Weight.Value, Bias: g.Norm2.Bias.Value, Groups: 4, Eps: 1e-5},
+				Conv2:       layer.Conv2d{Weight: g.Conv2.Weight.Value, Bias: g.Conv2.Bias.Value, Stride: 1, Pad: 1},
 			}
 			if g.ConvShortcut != nil {
-				ref.ConvShortcut = &unet.Conv2d{Weight: g.ConvShortcut.Weight.Value, Bias: g.ConvShortcut.Bias.Value, Stride: 1, Pad: 0}
+				ref.ConvShortcut = &layer.Conv2d{Weight: g.ConvShortcut.Weight.Value, Bias: g.ConvShortcut.Bias.Value, Stride: 1, Pad: 0}
 			}
 			x, emb := grad.Normal(r, 1, 2, c.in, 6, 5), grad.Normal(r, 1, 2, 12)
 			got := g.Forward(grad.NewTape(), grad.Const(x), grad.Const(emb)).Value
@@ -91,8 +92,8 @@ func TestParityWithUNet(t *testing.T) {
 	e := NewTimestepEmbedding(NewBuilder(ps, r), 8, 32)
 	randomize(ps, r)
 	ref := &unet.TimestepEmbedding{
-		Linear1: unet.Linear{Weight: e.Linear1.Weight.Value, Bias: e.Linear1.Bias.Value},
-		Linear2: unet.Linear{Weight: e.Linear2.Weight.Value, Bias: e.Linear2.Bias.Value},
+		Linear1: layer.Linear{Weight: e.Linear1.Weight.Value, Bias: e.Linear1.Bias.Value},
+		Linear2: layer.Linear{Weight: e.Linear2.Weight.Value, Bias: e.Linear2.Bias.Value},
 	}
 	proj := nn.TimestepEmbedding([]float32{0, 17, 999}, 8, true, 0, 10000) // (3, 8)
 	compare(t, "TimestepEmbedding", e.Forward(grad.NewTape(), grad.Const(proj)).Value, ref.Forward(proj), 1e-5)
