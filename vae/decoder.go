@@ -100,15 +100,19 @@ func (d *Decoder) upBlocks(x *nn.Tensor, ns *normState, from, to int) *nn.Tensor
 			x = r.forward(x, ns)
 		}
 		for _, u := range b.Upsamplers {
-			x = u.Forward(nn.UpsampleNearest2x(x)) // (B, C, H, W) -> (B, C, 2H, 2W)
+			x = u.ForwardUpsample2x(x) // (B, C, H, W) -> (B, C, 2H, 2W), nearest then conv
 		}
 		d.trace(fmt.Sprintf("dec.up%d", i), x)
 	}
 	return x
 }
 
-// out is the output head: GroupNorm → SiLU → conv_out.
+// out is the output head: GroupNorm → SiLU → conv_out, fused unless a
+// Trace wants the normalised tensor.
 func (d *Decoder) out(x *nn.Tensor, ns *normState) *nn.Tensor {
+	if d.Trace == nil {
+		return ns.normSiLUConv(d.ConvNormOut, d.ConvOut, x) // (B, BlockOut[0], H, W) -> (B, Out, H, W)
+	}
 	x = ns.norm(d.ConvNormOut, x)
 	d.trace("dec.conv_norm_out", x)
 	return d.ConvOut.Forward(nn.SiLU(x)) // (B, BlockOut[0], H, W) -> (B, Out, H, W)

@@ -108,8 +108,7 @@ func (e *Encoder) downBlocks(x *nn.Tensor, ns *normState, from, to int) *nn.Tens
 func (e *Encoder) Head(x *nn.Tensor) *nn.Tensor {
 	x = e.MidBlock.forward(x, func(t *nn.Tensor) { e.trace("enc.mid.attn", t) })
 	e.trace("enc.mid", x)
-	x = nn.SiLU(e.ConvNormOut.Forward(x))
-	x = e.ConvOut.Forward(x) // (B, C, h, w) -> (B, 2·Latent, h, w)
+	x = e.ConvOut.ForwardNormSiLU(e.ConvNormOut, x) // GroupNorm → SiLU → conv: (B, C, h, w) -> (B, 2·Latent, h, w)
 	e.trace("enc.conv_out", x)
 	return x
 }

@@ -27,7 +27,19 @@ type Model struct {
 // a separate VAE file such as vae-ft-mse, or diffusers' vae folder's weights.
 // A zero cfg (no BlockOut) is read from the tensor shapes with
 // [InferConfig], for single-file checkpoints that come without a config.json.
+// The weights are read as float32; see [LoadPrecision].
 func Load(src weights.Source, cfg Config) (*Model, error) {
+	return LoadPrecision(src, cfg, weights.KeepFloat32)
+}
+
+// LoadPrecision is Load keeping the convolutions' and linear layers' weights
+// in precision p (see weights.Precision). With weights.KeepStored an fp16
+// checkpoint's 84 M weights (SD's VAE with its encoder) stay in half
+// precision, 167 MB instead of 335 MB, read from the file's memory mapping
+// where it allows: src must then stay open while the model is used. The
+// products convert them exactly, so the model computes the same numbers as
+// one loaded in float32 from the same file.
+func LoadPrecision(src weights.Source, cfg Config, p weights.Precision) (*Model, error) {
 	v, err := View(src)
 	if err != nil {
 		return nil, err
@@ -40,7 +52,7 @@ func Load(src weights.Source, cfg Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ld := weights.NewLoader(v, "")
+	ld := weights.NewLoader(v, "").WithPrecision(p)
 	m := &Model{Config: cfg, Decoder: loadDecoder(ld.Sub("decoder"), cfg)}
 	if ld.Has("encoder.conv_in.weight") {
 		m.Encoder = loadEncoder(ld.Sub("encoder"), cfg)
@@ -73,7 +85,7 @@ func LoadDiffusers(dir string, preferFP16 bool) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vae: %w", err)
 	}
-	defer closeFn() // the model holds float32 copies of every tensor
+	defer closeFn() // Load makes float32 copies of every tensor, so the files may close
 	return Load(src, cfg)
 }
 

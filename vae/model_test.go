@@ -58,6 +58,12 @@ func refTensor(t testing.TB, f *weights.File, name string) *nn.Tensor {
 // path with a slash, of the reference data) with the vae folder's config.json.
 func loadRef(t testing.TB, file string) *Model {
 	t.Helper()
+	return loadRefPrecision(t, file, weights.KeepFloat32)
+}
+
+// loadRefPrecision is loadRef keeping the weight matrices in precision p.
+func loadRefPrecision(t testing.TB, file string, p weights.Precision) *Model {
+	t.Helper()
 	dir := testdata.Dir(t, "vae")
 	cfg, err := ReadConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
@@ -66,7 +72,7 @@ func loadRef(t testing.TB, file string) *Model {
 	if !strings.Contains(file, "/") {
 		file = filepath.Join("vae", file)
 	}
-	m, err := Load(openRef(t, file), cfg)
+	m, err := LoadPrecision(openRef(t, file), cfg, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,17 +91,29 @@ func traceAgainst(t *testing.T, io *weights.File) func(string, *nn.Tensor) {
 
 func TestDecodeParity(t *testing.T) {
 	io := openRef(t, "vae/io.safetensors")
-	for _, tc := range []struct{ file, out string }{
-		{"diffusion_pytorch_model.safetensors", "decode_out"},
-		{"vae_ldm.fp16.safetensors", "decode_out_w16"},
+	for _, tc := range []struct {
+		file, out string
+		p         weights.Precision
+	}{
+		{"diffusion_pytorch_model.safetensors", "decode_out", weights.KeepFloat32},
+		{"vae_ldm.fp16.safetensors", "decode_out_w16", weights.KeepFloat32},
 		// The same weights in a full single-file checkpoint (LDM names under
 		// first_stage_model.) and in the pipeline's diffusers folder.
-		{"pipeline/sd_tiny.safetensors", "decode_out"},
-		{"pipeline/sd_tiny.fp16.safetensors", "decode_out_w16"},
-		{"pipeline/diffusers/vae/diffusion_pytorch_model.fp16.safetensors", "decode_out_w16"},
+		{"pipeline/sd_tiny.safetensors", "decode_out", weights.KeepFloat32},
+		{"pipeline/sd_tiny.fp16.safetensors", "decode_out_w16", weights.KeepFloat32},
+		{"pipeline/diffusers/vae/diffusion_pytorch_model.fp16.safetensors", "decode_out_w16", weights.KeepFloat32},
+		// fp16 weights kept in half precision: the same numbers.
+		{"vae_ldm.fp16.safetensors", "decode_out_w16", weights.KeepStored},
+		{"pipeline/sd_tiny.fp16.safetensors", "decode_out_w16", weights.KeepStored},
+		{"pipeline/diffusers/vae/diffusion_pytorch_model.fp16.safetensors", "decode_out_w16", weights.KeepStored},
+		// fp32 weights kept in float32 under KeepStored.
+		{"diffusion_pytorch_model.safetensors", "decode_out", weights.KeepStored},
 	} {
-		t.Run(tc.file, func(t *testing.T) {
-			m := loadRef(t, tc.file)
+		t.Run(tc.file+"/"+tc.p.String(), func(t *testing.T) {
+			m := loadRefPrecision(t, tc.file, tc.p)
+			if half := m.Decoder.ConvIn.Weight.Half != nil; half != (tc.p == weights.KeepStored && strings.Contains(tc.file, "fp16")) {
+				t.Errorf("conv_in weight in half precision: %v", half)
+			}
 			if tc.file == "diffusion_pytorch_model.safetensors" {
 				m.Decoder.Trace = traceAgainst(t, io)
 			}
@@ -110,12 +128,16 @@ func TestDecodeParity(t *testing.T) {
 
 func TestEncodeParity(t *testing.T) {
 	io := openRef(t, "vae/io.safetensors")
-	for _, tc := range []struct{ file, suffix string }{
-		{"diffusion_pytorch_model.safetensors", ""},
-		{"vae_ldm.fp16.safetensors", "_w16"},
+	for _, tc := range []struct {
+		file, suffix string
+		p            weights.Precision
+	}{
+		{"diffusion_pytorch_model.safetensors", "", weights.KeepFloat32},
+		{"vae_ldm.fp16.safetensors", "_w16", weights.KeepFloat32},
+		{"vae_ldm.fp16.safetensors", "_w16", weights.KeepStored},
 	} {
-		t.Run(tc.file, func(t *testing.T) {
-			m := loadRef(t, tc.file)
+		t.Run(tc.file+"/"+tc.p.String(), func(t *testing.T) {
+			m := loadRefPrecision(t, tc.file, tc.p)
 			if tc.suffix == "" {
 				m.Encoder.Trace = traceAgainst(t, io)
 			}

@@ -35,10 +35,12 @@ func loadResnet(ld *weights.Loader, in, out, groups int) *Resnet {
 // Forward maps x (B, In, H, W) -> (B, Out, H, W).
 func (r *Resnet) Forward(x *nn.Tensor) *nn.Tensor { return r.forward(x, nil) }
 
-// forward is Forward with the norms' statistics shared across tiles (see tiled.go).
+// forward is Forward with the norms' statistics shared across tiles (see
+// tiled.go). Each GroupNorm → SiLU → conv runs fused, so the normalised
+// tensors are never held: at most x, h and the block's output exist at once.
 func (r *Resnet) forward(x *nn.Tensor, ns *normState) *nn.Tensor {
-	h := r.Conv1.Forward(nn.SiLU(ns.norm(r.Norm1, x))) // (B, In, H, W) -> (B, Out, H, W)
-	h = r.Conv2.Forward(nn.SiLU(ns.norm(r.Norm2, h)))
+	h := ns.normSiLUConv(r.Norm1, r.Conv1, x) // (B, In, H, W) -> (B, Out, H, W)
+	h = ns.normSiLUConv(r.Norm2, r.Conv2, h)  // (B, Out, H, W), the first h is garbage now
 	if r.ConvShortcut != nil {
 		x = r.ConvShortcut.Forward(x) // (B, In, H, W) -> (B, Out, H, W)
 	}

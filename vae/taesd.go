@@ -184,7 +184,7 @@ func (d *TinyDecoder) Forward(z *nn.Tensor) *nn.Tensor {
 		for _, b := range st.Blocks {
 			x = b.Forward(x)
 		}
-		x = st.Conv.Forward(nn.UpsampleNearest2x(x)) // (B, C, H, W) -> (B, C, 2H, 2W)
+		x = st.Conv.ForwardUpsample2x(x) // (B, C, H, W) -> (B, C, 2H, 2W), nearest then conv
 	}
 	x = d.Block.Forward(x)
 	return d.ConvOut.Forward(x) // (B, C, H, W) -> (B, 3, H, W)

@@ -201,6 +201,24 @@ func (ns *normState) norm(g layer.GroupNorm, x *nn.Tensor) *nn.Tensor {
 	return groupNormWith(x, g, ns.use[k].mean, ns.use[k].inv)
 }
 
+// normSiLUConv is c(SiLU(g(x))), fused when the tile's own statistics are
+// used (always when ns is nil); with whole-image statistics from an earlier
+// pass the normalised tile is made first (tiles are small).
+func (ns *normState) normSiLUConv(g layer.GroupNorm, c layer.Conv2d, x *nn.Tensor) *nn.Tensor {
+	if ns == nil {
+		return c.ForwardNormSiLU(g, x)
+	}
+	k := ns.i
+	ns.i++
+	if !ns.final {
+		ns.accumulate(k, g.Groups, x)
+	}
+	if ns.use == nil {
+		return c.ForwardNormSiLU(g, x) // first pass: the tile's own statistics
+	}
+	return c.Forward(nn.SiLU(groupNormWith(x, g, ns.use[k].mean, ns.use[k].inv)))
+}
+
 // accumulate adds the tile's blend-weighted sums of x (B, C, H, W) to the
 // statistics of GroupNorm call k.
 func (ns *normState) accumulate(k, groups int, x *nn.Tensor) {

@@ -49,6 +49,26 @@ func (c Conv2d) Forward(x *nn.Tensor) *nn.Tensor {
 	return nn.Conv2d(x, c.Weight, c.Bias, c.Stride, c.Pad)
 }
 
+// ForwardNormSiLU is c.Forward(g.ForwardSiLU(x)), the first half of a ResNet
+// block, without holding the normalised tensor (see nn.GroupNormSiLUConv2d):
+// (B, in, H, W) -> (B, out, H', W'). x is left unchanged.
+func (c Conv2d) ForwardNormSiLU(g GroupNorm, x *nn.Tensor) *nn.Tensor {
+	if c.Stride != 1 {
+		return c.Forward(g.ForwardSiLU(x))
+	}
+	return nn.GroupNormSiLUConv2d(x, g.Groups, g.Weight, g.Bias, g.Eps, c.Weight, c.Bias, c.Pad)
+}
+
+// ForwardUpsample2x is c.Forward(nn.UpsampleNearest2x(x)), an upsampler,
+// without holding the upsampled image (see nn.Conv2dUpsample2x):
+// (B, in, H, W) -> (B, out, 2H+2·pad−k+1, …).
+func (c Conv2d) ForwardUpsample2x(x *nn.Tensor) *nn.Tensor {
+	if c.Stride != 1 {
+		return c.Forward(nn.UpsampleNearest2x(x))
+	}
+	return nn.Conv2dUpsample2x(x, c.Weight, c.Bias, c.Pad)
+}
+
 // GroupNorm is torch.nn.GroupNorm with a per-channel affine transform.
 type GroupNorm struct {
 	Weight, Bias *nn.Tensor // (C)
@@ -64,6 +84,18 @@ func NewGroupNorm(ld *weights.Loader, channels, groups int, eps float32) GroupNo
 // Forward normalises x (B, C, …) over groups of channels; the shape is kept.
 func (g GroupNorm) Forward(x *nn.Tensor) *nn.Tensor {
 	return nn.GroupNorm(x, g.Groups, g.Weight, g.Bias, g.Eps)
+}
+
+// ForwardSiLU is nn.SiLU(g.Forward(x)) in one pass (nn.GroupNormSiLU), as
+// ResNet blocks and output heads apply them; x is left unchanged.
+func (g GroupNorm) ForwardSiLU(x *nn.Tensor) *nn.Tensor {
+	return nn.GroupNormSiLU(x, g.Groups, g.Weight, g.Bias, g.Eps)
+}
+
+// ForwardSiLUInPlace is ForwardSiLU writing over x and returning it, for a
+// tensor nothing reads afterwards.
+func (g GroupNorm) ForwardSiLUInPlace(x *nn.Tensor) *nn.Tensor {
+	return nn.GroupNormSiLUInPlace(x, g.Groups, g.Weight, g.Bias, g.Eps)
 }
 
 // LayerNorm is torch.nn.LayerNorm over the last dimension.
