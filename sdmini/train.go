@@ -56,9 +56,9 @@ type Stage struct {
 func Stages() []Stage {
 	return []Stage{
 		{"bpe", "learn the BPE vocabulary from the captions", Options{Steps: 20000}, TrainBPE},
-		{"clip", "train the text encoder contrastively against a small image tower", Options{Steps: 1500, Batch: 64, LR: 5e-4}, TrainCLIP},
-		{"vae", "train the autoencoder and measure the latent scaling factor", Options{Steps: 2000, Batch: 8, LR: 1e-3}, TrainVAE},
-		{"unet", "train the noise predictor on the frozen text encoder and VAE", Options{Steps: 4000, Batch: 32, LR: 5e-4}, TrainUNet},
+		{"clip", "train the text encoder contrastively against a small image tower", Options{Steps: 600, Batch: 64, LR: 5e-4}, TrainCLIP},
+		{"vae", "train the autoencoder and measure the latent scaling factor", Options{Steps: 2500, Batch: 8, LR: 1e-3}, TrainVAE},
+		{"unet", "train the noise predictor on the frozen text encoder and VAE", Options{Steps: 5500, Batch: 32, LR: 5e-4}, TrainUNet},
 	}
 }
 
