@@ -33,12 +33,17 @@
 // so a full SD checkpoint, a separate VAE file like vae-ft-mse, or a
 // diffusers vae folder all load with [Load]. [Config] has presets ([SD15],
 // [SD21]), reads diffusers' config.json ([ReadConfig]) or is read from the
-// tensor shapes ([InferConfig]).
+// tensor shapes ([InferConfig]). [LoadPrecision] keeps an fp16 checkpoint's
+// weights in half precision, read from the file's memory.
 //
-// # Large images
+// # Memory and large images
 //
-// [Model.DecodeTiled] and [Model.EncodeTiled] run the full-resolution part
-// tile by tile with blended overlaps, so memory stays bounded; see [Tiling].
+// Each GroupNorm → SiLU → convolution and each upsample → convolution runs
+// as one fused operation, so the decoder never holds a normalised or an
+// upsampled copy of its largest tensors: a 512×512 decode holds at most
+// 536 MB of activations (its last level's first resnet). [Model.DecodeTiled]
+// and [Model.EncodeTiled] run the full-resolution part tile by tile with
+// blended overlaps, so memory stays bounded whatever the size; see [Tiling].
 //
 // # TAESD
 //
