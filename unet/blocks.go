@@ -133,9 +133,8 @@ func (u *UpBlock) Forward(x, embAct, ctx *nn.Tensor, skips *[]*nn.Tensor, trace 
 	for j, r := range u.Resnets {
 		s := (*skips)[len(*skips)-1]
 		*skips = (*skips)[:len(*skips)-1]
-		s = repeatBatch(s, x.Shape[0]) // a skip from before the samples parted (see Model.Forward)
-		x = nn.Concat(x, s)            // (B, In, h, w) + (B, S, h, w) -> (B, In+S, h, w)
-		x = r.Forward(x, embAct)       // -> (B, Out, h, w)
+		x = nn.Concat(x, s)      // (B, In, h, w) + (B, S, h, w) -> (B, In+S, h, w)
+		x = r.Forward(x, embAct) // -> (B, Out, h, w)
 		trace.do(fmt.Sprintf("%s.resnet%d", name, j), x)
 		if len(u.Attentions) > 0 {
 			n := fmt.Sprintf("%s.attn%d", name, j)

@@ -29,14 +29,11 @@
 // (1.7 GB instead of 3.4 GB in float32), with the same results. A forward
 // pass keeps only the skip connections and the current block's activations;
 // the spatial transformers read the image as tokens through their proj_in
-// product instead of a transposed copy; and the two samples of a guided step
-// (one latent, the negative and the positive prompt) are computed once up to
-// the first cross-attention.
+// product instead of a transposed copy.
 package unet
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/nn/layer"
@@ -161,15 +158,6 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 	trace.do("time_embedding", emb)
 	embAct := nn.SiLU(emb) // every resnet takes SiLU(emb)
 
-	// A guided step runs one latent at one timestep under two contexts (the
-	// negative prompt's and the prompt's). Until the first cross-attention
-	// brings the context in, both samples compute the same numbers: they are
-	// computed once, as a batch of one, and repeated there (see
-	// BasicTransformerBlock.Forward).
-	if m.Trace == nil && sameSamples(x, t) {
-		x = nn.From(x.Data[:len(x.Data)/b], append([]int{1}, x.Shape[1:]...)...) // (1, C_in, h, w)
-	}
-
 	// 2. Pre-process.
 	h := m.ConvIn.Forward(x) // (B, C_in, h, w) -> (B, C0, h, w)
 	trace.do("conv_in", h)
@@ -197,9 +185,8 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 	if trace != nil {
 		trace.do("conv_norm_out", m.ConvNormOut.Forward(h)) // (B, C0, h, w)
 	}
-	h = normSiLU(m.ConvNormOut, h) // (B, C0, h, w)
-	h = m.ConvOut.Forward(h)       // (B, C0, h, w) -> (B, C_out, h, w)
-	return repeatBatch(h, b), nil  // a model without cross-attention never left the batch of one
+	h = normSiLU(m.ConvNormOut, h)   // (B, C0, h, w)
+	return m.ConvOut.Forward(h), nil // (B, C0, h, w) -> (B, C_out, h, w)
 }
 
 // checkInputs reports whether x, t and ctx have the shapes Forward needs.
@@ -223,36 +210,6 @@ func shapeOf(t *nn.Tensor) []int {
 		return nil
 	}
 	return t.Shape
-}
-
-// sameSamples reports whether the batch x holds more than one sample, all
-// equal, at equal timesteps.
-func sameSamples(x *nn.Tensor, t []float32) bool {
-	b := x.Shape[0]
-	if b < 2 || !slices.Equal(t, repeatFloat(t[0], len(t))) {
-		return false
-	}
-	n := len(x.Data) / b
-	for i := 1; i < b; i++ {
-		if !slices.Equal(x.Data[:n], x.Data[i*n:(i+1)*n]) {
-			return false
-		}
-	}
-	return true
-}
-
-// repeatBatch returns x (1, …) repeated into a batch of b, (b, …); x itself
-// when its batch is b already.
-func repeatBatch(x *nn.Tensor, b int) *nn.Tensor {
-	if x.Shape[0] == b {
-		return x
-	}
-	shape := append([]int{b}, x.Shape[1:]...)
-	y := nn.New(shape...)
-	for i := range b {
-		copy(y.Data[i*len(x.Data):], x.Data)
-	}
-	return y
 }
 
 func repeatFloat(v float32, n int) []float32 {

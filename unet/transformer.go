@@ -54,8 +54,8 @@ func (t *Transformer2D) Forward(x, ctx *nn.Tensor, trace tracer, name string) *n
 	for i, b := range t.TransformerBlocks {
 		tok = b.Forward(tok, ctx, trace, fmt.Sprintf("%s.tb%d", name, i))
 	}
-	tok = t.ProjOut.Forward(tok)                        // (B, H·W, C) -> (B, H·W, C)
-	return addTokens(repeatBatch(x, tok.Shape[0]), tok) // x += tokens as (B, C, H, W), in place
+	tok = t.ProjOut.Forward(tok) // (B, H·W, C) -> (B, H·W, C)
+	return addTokens(x, tok)     // x += tokens as (B, C, H, W), in place
 }
 
 // BasicTransformerBlock is one pre-norm transformer layer with
@@ -85,14 +85,11 @@ func loadBasicBlock(ld *weights.Loader, cfg Config, dim, heads int) *BasicTransf
 }
 
 // Forward updates the tokens x (B, N, C) in place and returns them; ctx is
-// (B, M, Ctx). Tokens of a batch of one meeting a context of batch B (the
-// identical samples of a guided step, see Model.Forward) are repeated into a
-// new batch of B after the self-attention.
+// (B, M, Ctx).
 func (b *BasicTransformerBlock) Forward(x, ctx *nn.Tensor, trace tracer, name string) *nn.Tensor {
 	a := b.Attn1.Forward(b.Norm1.Forward(x), nil) // (B, N, C) -> (B, N, C)
 	trace.do(name+".attn1", a)
 	nn.AddInPlace(x, a)
-	x = repeatBatch(x, ctx.Shape[0]) // samples computed once part here (see Model.Forward)
 
 	a = b.Attn2.Forward(b.Norm2.Forward(x), ctx) // (B, N, C) × (B, M, Ctx) -> (B, N, C)
 	trace.do(name+".attn2", a)

@@ -2,7 +2,6 @@ package unet
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -302,37 +301,5 @@ func TestFLOPs(t *testing.T) {
 	attn += 4 * 64 * float64(64+ContextLen) * 1280 // mid block at 8×8
 	if macs := (one - attn) / 2 / 1e9; math.Abs(macs-339) > 0.5 {
 		t.Errorf("SD 1.5 at 64×64: %.1f G multiply-adds outside attention, want 339", macs)
-	}
-}
-
-// A guided step's pair of identical samples under two contexts is computed
-// once up to the first cross-attention: the outputs are those of each
-// sample run alone.
-func TestSameSamples(t *testing.T) {
-	src, cfg, io := openCase(t, parityCases[0])
-	m, err := Load(src, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, ctx := tensor(t, io, "sample"), tensor(t, io, "encoder_hidden_states")
-	n := len(x.Data) / 2
-	pair := nn.From(append(append([]float32(nil), x.Data[:n]...), x.Data[:n]...), x.Shape...)
-	if !sameSamples(pair, []float32{7}) || sameSamples(x, []float32{7}) || sameSamples(pair, []float32{7, 8}) {
-		t.Fatal("sameSamples is wrong")
-	}
-	out, err := m.Forward(pair, []float32{7}, ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2 := len(ctx.Data) / 2
-	for i := range 2 {
-		one := nn.From(x.Data[:n], append([]int{1}, x.Shape[1:]...)...)
-		c := nn.From(ctx.Data[i*m2:(i+1)*m2], append([]int{1}, ctx.Shape[1:]...)...)
-		want, err := m.Forward(one, []float32{7}, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := nn.From(out.Data[i*len(want.Data):(i+1)*len(want.Data)], want.Shape...)
-		compare(t, fmt.Sprintf("sample %d", i), got, want)
 	}
 }
