@@ -14,7 +14,7 @@ func TestLoadPrecision(t *testing.T) {
 	for _, tc := range []struct {
 		path string
 		half bool // LoadOptions.Half
-		want bool // U-Net and text encoder matrices in half precision
+		want bool // U-Net, text encoder and VAE matrices in half precision
 	}{
 		{"sd_tiny.safetensors", false, false},
 		{"sd_tiny.fp16.safetensors", false, true},
@@ -32,8 +32,9 @@ func TestLoadPrecision(t *testing.T) {
 		}
 		unetHalf := m.UNet.ConvIn.Weight.Half != nil
 		textHalf := m.Text.Encoder.Layers[0].SelfAttn.QProj.Weight.Half != nil
-		if unetHalf != tc.want || textHalf != tc.want {
-			t.Errorf("%s, Half %v: half-precision U-Net %v, text encoder %v; want %v", tc.path, tc.half, unetHalf, textHalf, tc.want)
+		vaeHalf := m.VAE.Decoder.ConvIn.Weight.Half != nil
+		if unetHalf != tc.want || textHalf != tc.want || vaeHalf != tc.want {
+			t.Errorf("%s, Half %v: half-precision U-Net %v, text encoder %v, VAE %v; want %v", tc.path, tc.half, unetHalf, textHalf, vaeHalf, tc.want)
 		}
 		if m.UNet.ConvIn.Bias.Half != nil {
 			t.Errorf("%s: a bias in half precision", tc.path)

@@ -114,8 +114,8 @@ type LoadOptions struct {
 	// Prediction overrides the prediction type: "epsilon" or "v_prediction".
 	// Single-file SD 2.x checkpoints do not say which they are.
 	Prediction scheduler.Prediction
-	// Half keeps the weights of the U-Net's and the text encoder's linear
-	// layers and convolutions in half precision even when the checkpoint
+	// Half keeps the weights of the linear layers and convolutions (U-Net,
+	// text encoder and VAE) in half precision even when the checkpoint
 	// stores them in fp32 (rounding them once, to half the memory). Without
 	// it they keep the file's precision: an fp16 checkpoint's weights stay in
 	// half precision, read from the file's memory without a copy, and an
@@ -148,7 +148,7 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 	if err == nil && opts.VAE != "" {
 		var closeFn func() error
 		var src weights.Source
-		if m.VAE, src, closeFn, err = loadVAEFile(opts.VAE); err == nil {
+		if m.VAE, src, closeFn, err = loadVAEFile(opts.VAE, opts.precision()); err == nil {
 			m.keep(src, closeFn)
 		}
 	}
@@ -241,7 +241,7 @@ func (m *Model) loadSingleFile(path string, opts LoadOptions) error {
 	if m.UNet, err = unet.LoadPrecision(un, ucfg, opts.precision()); err != nil {
 		return fmt.Errorf("model %s: %w", path, err)
 	}
-	if m.VAE, err = vae.Load(va, vcfg); err != nil {
+	if m.VAE, err = vae.LoadPrecision(va, vcfg, opts.precision()); err != nil {
 		return fmt.Errorf("model %s: %w", path, err)
 	}
 	tokDir := opts.Tokenizer
@@ -340,7 +340,7 @@ func (m *Model) loadDiffusers(dir string, opts LoadOptions) error {
 	if err != nil {
 		return fmt.Errorf("model %s: %w", dir, err)
 	}
-	if m.VAE, err = vae.Load(va, vcfg); err != nil {
+	if m.VAE, err = vae.LoadPrecision(va, vcfg, opts.precision()); err != nil {
 		return fmt.Errorf("model %s: vae: %w", dir, err)
 	}
 
@@ -401,9 +401,9 @@ func readSchedulerConfig(path string, v Version) (scheduler.Config, error) {
 }
 
 // loadVAEFile loads a separate autoencoder file: diffusers names, original
-// names, or original names under first_stage_model. It also returns the
-// file and the function closing it.
-func loadVAEFile(path string) (*vae.Model, weights.Source, func() error, error) {
+// names, or original names under first_stage_model, keeping its weights in
+// precision p. It also returns the file and the function closing it.
+func loadVAEFile(path string, p weights.Precision) (*vae.Model, weights.Source, func() error, error) {
 	src, closeFn, err := weights.OpenAny(path)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("--vae: %w", err)
@@ -417,7 +417,7 @@ func loadVAEFile(path string) (*vae.Model, weights.Source, func() error, error) 
 		closeFn()
 		return nil, nil, nil, fmt.Errorf("--vae %s: %w", path, err)
 	}
-	m, err := vae.Load(view, cfg)
+	m, err := vae.LoadPrecision(view, cfg, p)
 	if err != nil {
 		closeFn()
 		return nil, nil, nil, fmt.Errorf("--vae %s: %w", path, err)
