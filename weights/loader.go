@@ -48,8 +48,8 @@ type Loader struct {
 // same numbers: the products convert them exactly to float32.
 //
 // A model that reads some matrix other than through a product (an embedding
-// table looked up row by row) asks for it through a loader set to
-// KeepFloat32.
+// table looked up row by row) either reads nn.Tensor.Half itself or asks for
+// that matrix through a loader set to KeepFloat32.
 type Precision int
 
 const (
