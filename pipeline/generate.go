@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"runtime"
 	"strings"
 	"time"
 
@@ -157,6 +158,10 @@ func (m *Model) Generate(ctx context.Context, opts Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The text encoder is done: give its pages of the checkpoint back (they
+	// are read again from the file if ever needed), so they do not add to
+	// the U-Net's peak.
+	m.ReleasePages()
 	var results []Result
 	for b := 0; b < o.BatchCount; b++ {
 		seed := o.Seed + uint64(b)
@@ -260,6 +265,10 @@ func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint
 			o.Progress(Progress{Image: index, Images: o.BatchCount, Step: i - first + 1, Steps: len(steps) - first, Elapsed: time.Since(start)})
 		}
 	}
+	// The U-Net is done with this image: release its pages and the
+	// sampling loop's garbage before the decoder's large activations.
+	m.ReleasePages()
+	runtime.GC()
 	decoded, err := m.VAE.DecodeLatents(latents) // (1, 3, H, W), ≈[-1, 1]
 	if err != nil {
 		return nil, err
