@@ -46,7 +46,7 @@ type genFlags struct {
 	seed                                                int64
 	sampler, rngName, initImg, output, preview, taesd   string
 	dumpStages, prediction                              string
-	karras, overwrite, quiet                            bool
+	karras, overwrite, quiet, fp16                      bool
 }
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -73,6 +73,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.batch, "batch-count", 1, "number of images, made one after another with seeds seed, seed+1, …")
 	fs.IntVarP(&f.threads, "threads", "t", 0, "threads to use (default: all CPUs)")
 	fs.StringVar(&f.rngName, "rng", string(pipeline.TorchCPU), "noise generator: torch-cpu (diffusers' seeds) or cuda (AUTOMATIC1111's and sd.cpp's GPU seeds)")
+	fs.BoolVar(&f.fp16, "fp16", false, "keep an fp32 checkpoint's weights in half precision in memory (half the memory; fp16 files always stay half)")
 	fs.StringVar(&f.prediction, "prediction", "", "override the model's prediction type: epsilon or v (SD 2.x 768-v single files need v)")
 	fs.StringVar(&f.preview, "preview", "", "write a preview of the image to this PNG after every step")
 	fs.StringVar(&f.taesd, "taesd", "", "TAESD decoder weights (taesd_decoder.safetensors or .pth) for previews")
@@ -108,11 +109,12 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		prediction = scheduler.VPrediction
 	}
 	model, err := pipeline.Load(f.model, pipeline.LoadOptions{
-		Tokenizer: f.tokenizer, VAE: f.vaePath, Config: f.config, Prediction: prediction,
+		Tokenizer: f.tokenizer, VAE: f.vaePath, Config: f.config, Prediction: prediction, Half: f.fp16,
 	})
 	if err != nil {
 		return err
 	}
+	defer model.Close()
 	if !f.quiet {
 		fmt.Fprintf(stderr, "loaded %s (%v) in %.1fs\n", model.Name, model.Version, time.Since(start).Seconds())
 	}
