@@ -19,15 +19,19 @@ import (
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/scheduler"
+	"github.com/sdgo/sdgo/sdmini"
 	"github.com/sdgo/sdgo/vae"
 	"github.com/sdgo/sdgo/weights"
 )
 
-const generateUsage = `Usage: sdgo -m MODEL -p PROMPT [flags]
+const generateUsage = `Usage: sdgo [-m MODEL] -p PROMPT [flags]
 
 Makes images from a prompt with a Stable Diffusion 1.x/2.x model: a single-file
 checkpoint (.safetensors or .ckpt, original layout; pass --tokenizer too) or a
-diffusers folder (with model_index.json). With -i, starts from an image (img2img).
+diffusers folder (with model_index.json). Without -m, sdgo uses sd-mini, the
+small model it trained itself and carries built in: 64×64 images of coloured
+shapes ("a large red circle on the left on a white background").
+With -i, starts from an image (img2img).
 
 Prompts use AUTOMATIC1111's syntax: (word) and (word:1.3) emphasise, [word]
 de-emphasises, BREAK starts a new 75-token chunk; longer prompts are split into
@@ -54,7 +58,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sdgo", stderr)
 	fs.StringVarP(&f.prompt, "prompt", "p", "", "the prompt")
 	fs.StringVarP(&f.negative, "negative-prompt", "n", "", "what the image should not show")
-	fs.StringVarP(&f.model, "model", "m", "", "model: single-file checkpoint or diffusers folder")
+	fs.StringVarP(&f.model, "model", "m", "", "model: single-file checkpoint or diffusers folder (default: the built-in sd-mini, 64×64)")
 	fs.StringVar(&f.vaePath, "vae", "", "use this autoencoder file instead of the model's (e.g. vae-ft-mse-840000-ema-pruned.safetensors)")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer folder (vocab.json + merges.txt) or bpe_simple_vocab_16e6.txt.gz, for single-file checkpoints")
 	fs.StringVar(&f.config, "config", "", "diffusers folder whose component configs describe a single-file checkpoint (non-standard sizes)")
@@ -90,6 +94,17 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	if f.threads > 0 {
 		nn.SetThreads(f.threads)
+	}
+	if f.model == "" {
+		// No model given: the sd-mini model built into the binary.
+		path, err := sdmini.Path()
+		if err != nil {
+			return fmt.Errorf("no -m/--model given, and %w", err)
+		}
+		f.model = path
+		if !fs.Changed("cfg-scale") {
+			f.cfg = sdmini.DefaultCFGScale
+		}
 	}
 	opts, err := f.options()
 	if err != nil {
@@ -178,8 +193,6 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 // validate checks the flags that need no model, naming the bad one.
 func (f *genFlags) validate() error {
 	switch {
-	case f.model == "":
-		return usagef("-m/--model is required: a single-file checkpoint (.safetensors, .ckpt) or a diffusers folder")
 	case f.steps < 1:
 		return usagef("--steps must be at least 1, got %d", f.steps)
 	case f.cfg < 0:

@@ -26,7 +26,7 @@ func TestBadInput(t *testing.T) {
 		args []string
 		want string // in the one-line error
 	}{
-		{[]string{"-p", "x"}, "-m/--model is required"},
+		{[]string{"-p", "x", "--clip-skip", "0"}, "--clip-skip"},
 		{[]string{"-m", "/nonexistent/model.safetensors", "-p", "x"}, "-m/--model"},
 		{[]string{"-m", dir, "-p", "x", "-W", "100"}, "-W/--width must be a positive multiple of 8"},
 		{[]string{"-m", dir, "-p", "x", "--steps", "0"}, "--steps"},
@@ -122,5 +122,22 @@ func TestTokenize(t *testing.T) {
 	code, out, _ = sdgo("tokenize", "--tokenizer", dir, "--pad", "sd2", "a cat")
 	if code != 0 || !strings.HasPrefix(out, "[49406,320,2368,49407,0,0,") {
 		t.Fatalf("sd2 padding: %q", out)
+	}
+}
+
+// Without -m, sdgo uses the built-in sd-mini.
+func TestBuiltinModel(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	out := filepath.Join(t.TempDir(), "circle.png")
+	code, stdout, stderr := sdgo("-p", "a red circle on the left", "-o", out, "-q")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, out) {
+		t.Fatalf("stdout %q", stdout)
+	}
+	params, err := pipeline.ReadParameters(out)
+	if err != nil || !strings.Contains(params, "CFG scale: 3,") || !strings.Contains(params, "Size: 64x64") {
+		t.Fatalf("parameters %q, %v", params, err)
 	}
 }
