@@ -61,6 +61,13 @@ type Model struct {
 	// upsampler); "conv_norm_out". The tensor may be modified afterwards:
 	// clone it to keep it.
 	Trace func(name string, t *nn.Tensor)
+
+	// BlockDone, when set, is called after each down block, the mid block
+	// and each up block of Forward. The pipeline releases the checkpoint's
+	// memory-mapped pages there, so that only about one block's weights are
+	// resident at a time: the weights stream from the file (the page cache)
+	// instead of all staying in the process's memory.
+	BlockDone func()
 }
 
 // tracer is the optional activation hook handed down the blocks.
@@ -168,17 +175,20 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 		name := fmt.Sprintf("down%d", i)
 		h = d.Forward(h, embAct, ctx, &skips, trace, name)
 		trace.do(name, h)
+		m.blockDone()
 	}
 
 	// 4. Mid.
 	h = m.MidBlock.Forward(h, embAct, ctx, trace, "mid")
 	trace.do("mid", h)
+	m.blockDone()
 
 	// 5. Up: each level pops as many skips as it has resnets.
 	for i, u := range m.UpBlocks {
 		name := fmt.Sprintf("up%d", i)
 		h = u.Forward(h, embAct, ctx, &skips, trace, name)
 		trace.do(name, h)
+		m.blockDone()
 	}
 
 	// 6. Post-process.
@@ -187,6 +197,12 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 	}
 	h = normSiLU(m.ConvNormOut, h)   // (B, C0, h, w)
 	return m.ConvOut.Forward(h), nil // (B, C0, h, w) -> (B, C_out, h, w)
+}
+
+func (m *Model) blockDone() {
+	if m.BlockDone != nil {
+		m.BlockDone()
+	}
 }
 
 // checkInputs reports whether x, t and ctx have the shapes Forward needs.
