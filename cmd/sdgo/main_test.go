@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/sdgo/sdgo/internal/testdata"
 	"github.com/sdgo/sdgo/pipeline"
+	"github.com/sdgo/sdgo/sdmini"
 )
 
 // sdgo runs the command with args and returns its exit code, stdout and stderr.
@@ -137,7 +139,7 @@ func TestBuiltinModel(t *testing.T) {
 		t.Fatalf("stdout %q", stdout)
 	}
 	params, err := pipeline.ReadParameters(out)
-	if err != nil || !strings.Contains(params, "CFG scale: 3,") || !strings.Contains(params, "Size: 64x64") {
+	if err != nil || !strings.Contains(params, fmt.Sprintf("CFG scale: %g,", float64(sdmini.DefaultCFGScale))) || !strings.Contains(params, "Size: 64x64") {
 		t.Fatalf("parameters %q, %v", params, err)
 	}
 }
