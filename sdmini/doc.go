@@ -32,7 +32,7 @@
 // Every stage saves resumable checkpoints atomically and reports its loss,
 // speed and time left; the result is a diffusers-style model folder.
 //
-// # Budget
+// # Budget and result
 //
 // The stages' defaults (Stages) fit in an hour on two cores. Measured with
 // --threads 2 on the shared two-core development machine (load about 3.5):
@@ -40,14 +40,13 @@
 //	stage  params  steps × batch  steps/s  time
 //	bpe    -       20000 captions -        < 1 s
 //	clip   1.36 M  600 × 64       5.5      1 min 50 s (text tower 0.84 M kept)
-//	vae    0.98 M  2500 × 8       3.56     11 min 45 s
-//	unet   5.93 M  5500 × 32      2.1      30 s encoding 8192 scenes + 44 min
+//	vae    0.98 M  2500 × 8       3.56     11 min 50 s
+//	unet   5.93 M  6000 × 32      2.5      30 s encoding 8192 scenes + 40 min
 //
-// The exported model (text encoder, VAE, U-Net in fp16) is 15.6 MB, and
-// sampling a 64×64 image (20 steps of euler_a with guidance) takes about
-// 0.2 s.
-//
-// Operations grad lacks are composed from the ones it has (layers.go:
-// channel selection as a constant 1×1 convolution, weighted L1 through a
-// constant sign, weighted L2).
+// 54 minutes in all. The folder model/ is that run's result (seed 1,
+// --threads 2): text encoder, VAE and U-Net in fp16, 15.6 MB. It samples a
+// 64×64 image (20 steps of euler_a with guidance) in about 0.2 s, and on
+// 200 held-out captions at guidance 2 the pixel scorer finds the colour
+// right in 91.0% of the images, the position in 95.5%, the shape in 75.0%
+// (the VAE alone reconstructs held-out shapes at 76%: its ceiling).
 package sdmini

@@ -58,7 +58,7 @@ func Stages() []Stage {
 		{"bpe", "learn the BPE vocabulary from the captions", Options{Steps: 20000}, TrainBPE},
 		{"clip", "train the text encoder contrastively against a small image tower", Options{Steps: 600, Batch: 64, LR: 5e-4}, TrainCLIP},
 		{"vae", "train the autoencoder and measure the latent scaling factor", Options{Steps: 2500, Batch: 8, LR: 1e-3}, TrainVAE},
-		{"unet", "train the noise predictor on the frozen text encoder and VAE", Options{Steps: 5500, Batch: 32, LR: 5e-4}, TrainUNet},
+		{"unet", "train the noise predictor on the frozen text encoder and VAE", Options{Steps: 6000, Batch: 32, LR: 5e-4}, TrainUNet},
 	}
 }
 

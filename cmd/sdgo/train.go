@@ -124,7 +124,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	model := fs.StringP("model", "m", "", "sd-mini model folder (written by sdgo train)")
 	fs.IntVarP(&o.N, "n", "n", 200, "held-out captions")
 	fs.IntVar(&o.Steps, "steps", 20, "sampling steps")
-	fs.Float64Var(&o.CFGScale, "cfg-scale", 7.5, "classifier-free guidance scale")
+	fs.Float64Var(&o.CFGScale, "cfg-scale", sdmini.DefaultCFGScale, "classifier-free guidance scale")
 	fs.StringVar(&o.Sampler, "sampler", "euler_a", "sampler")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the captions' order and the images")
 	fs.StringVar(&o.Grid, "grid", "", "write a PNG grid of the first 64 images here")
