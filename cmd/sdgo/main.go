@@ -31,6 +31,7 @@ func commands() []command {
 		{"generate", "make images from a prompt (the default command)", runGenerate},
 		{"tokenize", "print the CLIP token ids of a prompt as JSON", runTokenize},
 		{"train", "train sd-mini, a small Stable Diffusion, from nothing (bpe, clip, vae, unet, all; eval)", runTrain},
+		{"eval", "score a model on held-out sd-mini captions with the pixel scorer", runEval},
 		{"bench", "measure this machine on SD 1.5-sized work (random weights, no download)", runBench},
 	}
 }

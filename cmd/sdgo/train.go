@@ -121,7 +121,7 @@ Flags:
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", stderr)
 	var o sdmini.EvalOptions
-	model := fs.StringP("model", "m", "", "sd-mini model folder (written by sdgo train)")
+	model := fs.StringP("model", "m", "", "sd-mini model folder (written by sdgo train; default: the built-in one)")
 	fs.IntVarP(&o.N, "n", "n", 200, "held-out captions")
 	fs.IntVar(&o.Steps, "steps", 20, "sampling steps")
 	fs.Float64Var(&o.CFGScale, "cfg-scale", sdmini.DefaultCFGScale, "classifier-free guidance scale")
@@ -135,8 +135,6 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	switch {
 	case fs.NArg() > 0:
 		return usagef("eval: unexpected argument %q", fs.Arg(0))
-	case *model == "":
-		return usagef("eval: --model DIR is required")
 	case o.N <= 0 || o.Steps <= 0:
 		return usagef("eval: --n and --steps must be positive")
 	case *threads < 0:
@@ -144,6 +142,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	if *threads > 0 {
 		nn.SetThreads(*threads)
+	}
+	if *model == "" { // the built-in sd-mini
+		p, err := sdmini.Path()
+		if err != nil {
+			return err
+		}
+		*model = p
 	}
 	o.Log = stderr
 	ev, err := sdmini.Evaluate(*model, o)

@@ -19,7 +19,7 @@ func TestTrainBadInput(t *testing.T) {
 		{[]string{"train", "clip", "--out", dir, "--steps", "-1"}, "must not be negative"},
 		{[]string{"train", "clip", "--out", dir, "--log-every", "0"}, "must be positive"},
 		{[]string{"train", "clip", "--out", dir, "--bogus"}, "unknown flag: --bogus"},
-		{[]string{"train", "eval"}, "--model DIR is required"},
+		{[]string{"eval", "--steps", "0"}, "--n and --steps"},
 		{[]string{"train", "eval", "--model", dir, "--n", "0"}, "--n and --steps"},
 	} {
 		code, _, stderr := sdgo(tc.args...)
