@@ -3,10 +3,13 @@
 // per-word cross-attention maps, a guidance-scale sweep and a sampler
 // comparison.
 //
-//	go run ./docs/gen -model PATH -out docs/img
+// The figures in docs/img are made with sd-mini, the model built into sdgo:
 //
-// PATH is any model the sdgo command loads (a diffusers folder or a single
-// file; pass -tokenizer for single files). Without -model only the figures
+//	go run ./docs/gen -model sd-mini -out docs/img -cfg 2 -note "sd-mini (the built-in model), seed 42, guidance 2"
+//
+// -model sd-mini names the built-in model (extracted by sdmini.Path); any
+// other value is a model the sdgo command loads (a diffusers folder or a
+// single file; pass -tokenizer for single files). Without -model only the figures
 // that need no model are drawn. With -stages DIR the step figure is drawn
 // from the stages a `sdgo --dump-stages DIR` run wrote, instead of a new
 // generation.
@@ -30,7 +33,11 @@ import (
 	"strings"
 
 	"github.com/sdgo/sdgo/pipeline"
+	"github.com/sdgo/sdgo/sdmini"
 )
+
+// builtin is the -model value that names the model built into sdgo.
+const builtin = "sd-mini"
 
 func main() {
 	if err := run(os.Args[1:], os.Stderr); err != nil {
@@ -44,7 +51,7 @@ func run(args []string, stderr io.Writer) error {
 	s := defaultSetup()
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "model: diffusers folder or single-file checkpoint (figures needing none are drawn without it)")
+	model := fs.String("model", "", "model: \""+builtin+"\" (the built-in model), a diffusers folder or a single-file checkpoint (figures needing none are drawn without it)")
 	tok := fs.String("tokenizer", "", "tokenizer folder for single-file checkpoints")
 	out := fs.String("out", filepath.Join("docs", "img"), "folder the PNGs are written to")
 	stages := fs.String("stages", "", "draw the step figure from this `sdgo --dump-stages` folder")
@@ -75,6 +82,11 @@ func run(args []string, stderr io.Writer) error {
 		return fmt.Errorf("-side must be at least 8, got %d", s.Side)
 	}
 	g := &gen{s: s, stages: *stages}
+	if *model == builtin {
+		if *model, err = sdmini.Path(); err != nil {
+			return fmt.Errorf("-model %s: %w", builtin, err)
+		}
+	}
 	if *model != "" {
 		if g.model, err = pipeline.Load(*model, pipeline.LoadOptions{Tokenizer: *tok}); err != nil {
 			return err
