@@ -148,6 +148,15 @@ func TestRunFlags(t *testing.T) {
 	checkPNG(t, filepath.Join(out, "schedule.png"), 600)
 }
 
+// -model sd-mini loads the model built into sdgo.
+func TestBuiltinModel(t *testing.T) {
+	out := t.TempDir()
+	if err := run([]string{"-model", builtin, "-out", out, "-only", "schedule"}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, filepath.Join(out, "schedule.png"), 600)
+}
+
 func TestPickSteps(t *testing.T) {
 	for _, c := range []struct {
 		total, n int
