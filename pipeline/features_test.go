@@ -6,7 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sdgo/sdgo/internal/testdata"
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/vae"
+	"github.com/sdgo/sdgo/weights"
 )
 
 // encode returns the (1, 77·k, D) conditioning of a prompt.
@@ -144,5 +147,27 @@ func TestGenerateOptions(t *testing.T) {
 	}
 	if _, err := m.Generate(ctx, o); !errors.Is(err, context.Canceled) || steps != 2 {
 		t.Fatalf("cancel: err %v after %d steps", err, steps)
+	}
+}
+
+// A TAESD decoder given as Options.Decoder decodes the final latents.
+func TestTAESDDecoder(t *testing.T) {
+	m := loadTiny(t, "sd_tiny.safetensors")
+	f, err := weights.Open(testdata.Path(t, "taesd/random_arch/taesd_decoder.fp16.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d, err := vae.LoadTinyDecoder(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Generate(context.Background(), Options{Prompt: "x", Steps: 2, Width: 32, Height: 32, Decoder: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The tiny VAE's latents are 16×16; TAESD upsamples ×8.
+	if b := res[0].Image.Bounds(); b.Dx() != 128 || b.Dy() != 128 {
+		t.Fatalf("TAESD image %v, want 128×128", b)
 	}
 }

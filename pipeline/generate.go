@@ -58,6 +58,16 @@ type Options struct {
 	Step func(image, step int, latents *nn.Tensor)
 	// Stages, when set, collects every stage's result (see Stages).
 	Stages *Stages
+	// Decoder, when set, decodes the final latents instead of the model's
+	// VAE: a TAESD decoder (vae.TinyDecoder) is much faster, at some cost
+	// in quality.
+	Decoder LatentDecoder
+}
+
+// LatentDecoder turns the U-Net's latents (B, 4, h, w) into images
+// (B, 3, H, W) in about [-1, 1]: vae.Model and vae.TinyDecoder are both one.
+type LatentDecoder interface {
+	DecodeLatents(latents *nn.Tensor) (*nn.Tensor, error)
 }
 
 // Progress reports how far a generation is.
@@ -269,7 +279,11 @@ func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint
 	// sampling loop's garbage before the decoder's large activations.
 	m.ReleasePages()
 	runtime.GC()
-	decoded, err := m.VAE.DecodeLatents(latents) // (1, 3, H, W), ≈[-1, 1]
+	var dec LatentDecoder = m.VAE
+	if o.Decoder != nil {
+		dec = o.Decoder
+	}
+	decoded, err := dec.DecodeLatents(latents) // (1, 3, H, W), ≈[-1, 1]
 	if err != nil {
 		return nil, err
 	}

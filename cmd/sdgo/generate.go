@@ -80,7 +80,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.fp16, "fp16", false, "keep an fp32 checkpoint's weights in half precision in memory (half the memory; fp16 files always stay half)")
 	fs.StringVar(&f.prediction, "prediction", "", "override the model's prediction type: epsilon or v (SD 2.x 768-v single files need v)")
 	fs.StringVar(&f.preview, "preview", "", "write a preview of the image to this PNG after every step")
-	fs.StringVar(&f.taesd, "taesd", "", "TAESD decoder weights (taesd_decoder.safetensors or .pth) for previews")
+	fs.StringVar(&f.taesd, "taesd", "", "TAESD decoder weights (taesd_decoder.safetensors or .pth): fast, lower-quality final decoding, and previews")
 	fs.StringVar(&f.dumpStages, "dump-stages", "", "write every stage's result to DIR/stages.safetensors (and per-step previews)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	if err := parse(fs, generateUsage, args, stdout); err != nil {
@@ -134,11 +134,15 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "loaded %s (%v) in %.1fs\n", model.Name, model.Version, time.Since(start).Seconds())
 	}
 
-	if f.preview != "" || f.dumpStages != "" {
-		prev, err := newPreviewer(f.taesd, model)
-		if err != nil {
+	var taesd *vae.TinyDecoder
+	if f.taesd != "" {
+		if taesd, err = loadTAESD(f.taesd); err != nil {
 			return err
 		}
+		opts.Decoder = taesd
+	}
+	if f.preview != "" || f.dumpStages != "" {
+		prev := &previewer{taesd: taesd}
 		opts.Step = func(img, step int, latents *nn.Tensor) {
 			if img != 0 && f.dumpStages != "" && f.preview == "" {
 				return
@@ -310,19 +314,17 @@ type previewer struct {
 	taesd *vae.TinyDecoder
 }
 
-func newPreviewer(taesdPath string, m *pipeline.Model) (*previewer, error) {
-	if taesdPath == "" {
-		return &previewer{}, nil
-	}
-	src, _, err := weights.OpenAny(taesdPath)
+// loadTAESD loads a TAESD decoder (taesd_decoder.safetensors or .pth).
+func loadTAESD(path string) (*vae.TinyDecoder, error) {
+	src, _, err := weights.OpenAny(path)
 	if err != nil {
 		return nil, fmt.Errorf("--taesd: %w", err)
 	}
 	d, err := vae.LoadTinyDecoder(src)
 	if err != nil {
-		return nil, fmt.Errorf("--taesd %s: %w", taesdPath, err)
+		return nil, fmt.Errorf("--taesd %s: %w", path, err)
 	}
-	return &previewer{taesd: d}, nil
+	return d, nil
 }
 
 func (p *previewer) render(latents *nn.Tensor, w, h int) image.Image {
