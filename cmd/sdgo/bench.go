@@ -278,6 +278,7 @@ func benchChild(ckpt, tokDir string, spec benchSpec, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
+	tuneGC(m) // as sdgo itself runs
 	var c childReport
 	c.LoadS = time.Since(start).Seconds()
 	start = time.Now()

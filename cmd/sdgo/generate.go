@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -130,6 +131,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer model.Close()
+	tuneGC(model)
 	if !f.quiet {
 		fmt.Fprintf(stderr, "loaded %s (%v) in %.1fs\n", model.Name, model.Version, time.Since(start).Seconds())
 	}
@@ -192,6 +194,17 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// tuneGC sets the garbage collector for the model unless GOGC says otherwise:
+// a full-size model's activations are large and short-lived, so collect when
+// the heap has grown by a quarter, not doubled, which lowers the peak memory
+// of a 512×512 image by hundreds of MB at little CPU cost. Small models (sd-mini)
+// allocate fast and would pay for it, so they keep Go's default.
+func tuneGC(m *pipeline.Model) {
+	if os.Getenv("GOGC") == "" && m.CheckpointBytes() >= 256<<20 {
+		debug.SetGCPercent(25)
+	}
 }
 
 // validate checks the flags that need no model, naming the bad one.
