@@ -150,6 +150,7 @@ func TestRunFlags(t *testing.T) {
 
 // -model sd-mini loads the model built into sdgo.
 func TestBuiltinModel(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // sdmini.Path extracts there, not into the user's cache
 	out := t.TempDir()
 	if err := run([]string{"-model", builtin, "-out", out, "-only", "schedule"}, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
