@@ -158,10 +158,9 @@ type Upsample2D struct {
 // applies the convolution.
 func (u *Upsample2D) Forward(x *nn.Tensor, oh, ow int) *nn.Tensor {
 	if oh == 2*x.Shape[2] && ow == 2*x.Shape[3] {
-		x = nn.UpsampleNearest2x(x) // (B, C, h, w) -> (B, C, 2h, 2w)
-	} else {
-		x = upsampleNearest(x, oh, ow) // odd latent sizes: (B, C, h, w) -> (B, C, oh, ow)
+		return u.Conv.ForwardUpsample2x(x) // (B, C, h, w) -> (B, C, 2h, 2w), without holding the 2× input
 	}
+	x = upsampleNearest(x, oh, ow) // odd latent sizes: (B, C, h, w) -> (B, C, oh, ow)
 	return u.Conv.Forward(x)
 }
 

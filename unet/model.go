@@ -195,8 +195,7 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 	if trace != nil {
 		trace.do("conv_norm_out", m.ConvNormOut.Forward(h)) // (B, C0, h, w)
 	}
-	h = normSiLU(m.ConvNormOut, h)   // (B, C0, h, w)
-	return m.ConvOut.Forward(h), nil // (B, C0, h, w) -> (B, C_out, h, w)
+	return m.ConvOut.ForwardNormSiLU(m.ConvNormOut, h), nil // conv_out(SiLU(norm(h))): (B, C0, h, w) -> (B, C_out, h, w)
 }
 
 func (m *Model) blockDone() {

@@ -41,24 +41,17 @@ func loadResnet(ld *weights.Loader, cfg Config, in, out int) *ResnetBlock2D {
 // the timestep embedding after its SiLU, (B, 4·C0): every resnet applies
 // SiLU to the same embedding, so the model does it once.
 func (r *ResnetBlock2D) Forward(x, embAct *nn.Tensor) *nn.Tensor {
-	h := normSiLU(r.Norm1, x) // (B, In, H, W)
-	h = r.Conv1.Forward(h)    // (B, In, H, W) -> (B, Out, H, W)
+	h := r.Conv1.ForwardNormSiLU(r.Norm1, x) // conv1(SiLU(norm1(x))): (B, In, H, W) -> (B, Out, H, W)
 
 	t := r.TimeEmbProj.Forward(embAct) // (B, 4·C0) -> (B, Out)
 	addPerChannel(h, t)                // h[b, c, :, :] += t[b, c]
 
-	h = normSiLU(r.Norm2, h) // (B, Out, H, W); dropout is off at inference
-	h = r.Conv2.Forward(h)
+	h = r.Conv2.ForwardNormSiLU(r.Norm2, h) // conv2(SiLU(norm2(h))); dropout is off at inference
 
 	if r.ConvShortcut != nil {
 		x = r.ConvShortcut.Forward(x) // (B, In, H, W) -> (B, Out, H, W)
 	}
 	return nn.AddInPlace(h, x)
-}
-
-// normSiLU is SiLU(norm(x)) in one pass over the data.
-func normSiLU(norm layer.GroupNorm, x *nn.Tensor) *nn.Tensor {
-	return nn.GroupNormSiLU(x, norm.Groups, norm.Weight, norm.Bias, norm.Eps)
 }
 
 // addPerChannel adds v (B, C) to every pixel of x (B, C, H, W), in place.
