@@ -1,0 +1,173 @@
+package sdmini
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/sdgo/sdgo/internal/atomicfile"
+	"github.com/sdgo/sdgo/internal/gemm"
+	"github.com/sdgo/sdgo/nn"
+)
+
+var update = flag.Bool("update", false, "record the fingerprint of a short training run in testdata/provenance.json")
+
+// provenance records where the embedded model came from: the command, the
+// commit and the machine that trained it, the SHA-256 of each of its files,
+// and the fingerprint of a short run of the same trainer. Training is
+// deterministic for a seed, a thread count and a GEMM kernel, so while the
+// short run's fingerprint is unchanged, the command reproduces the embedded
+// files byte for byte.
+type provenance struct {
+	Command  string            `json:"command"`
+	Commit   string            `json:"commit"`
+	Kernel   string            `json:"kernel"`
+	Threads  int               `json:"threads"`
+	Files    map[string]string `json:"files"`
+	ShortRun shortRun          `json:"short_run"`
+}
+
+// shortRun is a few steps of every stage; SHA256 is folderHash of the
+// folder it writes.
+type shortRun struct {
+	Steps  int    `json:"steps"`
+	Batch  int    `json:"batch"`
+	Scenes int    `json:"scenes"`
+	Seed   uint64 `json:"seed"`
+	SHA256 string `json:"sha256"`
+}
+
+const provenanceFile = "testdata/provenance.json"
+
+func readProvenance(t *testing.T) provenance {
+	t.Helper()
+	b, err := os.ReadFile(provenanceFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p provenance
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatalf("%s: %v", provenanceFile, err)
+	}
+	return p
+}
+
+// fileHashes returns the SHA-256 of every file below root in fsys, by its
+// slash-separated path relative to root, leaving out checkpoints/ and
+// README.md.
+func fileHashes(fsys fs.FS, root string) (map[string]string, error) {
+	sums := map[string]string{}
+	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == root {
+			return nil
+		}
+		rel := strings.TrimPrefix(p, root+"/")
+		if d.IsDir() {
+			if rel == "checkpoints" {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if path.Base(p) == "README.md" {
+			return nil
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		s := sha256.Sum256(b)
+		sums[rel] = hex.EncodeToString(s[:])
+		return nil
+	})
+	return sums, err
+}
+
+// folderHash is one SHA-256 over the names and hashes of sums.
+func folderHash(sums map[string]string) string {
+	names := make([]string, 0, len(sums))
+	for n := range sums {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		h.Write([]byte(n + " " + sums[n] + "\n"))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// The embedded model is the one the provenance record names, file for file.
+func TestEmbeddedProvenance(t *testing.T) {
+	p := readProvenance(t)
+	got, err := fileHashes(embedded, "model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, sum := range p.Files {
+		if got[name] != sum {
+			t.Errorf("sdmini/model/%s: SHA-256 %q, %s records %q", name, got[name], provenanceFile, sum)
+		}
+	}
+	for name := range got {
+		if _, ok := p.Files[name]; !ok {
+			t.Errorf("sdmini/model/%s is not in %s", name, provenanceFile)
+		}
+	}
+}
+
+// TestReproducible trains every stage for a few steps and compares the
+// folder with the fingerprint recorded when the embedded model was trained.
+// A difference means the trainer's numbers have changed since — a kernel, an
+// op, a default — so the command in docs/sd-mini.md no longer makes the
+// embedded files: retrain them with it, then record the new fingerprint
+// with `go test ./sdmini -run TestReproducible -update`.
+func TestReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains for a few seconds")
+	}
+	p := readProvenance(t)
+	if k := gemm.Kernel(); k != p.Kernel {
+		t.Skipf("the embedded model was trained with the %s GEMM kernel; this machine runs %s, whose sums round differently", p.Kernel, k)
+	}
+	defer nn.SetThreads(nn.Threads())
+	nn.SetThreads(p.Threads) // the split of a product between threads changes how its sums round
+	s := p.ShortRun
+	o := Options{Dir: t.TempDir(), Steps: s.Steps, Batch: s.Batch, Scenes: s.Scenes, Seed: s.Seed}
+	if err := TrainAll(o); err != nil {
+		t.Fatal(err)
+	}
+	sums, err := fileHashes(os.DirFS(o.Dir), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := folderHash(sums)
+	if *update {
+		p.ShortRun.SHA256 = got
+		b, err := json.MarshalIndent(p, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := atomicfile.Write(filepath.FromSlash(provenanceFile), append(b, '\n'), true); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("recorded %s", got)
+		return
+	}
+	if got != s.SHA256 {
+		t.Errorf("a short training run (%+v) hashes to %s, not %s as when the embedded model was trained at %s:\n"+
+			"the trainer's numbers have changed, so %q no longer makes the files in sdmini/model.\n"+
+			"Retrain them with that command (docs/sd-mini.md), then record: go test ./sdmini -run TestReproducible -update",
+			s, got, s.SHA256, p.Commit, p.Command)
+	}
+}
