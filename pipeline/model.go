@@ -10,9 +10,9 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -383,53 +383,17 @@ func (m *Model) loadDiffusers(dir string, opts LoadOptions) error {
 }
 
 // readSchedulerConfig reads the training schedule and prediction type from a
-// diffusers scheduler_config.json; a missing file means the family's default.
+// diffusers scheduler_config.json over SD 1.5's schedule; a missing file
+// means the family's default.
 func readSchedulerConfig(path string, v Version) (scheduler.Config, error) {
-	cfg := scheduler.SD15()
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	cfg, err := scheduler.ReadConfig(path, scheduler.SD15())
+	if errors.Is(err, fs.ErrNotExist) {
 		if v == SD2 {
-			cfg = scheduler.SD21()
+			return scheduler.SD21(), nil
 		}
-		return cfg, nil
+		return scheduler.SD15(), nil
 	}
-	if err != nil {
-		return cfg, err
-	}
-	var raw struct {
-		TrainSteps    *int     `json:"num_train_timesteps"`
-		BetaStart     *float64 `json:"beta_start"`
-		BetaEnd       *float64 `json:"beta_end"`
-		BetaSchedule  *string  `json:"beta_schedule"`
-		Prediction    *string  `json:"prediction_type"`
-		StepsOffset   *int     `json:"steps_offset"`
-		SetAlphaToOne *bool    `json:"set_alpha_to_one"`
-	}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return cfg, fmt.Errorf("%s: %w", path, err)
-	}
-	if raw.TrainSteps != nil {
-		cfg.TrainSteps = *raw.TrainSteps
-	}
-	if raw.BetaStart != nil {
-		cfg.BetaStart = *raw.BetaStart
-	}
-	if raw.BetaEnd != nil {
-		cfg.BetaEnd = *raw.BetaEnd
-	}
-	if raw.BetaSchedule != nil {
-		cfg.BetaSchedule = *raw.BetaSchedule
-	}
-	if raw.Prediction != nil {
-		cfg.Prediction = scheduler.Prediction(*raw.Prediction)
-	}
-	if raw.StepsOffset != nil {
-		cfg.StepsOffset = *raw.StepsOffset
-	}
-	if raw.SetAlphaToOne != nil {
-		cfg.SetAlphaToOne = *raw.SetAlphaToOne
-	}
-	return cfg, nil
+	return cfg, err
 }
 
 // loadVAEFile loads a separate autoencoder file: diffusers names, original

@@ -1,8 +1,10 @@
 package scheduler
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 )
 
 // Prediction is what the U-Net was trained to predict.
@@ -81,6 +83,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("scheduler: config: TrainSteps %d, want at least 2", c.TrainSteps)
 	case c.BetaStart <= 0 || c.BetaEnd <= 0 || c.BetaStart >= 1 || c.BetaEnd >= 1:
 		return fmt.Errorf("scheduler: config: betas %g…%g, want both in (0, 1)", c.BetaStart, c.BetaEnd)
+	case c.BetaSchedule != "scaled_linear" && c.BetaSchedule != "linear":
+		return fmt.Errorf("scheduler: config: unknown BetaSchedule %q (want \"scaled_linear\" or \"linear\")", c.BetaSchedule)
 	case c.Prediction != Epsilon && c.Prediction != VPrediction:
 		return fmt.Errorf("scheduler: config: unknown Prediction %q (want %q or %q)", c.Prediction, Epsilon, VPrediction)
 	case c.Spacing != DefaultSpacing && c.Spacing != Leading && c.Spacing != Trailing && c.Spacing != Linspace:
@@ -89,6 +93,69 @@ func (c Config) validate() error {
 		return fmt.Errorf("scheduler: config: negative StepsOffset %d", c.StepsOffset)
 	}
 	return nil
+}
+
+// rawConfig is scheduler_config.json as diffusers writes it. A nil field was
+// absent or null; keys sdgo does not use (_class_name, clip_sample,
+// skip_prk_steps, …) are ignored.
+type rawConfig struct {
+	TrainSteps    *int        `json:"num_train_timesteps"`
+	BetaStart     *float64    `json:"beta_start"`
+	BetaEnd       *float64    `json:"beta_end"`
+	BetaSchedule  *string     `json:"beta_schedule"`
+	Prediction    *Prediction `json:"prediction_type"`
+	Spacing       *Spacing    `json:"timestep_spacing"`
+	StepsOffset   *int        `json:"steps_offset"`
+	SetAlphaToOne *bool       `json:"set_alpha_to_one"`
+}
+
+// ReadConfig reads a diffusers scheduler/scheduler_config.json over base
+// (see ParseConfig).
+func ReadConfig(path string, base Config) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("scheduler: %w", err)
+	}
+	c, err := ParseConfig(data, base)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseConfig parses the contents of a diffusers scheduler_config.json (the
+// keys are named in Config's field comments). A key that data leaves out or
+// sets to null keeps base's value: base is the schedule to assume, since
+// diffusers' defaults differ between scheduler classes and SD 1.5's config,
+// for one, names no prediction_type. The result is checked as [New] checks a
+// Config: num_train_timesteps below 2, betas outside (0, 1), an unknown
+// beta_schedule, prediction_type or timestep_spacing, or a negative
+// steps_offset is an error naming the field.
+func ParseConfig(data []byte, base Config) (Config, error) {
+	var r rawConfig
+	if err := json.Unmarshal(data, &r); err != nil {
+		return Config{}, fmt.Errorf("scheduler: config: %w", err)
+	}
+	c := base
+	set(&c.TrainSteps, r.TrainSteps)
+	set(&c.BetaStart, r.BetaStart)
+	set(&c.BetaEnd, r.BetaEnd)
+	set(&c.BetaSchedule, r.BetaSchedule)
+	set(&c.Prediction, r.Prediction)
+	set(&c.Spacing, r.Spacing)
+	set(&c.StepsOffset, r.StepsOffset)
+	set(&c.SetAlphaToOne, r.SetAlphaToOne)
+	if err := c.validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// set stores *v in dst when v is not nil.
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }
 
 // spacing returns the configured spacing, or def when the config names none.
@@ -115,7 +182,7 @@ func (c Config) Schedule() (*Schedule, error) {
 		return nil, err
 	}
 	var betas []float32
-	switch c.BetaSchedule {
+	switch c.BetaSchedule { // validate allows these two only
 	case "scaled_linear":
 		// torch.linspace(β₀^½, β₁^½, T, dtype=float32) ** 2
 		betas = linspace32(float32(math.Sqrt(c.BetaStart)), float32(math.Sqrt(c.BetaEnd)), c.TrainSteps)
@@ -124,8 +191,6 @@ func (c Config) Schedule() (*Schedule, error) {
 		}
 	case "linear":
 		betas = linspace32(float32(c.BetaStart), float32(c.BetaEnd), c.TrainSteps)
-	default:
-		return nil, fmt.Errorf("scheduler: config: unknown BetaSchedule %q (want \"scaled_linear\" or \"linear\")", c.BetaSchedule)
 	}
 	s := &Schedule{
 		Betas:         betas,

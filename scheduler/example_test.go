@@ -101,3 +101,20 @@ func ExampleSchedule_AddNoise() {
 	// Output:
 	// ᾱ₅₀₀ = 0.2763, x₅₀₀ = [0.7809 -0.2705]
 }
+
+// Reading a model's scheduler_config.json: the keys it names replace those
+// of the base config, the others keep SD 1.5's values.
+func ExampleParseConfig() {
+	data := []byte(`{
+  "_class_name": "DDIMScheduler",
+  "prediction_type": "v_prediction",
+  "timestep_spacing": "trailing"
+}`)
+	cfg, err := scheduler.ParseConfig(data, scheduler.SD15())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(cfg.TrainSteps, cfg.BetaSchedule, cfg.Prediction, cfg.Spacing)
+	// Output:
+	// 1000 scaled_linear v_prediction trailing
+}
