@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sdgo/sdgo/grad"
+	"github.com/sdgo/sdgo/grad/layers"
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/shapes"
 	"github.com/sdgo/sdgo/tokenizer"
@@ -71,30 +72,30 @@ func encodeCaptions(tok *tokenizer.Tokenizer, captions []string) [][]int {
 // that where things are survives into the embedding. It exists only to
 // train the text tower and is not exported.
 type imageTower struct {
-	convs []conv
-	norms []norm
-	proj  linear
+	convs []layers.Conv2d
+	norms []layers.GroupNorm
+	proj  layers.Linear
 }
 
-func newImageTower(b builder, dim int) *imageTower {
+func newImageTower(b layers.Builder, dim int) *imageTower {
 	t := &imageTower{}
 	in := 3
 	for i, out := range []int{32, 64, 128, 128} {
-		t.convs = append(t.convs, b.subf("conv%d", i).conv(in, out, 3, 2, 1))
-		t.norms = append(t.norms, b.subf("norm%d", i).groupNorm(out, 8, 1e-5))
+		t.convs = append(t.convs, layers.NewConv2d(b.Subf("conv%d", i), in, out, 3, 2, 1))
+		t.norms = append(t.norms, layers.NewGroupNorm(b.Subf("norm%d", i), out, 8, 1e-5))
 		in = out
 	}
-	t.proj = b.sub("proj").linear(in*16, dim, false)
+	t.proj = layers.NewLinear(b.Sub("proj"), in*16, dim, false)
 	return t
 }
 
 // forward embeds images (B, 3, 64, 64) -> (B, dim).
 func (t *imageTower) forward(tp *grad.Tape, x *grad.Var) *grad.Var {
 	for i, c := range t.convs {
-		x = tp.SiLU(t.norms[i].forward(tp, c.forward(tp, x))) // (B, C, H, W) -> (B, C', H/2, W/2)
+		x = tp.SiLU(t.norms[i].Forward(tp, c.Forward(tp, x))) // (B, C, H, W) -> (B, C', H/2, W/2)
 	}
 	b := x.Shape()[0]
-	return t.proj.forward(tp, tp.Reshape(x, b, -1)) // (B, 128·4·4) -> (B, dim)
+	return t.proj.Forward(tp, tp.Reshape(x, b, -1)) // (B, 128·4·4) -> (B, dim)
 }
 
 // TrainCLIP trains the text encoder contrastively: for a batch of images
@@ -117,10 +118,10 @@ func TrainCLIP(o Options) error {
 	if err != nil {
 		return err
 	}
-	b := newBuilder(ps, r, "")
+	b := layers.NewBuilder(ps, r)
 	const dim = 128
-	proj := b.sub("text_projection").linear(cfg.Width, dim, false)
-	vision := newImageTower(b.sub("vision"), dim)
+	proj := layers.NewLinear(b.Sub("text_projection"), cfg.Width, dim, false)
+	vision := newImageTower(b.Sub("vision"), dim)
 	maxScale := float32(math.Log(100))
 	logitScale := ps.Add("logit_scale", grad.Full(float32(math.Log(1/0.07)), 1)) // CLIP's init
 
@@ -136,7 +137,7 @@ func TrainCLIP(o Options) error {
 			captions[i] = s.Caption(r)
 		}
 		ids := trimAfterEOS(encodeCaptions(tok, captions), tok.EOS())
-		txt := tp.L2Normalize(proj.forward(tp, Pool(tp, ids, text.Forward(tp, ids)))) // (B, dim)
+		txt := tp.L2Normalize(proj.Forward(tp, Pool(tp, ids, text.Forward(tp, ids)))) // (B, dim)
 		img := tp.L2Normalize(vision.forward(tp, grad.Const(imgs)))                   // (B, dim)
 		logits := tp.MulScalar(tp.MatMul(img, txt, false, true), tp.Exp(logitScale))  // (B, B): image i vs caption j
 		perImage := tp.CrossEntropy(logits, labels)
@@ -239,7 +240,7 @@ func TrainVAE(o Options) error {
 		last = *m.QuantConv
 	}
 	for i := lat; i < 2*lat; i++ {
-		last.B.Value.Data[i] = initLogVar
+		last.Bias.Value.Data[i] = initLogVar
 	}
 	t := &trainer{name: "vae", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltVAE}
 	t.step = func(tp *grad.Tape, r *rand.Rand) *grad.Var {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sdgo/sdgo/clip"
 	"github.com/sdgo/sdgo/grad"
+	"github.com/sdgo/sdgo/grad/layers"
 )
 
 // Text is CLIP's text transformer (transformers' CLIPTextModel) written in
@@ -13,18 +14,18 @@ import (
 // the same parameter names (text_model.…), the same arithmetic.
 type Text struct {
 	Config            clip.Config
-	TokenEmbedding    *grad.Var // (VocabSize, D)
-	PositionEmbedding *grad.Var // (Positions, D)
+	TokenEmbedding    layers.Embedding // (VocabSize, D)
+	PositionEmbedding layers.Embedding // (Positions, D)
 	Layers            []*textLayer
-	FinalLayerNorm    norm
+	FinalLayerNorm    layers.LayerNorm
 }
 
 // textLayer is one pre-LayerNorm transformer layer (encoder.layers.N).
 type textLayer struct {
-	LayerNorm1   norm
-	Q, K, V, Out linear // self_attn.{q,k,v,out}_proj
-	LayerNorm2   norm
-	FC1, FC2     linear // mlp.fc1, mlp.fc2
+	LayerNorm1   layers.LayerNorm
+	Q, K, V, Out layers.Linear // self_attn.{q,k,v,out}_proj
+	LayerNorm2   layers.LayerNorm
+	FC1, FC2     layers.Linear // mlp.fc1, mlp.fc2
 	heads        int
 	act          func(*grad.Tape, *grad.Var) *grad.Var
 }
@@ -40,30 +41,30 @@ func NewText(ps *grad.Params, r *rand.Rand, cfg clip.Config) (*Text, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := newBuilder(ps, r, "text_model.")
+	b := layers.NewBuilder(ps, r).Sub("text_model")
 	d := cfg.Width
 	m := &Text{
 		Config:            cfg,
-		TokenEmbedding:    b.sub("embeddings.token_embedding").add("weight", grad.Normal(r, 0.02, cfg.VocabSize, d)),
-		PositionEmbedding: b.sub("embeddings.position_embedding").add("weight", grad.Normal(r, 0.01, cfg.Positions, d)),
+		TokenEmbedding:    layers.NewEmbedding(b.Sub("embeddings.token_embedding"), cfg.VocabSize, d, 0.02),
+		PositionEmbedding: layers.NewEmbedding(b.Sub("embeddings.position_embedding"), cfg.Positions, d, 0.01),
 	}
 	for i := range cfg.Layers {
-		l := b.subf("encoder.layers.%d", i)
-		attn := l.sub("self_attn")
+		l := b.Subf("encoder.layers.%d", i)
+		attn := l.Sub("self_attn")
 		m.Layers = append(m.Layers, &textLayer{
-			LayerNorm1: l.sub("layer_norm1").layerNorm(d, cfg.LayerNormEps),
-			Q:          attn.sub("q_proj").linear(d, d, true),
-			K:          attn.sub("k_proj").linear(d, d, true),
-			V:          attn.sub("v_proj").linear(d, d, true),
-			Out:        attn.sub("out_proj").linear(d, d, true),
-			LayerNorm2: l.sub("layer_norm2").layerNorm(d, cfg.LayerNormEps),
-			FC1:        l.sub("mlp.fc1").linear(d, cfg.MLPWidth, true),
-			FC2:        l.sub("mlp.fc2").linear(cfg.MLPWidth, d, true),
+			LayerNorm1: layers.NewLayerNorm(l.Sub("layer_norm1"), d, cfg.LayerNormEps),
+			Q:          layers.NewLinear(attn.Sub("q_proj"), d, d, true),
+			K:          layers.NewLinear(attn.Sub("k_proj"), d, d, true),
+			V:          layers.NewLinear(attn.Sub("v_proj"), d, d, true),
+			Out:        layers.NewLinear(attn.Sub("out_proj"), d, d, true),
+			LayerNorm2: layers.NewLayerNorm(l.Sub("layer_norm2"), d, cfg.LayerNormEps),
+			FC1:        layers.NewLinear(l.Sub("mlp.fc1"), d, cfg.MLPWidth, true),
+			FC2:        layers.NewLinear(l.Sub("mlp.fc2"), cfg.MLPWidth, d, true),
 			heads:      cfg.Heads,
 			act:        act,
 		})
 	}
-	m.FinalLayerNorm = b.sub("final_layer_norm").layerNorm(d, cfg.LayerNormEps)
+	m.FinalLayerNorm = layers.NewLayerNorm(b.Sub("final_layer_norm"), d, cfg.LayerNormEps)
 	return m, nil
 }
 
@@ -92,23 +93,23 @@ func (m *Text) Forward(tp *grad.Tape, ids [][]int) *grad.Var {
 	for i := range pos {
 		pos[i] = i
 	}
-	x := tp.Reshape(tp.Embedding(m.TokenEmbedding, flat), b, l, d) // (B·L, D) -> (B, L, D)
-	x = tp.Add(x, tp.Embedding(m.PositionEmbedding, pos))          // + (L, D)
+	x := tp.Reshape(m.TokenEmbedding.Forward(tp, flat), b, l, d) // (B·L, D) -> (B, L, D)
+	x = tp.Add(x, m.PositionEmbedding.Forward(tp, pos))          // + (L, D)
 	for _, layer := range m.Layers {
 		x = layer.forward(tp, x)
 	}
-	return m.FinalLayerNorm.forward(tp, x) // (B, L, D)
+	return m.FinalLayerNorm.Forward(tp, x) // (B, L, D)
 }
 
 // forward applies one layer: (B, L, D) -> (B, L, D).
 func (l *textLayer) forward(tp *grad.Tape, x *grad.Var) *grad.Var {
 	// 1. tokens look at the ones before them: x += out_proj(attn(LN1(x)))
-	h := l.LayerNorm1.forward(tp, x)
-	a := tp.Attention(l.Q.forward(tp, h), l.K.forward(tp, h), l.V.forward(tp, h), l.heads, true) // (B, L, D)
-	x = tp.Add(x, l.Out.forward(tp, a))
+	h := l.LayerNorm1.Forward(tp, x)
+	a := tp.Attention(l.Q.Forward(tp, h), l.K.Forward(tp, h), l.V.Forward(tp, h), l.heads, true) // (B, L, D)
+	x = tp.Add(x, l.Out.Forward(tp, a))
 	// 2. each token on its own: x += fc2(act(fc1(LN2(x))))
-	h = l.act(tp, l.FC1.forward(tp, l.LayerNorm2.forward(tp, x))) // (B, L, D) -> (B, L, MLPWidth)
-	return tp.Add(x, l.FC2.forward(tp, h))                        // (B, L, MLPWidth) -> (B, L, D)
+	h = l.act(tp, l.FC1.Forward(tp, l.LayerNorm2.Forward(tp, x))) // (B, L, D) -> (B, L, MLPWidth)
+	return tp.Add(x, l.FC2.Forward(tp, h))                        // (B, L, MLPWidth) -> (B, L, D)
 }
 
 // Pool picks each row's feature at its end token, the largest id of the

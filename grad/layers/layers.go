@@ -1,9 +1,10 @@
 // Package layers holds trainable versions of the modules sdgo's models are
 // built from, over package grad: the leaf modules (Linear, Conv2d,
-// GroupNorm, LayerNorm) and the first blocks of the U-Net (TimestepEmbedding,
-// ResnetBlock2D). Field names, parameter names and forward passes mirror
-// package unet, so a trained block exports to a checkpoint unet loads, and
-// a block built here computes what unet's does.
+// GroupNorm, LayerNorm, Embedding) and the first blocks of the U-Net and the
+// VAE (TimestepEmbedding, ResnetBlock2D). Field names, parameter names and
+// forward passes mirror packages unet and vae, so a trained block exports to
+// a checkpoint they load, and a block built here computes what theirs does.
+// Package sdmini builds its models from them.
 //
 // Parameters are created through a [Builder], which names them by walking
 // the module tree with a prefix, as weights.Loader does when loading:
@@ -54,6 +55,11 @@ func (b Builder) Add(name string, t *nn.Tensor) *grad.Var { return b.params.Add(
 // uniform registers a parameter drawn from U(−bound, bound).
 func (b Builder) uniform(name string, bound float32, shape ...int) *grad.Var {
 	return b.Add(name, grad.Uniform(b.rng, bound, shape...))
+}
+
+// normal registers a parameter drawn from N(0, std²).
+func (b Builder) normal(name string, std float32, shape ...int) *grad.Var {
+	return b.Add(name, grad.Normal(b.rng, std, shape...))
 }
 
 // fanInBound is PyTorch's default init bound for Linear and Conv2d,
@@ -140,3 +146,19 @@ func NewLayerNorm(b Builder, dim int, eps float32) LayerNorm {
 func (l LayerNorm) Forward(tp *grad.Tape, x *grad.Var) *grad.Var {
 	return tp.LayerNorm(x, l.Weight, l.Bias, l.Eps)
 }
+
+// Embedding is torch.nn.Embedding: a Weight (N, D) whose row i is the
+// vector of index i (a token, a position).
+type Embedding struct {
+	Weight *grad.Var
+}
+
+// NewEmbedding creates an Embedding of n vectors of dim values drawn from
+// N(0, std²): torch's default is std 1; CLIP draws its token embedding with
+// std 0.02 and its position embedding with 0.01.
+func NewEmbedding(b Builder, n, dim int, std float32) Embedding {
+	return Embedding{Weight: b.normal("weight", std, n, dim)}
+}
+
+// Forward looks up the rows of ids (any length L): (L) -> (L, D).
+func (e Embedding) Forward(tp *grad.Tape, ids []int) *grad.Var { return tp.Embedding(e.Weight, ids) }

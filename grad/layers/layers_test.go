@@ -10,6 +10,7 @@ import (
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/unet"
+	"github.com/sdgo/sdgo/vae"
 )
 
 func TestNames(t *testing.T) {
@@ -17,6 +18,8 @@ func TestNames(t *testing.T) {
 	b := NewBuilder(ps, rand.New(rand.NewPCG(1, 1)))
 	NewResnetBlock2D(b.Sub("down_blocks.1.resnets.0"), 4, 6, 8, 2, 1e-5)
 	NewTimestepEmbedding(b.Sub("time_embedding"), 4, 16)
+	NewResnetBlock2D(b.Sub("mid_block.resnets.0"), 6, 6, 0, 2, 1e-6)
+	NewEmbedding(b.Sub("embeddings.token_embedding"), 10, 4, 0.02)
 	want := []string{
 		"down_blocks.1.resnets.0.norm1.weight", "down_blocks.1.resnets.0.norm1.bias",
 		"down_blocks.1.resnets.0.conv1.weight", "down_blocks.1.resnets.0.conv1.bias",
@@ -26,6 +29,11 @@ func TestNames(t *testing.T) {
 		"down_blocks.1.resnets.0.conv_shortcut.weight", "down_blocks.1.resnets.0.conv_shortcut.bias",
 		"time_embedding.linear_1.weight", "time_embedding.linear_1.bias",
 		"time_embedding.linear_2.weight", "time_embedding.linear_2.bias",
+		"mid_block.resnets.0.norm1.weight", "mid_block.resnets.0.norm1.bias",
+		"mid_block.resnets.0.conv1.weight", "mid_block.resnets.0.conv1.bias",
+		"mid_block.resnets.0.norm2.weight", "mid_block.resnets.0.norm2.bias",
+		"mid_block.resnets.0.conv2.weight", "mid_block.resnets.0.conv2.bias",
+		"embeddings.token_embedding.weight",
 	}
 	if got := ps.Names(); !slices.Equal(got, want) {
 		t.Errorf("names:\n got %q\nwant %q", got, want)
@@ -59,9 +67,9 @@ func compare(t *testing.T, what string, got, want *nn.Tensor, tol float64) {
 	}
 }
 
-// TestParityWithUNet checks that the blocks compute what package unet's
-// inference blocks compute with the same weights, for every element.
-func TestParityWithUNet(t *testing.T) {
+// TestParity checks that the blocks compute what the inference blocks of
+// packages unet and vae compute with the same weights, for every element.
+func TestParity(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 3))
 	for _, c := range []struct {
 		name    string
@@ -88,6 +96,21 @@ func TestParityWithUNet(t *testing.T) {
 			compare(t, "ResnetBlock2D", got, want, 1e-5)
 		})
 	}
+	t.Run("without timestep embedding", func(t *testing.T) {
+		ps := grad.NewParams()
+		g := NewResnetBlock2D(NewBuilder(ps, r), 4, 8, 0, 2, 1e-6)
+		randomize(ps, r)
+		ref := &vae.Resnet{
+			Norm1:        layer.GroupNorm{Weight: g.Norm1.Weight.Value, Bias: g.Norm1.Bias.Value, Groups: 2, Eps: 1e-6},
+			Conv1:        layer.Conv2d{Weight: g.Conv1.Weight.Value, Bias: g.Conv1.Bias.Value, Stride: 1, Pad: 1},
+			Norm2:        layer.GroupNorm{Weight: g.Norm2.Weight.Value, Bias: g.Norm2.Bias.Value, Groups: 2, Eps: 1e-6},
+			Conv2:        layer.Conv2d{Weight: g.Conv2.Weight.Value, Bias: g.Conv2.Bias.Value, Stride: 1, Pad: 1},
+			ConvShortcut: &layer.Conv2d{Weight: g.ConvShortcut.Weight.Value, Bias: g.ConvShortcut.Bias.Value, Stride: 1, Pad: 0},
+		}
+		x := grad.Normal(r, 1, 2, 4, 6, 5)
+		got := g.Forward(grad.NewTape(), grad.Const(x), nil).Value
+		compare(t, "ResnetBlock2D without time_emb_proj", got, ref.Forward(x.Clone()), 1e-5)
+	})
 	ps := grad.NewParams()
 	e := NewTimestepEmbedding(NewBuilder(ps, r), 8, 32)
 	randomize(ps, r)
@@ -100,7 +123,8 @@ func TestParityWithUNet(t *testing.T) {
 }
 
 // TestGradients checks the gradient of a ResnetBlock2D with a shortcut and
-// a TimestepEmbedding feeding it, for every parameter and input element,
+// a TimestepEmbedding feeding it, followed by a ResnetBlock2D without
+// either, for every parameter and input element,
 // against central finite differences of the float32 forward (ε = 1e-2, as in
 // package grad's op tests).
 func TestGradients(t *testing.T) {
@@ -109,6 +133,7 @@ func TestGradients(t *testing.T) {
 	b := NewBuilder(ps, r)
 	temb := NewTimestepEmbedding(b.Sub("time_embedding"), 4, 6)
 	res := NewResnetBlock2D(b.Sub("resnet"), 3, 4, 6, 1, 1e-5)
+	plain := NewResnetBlock2D(b.Sub("plain"), 4, 4, 0, 2, 1e-6) // no timestep embedding, no shortcut
 	randomize(ps, r)
 	x := ps.Add("x", grad.Normal(r, 1, 2, 3, 4, 3)) // the input, as a parameter so it gets a gradient
 	proj := grad.Const(nn.TimestepEmbedding([]float32{3, 500}, 4, true, 0, 10000))
@@ -116,7 +141,7 @@ func TestGradients(t *testing.T) {
 
 	loss := func(tp *grad.Tape) *grad.Var {
 		emb := tp.SiLU(temb.Forward(tp, proj))
-		return tp.Mean(tp.Mul(res.Forward(tp, x, emb), weight))
+		return tp.Mean(tp.Mul(plain.Forward(tp, res.Forward(tp, x, emb), nil), weight))
 	}
 	tp := grad.NewTape()
 	tp.Backward(loss(tp))
@@ -139,6 +164,25 @@ func TestGradients(t *testing.T) {
 			t.Errorf("%s: gradient off by %.2e relative (max abs err %.2e, max |grad| %.2e)", name, rel, maxErr, maxRef)
 		} else {
 			t.Logf("%s: max abs err %.2e, relative %.2e", name, maxErr, rel)
+		}
+	}
+}
+
+// TestEmbedding checks that an Embedding draws its table from the builder's
+// source as grad.Normal does and that Forward picks rows, repeated ids
+// included.
+func TestEmbedding(t *testing.T) {
+	ps := grad.NewParams()
+	e := NewEmbedding(NewBuilder(ps, rand.New(rand.NewPCG(7, 8))), 5, 3, 0.02)
+	want := grad.Normal(rand.New(rand.NewPCG(7, 8)), 0.02, 5, 3)
+	if !nn.SameShape(e.Weight.Value.Shape, want.Shape) || !slices.Equal(e.Weight.Value.Data, want.Data) {
+		t.Fatalf("weight %v %v, want %v %v", e.Weight.Value.Shape, e.Weight.Value.Data, want.Shape, want.Data)
+	}
+	ids := []int{4, 0, 4}
+	got := e.Forward(grad.NewTape(), ids).Value // (3) -> (3, 3)
+	for i, id := range ids {
+		if row := got.Data[i*3 : i*3+3]; !slices.Equal(row, want.Data[id*3:id*3+3]) {
+			t.Errorf("row %d (id %d) = %v, want %v", i, id, row, want.Data[id*3:id*3+3])
 		}
 	}
 }
