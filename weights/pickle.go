@@ -182,27 +182,50 @@ func (u *unpickler) read(n int) ([]byte, error) {
 	return b, nil
 }
 
-// readLen reads a little-endian length of size bytes (1, 4 or 8).
-func (u *unpickler) readLen(size int) (int, error) {
+// readUint reads a little-endian unsigned integer of size bytes (1, 2, 4 or 8).
+func (u *unpickler) readUint(size int) (uint64, error) {
 	b, err := u.read(size)
 	if err != nil {
 		return 0, err
 	}
-	var n uint64
 	switch size {
 	case 1:
-		n = uint64(b[0])
+		return uint64(b[0]), nil
 	case 2:
-		n = uint64(binary.LittleEndian.Uint16(b))
+		return uint64(binary.LittleEndian.Uint16(b)), nil
 	case 4:
-		n = uint64(binary.LittleEndian.Uint32(b))
-	case 8:
-		n = binary.LittleEndian.Uint64(b)
+		return uint64(binary.LittleEndian.Uint32(b)), nil
+	}
+	return binary.LittleEndian.Uint64(b), nil
+}
+
+// readCounted reads a little-endian length of size bytes (1, 4 or 8), then
+// that many bytes: the argument of the string, bytes and LONG opcodes.
+func (u *unpickler) readCounted(size int) ([]byte, error) {
+	n, err := u.readUint(size)
+	if err != nil {
+		return nil, err
 	}
 	if n > uint64(len(u.p)) {
-		return 0, fmt.Errorf("length %d exceeds the pickle", n)
+		return nil, fmt.Errorf("length %d exceeds the pickle", n)
 	}
-	return int(n), nil
+	return u.read(int(n))
+}
+
+// argSize is the width in bytes of the little-endian integer that follows
+// op: the value of BININT1 and BININT2, the memo index of BINPUT, BINGET and
+// their LONG_ forms, or the length of the argument of the string, bytes and
+// LONG opcodes.
+func argSize(op byte) int {
+	switch op {
+	case opBinInt1, opBinPut, opBinGet, opLong1, opShortBinUni, opShortBinString, opShortBinBytes:
+		return 1
+	case opBinInt2:
+		return 2
+	case opBinUnicode8, opBinBytes8:
+		return 8
+	}
+	return 4 // BININT, LONG_BINPUT, LONG_BINGET, LONG4, BINUNICODE, BINSTRING, BINBYTES
 }
 
 func (u *unpickler) readLine() (string, error) {
@@ -233,6 +256,17 @@ func (u *unpickler) top() (*any, error) {
 		return nil, errors.New("stack underflow")
 	}
 	return &u.stack[n-1], nil
+}
+
+// pop2 pops the top two values: top was pushed last.
+func (u *unpickler) pop2() (below, top any, err error) {
+	if top, err = u.pop(); err != nil {
+		return nil, nil, err
+	}
+	if below, err = u.pop(); err != nil {
+		return nil, nil, err
+	}
+	return below, top, nil
 }
 
 // popMark pops everything above the last MARK.
@@ -348,33 +382,19 @@ func (u *unpickler) run() (any, error) {
 		case opNewFalse:
 			u.push(false)
 		case opBinInt:
-			b, err := u.read(4)
+			v, err := u.readUint(argSize(op))
 			if err != nil {
 				return nil, err
 			}
-			u.push(int64(int32(binary.LittleEndian.Uint32(b))))
-		case opBinInt1:
-			b, err := u.read(1)
+			u.push(int64(int32(v))) // signed
+		case opBinInt1, opBinInt2:
+			v, err := u.readUint(argSize(op))
 			if err != nil {
 				return nil, err
 			}
-			u.push(int64(b[0]))
-		case opBinInt2:
-			b, err := u.read(2)
-			if err != nil {
-				return nil, err
-			}
-			u.push(int64(binary.LittleEndian.Uint16(b)))
+			u.push(int64(v))
 		case opLong1, opLong4:
-			size := 1
-			if op == opLong4 {
-				size = 4
-			}
-			n, err := u.readLen(size)
-			if err != nil {
-				return nil, err
-			}
-			b, err := u.read(n)
+			b, err := u.readCounted(argSize(op))
 			if err != nil {
 				return nil, err
 			}
@@ -390,35 +410,13 @@ func (u *unpickler) run() (any, error) {
 			}
 			u.push(math.Float64frombits(binary.BigEndian.Uint64(b)))
 		case opBinUnicode, opShortBinUni, opBinUnicode8, opBinString, opShortBinString:
-			size := 4
-			switch op {
-			case opShortBinUni, opShortBinString:
-				size = 1
-			case opBinUnicode8:
-				size = 8
-			}
-			n, err := u.readLen(size)
-			if err != nil {
-				return nil, err
-			}
-			b, err := u.read(n)
+			b, err := u.readCounted(argSize(op))
 			if err != nil {
 				return nil, err
 			}
 			u.push(string(b))
 		case opBinBytes, opShortBinBytes, opBinBytes8:
-			size := 4
-			switch op {
-			case opShortBinBytes:
-				size = 1
-			case opBinBytes8:
-				size = 8
-			}
-			n, err := u.readLen(size)
-			if err != nil {
-				return nil, err
-			}
-			b, err := u.read(n)
+			b, err := u.readCounted(argSize(op))
 			if err != nil {
 				return nil, err
 			}
@@ -466,11 +464,7 @@ func (u *unpickler) run() (any, error) {
 			}
 			u.push(t)
 		case opBinPut, opLongBinPut:
-			size := 1
-			if op == opLongBinPut {
-				size = 4
-			}
-			b, err := u.read(size)
+			k, err := u.readUint(argSize(op))
 			if err != nil {
 				return nil, err
 			}
@@ -478,7 +472,7 @@ func (u *unpickler) run() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			u.memo[memoIndex(b)] = *t
+			u.memo[uint32(k)] = *t
 		case opMemoize:
 			t, err := u.top()
 			if err != nil {
@@ -486,17 +480,13 @@ func (u *unpickler) run() (any, error) {
 			}
 			u.memo[uint32(len(u.memo))] = *t
 		case opBinGet, opLongBinGet:
-			size := 1
-			if op == opLongBinGet {
-				size = 4
-			}
-			b, err := u.read(size)
+			k, err := u.readUint(argSize(op))
 			if err != nil {
 				return nil, err
 			}
-			v, ok := u.memo[memoIndex(b)]
+			v, ok := u.memo[uint32(k)]
 			if !ok {
-				return nil, fmt.Errorf("memo %d not defined", memoIndex(b))
+				return nil, fmt.Errorf("memo %d not defined", k)
 			}
 			u.push(v)
 		case opGlobal:
@@ -514,11 +504,7 @@ func (u *unpickler) run() (any, error) {
 			}
 			u.push(g)
 		case opStackGlobal:
-			name, err := u.pop()
-			if err != nil {
-				return nil, err
-			}
-			mod, err := u.pop()
+			mod, name, err := u.pop2()
 			if err != nil {
 				return nil, err
 			}
@@ -543,11 +529,7 @@ func (u *unpickler) run() (any, error) {
 			}
 			u.push(s)
 		case opReduce, opNewObj:
-			args, err := u.pop()
-			if err != nil {
-				return nil, err
-			}
-			fn, err := u.pop()
+			fn, args, err := u.pop2()
 			if err != nil {
 				return nil, err
 			}
@@ -564,11 +546,7 @@ func (u *unpickler) run() (any, error) {
 			if _, err := u.pop(); err != nil { // kwargs
 				return nil, err
 			}
-			args, err := u.pop()
-			if err != nil {
-				return nil, err
-			}
-			cls, err := u.pop()
+			cls, args, err := u.pop2()
 			if err != nil {
 				return nil, err
 			}
@@ -612,11 +590,7 @@ func (u *unpickler) run() (any, error) {
 				return nil, err
 			}
 		case opSetItem:
-			v, err := u.pop()
-			if err != nil {
-				return nil, err
-			}
-			k, err := u.pop()
+			k, v, err := u.pop2()
 			if err != nil {
 				return nil, err
 			}
@@ -638,13 +612,6 @@ func (u *unpickler) run() (any, error) {
 			return nil, fmt.Errorf("unsupported opcode 0x%02x", op)
 		}
 	}
-}
-
-func memoIndex(b []byte) uint32 {
-	if len(b) == 1 {
-		return uint32(b[0])
-	}
-	return binary.LittleEndian.Uint32(b)
 }
 
 func (u *unpickler) appendTo(items []any) error {
