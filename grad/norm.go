@@ -3,7 +3,6 @@ package grad
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/sdgo/sdgo/nn"
 )
@@ -94,6 +93,12 @@ func (tp *Tape) GroupNorm(x *Var, groups int, w, b *Var, eps float32) *Var {
 	return y
 }
 
+// lnBlock is the number of rows whose share of LayerNorm's weight and bias
+// gradients is summed as one partial sum. It is fixed, not a function of the
+// thread count, so that training gives the same bytes on any machine of the
+// same kernels however many threads it uses.
+const lnBlock = 16
+
 // LayerNorm normalises each row of the last dimension of x (…, D), then
 // applies the affine w and b ((D) or nil), as torch.nn.LayerNorm. Backward is
 // GroupNorm's with one group per row.
@@ -130,42 +135,51 @@ func (tp *Tape) LayerNorm(x, w, b *Var, eps float32) *Var {
 		if wants(b) {
 			db = tp.gradOf(b)
 		}
-		var mu sync.Mutex
-		nn.Parallel(rows, 16, func(lo, hi int) {
-			pw, pb := make([]float64, d), make([]float64, d) // this range's share of dw, db
-			for r := lo; r < hi; r++ {
-				mean, inv := stats[2*r], stats[2*r+1]
-				src, g := X[r*d:(r+1)*d], dy[r*d:(r+1)*d]
-				var sg, sgx float64
-				for i, v := range src {
-					xh := float64((v - mean) * inv)
-					scale, _ := affine(w, nil, i)
-					pw[i] += float64(g[i]) * xh
-					pb[i] += float64(g[i])
-					sg += float64(g[i] * scale)
-					sgx += float64(g[i]*scale) * xh
-				}
-				if dx == nil {
-					continue
-				}
-				mg, mgx := float32(sg/float64(d)), float32(sgx/float64(d))
-				dst := dx[r*d : (r+1)*d]
-				for i, v := range src {
-					scale, _ := affine(w, nil, i)
-					dst[i] += inv * (g[i]*scale - mg - (v-mean)*inv*mgx)
-				}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for i := range d {
-				if dw != nil {
-					dw[i] += float32(pw[i])
-				}
-				if db != nil {
-					db[i] += float32(pb[i])
+		// Each block of lnBlock rows sums its share of dw and db on its own;
+		// the blocks' sums are then added in order, so the result does not
+		// depend on how many goroutines ran or which finished first.
+		blocks := (rows + lnBlock - 1) / lnBlock
+		part := make([]float64, blocks*2*d) // (blocks, 2, D): Σ g·x̂ and Σ g per block
+		nn.Parallel(blocks, 1, func(lo, hi int) {
+			for bl := lo; bl < hi; bl++ {
+				pw, pb := part[bl*2*d:bl*2*d+d], part[bl*2*d+d:(bl+1)*2*d]
+				for r := bl * lnBlock; r < min(rows, (bl+1)*lnBlock); r++ {
+					mean, inv := stats[2*r], stats[2*r+1]
+					src, g := X[r*d:(r+1)*d], dy[r*d:(r+1)*d]
+					var sg, sgx float64
+					for i, v := range src {
+						xh := float64((v - mean) * inv)
+						scale, _ := affine(w, nil, i)
+						pw[i] += float64(g[i]) * xh
+						pb[i] += float64(g[i])
+						sg += float64(g[i] * scale)
+						sgx += float64(g[i]*scale) * xh
+					}
+					if dx == nil {
+						continue
+					}
+					mg, mgx := float32(sg/float64(d)), float32(sgx/float64(d))
+					dst := dx[r*d : (r+1)*d]
+					for i, v := range src {
+						scale, _ := affine(w, nil, i)
+						dst[i] += inv * (g[i]*scale - mg - (v-mean)*inv*mgx)
+					}
 				}
 			}
 		})
+		for bl := 1; bl < blocks; bl++ { // (blocks, 2, D) -> (2, D) in block order
+			for i := range 2 * d {
+				part[i] += part[bl*2*d+i]
+			}
+		}
+		for i := range d {
+			if dw != nil {
+				dw[i] += float32(part[i])
+			}
+			if db != nil {
+				db[i] += float32(part[d+i])
+			}
+		}
 	})
 	return y
 }
