@@ -15,6 +15,7 @@ import (
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/scheduler"
+	"github.com/sdgo/sdgo/sdmini"
 	"github.com/sdgo/sdgo/vae"
 	"github.com/sdgo/sdgo/weights"
 )
@@ -31,6 +32,8 @@ type setup struct {
 	Scales           []float64 // the CFG sweep
 	Samplers         []string  // the sampler comparison
 	Note             string    // printed under every figure made with the model, e.g. which model it was
+
+	HeldOut sdmini.EvalOptions // the held-out grid's captions, seeds and sampling: `sdgo eval`'s
 }
 
 // defaultSetup is the walkthrough's running example.
@@ -44,6 +47,7 @@ func defaultSetup() setup {
 		Side:     128,
 		Scales:   []float64{1, 3, 5, 7.5, 12},
 		Samplers: []string{"ddim", "pndm", "euler", "euler_a", "heun", "dpm++2m"},
+		HeldOut:  evalDefaults(heldOutCols * 4),
 	}
 }
 
@@ -68,6 +72,7 @@ var figures = []figure{
 	{"attention", true, func(g *gen) (image.Image, error) { return g.figAttention() }},
 	{"cfg", true, func(g *gen) (image.Image, error) { return g.figCFG() }},
 	{"samplers", true, func(g *gen) (image.Image, error) { return g.figSamplers() }},
+	{"heldout", true, func(g *gen) (image.Image, error) { return g.figHeldOut() }},
 }
 
 // options turns the setup into the pipeline's options.

@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"image"
 	"image/png"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +20,8 @@ import (
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/rng"
+	"github.com/sdgo/sdgo/sdmini"
+	"github.com/sdgo/sdgo/shapes"
 )
 
 // tinyModel loads the tiny random SD1-style model of the reference data
@@ -36,6 +43,7 @@ func fastSetup() setup {
 	s.Note = "tiny random model"
 	s.Scales = []float64{1, 7.5}
 	s.Samplers = []string{"euler", "dpm++2m"}
+	s.HeldOut = sdmini.EvalOptions{N: 3, Steps: 3, CFGScale: 2, Sampler: "euler_a", Seed: 1}
 	return s
 }
 
@@ -331,6 +339,154 @@ func TestDenoiseMatchesPipeline(t *testing.T) {
 		}
 		if maxAbs != 0 {
 			t.Errorf("%s, cfg %g: latents differ from the pipeline's by up to %g over %d steps", c.sampler, c.cfg, maxAbs, steps)
+		}
+	}
+}
+
+// The held-out figure shows what `sdgo eval` scores: evalImages makes the
+// images sdmini.Evaluate makes (compared pixel for pixel through Evaluate's
+// grid, seed ≠ 0 so that the seeds' shift counts) and gets the same
+// verdicts.
+func TestHeldOutIsEval(t *testing.T) {
+	m := tinyModel(t)
+	o := fastSetup().HeldOut
+	items, err := evalImages(m, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eo := o
+	eo.Grid = filepath.Join(t.TempDir(), "grid.png")
+	ev, err := sdmini.Evaluate(testdata.Dir(t, "pipeline/diffusers"), eo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != o.N || len(ev.Results) != o.N {
+		t.Fatalf("%d images, Evaluate scored %d, want %d", len(items), len(ev.Results), o.N)
+	}
+	var imgs []image.Image
+	for i, it := range items {
+		imgs = append(imgs, it.Image)
+		if it.Spec.String() != ev.Captions[i] || it.Result != ev.Results[i] {
+			t.Errorf("image %d: %q %+v, Evaluate: %q %+v", i, it.Spec, it.Result, ev.Captions[i], ev.Results[i])
+		}
+	}
+	data, err := os.ReadFile(eo.Grid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := shapes.Grid(imgs, 8)
+	if got.Bounds() != want.Bounds() {
+		t.Fatalf("Evaluate's grid is %v, ours %v", got.Bounds(), want.Bounds())
+	}
+	b := want.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r0, g0, b0, a0 := got.At(x, y).RGBA()
+			r1, g1, b1, a1 := want.At(x, y).RGBA()
+			if r0 != r1 || g0 != g1 || b0 != b1 || a0 != a1 {
+				t.Fatalf("pixel (%d, %d) differs from Evaluate's image", x, y)
+			}
+		}
+	}
+}
+
+// evalDefaults are the defaults of the flags of `sdgo eval` (runEval in
+// cmd/sdgo), read from its source.
+func TestEvalDefaults(t *testing.T) {
+	path := filepath.Join(root, "cmd", "sdgo", "train.go")
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := evalDefaults(1)
+	want := map[string]string{ // EvalOptions field → its default, printed
+		"Steps": fmt.Sprint(d.Steps), "CFGScale": fmt.Sprint(d.CFGScale), "Sampler": d.Sampler, "Seed": fmt.Sprint(d.Seed),
+	}
+	found := map[string]bool{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		fn, ok := n.(*ast.FuncDecl)
+		if ok && fn.Name.Name != "runEval" {
+			return false
+		}
+		call, ok := n.(*ast.CallExpr)
+		if !ok || len(call.Args) < 3 {
+			return true
+		}
+		ref, ok := call.Args[0].(*ast.UnaryExpr) // &o.Field
+		if !ok {
+			return true
+		}
+		sel, ok := ref.X.(*ast.SelectorExpr)
+		if !ok || want[sel.Sel.Name] == "" {
+			return true
+		}
+		var got string
+		switch v := call.Args[2].(type) {
+		case *ast.BasicLit:
+			got = v.Value
+			if v.Kind == token.STRING {
+				got, _ = strconv.Unquote(v.Value)
+			}
+		case *ast.SelectorExpr:
+			if x, ok := v.X.(*ast.Ident); ok && x.Name == "sdmini" && v.Sel.Name == "DefaultCFGScale" {
+				got = fmt.Sprint(float64(sdmini.DefaultCFGScale))
+			}
+		}
+		found[sel.Sel.Name] = true
+		if got != want[sel.Sel.Name] {
+			t.Errorf("sdgo eval's %s defaults to %s, evalDefaults says %s", sel.Sel.Name, got, want[sel.Sel.Name])
+		}
+		return true
+	})
+	for name := range want {
+		if !found[name] {
+			t.Errorf("no flag of sdgo eval sets EvalOptions.%s", name)
+		}
+	}
+}
+
+func TestVerdicts(t *testing.T) {
+	full, err := shapes.ParseCaption("a small red circle on the left on a blue background")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare, err := shapes.ParseCaption("a red circle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := shapes.Result{Count: true, Shape: false, Colour: true, Size: true, Position: false, Background: true}
+	for _, c := range []struct {
+		spec shapes.Spec
+		want string
+	}{
+		{full, "[colour ok position NO shape NO size ok background ok count ok]"},
+		{bare, "[colour ok shape NO count ok]"},
+	} {
+		if got := fmt.Sprint(verdicts(c.spec, r)); got != c.want {
+			t.Errorf("%q: %s, want %s", c.spec, got, c.want)
+		}
+	}
+	if got := fmt.Sprint(verdictLines(verdicts(full, r), 24)); got != "[[colour ok position NO] [shape NO size ok] [background ok count ok]]" {
+		t.Errorf("verdictLines: %s", got)
+	}
+}
+
+func TestWrap(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		n    int
+		want []string
+	}{
+		{"a large orange triangle at the bottom on a purple background", 24, []string{"a large orange triangle", "at the bottom on a", "purple background"}},
+		{"  ", 10, nil},
+		{"a verylongword b", 5, []string{"a", "verylongword", "b"}},
+	} {
+		if got := wrap(c.s, c.n); fmt.Sprintf("%q", got) != fmt.Sprintf("%q", c.want) {
+			t.Errorf("wrap(%q, %d) = %q, want %q", c.s, c.n, got, c.want)
 		}
 	}
 }
