@@ -26,7 +26,8 @@ Stages:
   all    all four in order
   eval   generate images for held-out captions and print the pixel scorer's table
 
-The same seed, flags and --threads give the same weights, byte for byte.
+The same seed and flags give the same weights, byte for byte, on any number
+of threads, wherever the same GEMM kernel runs (sdgo bench names it).
 Checkpoints go to DIR/checkpoints every --checkpoint-every steps; --resume
 continues from them.
 
