@@ -68,7 +68,8 @@ func TestReadSchedulerConfig(t *testing.T) {
 		{"sd2 file", `{"prediction_type": "v_prediction", "steps_offset": 1}`, SD2, scheduler.SD21(), ""},
 		{"sd2 file without prediction", `{"steps_offset": 1}`, SD2, scheduler.SD15(), ""},
 		{"bad json", `{"prediction_type": `, SD1, scheduler.Config{}, "unexpected end of JSON input"},
-		{"bad value", `{"num_train_timesteps": 0}`, SD1, scheduler.Config{}, "TrainSteps 0"},
+		{"bad value", `{"num_train_timesteps": 0}`, SD1, scheduler.Config{}, "num_train_timesteps = 0"},
+		{"unsupported", `{"trained_betas": [0.0001, 0.02]}`, SD1, scheduler.Config{}, "trained_betas is not supported"},
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".json")
 		if tc.json != "" {

@@ -1,10 +1,15 @@
 package scheduler
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
+	"reflect"
+	"strconv"
+	"strings"
 )
 
 // Prediction is what the U-Net was trained to predict.
@@ -76,28 +81,47 @@ func SD21() Config {
 	return c
 }
 
-// validate reports the first field that no sampler can work with.
+// MaxTrainSteps is the largest num_train_timesteps (Config.TrainSteps) a
+// Config may have: [Config.Schedule] allocates tables of that length, and
+// Stable Diffusion models have 1000.
+const MaxTrainSteps = 100_000
+
+// validate reports the first field that no sampler can work with, naming it
+// as Go code does (TrainSteps).
 func (c Config) validate() error {
-	switch {
-	case c.TrainSteps < 2:
-		return fmt.Errorf("scheduler: config: TrainSteps %d, want at least 2", c.TrainSteps)
-	case c.BetaStart <= 0 || c.BetaEnd <= 0 || c.BetaStart >= 1 || c.BetaEnd >= 1:
-		return fmt.Errorf("scheduler: config: betas %g…%g, want both in (0, 1)", c.BetaStart, c.BetaEnd)
-	case c.BetaSchedule != "scaled_linear" && c.BetaSchedule != "linear":
-		return fmt.Errorf("scheduler: config: unknown BetaSchedule %q (want \"scaled_linear\" or \"linear\")", c.BetaSchedule)
-	case c.Prediction != Epsilon && c.Prediction != VPrediction:
-		return fmt.Errorf("scheduler: config: unknown Prediction %q (want %q or %q)", c.Prediction, Epsilon, VPrediction)
-	case c.Spacing != DefaultSpacing && c.Spacing != Leading && c.Spacing != Trailing && c.Spacing != Linspace:
-		return fmt.Errorf("scheduler: config: unknown Spacing %q (want %q, %q or %q)", c.Spacing, Leading, Trailing, Linspace)
-	case c.StepsOffset < 0:
-		return fmt.Errorf("scheduler: config: negative StepsOffset %d", c.StepsOffset)
+	if field, _, problem := c.problem(); problem != "" {
+		return fmt.Errorf("scheduler: config: %s %s", field, problem)
 	}
 	return nil
 }
 
+// problem returns the first field that no sampler can work with: its Go
+// name, its scheduler_config.json key and what is wrong with its value ("" if
+// nothing is).
+func (c Config) problem() (field, key, problem string) {
+	switch {
+	case c.TrainSteps < 2 || c.TrainSteps > MaxTrainSteps:
+		return "TrainSteps", "num_train_timesteps", fmt.Sprintf("= %d, want 2…%d", c.TrainSteps, MaxTrainSteps)
+	case !(c.BetaStart > 0 && c.BetaStart < 1): // NaN too
+		return "BetaStart", "beta_start", fmt.Sprintf("= %g, want a value in (0, 1)", c.BetaStart)
+	case !(c.BetaEnd > 0 && c.BetaEnd < 1):
+		return "BetaEnd", "beta_end", fmt.Sprintf("= %g, want a value in (0, 1)", c.BetaEnd)
+	case c.BetaSchedule != "scaled_linear" && c.BetaSchedule != "linear":
+		return "BetaSchedule", "beta_schedule", fmt.Sprintf("= %q is not supported (want \"scaled_linear\" or \"linear\")", c.BetaSchedule)
+	case c.Prediction != Epsilon && c.Prediction != VPrediction:
+		return "Prediction", "prediction_type", fmt.Sprintf("= %q is not supported (want %q or %q)", c.Prediction, Epsilon, VPrediction)
+	case c.Spacing != DefaultSpacing && c.Spacing != Leading && c.Spacing != Trailing && c.Spacing != Linspace:
+		return "Spacing", "timestep_spacing", fmt.Sprintf("= %q is not supported (want %q, %q or %q)", c.Spacing, Leading, Trailing, Linspace)
+	case c.StepsOffset < 0 || c.StepsOffset >= c.TrainSteps:
+		return "StepsOffset", "steps_offset", fmt.Sprintf("= %d, want 0…%d", c.StepsOffset, c.TrainSteps-1)
+	}
+	return "", "", ""
+}
+
 // rawConfig is scheduler_config.json as diffusers writes it. A nil field was
-// absent or null; keys sdgo does not use (_class_name, clip_sample,
-// skip_prk_steps, …) are ignored.
+// absent or null. The first group is read into Config; the second only to
+// reject values sdgo does not implement (see unsupported). Other keys are
+// ignored.
 type rawConfig struct {
 	TrainSteps    *int        `json:"num_train_timesteps"`
 	BetaStart     *float64    `json:"beta_start"`
@@ -107,10 +131,147 @@ type rawConfig struct {
 	Spacing       *Spacing    `json:"timestep_spacing"`
 	StepsOffset   *int        `json:"steps_offset"`
 	SetAlphaToOne *bool       `json:"set_alpha_to_one"`
+
+	ClassName         *string         `json:"_class_name"`
+	TrainedBetas      json.RawMessage `json:"trained_betas"`
+	RescaleZeroSNR    *bool           `json:"rescale_betas_zero_snr"`
+	ClipSample        *bool           `json:"clip_sample"`
+	Thresholding      *bool           `json:"thresholding"`
+	VarianceType      *string         `json:"variance_type"`
+	TimestepType      *string         `json:"timestep_type"`
+	InterpolationType *string         `json:"interpolation_type"`
+	FinalSigmasType   *string         `json:"final_sigmas_type"`
+	ExponentialSigmas *bool           `json:"use_exponential_sigmas"`
+	BetaSigmas        *bool           `json:"use_beta_sigmas"`
+	SigmaMin          *float64        `json:"sigma_min"`
+	SigmaMax          *float64        `json:"sigma_max"`
+	LuLambdas         *bool           `json:"use_lu_lambdas"`
+	FlowSigmas        *bool           `json:"use_flow_sigmas"`
+	LambdaMinClipped  json.RawMessage `json:"lambda_min_clipped"`
+	OriginalSteps     *int            `json:"original_inference_steps"`
+	TimestepScaling   *float64        `json:"timestep_scaling"`
+}
+
+// unsupported rejects settings that would make diffusers compute something
+// sdgo does not — a different training schedule, or a change to the σs,
+// timesteps or x̂₀ of a sampler — naming the key. Each may be absent, null or
+// diffusers' default.
+func (r *rawConfig) unsupported() error {
+	bad := func(key string, v any, why string) error {
+		if s, ok := v.(string); ok {
+			v = strconv.Quote(s)
+		}
+		return fmt.Errorf("scheduler: config: %s = %v is not supported (%s)", key, v, why)
+	}
+	is := func(p *bool) bool { return p != nil && *p }
+	not := func(p *string, def string) bool { return p != nil && *p != def }
+	switch {
+	case r.ClassName != nil && strings.HasPrefix(*r.ClassName, "FlowMatch"):
+		return bad("_class_name", *r.ClassName, "sdgo samples β-schedule models, not flow matching")
+	case len(r.TrainedBetas) > 0 && string(r.TrainedBetas) != "null":
+		return errors.New("scheduler: config: trained_betas is not supported (sdgo computes the betas from beta_schedule, beta_start and beta_end; want null)")
+	case is(r.RescaleZeroSNR):
+		return bad("rescale_betas_zero_snr", true, "sdgo does not rescale the betas to zero terminal SNR")
+	case is(r.ClipSample):
+		return bad("clip_sample", true, "sdgo does not clamp x̂₀")
+	case is(r.Thresholding):
+		return bad("thresholding", true, "sdgo does not threshold x̂₀")
+	case r.VarianceType != nil && *r.VarianceType != "fixed_small":
+		return bad("variance_type", *r.VarianceType, `sdgo's ddpm uses "fixed_small"`)
+	case not(r.TimestepType, "discrete"):
+		return bad("timestep_type", *r.TimestepType, `sdgo gives the U-Net "discrete" timesteps`)
+	case not(r.InterpolationType, "linear"):
+		return bad("interpolation_type", *r.InterpolationType, `sdgo interpolates σ "linear"`)
+	case not(r.FinalSigmasType, "zero"):
+		return bad("final_sigmas_type", *r.FinalSigmasType, `sdgo's last σ is "zero"`)
+	case is(r.ExponentialSigmas):
+		return bad("use_exponential_sigmas", true, "sdgo has no exponential σs")
+	case is(r.BetaSigmas):
+		return bad("use_beta_sigmas", true, "sdgo has no beta σs")
+	case r.SigmaMin != nil:
+		return bad("sigma_min", *r.SigmaMin, "sdgo's σs span the training schedule; want null")
+	case r.SigmaMax != nil:
+		return bad("sigma_max", *r.SigmaMax, "sdgo's σs span the training schedule; want null")
+	case is(r.LuLambdas):
+		return bad("use_lu_lambdas", true, "sdgo does not space DPM-Solver's timesteps in log-SNR")
+	case is(r.FlowSigmas):
+		return bad("use_flow_sigmas", true, "sdgo has no flow-matching σs")
+	case r.OriginalSteps != nil && *r.OriginalSteps != lcmOriginalSteps:
+		return bad("original_inference_steps", *r.OriginalSteps, fmt.Sprintf("sdgo's lcm uses %d", lcmOriginalSteps))
+	case r.TimestepScaling != nil && *r.TimestepScaling != lcmTimeScaling:
+		return bad("timestep_scaling", *r.TimestepScaling, fmt.Sprintf("sdgo's lcm uses %g", lcmTimeScaling))
+	}
+	return lambdaMinClipped(r.LambdaMinClipped)
+}
+
+// lambdaMinClipped checks DPM-Solver's lambda_min_clipped: null or −∞ (the
+// default, which diffusers writes as Python's -Infinity) is fine; a finite
+// value cuts the end of the schedule off, which sdgo does not do.
+func lambdaMinClipped(raw json.RawMessage) error {
+	s := string(raw)
+	if s == "" || s == "null" {
+		return nil
+	}
+	var str string
+	if json.Unmarshal(raw, &str) == nil {
+		s = str // "-Infinity" (see quoteNonFinite) or "-inf"
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
+		return errors.New("scheduler: config: lambda_min_clipped is not a number")
+	case !math.IsInf(v, -1):
+		return fmt.Errorf("scheduler: config: lambda_min_clipped = %g is not supported (sdgo does not clip DPM-Solver's schedule; want -Infinity)", v)
+	}
+	return nil
+}
+
+// quoteNonFinite puts quotes around the NaN, Infinity and -Infinity that
+// Python's json module writes for non-finite floats (diffusers saves every
+// DPMSolverMultistepScheduler config with "lambda_min_clipped": -Infinity),
+// so that encoding/json reads them as strings. data is returned as is when it
+// has none.
+func quoteNonFinite(data []byte) []byte {
+	var out []byte
+	last := 0 // data[:last] is in out
+	inString, escaped := false, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		if c == '"' {
+			inString = true
+			continue
+		}
+		for _, lit := range [...]string{"-Infinity", "Infinity", "NaN"} {
+			if bytes.HasPrefix(data[i:], []byte(lit)) {
+				out = append(out, data[last:i]...)
+				out = append(out, '"')
+				out = append(out, lit...)
+				out = append(out, '"')
+				i += len(lit) - 1
+				last = i + 1
+				break
+			}
+		}
+	}
+	if out == nil {
+		return data
+	}
+	return append(out, data[last:]...)
 }
 
 // ReadConfig reads a diffusers scheduler/scheduler_config.json over base
-// (see ParseConfig).
+// (see ParseConfig). Errors name the file.
 func ReadConfig(path string, base Config) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -123,18 +284,52 @@ func ReadConfig(path string, base Config) (Config, error) {
 	return c, nil
 }
 
-// ParseConfig parses the contents of a diffusers scheduler_config.json (the
-// keys are named in Config's field comments). A key that data leaves out or
-// sets to null keeps base's value: base is the schedule to assume, since
-// diffusers' defaults differ between scheduler classes and SD 1.5's config,
-// for one, names no prediction_type. The result is checked as [New] checks a
-// Config: num_train_timesteps below 2, betas outside (0, 1), an unknown
-// beta_schedule, prediction_type or timestep_spacing, or a negative
-// steps_offset is an error naming the field.
+// ParseConfig parses the contents of a diffusers scheduler_config.json.
+//
+// The keys named in Config's field comments are read into it. A key that
+// data leaves out or sets to null keeps base's value: base is the schedule
+// to assume, since diffusers' defaults differ between scheduler classes and
+// SD 1.5's config, for one, names no prediction_type. The result is checked
+// as [New] checks a Config (num_train_timesteps in 2…[MaxTrainSteps], betas
+// in (0, 1), a known beta_schedule, prediction_type and timestep_spacing,
+// steps_offset in 0…num_train_timesteps−1).
+//
+// sdgo runs the sampler its caller names, with Karras σs if asked ([New]),
+// not the one the file names, so the keys that choose a sampler in diffusers
+// are ignored: _class_name, algorithm_type, solver_order, solver_type,
+// skip_prk_steps, use_karras_sigmas. So are keys that change nothing while
+// the settings below keep their defaults (clip_sample_range,
+// dynamic_thresholding_ratio, sample_max_value, lower_order_final,
+// euler_at_final, flow_shift, …).
+//
+// A setting sdgo does not implement is an error naming the key when it has
+// a value other than diffusers' default: trained_betas (want null),
+// rescale_betas_zero_snr, clip_sample, thresholding, use_exponential_sigmas,
+// use_beta_sigmas, use_lu_lambdas, use_flow_sigmas (want false),
+// variance_type "fixed_small", timestep_type "discrete", interpolation_type
+// "linear", final_sigmas_type "zero", sigma_min and sigma_max null,
+// lambda_min_clipped -Infinity, original_inference_steps 50,
+// timestep_scaling 10, and a flow-matching _class_name. Absent, they are
+// taken to be off (clip_sample included, although DDPMScheduler and
+// DDIMScheduler default it to true: every Stable Diffusion config sets it
+// false).
+//
+// Errors are one line and name the key; bad JSON and values of the wrong
+// type are errors too.
 func ParseConfig(data []byte, base Config) (Config, error) {
 	var r rawConfig
-	if err := json.Unmarshal(data, &r); err != nil {
+	if err := json.Unmarshal(quoteNonFinite(data), &r); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			if te.Field == "" {
+				return Config{}, fmt.Errorf("scheduler: config: got %s, want a JSON object", te.Value)
+			}
+			return Config{}, fmt.Errorf("scheduler: config: %s: got %s, want %s", te.Field, te.Value, kindName(te.Type))
+		}
 		return Config{}, fmt.Errorf("scheduler: config: %w", err)
+	}
+	if err := r.unsupported(); err != nil {
+		return Config{}, err
 	}
 	c := base
 	set(&c.TrainSteps, r.TrainSteps)
@@ -145,10 +340,25 @@ func ParseConfig(data []byte, base Config) (Config, error) {
 	set(&c.Spacing, r.Spacing)
 	set(&c.StepsOffset, r.StepsOffset)
 	set(&c.SetAlphaToOne, r.SetAlphaToOne)
-	if err := c.validate(); err != nil {
-		return Config{}, err
+	if _, key, problem := c.problem(); problem != "" {
+		return Config{}, fmt.Errorf("scheduler: config: %s %s", key, problem)
 	}
 	return c, nil
+}
+
+// kindName describes the JSON value a Go type takes.
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int:
+		return "an integer"
+	case reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return t.String()
 }
 
 // set stores *v in dst when v is not nil.

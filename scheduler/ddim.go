@@ -18,7 +18,7 @@ type DDIM struct {
 
 // SetTimesteps implements [Scheduler]; the default spacing is leading.
 func (s *DDIM) SetTimesteps(n int) error {
-	if err := s.checkN(n); err != nil {
+	if err := s.checkAlphaN("ddim", n); err != nil {
 		return err
 	}
 	s.n = n

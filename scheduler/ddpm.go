@@ -20,7 +20,7 @@ type DDPM struct {
 
 // SetTimesteps implements [Scheduler]; the default spacing is leading.
 func (s *DDPM) SetTimesteps(n int) error {
-	if err := s.checkN(n); err != nil {
+	if err := s.checkAlphaN("ddpm", n); err != nil {
 		return err
 	}
 	s.n = n

@@ -26,7 +26,7 @@ type PNDM struct {
 
 // SetTimesteps implements [Scheduler]; the default spacing is leading.
 func (s *PNDM) SetTimesteps(n int) error {
-	if err := s.checkN(n); err != nil {
+	if err := s.checkAlphaN("pndm", n); err != nil {
 		return err
 	}
 	T := s.cfg.TrainSteps

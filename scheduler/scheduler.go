@@ -151,6 +151,21 @@ func (b *base) checkN(n int) error {
 	return nil
 }
 
+// checkAlphaN validates the step count of ddpm, ddim and pndm, which index ᾱ
+// by timestep: with leading spacing, the first timestep (n−1)·⌊T/n⌋ +
+// steps_offset must lie in the training schedule. (SD 1.5's offset of 1
+// reaches t = T at n = T, where diffusers fails with an IndexError.)
+func (b *base) checkAlphaN(name string, n int) error {
+	if err := b.checkN(n); err != nil {
+		return err
+	}
+	T := b.cfg.TrainSteps
+	if first := (n-1)*(T/n) + b.cfg.StepsOffset; b.cfg.spacing(Leading) == Leading && first >= T {
+		return fmt.Errorf("scheduler: %s: %d inference steps with steps_offset %d start at timestep %d, outside the training schedule [0, %d)", name, n, b.cfg.StepsOffset, first, T)
+	}
+	return nil
+}
+
 // check validates the arguments of Step.
 func (b *base) check(i int, modelOutput, sample []float32) error {
 	if i < 0 || i >= len(b.timesteps) {
