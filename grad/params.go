@@ -111,9 +111,11 @@ func (p *Params) LoadFrom(src weights.Source) error {
 
 // Checkpoint tensor names: the parameters under their own names, AdamW's
 // state under these prefixes (as torch's state_dict keeps exp_avg,
-// exp_avg_sq and a scalar step per parameter); the optimizer's Steps is
-// metadata.
+// exp_avg_sq and a scalar step per parameter), the EMA's averages under
+// emaPrefix; the optimizer's Steps and the EMA's Updates are metadata.
 const (
+	emaPrefix      = "ema."
+	emaUpdatesKey  = "ema.updates"
 	expAvgPrefix   = "adamw.exp_avg."
 	expAvgSqPrefix = "adamw.exp_avg_sq."
 	stepPrefix     = "adamw.step."
@@ -121,15 +123,22 @@ const (
 )
 
 // Save writes a resumable checkpoint: the parameters in float32 and, when opt
-// is not nil, its moments and step count. The file is replaced atomically, so
-// a crash mid-write leaves the previous checkpoint intact.
-func (p *Params) Save(path string, opt *AdamW) error {
+// is not nil, its moments and step count, and when ema is not nil, the
+// averages and their update count. The file is replaced atomically, so a
+// crash mid-write leaves the previous checkpoint intact.
+func (p *Params) Save(path string, opt *AdamW, ema *EMA) error {
 	if opt != nil && opt.params != p {
 		return fmt.Errorf("grad: save %s: the optimizer updates another parameter set", path)
+	}
+	if ema != nil && ema.params != p {
+		return fmt.Errorf("grad: save %s: the EMA averages another parameter set", path)
 	}
 	n := len(p.names)
 	if opt != nil {
 		n *= 4
+	}
+	if ema != nil {
+		n += len(p.names)
 	}
 	entries := make([]weights.Entry, 0, n)
 	for _, name := range p.names {
@@ -148,15 +157,26 @@ func (p *Params) Save(path string, opt *AdamW) error {
 		}
 		meta[stepsKey] = strconv.Itoa(opt.Steps)
 	}
+	if ema != nil {
+		for _, name := range p.names {
+			v := ema.avg.vars[name].Value
+			entries = append(entries, weights.Entry{Name: emaPrefix + name, DType: weights.F32, Shape: v.Shape, Float: v.Data})
+		}
+		meta[emaUpdatesKey] = strconv.Itoa(ema.Updates)
+	}
 	return weights.Write(path, entries, meta, true)
 }
 
 // Load reads a checkpoint written by Save into the parameters and, when opt
-// is not nil, restores its moments and step counts. On error the parameters
-// may be partly overwritten.
-func (p *Params) Load(path string, opt *AdamW) error {
+// is not nil, restores its moments and step counts, and when ema is not nil,
+// the averages and their update count. On error the parameters may be partly
+// overwritten.
+func (p *Params) Load(path string, opt *AdamW, ema *EMA) error {
 	if opt != nil && opt.params != p {
 		return fmt.Errorf("grad: load %s: the optimizer updates another parameter set", path)
+	}
+	if ema != nil && ema.params != p {
+		return fmt.Errorf("grad: load %s: the EMA averages another parameter set", path)
 	}
 	f, err := weights.Open(path)
 	if err != nil {
@@ -165,6 +185,18 @@ func (p *Params) Load(path string, opt *AdamW) error {
 	defer f.Close()
 	if err := p.LoadFrom(f); err != nil {
 		return fmt.Errorf("grad: load %s: %w", path, err)
+	}
+	if ema != nil {
+		updates, err := strconv.Atoi(f.Metadata[emaUpdatesKey])
+		if err != nil || updates < 0 {
+			return fmt.Errorf("grad: load %s: no EMA state (metadata %s = %q)", path, emaUpdatesKey, f.Metadata[emaUpdatesKey])
+		}
+		for _, name := range p.names {
+			if err := readInto(f, emaPrefix+name, ema.avg.vars[name].Value); err != nil {
+				return fmt.Errorf("grad: load %s: %w", path, err)
+			}
+		}
+		ema.Updates = updates
 	}
 	if opt == nil {
 		return nil

@@ -35,7 +35,7 @@ func TestCheckpointResume(t *testing.T) {
 	src := rand.NewPCG(2, 2)
 	data := rand.New(src)
 	trainSteps(t, a, psA, optA, data, 5)
-	if err := psA.Save(path, optA); err != nil {
+	if err := psA.Save(path, optA, nil); err != nil {
 		t.Fatal(err)
 	}
 	snap := *src // the data stream as it stands at the checkpoint
@@ -45,7 +45,7 @@ func TestCheckpointResume(t *testing.T) {
 	psB := NewParams()
 	b := newMLP(psB, rand.New(rand.NewPCG(9, 9)), 3, 8, 1) // a different start, overwritten by Load
 	optB := NewAdamW(psB, 1e-2)
-	if err := psB.Load(path, optB); err != nil {
+	if err := psB.Load(path, optB, nil); err != nil {
 		t.Fatal(err)
 	}
 	if optB.Steps != 5 {
@@ -124,7 +124,7 @@ func TestLoadErrors(t *testing.T) {
 	small := NewParams()
 	small.Add("a", nn.New(2, 3))
 	onlyParams := filepath.Join(dir, "params.safetensors")
-	if err := small.Save(onlyParams, nil); err != nil {
+	if err := small.Save(onlyParams, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -142,15 +142,15 @@ func TestLoadErrors(t *testing.T) {
 		if c.opt {
 			opt = NewAdamW(ps, 1e-3)
 		}
-		err := ps.Load(onlyParams, opt)
+		err := ps.Load(onlyParams, opt, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
 	}
-	if err := small.Save(filepath.Join(dir, "x"), NewAdamW(NewParams(), 1e-3)); err == nil {
+	if err := small.Save(filepath.Join(dir, "x"), NewAdamW(NewParams(), 1e-3), nil); err == nil {
 		t.Errorf("saving with another parameter set's optimizer succeeded")
 	}
-	if err := small.Load(filepath.Join(dir, "absent.safetensors"), nil); err == nil {
+	if err := small.Load(filepath.Join(dir, "absent.safetensors"), nil, nil); err == nil {
 		t.Errorf("loading an absent file succeeded")
 	}
 }

@@ -121,6 +121,9 @@ type trainer struct {
 	step func(tp *grad.Tape, r *rand.Rand) *grad.Var
 	// after, if set, runs after each optimizer step (to clamp a parameter).
 	after func()
+	// ema, if set, averages the parameters after each step; the stage
+	// exports its averages.
+	ema *grad.EMA
 }
 
 // checkpoint is the path of the stage's resumable checkpoint.
@@ -149,7 +152,7 @@ func (t *trainer) run() (float64, error) {
 	}
 	start := 0
 	if o.Resume {
-		switch err := t.ps.Load(t.checkpoint(), t.opt); {
+		switch err := t.ps.Load(t.checkpoint(), t.opt, t.ema); {
 		case err == nil:
 			start = t.opt.Steps
 			fmt.Fprintf(o.Log, "%s: resuming from %s at step %d\n", t.name, t.checkpoint(), start)
@@ -185,6 +188,9 @@ func (t *trainer) run() (float64, error) {
 		if t.after != nil {
 			t.after()
 		}
+		if t.ema != nil {
+			t.ema.Update()
+		}
 		sum += l
 		n++
 		done := step + 1
@@ -196,7 +202,7 @@ func (t *trainer) run() (float64, error) {
 			sum, n = 0, 0
 		}
 		if done%o.CheckpointEvery == 0 || done == o.Steps {
-			if err := t.ps.Save(t.checkpoint(), t.opt); err != nil {
+			if err := t.ps.Save(t.checkpoint(), t.opt, t.ema); err != nil {
 				return 0, fmt.Errorf("sdmini: %s: checkpoint: %w", t.name, err)
 			}
 		}

@@ -96,6 +96,28 @@ func TestStages(t *testing.T) {
 	if len(a) == 0 || !bytes.Equal(a, b) {
 		t.Errorf("text encoder of a resumed run differs from an uninterrupted one (%d and %d bytes)", len(a), len(b))
 	}
+
+	// The same for the U-Net, whose checkpoint also holds its EMA.
+	o3 := o
+	o3.Dir, o3.Log = t.TempDir(), nil
+	for _, d := range []string{"tokenizer", "text_encoder", "vae"} {
+		if err := copyDir(filepath.Join(o.Dir, d), filepath.Join(o3.Dir, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o3.Steps = 1
+	if err := TrainUNet(o3); err != nil {
+		t.Fatal(err)
+	}
+	o3.Steps, o3.Resume = 2, true
+	if err := TrainUNet(o3); err != nil {
+		t.Fatal(err)
+	}
+	a, _ = os.ReadFile(filepath.Join(o.Dir, unetWeights))
+	b, _ = os.ReadFile(filepath.Join(o3.Dir, unetWeights))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Errorf("U-Net of a resumed run differs from an uninterrupted one (%d and %d bytes)", len(a), len(b))
+	}
 }
 
 func copyDir(src, dst string) error {

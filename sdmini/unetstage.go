@@ -22,6 +22,13 @@ const DefaultScenes = 8192
 // classifier-free guidance extrapolates from.
 const captionDropout = 0.1
 
+// emaDecay is the largest decay of the U-Net's exponential moving average,
+// the weights the stage exports, as Stable Diffusion's checkpoints hold the
+// EMA of its U-Net (decay 0.9999). With grad.EMA's warm-up the decay after n
+// steps is about 1 − 9/n, so over 6000 steps it never reaches this cap and
+// the average spans roughly the last ninth of training.
+const emaDecay = 0.9999
+
 // minSNRGamma is γ of the Min-SNR loss weighting.
 const minSNRGamma = 5
 
@@ -76,8 +83,10 @@ func encodePool(v *vae.Model, r *rand.Rand, n int) (*latentPool, error) {
 // schedule): for latents x₀ of training scenes, a timestep t and noise ε,
 // the U-Net sees xₜ = √ᾱₜ·x₀ + √(1−ᾱₜ)·ε and the frozen text encoder's
 // context of the scene's caption (the empty caption 10% of the time), and
-// the loss is ‖ε̂ − ε‖², weighted by Min-SNR-5 (see minSNRWeights). Writes Dir/unet, Dir/scheduler and
-// Dir/model_index.json, completing the model folder.
+// the loss is ‖ε̂ − ε‖², weighted by Min-SNR-5 (see minSNRWeights). The
+// weights it exports are the exponential moving average of the trained ones
+// (see emaDecay). Writes Dir/unet, Dir/scheduler and Dir/model_index.json,
+// completing the model folder.
 func TrainUNet(o Options) error {
 	o = o.withDefaults(stageDefaults("unet"))
 	tok, err := loadTokenizer(o.Dir)
@@ -115,7 +124,7 @@ func TrainUNet(o Options) error {
 	if err != nil {
 		return err
 	}
-	t := &trainer{name: "unet", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltUNet}
+	t := &trainer{name: "unet", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltUNet, ema: grad.NewEMA(ps, emaDecay)}
 	n := pool.size
 	t.step = func(tp *grad.Tape, r *rand.Rand) *grad.Var {
 		x := nn.New(o.Batch, cfg.InChannels, ImageSize/8, ImageSize/8) // xₜ (B, 4, 8, 8)
@@ -146,7 +155,7 @@ func TrainUNet(o Options) error {
 	if _, err := t.run(); err != nil {
 		return err
 	}
-	if err := exportParams(ps, "", filepath.Join(o.Dir, unetWeights)); err != nil {
+	if err := exportParams(t.ema.Averages(), "", filepath.Join(o.Dir, unetWeights)); err != nil {
 		return err
 	}
 	for _, f := range []struct {
