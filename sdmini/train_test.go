@@ -76,47 +76,38 @@ func TestStages(t *testing.T) {
 		t.Errorf("image %v, want %d×%d", b, ImageSize, ImageSize)
 	}
 
-	// The same seed and options give the same file; a run of 1 step resumed
-	// to 2 gives the same file as 2 steps at once.
-	o2 := o
-	o2.Dir, o2.Log = t.TempDir(), nil
-	if err := copyDir(filepath.Join(o.Dir, "tokenizer"), filepath.Join(o2.Dir, "tokenizer")); err != nil {
-		t.Fatal(err)
-	}
-	o2.Steps = 1
-	if err := TrainCLIP(o2); err != nil {
-		t.Fatal(err)
-	}
-	o2.Steps, o2.Resume = 2, true
-	if err := TrainCLIP(o2); err != nil {
-		t.Fatal(err)
-	}
-	a, _ := os.ReadFile(filepath.Join(o.Dir, textWeights))
-	b, _ := os.ReadFile(filepath.Join(o2.Dir, textWeights))
-	if len(a) == 0 || !bytes.Equal(a, b) {
-		t.Errorf("text encoder of a resumed run differs from an uninterrupted one (%d and %d bytes)", len(a), len(b))
-	}
-
-	// The same for the U-Net, whose checkpoint also holds its EMA.
-	o3 := o
-	o3.Dir, o3.Log = t.TempDir(), nil
-	for _, d := range []string{"tokenizer", "text_encoder", "vae"} {
-		if err := copyDir(filepath.Join(o.Dir, d), filepath.Join(o3.Dir, d)); err != nil {
+	// A run of 1 step resumed to 2 gives the same file as 2 steps at once:
+	// for the text encoder, and for the U-Net, whose checkpoint also holds
+	// its EMA. Each starts from a copy of the earlier stages' output.
+	for _, st := range []struct {
+		name    string
+		train   func(Options) error
+		earlier []string // folders of o.Dir the stage reads
+		file    string   // the weights it writes
+	}{
+		{"text encoder", TrainCLIP, []string{"tokenizer"}, textWeights},
+		{"U-Net", TrainUNet, []string{"tokenizer", "text_encoder", "vae"}, unetWeights},
+	} {
+		r := o
+		r.Dir, r.Log = t.TempDir(), nil
+		for _, d := range st.earlier {
+			if err := copyDir(filepath.Join(o.Dir, d), filepath.Join(r.Dir, d)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.Steps = 1
+		if err := st.train(r); err != nil {
 			t.Fatal(err)
 		}
-	}
-	o3.Steps = 1
-	if err := TrainUNet(o3); err != nil {
-		t.Fatal(err)
-	}
-	o3.Steps, o3.Resume = 2, true
-	if err := TrainUNet(o3); err != nil {
-		t.Fatal(err)
-	}
-	a, _ = os.ReadFile(filepath.Join(o.Dir, unetWeights))
-	b, _ = os.ReadFile(filepath.Join(o3.Dir, unetWeights))
-	if len(a) == 0 || !bytes.Equal(a, b) {
-		t.Errorf("U-Net of a resumed run differs from an uninterrupted one (%d and %d bytes)", len(a), len(b))
+		r.Steps, r.Resume = 2, true
+		if err := st.train(r); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := os.ReadFile(filepath.Join(o.Dir, st.file))
+		b, _ := os.ReadFile(filepath.Join(r.Dir, st.file))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("%s of a resumed run differs from an uninterrupted one (%d and %d bytes)", st.name, len(a), len(b))
+		}
 	}
 }
 
