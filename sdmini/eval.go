@@ -28,6 +28,12 @@ type EvalOptions struct {
 	Log      io.Writer
 }
 
+// DefaultEvalOptions are the settings `sdgo eval` runs Evaluate with when
+// given no flags: 200 captions, 20 steps of euler_a at DefaultCFGScale, seed 0.
+func DefaultEvalOptions() EvalOptions {
+	return EvalOptions{N: 200, Steps: 20, CFGScale: DefaultCFGScale, Sampler: "euler_a"}
+}
+
 // DefaultCFGScale is the guidance scale sd-mini samples best with: a model
 // this small overshoots colours at Stable Diffusion's 7.5 (on held-out
 // captions, 2 gave higher colour, shape and position scores than 2.5, 3, 5

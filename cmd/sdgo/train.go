@@ -122,12 +122,13 @@ Flags:
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", stderr)
 	var o sdmini.EvalOptions
+	d := sdmini.DefaultEvalOptions()
 	model := fs.StringP("model", "m", "", "sd-mini model folder (written by sdgo train; default: the built-in one)")
-	fs.IntVarP(&o.N, "n", "n", 200, "held-out captions")
-	fs.IntVar(&o.Steps, "steps", 20, "sampling steps")
-	fs.Float64Var(&o.CFGScale, "cfg-scale", sdmini.DefaultCFGScale, "classifier-free guidance scale")
-	fs.StringVar(&o.Sampler, "sampler", "euler_a", "sampler")
-	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the captions' order and the images")
+	fs.IntVarP(&o.N, "n", "n", d.N, "held-out captions")
+	fs.IntVar(&o.Steps, "steps", d.Steps, "sampling steps")
+	fs.Float64Var(&o.CFGScale, "cfg-scale", d.CFGScale, "classifier-free guidance scale")
+	fs.StringVar(&o.Sampler, "sampler", d.Sampler, "sampler")
+	fs.Uint64Var(&o.Seed, "seed", d.Seed, "seed of the captions' order and the images")
 	fs.StringVar(&o.Grid, "grid", "", "write a PNG grid of the first 64 images here")
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
 	if err := parse(fs, evalUsage, args, stdout); err != nil {

@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"image"
 	"image/png"
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -390,61 +386,6 @@ func TestHeldOutIsEval(t *testing.T) {
 			if r0 != r1 || g0 != g1 || b0 != b1 || a0 != a1 {
 				t.Fatalf("pixel (%d, %d) differs from Evaluate's image", x, y)
 			}
-		}
-	}
-}
-
-// evalDefaults are the defaults of the flags of `sdgo eval` (runEval in
-// cmd/sdgo), read from its source.
-func TestEvalDefaults(t *testing.T) {
-	path := filepath.Join(root, "cmd", "sdgo", "train.go")
-	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := evalDefaults(1)
-	want := map[string]string{ // EvalOptions field → its default, printed
-		"Steps": fmt.Sprint(d.Steps), "CFGScale": fmt.Sprint(d.CFGScale), "Sampler": d.Sampler, "Seed": fmt.Sprint(d.Seed),
-	}
-	found := map[string]bool{}
-	ast.Inspect(f, func(n ast.Node) bool {
-		fn, ok := n.(*ast.FuncDecl)
-		if ok && fn.Name.Name != "runEval" {
-			return false
-		}
-		call, ok := n.(*ast.CallExpr)
-		if !ok || len(call.Args) < 3 {
-			return true
-		}
-		ref, ok := call.Args[0].(*ast.UnaryExpr) // &o.Field
-		if !ok {
-			return true
-		}
-		sel, ok := ref.X.(*ast.SelectorExpr)
-		if !ok || want[sel.Sel.Name] == "" {
-			return true
-		}
-		var got string
-		switch v := call.Args[2].(type) {
-		case *ast.BasicLit:
-			got = v.Value
-			if v.Kind == token.STRING {
-				got, _ = strconv.Unquote(v.Value)
-			}
-		case *ast.SelectorExpr:
-			if x, ok := v.X.(*ast.Ident); ok && x.Name == "sdmini" && v.Sel.Name == "DefaultCFGScale" {
-				got = fmt.Sprint(float64(sdmini.DefaultCFGScale))
-			}
-		}
-		found[sel.Sel.Name] = true
-		if got != want[sel.Sel.Name] {
-			t.Errorf("sdgo eval's %s defaults to %s, evalDefaults says %s", sel.Sel.Name, got, want[sel.Sel.Name])
-		}
-		return true
-	})
-	for name := range want {
-		if !found[name] {
-			t.Errorf("no flag of sdgo eval sets EvalOptions.%s", name)
 		}
 	}
 }

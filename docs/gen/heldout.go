@@ -29,10 +29,12 @@ var (
 )
 
 // evalDefaults are the settings `sdgo eval` runs sdmini.Evaluate with when
-// given no flags (cmd/sdgo's defaults; the tests check them), for the first
-// n held-out captions.
+// given no flags (sdmini.DefaultEvalOptions), for the first n held-out
+// captions.
 func evalDefaults(n int) sdmini.EvalOptions {
-	return sdmini.EvalOptions{N: n, Steps: 20, CFGScale: sdmini.DefaultCFGScale, Sampler: "euler_a", Seed: 0}
+	o := sdmini.DefaultEvalOptions()
+	o.N = n
+	return o
 }
 
 // scored is one held-out caption, the image made for it and the scorer's
