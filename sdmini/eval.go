@@ -42,18 +42,29 @@ const DefaultCFGScale = 2
 
 // Evaluation is the outcome of Evaluate.
 type Evaluation struct {
-	Captions []string
-	Results  []shapes.Result
-	Table    string        // shapes.Table of the results
-	PerImage time.Duration // mean generation time of one image
+	Specs    []shapes.Spec   // the held-out captions, in order; Spec.String is the caption
+	Images   []image.Image   // the image made for each caption
+	Results  []shapes.Result // the scorer's verdict on each image
+	Table    string          // shapes.Table of the results
+	PerImage time.Duration   // mean generation time of one image
 }
 
 // Evaluate generates one 64×64 image for each of o.N held-out captions
 // (attribute combinations no training image shows, shapes.HeldOut) with the
 // model folder dir, through package pipeline exactly as the sdgo command
 // runs it, and scores each image against its caption with the shapes
-// package's pixel scorer.
+// package's pixel scorer. It loads the folder and calls EvaluateModel.
 func Evaluate(dir string, o EvalOptions) (*Evaluation, error) {
+	m, err := pipeline.Load(dir, pipeline.LoadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return EvaluateModel(m, o)
+}
+
+// EvaluateModel is Evaluate with a model already loaded. Image i is made
+// for caption i of shapes.HeldOut(o.N, o.Seed) with seed o.Seed<<20 | i.
+func EvaluateModel(m *pipeline.Model, o EvalOptions) (*Evaluation, error) {
 	if o.N == 0 {
 		o.N = 200
 	}
@@ -63,12 +74,7 @@ func Evaluate(dir string, o EvalOptions) (*Evaluation, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	m, err := pipeline.Load(dir, pipeline.LoadOptions{})
-	if err != nil {
-		return nil, err
-	}
 	ev := &Evaluation{}
-	var imgs []image.Image
 	began := time.Now()
 	for i, spec := range shapes.HeldOut(o.N, o.Seed) {
 		caption := spec.String()
@@ -80,11 +86,9 @@ func Evaluate(dir string, o EvalOptions) (*Evaluation, error) {
 			return nil, fmt.Errorf("sdmini: eval %q: %w", caption, err)
 		}
 		img := res[0].Image
-		ev.Captions = append(ev.Captions, caption)
+		ev.Specs = append(ev.Specs, spec)
+		ev.Images = append(ev.Images, img)
 		ev.Results = append(ev.Results, shapes.Score(img, spec))
-		if len(imgs) < 64 {
-			imgs = append(imgs, img)
-		}
 		if (i+1)%20 == 0 {
 			fmt.Fprintf(o.Log, "eval: %d/%d images\n", i+1, o.N)
 		}
@@ -92,7 +96,8 @@ func Evaluate(dir string, o EvalOptions) (*Evaluation, error) {
 	ev.PerImage = time.Since(began) / time.Duration(o.N)
 	ev.Table = shapes.Table(ev.Results)
 	if o.Grid != "" {
-		err := atomicfile.WriteFunc(o.Grid, true, func(f *os.File) error { return png.Encode(f, shapes.Grid(imgs, 8)) })
+		grid := shapes.Grid(ev.Images[:min(64, len(ev.Images))], 8)
+		err := atomicfile.WriteFunc(o.Grid, true, func(f *os.File) error { return png.Encode(f, grid) })
 		if err != nil {
 			return nil, fmt.Errorf("sdmini: eval grid: %w", err)
 		}

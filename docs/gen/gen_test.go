@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"image"
 	"image/png"
 	"math"
 	"os"
@@ -335,57 +334,6 @@ func TestDenoiseMatchesPipeline(t *testing.T) {
 		}
 		if maxAbs != 0 {
 			t.Errorf("%s, cfg %g: latents differ from the pipeline's by up to %g over %d steps", c.sampler, c.cfg, maxAbs, steps)
-		}
-	}
-}
-
-// The held-out figure shows what `sdgo eval` scores: evalImages makes the
-// images sdmini.Evaluate makes (compared pixel for pixel through Evaluate's
-// grid, seed ≠ 0 so that the seeds' shift counts) and gets the same
-// verdicts.
-func TestHeldOutIsEval(t *testing.T) {
-	m := tinyModel(t)
-	o := fastSetup().HeldOut
-	items, err := evalImages(m, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eo := o
-	eo.Grid = filepath.Join(t.TempDir(), "grid.png")
-	ev, err := sdmini.Evaluate(testdata.Dir(t, "pipeline/diffusers"), eo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(items) != o.N || len(ev.Results) != o.N {
-		t.Fatalf("%d images, Evaluate scored %d, want %d", len(items), len(ev.Results), o.N)
-	}
-	var imgs []image.Image
-	for i, it := range items {
-		imgs = append(imgs, it.Image)
-		if it.Spec.String() != ev.Captions[i] || it.Result != ev.Results[i] {
-			t.Errorf("image %d: %q %+v, Evaluate: %q %+v", i, it.Spec, it.Result, ev.Captions[i], ev.Results[i])
-		}
-	}
-	data, err := os.ReadFile(eo.Grid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := png.Decode(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := shapes.Grid(imgs, 8)
-	if got.Bounds() != want.Bounds() {
-		t.Fatalf("Evaluate's grid is %v, ours %v", got.Bounds(), want.Bounds())
-	}
-	b := want.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r0, g0, b0, a0 := got.At(x, y).RGBA()
-			r1, g1, b1, a1 := want.At(x, y).RGBA()
-			if r0 != r1 || g0 != g1 || b0 != b1 || a0 != a1 {
-				t.Fatalf("pixel (%d, %d) differs from Evaluate's image", x, y)
-			}
 		}
 	}
 }

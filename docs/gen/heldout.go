@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -9,7 +8,6 @@ import (
 
 	"golang.org/x/image/draw"
 
-	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/sdmini"
 	"github.com/sdgo/sdgo/shapes"
 )
@@ -35,36 +33,6 @@ func evalDefaults(n int) sdmini.EvalOptions {
 	o := sdmini.DefaultEvalOptions()
 	o.N = n
 	return o
-}
-
-// scored is one held-out caption, the image made for it and the scorer's
-// verdict.
-type scored struct {
-	Spec   shapes.Spec
-	Image  image.Image
-	Result shapes.Result
-}
-
-// evalImages makes and scores the images sdmini.Evaluate makes with o: one
-// per caption of shapes.HeldOut(o.N, o.Seed), in that order, with the same
-// pipeline options and seeds (the tests check that the two agree), so that
-// its first images are the first ones `sdgo eval` scores. o must be
-// complete: unlike Evaluate it fills in no defaults.
-func evalImages(m *pipeline.Model, o sdmini.EvalOptions) ([]scored, error) {
-	var out []scored
-	for i, spec := range shapes.HeldOut(o.N, o.Seed) {
-		caption := spec.String()
-		res, err := m.Generate(context.Background(), pipeline.Options{
-			Prompt: caption, Steps: o.Steps, CFGScale: o.CFGScale, Sampler: o.Sampler,
-			Seed: o.Seed<<20 | uint64(i), // image i's seed in sdmini.Evaluate
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%q: %w", caption, err)
-		}
-		img := res[0].Image
-		out = append(out, scored{spec, img, shapes.Score(img, spec)})
-	}
-	return out, nil
 }
 
 // verdict is the scorer's finding on one attribute.
@@ -146,17 +114,17 @@ func verdictLines(vs []verdict, n int) [][]verdict {
 }
 
 // figHeldOut makes the first g.s.HeldOut.N held-out captions as `sdgo eval`
-// does (evalImages) and shows each image at g.s.Side pixels (sd-mini's
+// does (sdmini.EvaluateModel) and shows each image at g.s.Side pixels (sd-mini's
 // 64×64 doubled, nearest neighbour, at the default 128), its caption
 // wrapped below it, and the scorer's verdict on each attribute the caption
 // names, the wrong ones in red.
 func (g *gen) figHeldOut() (image.Image, error) {
 	o := g.s.HeldOut
-	items, err := evalImages(g.model, o)
+	ev, err := sdmini.EvaluateModel(g.model, o)
 	if err != nil {
 		return nil, err
 	}
-	if len(items) == 0 {
+	if len(ev.Images) == 0 {
 		return nil, fmt.Errorf("no held-out captions (N = %d)", o.N)
 	}
 	const pad, gap = 6, 20 // around the figure; between columns
@@ -166,17 +134,17 @@ func (g *gen) figHeldOut() (image.Image, error) {
 		caption  []string
 		verdicts [][]verdict
 	}
-	cells := make([]laidOut, len(items))
+	cells := make([]laidOut, len(ev.Images))
 	capLines, verLines, allOK := 0, 0, 0
-	for i, it := range items {
-		c := laidOut{wrap(it.Spec.String(), colW/charW), verdictLines(verdicts(it.Spec, it.Result), colW/charW)}
+	for i, spec := range ev.Specs {
+		c := laidOut{wrap(spec.String(), colW/charW), verdictLines(verdicts(spec, ev.Results[i]), colW/charW)}
 		cells[i] = c
 		capLines, verLines = max(capLines, len(c.caption)), max(verLines, len(c.verdicts))
-		if it.Result.All() {
+		if ev.Results[i].All() {
 			allOK++
 		}
 	}
-	n := len(items)
+	n := len(ev.Images)
 	first, last := o.Seed<<20, o.Seed<<20|uint64(n-1)
 	title := []string{
 		fmt.Sprintf("the first %d held-out captions sdgo eval scores, and the images it makes for them", n),
@@ -197,13 +165,13 @@ func (g *gen) figHeldOut() (image.Image, error) {
 		textCentered(img, w/2, pad+k*lineH, l, black)
 	}
 	left := (w - gridW) / 2 // centre the grid under a wider title
-	for i, it := range items {
+	for i, pic := range ev.Images {
 		x := left + (i%cols)*(colW+gap) // the column's left edge
 		y := titleH + (i/cols)*cellH    // the picture's top
 		px := x + (colW-side)/2
 		r := image.Rect(px, y, px+side, y+side)
 		draw.Draw(img, r.Inset(-1), image.NewUniform(gray), image.Point{}, draw.Src) // a frame, for white backgrounds
-		scaleTo(img, r, it.Image)
+		scaleTo(img, r, pic)
 		ty := y + side + pad
 		for _, l := range cells[i].caption {
 			text(img, x, ty, l, black)
