@@ -31,6 +31,11 @@
 // the padded input (stride 1) or over im2col matrices (strided); per-row work
 // is split with [nn.Parallel].
 //
+// Small tensors keep several cores busier as independent passes than as one
+// pass whose every operation is split: a step may run its batch in parts at
+// once, each on a tape from [NewLocalTape] on its own goroutine, and
+// [Params.Gather] adds the parts' gradients in a fixed order.
+//
 // Shapes are checked where an operation is recorded; a mismatch is a bug in
 // the model code, not bad input, so it panics with the operation's name and
 // both shapes, as nn.From does.
@@ -93,10 +98,24 @@ type Tape struct {
 	nodes []node
 	used  [][]float32         // buffers handed out since the last Reset
 	free  map[int][][]float32 // buffers returned by Reset, by length
+	// local, on a tape from NewLocalTape, holds the gradients of the
+	// parameters, which Backward adds here instead of into their Grad.
+	local map[*Var]*nn.Tensor
 }
 
 // NewTape returns an empty tape.
 func NewTape() *Tape { return &Tape{free: map[int][][]float32{}} }
+
+// NewLocalTape returns an empty tape that keeps the parameters' gradients to
+// itself: Backward adds them into buffers of the tape's, not into the
+// parameters' Grad, so that several local tapes may run forward and
+// backward passes over the same parameters at once, one goroutine each
+// (data parallelism: each tape takes a shard of the batch). [Params.Gather]
+// then adds the tapes' gradients into the parameters' Grad, in a fixed
+// order. Reset clears them.
+func NewLocalTape() *Tape {
+	return &Tape{free: map[int][][]float32{}, local: map[*Var]*nn.Tensor{}}
+}
 
 // Reset forgets the recorded operations and recycles every buffer the tape
 // handed out: values and gradients of its results become invalid.
@@ -108,6 +127,7 @@ func (tp *Tape) Reset() {
 		tp.free[len(d)] = append(tp.free[len(d)], d)
 	}
 	tp.used = tp.used[:0]
+	clear(tp.local)
 	clear(tp.nodes) // drop the closures so their captures can be collected
 	tp.nodes = tp.nodes[:0]
 }
@@ -186,8 +206,17 @@ func (tp *Tape) record(out *Var, back func()) {
 }
 
 // gradOf returns v's gradient data, allocating it zeroed on first use:
-// from the tape for intermediate results, once and for good for parameters.
+// from the tape for intermediate results and for parameters on a local tape,
+// once and for good for parameters otherwise.
 func (tp *Tape) gradOf(v *Var) []float32 {
+	if v.param && tp.local != nil {
+		g := tp.local[v]
+		if g == nil {
+			g = tp.tensor(v.Value.Shape, true)
+			tp.local[v] = g
+		}
+		return g.Data
+	}
 	if v.Grad == nil {
 		if v.param {
 			v.Grad = nn.New(v.Value.Shape...)

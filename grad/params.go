@@ -56,6 +56,29 @@ func (p *Params) ZeroGrad() {
 	}
 }
 
+// Gather adds the parameter gradients the local tapes hold (see
+// NewLocalTape) into the parameters' Grad: for each parameter, tape after
+// tape in the order given, so that the sums do not depend on which tape
+// finished first. Call it after the tapes' Backward and before their Reset.
+func (p *Params) Gather(tapes ...*Tape) {
+	for _, name := range p.names {
+		v := p.vars[name]
+		for _, tp := range tapes {
+			if tp.local == nil {
+				panic("grad.Params.Gather: not a local tape (NewLocalTape)")
+			}
+			g := tp.local[v]
+			if g == nil {
+				continue
+			}
+			if v.Grad == nil {
+				v.Grad = nn.New(v.Value.Shape...)
+			}
+			addTo(v.Grad.Data, g.Data)
+		}
+	}
+}
+
 // ClipGradNorm scales all gradients down, when their global Euclidean norm
 // exceeds maxNorm, by maxNorm/(norm + 1e-6), as
 // torch.nn.utils.clip_grad_norm_. It returns the norm before clipping (NaN

@@ -1,10 +1,12 @@
 package sdmini
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/sdgo/sdgo/grad"
+	"github.com/sdgo/sdgo/nn"
 )
 
 // Training steps (forward, backward, AdamW) of each network at sd-mini's
@@ -54,26 +56,41 @@ func BenchmarkVAEStep(b *testing.B) {
 	}
 }
 
+// BenchmarkUNetStep runs the batch as one pass (parts=1) and as the unet
+// stage does, in unetShards parts at once on local tapes.
 func BenchmarkUNetStep(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	ps := grad.NewParams()
 	cfg := UNetConfig()
 	m, _ := NewUNet(ps, r, cfg)
-	opt := grad.NewAdamW(ps, 1e-4)
 	const batch = 32
-	x := grad.Const(grad.Normal(r, 1, batch, 4, 8, 8))
-	ctx := grad.Const(grad.Normal(r, 1, batch, 77, cfg.CrossAttentionDim))
+	x := grad.Normal(r, 1, batch, 4, 8, 8)
+	ctx := grad.Normal(r, 1, batch, 77, cfg.CrossAttentionDim)
 	ts := make([]float32, batch)
 	for i := range ts {
 		ts[i] = float32(r.IntN(1000))
 	}
-	tp := grad.NewTape()
-	b.ReportMetric(float64(ps.Count()), "params")
-	for b.Loop() {
-		tp.Reset()
-		loss := tp.MSE(m.Forward(tp, x, ts, ctx), x)
-		ps.ZeroGrad()
-		tp.Backward(loss)
-		opt.Step()
+	for _, parts := range []int{1, unetShards} {
+		b.Run(fmt.Sprintf("parts=%d", parts), func(b *testing.B) {
+			t := &trainer{ps: ps, opt: grad.NewAdamW(ps, 1e-4), shards: parts}
+			t.shard = func(*rand.Rand) func(tp *grad.Tape, s int) *grad.Var {
+				return func(tp *grad.Tape, s int) *grad.Var {
+					lo, hi := s*batch/parts, (s+1)*batch/parts
+					xs := grad.Const(nn.From(x.Data[lo*256:hi*256], hi-lo, 4, 8, 8))
+					cs := grad.Const(nn.From(ctx.Data[lo*77*cfg.CrossAttentionDim:hi*77*cfg.CrossAttentionDim], hi-lo, 77, cfg.CrossAttentionDim))
+					return tp.Scale(tp.MSE(m.Forward(tp, xs, ts[lo:hi], cs), xs), float32(hi-lo)/batch)
+				}
+			}
+			tapes := []*grad.Tape{}
+			for range parts {
+				tapes = append(tapes, grad.NewLocalTape())
+			}
+			b.ReportMetric(float64(ps.Count()), "params")
+			for b.Loop() {
+				ps.ZeroGrad()
+				t.shardedStep(tapes, nil)
+				t.opt.Step()
+			}
+		})
 	}
 }

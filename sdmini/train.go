@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sdgo/sdgo/grad"
+	"github.com/sdgo/sdgo/nn"
 )
 
 // Options are the settings of a training stage. Zero values take the
@@ -58,7 +60,7 @@ func Stages() []Stage {
 		{"bpe", "learn the BPE vocabulary from the captions", Options{Steps: 20000}, TrainBPE},
 		{"clip", "train the text encoder contrastively against a small image tower", Options{Steps: 600, Batch: 64, LR: 5e-4}, TrainCLIP},
 		{"vae", "train the autoencoder and measure the latent scaling factor", Options{Steps: 2500, Batch: 8, LR: 1e-3}, TrainVAE},
-		{"unet", "train the noise predictor on the frozen text encoder and VAE", Options{Steps: 6000, Batch: 32, LR: 5e-4}, TrainUNet},
+		{"unet", "train the noise predictor on the frozen text encoder and VAE", Options{Steps: 12000, Batch: 32, LR: 1e-3}, TrainUNet},
 	}
 }
 
@@ -119,6 +121,13 @@ type trainer struct {
 	salt uint64
 	// step records one step's forward pass on tp and returns the loss.
 	step func(tp *grad.Tape, r *rand.Rand) *grad.Var
+	// shard, if set, replaces step with data parallelism over shards
+	// fixed parts of the batch: it draws one step's batch from r and
+	// returns the forward pass of its part s, whose loss is weighted by
+	// the part's share of the batch. The parts run at once, on local
+	// tapes, and their gradients are added in order (see shardedStep).
+	shard  func(r *rand.Rand) func(tp *grad.Tape, s int) *grad.Var
+	shards int
 	// after, if set, runs after each optimizer step (to clamp a parameter).
 	after func()
 	// ema, if set, averages the parameters after each step; the stage
@@ -170,19 +179,28 @@ func (t *trainer) run() (float64, error) {
 	log := io.MultiWriter(o.Log, logFile)
 	fmt.Fprintf(log, "%s: %d parameters, steps %d, batch %d, lr %g, seed %d\n", t.name, t.ps.Count(), o.Steps, o.Batch, o.LR, o.Seed)
 	tp := grad.NewTape()
+	local := make([]*grad.Tape, t.shards)
+	for s := range local {
+		local[s] = grad.NewLocalTape()
+	}
 	began := time.Now()
 	var sum, last float64
 	n := 0
 	for step := start; step < o.Steps; step++ {
 		t.opt.LR = t.lr(step)
-		tp.Reset()
 		t.ps.ZeroGrad()
-		loss := t.step(tp, stepRand(o.Seed, t.salt, step))
-		l := float64(loss.Value.Data[0])
+		var l float64
+		if t.shard != nil {
+			l = t.shardedStep(local, stepRand(o.Seed, t.salt, step))
+		} else {
+			tp.Reset()
+			loss := t.step(tp, stepRand(o.Seed, t.salt, step))
+			l = float64(loss.Value.Data[0])
+			tp.Backward(loss)
+		}
 		if math.IsNaN(l) || math.IsInf(l, 0) {
 			return 0, fmt.Errorf("sdmini: %s: loss is %v at step %d (lower --lr?)", t.name, l, step)
 		}
-		tp.Backward(loss)
 		t.ps.ClipGradNorm(1)
 		t.opt.Step()
 		if t.after != nil {
@@ -211,6 +229,42 @@ func (t *trainer) run() (float64, error) {
 		fmt.Fprintf(o.Log, "%s: checkpoint already at step %d of %d\n", t.name, start, o.Steps)
 	}
 	return last, nil
+}
+
+// shardedStep runs one step's forward and backward passes as t.shard's
+// parts, one per local tape, and gathers their gradients into the
+// parameters; it returns the batch's loss. At most nn.Threads() parts run
+// at once, each on an equal share of the threads: small tensors keep two
+// cores busier as two independent passes than as one pass whose every
+// operation is split in two. The parts are fixed and their gradients added
+// in a fixed order, so the result does not depend on the thread count.
+func (t *trainer) shardedStep(tapes []*grad.Tape, r *rand.Rand) float64 {
+	forward := t.shard(r)
+	threads := nn.Threads()
+	at := min(threads, len(tapes)) // parts at once
+	nn.SetThreads(max(1, threads/at))
+	defer nn.SetThreads(threads)
+	losses := make([]float64, len(tapes))
+	sem := make(chan struct{}, at)
+	var wg sync.WaitGroup
+	for s, tp := range tapes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			tp.Reset()
+			loss := forward(tp, s)
+			losses[s] = float64(loss.Value.Data[0])
+			tp.Backward(loss)
+		}()
+	}
+	wg.Wait()
+	t.ps.Gather(tapes...)
+	sum := 0.0
+	for _, l := range losses {
+		sum += l
+	}
+	return sum
 }
 
 // newAdamW returns the optimizer sd-mini trains with: AdamW with weight

@@ -15,7 +15,7 @@ import (
 
 // DefaultScenes is how many distinct training scenes the U-Net stage
 // encodes to latents once, up front; each use draws a fresh caption.
-const DefaultScenes = 8192
+const DefaultScenes = 16384
 
 // captionDropout is the share of training captions replaced by the empty
 // prompt, so that the model also learns the unconditional prediction that
@@ -25,9 +25,15 @@ const captionDropout = 0.1
 // emaDecay is the largest decay of the U-Net's exponential moving average,
 // the weights the stage exports, as Stable Diffusion's checkpoints hold the
 // EMA of its U-Net (decay 0.9999). With grad.EMA's warm-up the decay after n
-// steps is about 1 − 9/n, so over 6000 steps it never reaches this cap and
+// steps is about 1 − 9/n, so over 12000 steps it never reaches this cap and
 // the average spans roughly the last ninth of training.
 const emaDecay = 0.9999
+
+// unetShards is the number of parts each U-Net training batch is split
+// into, to run at once on the cores (see trainer.shard). It is part of the
+// recipe, not a thread count: the parts' gradients are summed in another
+// order than one pass's, so changing it changes the trained bits.
+const unetShards = 2
 
 // minSNRGamma is γ of the Min-SNR loss weighting.
 const minSNRGamma = 5
@@ -124,9 +130,12 @@ func TrainUNet(o Options) error {
 	if err != nil {
 		return err
 	}
-	t := &trainer{name: "unet", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltUNet, ema: grad.NewEMA(ps, emaDecay)}
+	parts := min(unetShards, o.Batch)
+	t := &trainer{name: "unet", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltUNet, ema: grad.NewEMA(ps, emaDecay), shards: parts}
 	n := pool.size
-	t.step = func(tp *grad.Tape, r *rand.Rand) *grad.Var {
+	t.shard = func(r *rand.Rand) func(tp *grad.Tape, s int) *grad.Var {
+		// The whole batch is drawn first, so the random stream does not
+		// depend on the parts.
 		x := nn.New(o.Batch, cfg.InChannels, ImageSize/8, ImageSize/8) // xₜ (B, 4, 8, 8)
 		eps := nn.New(x.Shape...)                                      // ε
 		ts := make([]float32, o.Batch)
@@ -145,12 +154,20 @@ func TrainUNet(o Options) error {
 			// AddNoise only fails on length mismatches, which cannot happen here.
 			_ = sched.AddNoise(x.Data[b*n:(b+1)*n], pool.latents[i*n:(i+1)*n], e, step)
 		}
-		ctx, err := text.Encode(encodeCaptions(tok, captions), clipOptions) // (B, 77, D), frozen
-		if err != nil {
-			panic(err) // the ids come from our own tokenizer and fit the model
+		w := minSNRWeights(sched.AlphasCumprod, ts, n) // (B·4·8·8)
+		return func(tp *grad.Tape, s int) *grad.Var {
+			lo, hi := s*o.Batch/parts, (s+1)*o.Batch/parts // the part's rows
+			rows := func(t *nn.Tensor) *nn.Tensor {
+				return nn.From(t.Data[lo*n:hi*n], append([]int{hi - lo}, t.Shape[1:]...)...)
+			}
+			ctx, err := text.Encode(encodeCaptions(tok, captions[lo:hi]), clipOptions) // (b, 77, D), frozen
+			if err != nil {
+				panic(err) // the ids come from our own tokenizer and fit the model
+			}
+			pred := m.Forward(tp, grad.Const(rows(x)), ts[lo:hi], grad.Const(ctx)) // ε̂ (b, 4, 8, 8)
+			loss := l2(tp, pred, grad.Const(rows(eps)), nn.From(w.Data[lo*n:hi*n], (hi-lo)*n))
+			return tp.Scale(loss, float32(hi-lo)/float32(o.Batch)) // the part's share of the batch's mean
 		}
-		pred := m.Forward(tp, grad.Const(x), ts, grad.Const(ctx)) // ε̂ (B, 4, 8, 8)
-		return l2(tp, pred, grad.Const(eps), minSNRWeights(sched.AlphasCumprod, ts, n))
 	}
 	if _, err := t.run(); err != nil {
 		return err
