@@ -41,15 +41,18 @@
 //	bpe    -       20000 captions -        < 1 s
 //	clip   1.36 M  600 × 64       6.2      1 min 37 s (text tower 0.84 M kept)
 //	vae    0.98 M  2500 × 8       4.2      10 min
-//	unet   5.93 M  6000 × 32      3.07     20 s encoding 8192 scenes + 33 min
+//	unet   5.93 M  12000 × 32     5.0      37 s encoding 16384 scenes + 40 min
 //
-// About 45 minutes in all. The folder model/ is the result of
-// `sdgo train all --out DIR --seed 1` at commit 482b32a (testdata/provenance.json
+// About 52 minutes in all. The unet stage runs each batch as two halves at
+// once, one per core, on local tapes (grad.NewLocalTape): its small tensors
+// keep two cores busier that way than split operation by operation (3.07
+// steps/s). The folder model/ is the result of
+// `sdgo train all --out DIR --seed 1` at commit 8a449b6 (testdata/provenance.json
 // has its files' hashes; TestReproducible guards that the trainer still makes
 // them): text encoder, VAE and the U-Net's EMA in fp16, 15.6 MB. It samples a
-// 64×64 image (20 steps of euler_a with guidance) in about 0.27 s, and on
+// 64×64 image (20 steps of euler_a with guidance) in about 0.2 s, and on
 // 200 held-out captions at guidance 2 the pixel scorer finds the colour
-// right in 87.5% of the images, the position in 99.5%, the shape in 80.0%
-// (the VAE alone reconstructs held-out scenes with the right colour 96.1% of
-// the time and the right shape 78.9%).
+// right in 95.0% of the images, the position in 98.5%, the shape in 85.0%
+// (the VAE alone reconstructs held-out scenes of one or two shapes with the
+// right colour 96.1% of the time and the right shape 78.9%).
 package sdmini
