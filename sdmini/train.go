@@ -121,8 +121,8 @@ type trainer struct {
 	salt uint64
 	// step records one step's forward pass on tp and returns the loss.
 	step func(tp *grad.Tape, r *rand.Rand) *grad.Var
-	// shard, if set, replaces step with data parallelism over shards
-	// fixed parts of the batch: it draws one step's batch from r and
+	// shard, if set, replaces step with data parallelism over the batch
+	// split into a fixed number of parts (shards): it draws one step's batch from r and
 	// returns the forward pass of its part s, whose loss is weighted by
 	// the part's share of the batch. The parts run at once, on local
 	// tapes, and their gradients are added in order (see shardedStep).
