@@ -91,8 +91,9 @@ func encodePool(v *vae.Model, r *rand.Rand, n int) (*latentPool, error) {
 // context of the scene's caption (the empty caption 10% of the time), and
 // the loss is ‖ε̂ − ε‖², weighted by Min-SNR-5 (see minSNRWeights). The
 // weights it exports are the exponential moving average of the trained ones
-// (see emaDecay). Each batch runs as unetShards parts at once, one per core. Writes Dir/unet, Dir/scheduler and Dir/model_index.json,
-// completing the model folder.
+// (see emaDecay). Each batch runs as unetShards parts at once, one per
+// core. Writes Dir/unet, Dir/scheduler and Dir/model_index.json, completing
+// the model folder.
 func TrainUNet(o Options) error {
 	o = o.withDefaults(stageDefaults("unet"))
 	tok, err := loadTokenizer(o.Dir)
