@@ -61,12 +61,14 @@ func (p *Params) ZeroGrad() {
 // tape in the order given, so that the sums do not depend on which tape
 // finished first. Call it after the tapes' Backward and before their Reset.
 func (p *Params) Gather(tapes ...*Tape) {
+	for _, tp := range tapes {
+		if tp.local == nil {
+			panic("grad.Params.Gather: not a local tape (NewLocalTape)")
+		}
+	}
 	for _, name := range p.names {
 		v := p.vars[name]
 		for _, tp := range tapes {
-			if tp.local == nil {
-				panic("grad.Params.Gather: not a local tape (NewLocalTape)")
-			}
 			g := tp.local[v]
 			if g == nil {
 				continue
