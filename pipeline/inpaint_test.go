@@ -1,0 +1,241 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sdgo/sdgo/internal/testdata"
+	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/vae"
+	"github.com/sdgo/sdgo/weights"
+)
+
+// The runs of ../shared/testdata/inpaint (see its README.md).
+var inpaintRuns = []struct {
+	name, sampler  string
+	karras, legacy bool
+	steps          int
+	strength       float64
+	image, mask    string
+	negative       string
+	width          int
+}{
+	{"rect_euler_a_20", "euler_a", false, false, 20, 1, "init.png", "mask_rect.png", "", 32},
+	{"blob_ddim_4", "ddim", false, false, 4, 0.75, "init.png", "mask_blob.png", "", 32},
+	{"rect_dpmpp_2m_karras_8", "dpm++2m", true, false, 8, 1, "init.png", "mask_rect.png", "blurry", 32},
+	{"legacy_rect_euler_4", "euler", false, true, 4, 1, "init.png", "mask_rect.png", "", 32},
+	{"legacy_blob_ddim_4", "ddim", false, true, 4, 0.6, "init.png", "mask_blob.png", "", 32},
+	{"outpaint_euler_a_8", "euler_a", false, false, 8, 1, "outpaint_right.png", "outpaint_right_mask.png", "", 48},
+}
+
+const inpaintPrompt = "a red vase of flowers on a table"
+
+func readTestImage(t *testing.T, path string) image.Image {
+	t.Helper()
+	img, err := vae.ReadImage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// loadInpaintModels returns the models of the reference's w32 and w16 runs:
+// for each, the 9-channel model and the 4-channel one.
+func loadInpaintModels(t *testing.T) (w32, w16 [2]*Model, w16folder *Model) {
+	dir := testdata.Dir(t, "inpaint")
+	load := func(path string, opts LoadOptions) *Model {
+		m, err := Load(path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	cfg := LoadOptions{Config: filepath.Join(dir, "diffusers")}
+	w16[0] = load(filepath.Join(dir, "sd_tiny_inpaint.fp16.safetensors"), cfg)
+	w16folder = load(filepath.Join(dir, "diffusers"), LoadOptions{})
+	w16[1] = loadTiny(t, "sd_tiny.fp16.safetensors")
+	// fp32 compute: the U-Net's weights are fp16-exact; text encoder and VAE
+	// come from the fp32 4-channel model.
+	w32[1] = loadTiny(t, "sd_tiny.safetensors")
+	w32[0] = load(filepath.Join(dir, "sd_tiny_inpaint.fp16.safetensors"), cfg)
+	w32[0].Text, w32[0].VAE = w32[1].Text, w32[1].VAE
+	return w32, w16, w16folder
+}
+
+func TestInpaintParity(t *testing.T) {
+	dir := testdata.Dir(t, "inpaint")
+	w32, w16, folder := loadInpaintModels(t)
+	for _, r := range inpaintRuns {
+		t.Run(r.name, func(t *testing.T) {
+			ref, err := weights.Open(filepath.Join(dir, "runs", r.name+".safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ref.Close()
+			want := func(n string) *nn.Tensor {
+				t.Helper()
+				x, err := ref.Tensor(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return x
+			}
+			k := 0
+			if r.legacy {
+				k = 1
+			}
+			opts := Options{
+				Prompt: inpaintPrompt, NegativePrompt: r.negative, Steps: r.steps, CFGScale: 7.5, Seed: 42,
+				Width: r.width, Height: 32, Sampler: r.sampler, Karras: r.karras,
+				InitImage: readTestImage(t, filepath.Join(dir, r.image)), Strength: r.strength,
+				Inpaint: Inpaint{Mask: readTestImage(t, filepath.Join(dir, r.mask)), NoPasteBack: true},
+			}
+			gen := func(m *Model, o Options) (*Stages, *image.NRGBA) {
+				t.Helper()
+				o.Stages = &Stages{}
+				res, err := m.Generate(context.Background(), o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return o.Stages, res[0].Image
+			}
+			st, img := gen(w32[k], opts)
+			for _, n := range []string{"mask", "mask_latent", "masked_image"} {
+				compareRel(t, n, st.Tensor(n), want(n), 0)
+			}
+			if !r.legacy {
+				compareRel(t, "masked_image_latents", st.Tensor("masked_image_latents"), want("w32.masked_image_latents"), 1e-5)
+			}
+			if _, ok := ref.Info("w32.image_latents"); ok {
+				compareRel(t, "image_latents", st.Tensor("image_latents"), want("w32.image_latents"), 1e-5)
+			}
+			compareRel(t, "latents_0", st.Tensor("latents_init"), want("w32.latents_0"), 1e-6)
+			steps := 0
+			for ; ; steps++ {
+				n := fmt.Sprintf("w32.step%d.latents", steps)
+				if _, ok := ref.Info(n); !ok {
+					break
+				}
+				compareRel(t, n, st.Tensor(fmt.Sprintf("latents_step%d", steps)), want(n), 1e-5)
+			}
+			if steps == 0 {
+				t.Fatal("reference has no step latents")
+			}
+			compareRel(t, "final", lastLatents(st), want("w32.final_latents"), 1e-5)
+			compareRel(t, "image", st.Tensor("image"), want("w32.image"), 1e-4)
+			compareU8(t, "image_u8", img, wantU8(t, ref, "w32.image_u8"), 1)
+
+			// Paste-back: diffusers' apply_overlay with the raw mask.
+			opts.NoPasteBack = false
+			_, pasted := gen(w32[k], opts)
+			compareU8(t, "image_overlay_u8", pasted, wantU8(t, ref, "w32.image_overlay_u8"), 1)
+
+			// fp16 files: the single file and (9-channel) the diffusers folder.
+			opts.NoPasteBack = true
+			models := []*Model{w16[k]}
+			if !r.legacy {
+				models = append(models, folder)
+			}
+			for _, m := range models {
+				st, img := gen(m, opts)
+				if !r.legacy {
+					compareRel(t, "w16 masked_image_latents", st.Tensor("masked_image_latents"), want("w16.masked_image_latents"), 1e-5)
+				}
+				compareRel(t, "w16 final", lastLatents(st), want("w16.final_latents"), 1e-5)
+				compareRel(t, "w16 image", st.Tensor("image"), want("w16.image"), 1e-4)
+				compareU8(t, "w16 image_u8", img, wantU8(t, ref, "w16.image_u8"), 1)
+			}
+		})
+	}
+}
+
+// u8 is a (H, W, 3) uint8 image tensor.
+type u8 struct {
+	data  []int64
+	shape []int
+}
+
+func wantU8(t *testing.T, f *weights.File, name string) u8 {
+	t.Helper()
+	v, shape, err := f.Int64s(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u8{v, shape}
+}
+
+// compareU8 compares an image with a (H, W, 3) uint8 tensor, allowing tol levels.
+func compareU8(t *testing.T, what string, img *image.NRGBA, want u8, tol int) {
+	t.Helper()
+	h, w := want.shape[0], want.shape[1]
+	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
+		t.Fatalf("%s: image %v, want %dx%d", what, b, w, h)
+	}
+	worst, n := 0, 0
+	for p := 0; p < w*h; p++ {
+		for c := 0; c < 3; c++ {
+			d := int(img.Pix[4*p+c]) - int(want.data[3*p+c])
+			worst = max(worst, d, -d)
+			if d != 0 {
+				n++
+			}
+		}
+	}
+	if worst > tol {
+		t.Errorf("%s: %d values differ, by up to %d levels (> %d)", what, n, worst, tol)
+	}
+}
+
+// The mask preprocessing equals diffusers' tensors element by element.
+func TestInpaintInputs(t *testing.T) {
+	dir := testdata.Dir(t, "inpaint")
+	ref, err := weights.Open(filepath.Join(dir, "inputs.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	m := &Model{VAE: &vae.Model{Config: vae.Config{BlockOut: []int{32, 32}}}} // factor 2, as the tiny VAE
+	for _, c := range []struct{ prefix, image, mask string }{
+		{"rect.", "init.png", "mask_rect.png"},
+		{"blob.", "init.png", "mask_blob.png"},
+		{"outpaint.", "outpaint_right.png", "outpaint_right_mask.png"},
+	} {
+		t.Run(strings.TrimSuffix(c.prefix, "."), func(t *testing.T) {
+			img, mask := readTestImage(t, filepath.Join(dir, c.image)), readTestImage(t, filepath.Join(dir, c.mask))
+			w, h := img.Bounds().Dx(), img.Bounds().Dy()
+			in, err := m.inpaintInputs(Options{Width: w, Height: h, InitImage: img, Inpaint: Inpaint{Mask: mask}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := func(n string) *nn.Tensor {
+				x, err := ref.Tensor(n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return x
+			}
+			imgName := "init_image"
+			if c.prefix == "outpaint." {
+				imgName = "outpaint.init_image"
+			}
+			g, err := maskToGrey(mask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := nn.New(1, 1, h, w)
+			for i, v := range g.pix {
+				raw.Data[i] = float32(v) / 255
+			}
+			compareRel(t, "init_image", in.image, want(imgName), 0)
+			compareRel(t, "mask_raw", raw, want(c.prefix+"mask_raw"), 0)
+			compareRel(t, "mask", in.mask, want(c.prefix+"mask"), 0)
+			compareRel(t, "mask_latent", in.maskLatent, want(c.prefix+"mask_latent"), 0)
+			compareRel(t, "masked_image", in.masked, want(c.prefix+"masked_image"), 0)
+		})
+	}
+}
