@@ -239,3 +239,34 @@ func TestInpaintInputs(t *testing.T) {
 		})
 	}
 }
+
+// Paste-back is diffusers' apply_overlay (Pillow's integer arithmetic) bit
+// for bit: the reference's decoded image pasted over init.png through the
+// raw (grey-edged) mask gives its image_overlay_u8.
+func TestPasteBack(t *testing.T) {
+	dir := testdata.Dir(t, "inpaint")
+	for _, r := range inpaintRuns {
+		t.Run(r.name, func(t *testing.T) {
+			ref, err := weights.Open(filepath.Join(dir, "runs", r.name+".safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ref.Close()
+			gen := wantU8(t, ref, "w32.image_u8")
+			h, w := gen.shape[0], gen.shape[1]
+			img := image.NewNRGBA(image.Rect(0, 0, w, h))
+			for p := 0; p < w*h; p++ {
+				for c := 0; c < 3; c++ {
+					img.Pix[4*p+c] = uint8(gen.data[3*p+c])
+				}
+				img.Pix[4*p+3] = 255
+			}
+			g, err := maskToGrey(readTestImage(t, filepath.Join(dir, r.mask)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			orig := toNRGBA(readTestImage(t, filepath.Join(dir, r.image)))
+			compareU8(t, "overlay", pasteBack(orig, img, g.overlayMask(false)), wantU8(t, ref, "w32.image_overlay_u8"), 0)
+		})
+	}
+}

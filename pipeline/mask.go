@@ -199,7 +199,7 @@ func (g greyMask) gaussianBlur(r int) {
 			}
 		}
 	}
-	pass(tmp, g.pix, g.w, g.h, g.w, 1)   // rows
+	pass(tmp, g.pix, g.w, g.h, g.w, 1) // rows
 	pass(g.pix, tmp, g.h, g.w, 1, g.w) // columns
 }
 
