@@ -58,6 +58,13 @@ type inpaintInputs struct {
 	crop     image.Rectangle
 }
 
+// MaskError is an error in Options.Mask: a mask that is coloured, empty,
+// all white or of another aspect ratio than the image.
+type MaskError struct{ Err error }
+
+func (e *MaskError) Error() string { return e.Err.Error() }
+func (e *MaskError) Unwrap() error { return e.Err }
+
 // checkInpaint validates the inpainting options.
 func (m *Model) checkInpaint(o Options) error {
 	switch {
@@ -103,10 +110,10 @@ func (m *Model) inpaintInputs(o Options) (*inpaintInputs, error) {
 	iw, ih := img.Rect.Dx(), img.Rect.Dy()
 	g, err := maskToGrey(o.Mask)
 	if err != nil {
-		return nil, fmt.Errorf("mask: %w", err)
+		return nil, &MaskError{err}
 	}
 	if !sameAspect(g.w, g.h, iw, ih) {
-		return nil, fmt.Errorf("mask is %dx%d but the image is %dx%d: their aspect ratios differ, so the mask cannot cover the image", g.w, g.h, iw, ih)
+		return nil, &MaskError{fmt.Errorf("mask is %dx%d but the image is %dx%d: their aspect ratios differ, so the mask cannot cover the image", g.w, g.h, iw, ih)}
 	}
 	var gen greyMask // the mask at W×H
 	if o.FullRes {
@@ -119,7 +126,7 @@ func (m *Model) inpaintInputs(o Options) (*inpaintInputs, error) {
 		}
 		g.gaussianBlur(o.MaskBlur)
 		if err := g.check(); err != nil {
-			return nil, err
+			return nil, &MaskError{err}
 		}
 		in.original, in.overlay = img, g.pix
 		in.crop = expandCrop(cropRegion(g, o.FullResPadding), W, H, iw, ih)
@@ -136,7 +143,7 @@ func (m *Model) inpaintInputs(o Options) (*inpaintInputs, error) {
 		}
 		g.gaussianBlur(o.MaskBlur)
 		if err := g.check(); err != nil {
-			return nil, err
+			return nil, &MaskError{err}
 		}
 		gen = g
 		img = resizeRGB(img, W, H)

@@ -105,10 +105,13 @@ func maskToGrey(img image.Image) (greyMask, error) {
 		if max(r, gr, bl)-min(r, gr, bl) > 8 {
 			return g, fmt.Errorf("%w (pixel %d,%d is rgb(%d,%d,%d))", errMaskColour, i%g.w, i/g.w, r, gr, bl)
 		}
-		g.pix[i] = uint8((r*19595 + gr*38470 + bl*7471 + 0x8000) >> 16) // Pillow's L24
+		g.pix[i] = luma(r, gr, bl)
 	}
 	return g, nil
 }
+
+// luma is Pillow's RGB → L conversion: ITU-R 601-2 in 16.16 fixed point, rounded.
+func luma(r, g, b int) uint8 { return uint8((r*19595 + g*38470 + b*7471 + 0x8000) >> 16) }
 
 // invert swaps repaint and keep.
 func (g greyMask) invert() {
