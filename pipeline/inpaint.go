@@ -79,15 +79,30 @@ func (m *Model) checkInpaint(o Options) error {
 		return err
 	}
 	if o.Mask != nil {
-		_, err := m.inpaintInputs(o)
+		_, err := prepareInpaint(o, m.VAEFactor())
 		return err
 	}
 	return nil
 }
 
-// inpaintInputs preprocesses the image and mask at the generation size.
-func (m *Model) inpaintInputs(o Options) (*inpaintInputs, error) {
-	f := m.VAEFactor()
+// CheckMask checks o.Mask against o.InitImage without a model, as
+// Generate will (a *MaskError says what is wrong with the mask), so that
+// callers can reject a bad mask before loading one. Width and Height of 0
+// stand for the image's size.
+func CheckMask(o Options) error {
+	if o.Mask == nil || o.InitImage == nil {
+		return nil
+	}
+	if o.Width <= 0 || o.Height <= 0 {
+		o.Width, o.Height = o.InitImage.Bounds().Dx(), o.InitImage.Bounds().Dy()
+	}
+	_, err := prepareInpaint(o, 1)
+	return err
+}
+
+// prepareInpaint preprocesses the image and mask at the generation size,
+// for a VAE of scale factor f.
+func prepareInpaint(o Options, f int) (*inpaintInputs, error) {
 	W, H := o.Width, o.Height
 	in := &inpaintInputs{}
 	if o.Mask == nil {
@@ -190,7 +205,7 @@ type inpainting struct {
 // from noise in diffusers' order: the init image's ε (when the image is
 // encoded), x_T, the masked image's ε (drawn for a 4-channel U-Net too).
 func (m *Model) startInpaint(o Options, sched scheduler.Scheduler, noise rng.Source, index int) (*inpainting, *nn.Tensor, int, error) {
-	in, err := m.inpaintInputs(o)
+	in, err := prepareInpaint(o, m.VAEFactor())
 	if err != nil {
 		return nil, nil, 0, err
 	}

@@ -199,7 +199,6 @@ func TestInpaintInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ref.Close()
-	m := &Model{VAE: &vae.Model{Config: vae.Config{BlockOut: []int{32, 32}}}} // factor 2, as the tiny VAE
 	for _, c := range []struct{ prefix, image, mask string }{
 		{"rect.", "init.png", "mask_rect.png"},
 		{"blob.", "init.png", "mask_blob.png"},
@@ -208,7 +207,7 @@ func TestInpaintInputs(t *testing.T) {
 		t.Run(strings.TrimSuffix(c.prefix, "."), func(t *testing.T) {
 			img, mask := readTestImage(t, filepath.Join(dir, c.image)), readTestImage(t, filepath.Join(dir, c.mask))
 			w, h := img.Bounds().Dx(), img.Bounds().Dy()
-			in, err := m.inpaintInputs(Options{Width: w, Height: h, InitImage: img, Inpaint: Inpaint{Mask: mask}})
+			in, err := prepareInpaint(Options{Width: w, Height: h, InitImage: img, Inpaint: Inpaint{Mask: mask}}, 2)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -61,7 +61,6 @@ func gray(w, h int, r image.Rectangle, v uint8) *image.Gray {
 
 // Bad masks get one clear line each, as a *MaskError.
 func TestBadMasks(t *testing.T) {
-	m := &Model{VAE: &vae.Model{Config: vae.Config{BlockOut: []int{32, 32}}}}
 	init := image.NewNRGBA(image.Rect(0, 0, 32, 32))
 	coloured := image.NewNRGBA(image.Rect(0, 0, 32, 32))
 	for i := range coloured.Pix {
@@ -83,7 +82,7 @@ func TestBadMasks(t *testing.T) {
 		{"zero size", image.NewGray(image.Rect(0, 0, 0, 0)), false, "mask is empty (0 pixels)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := m.inpaintInputs(Options{Width: 32, Height: 32, InitImage: init, Inpaint: Inpaint{Mask: c.mask, InvertMask: c.inv}})
+			err := CheckMask(Options{Width: 32, Height: 32, InitImage: init, Inpaint: Inpaint{Mask: c.mask, InvertMask: c.inv}})
 			var me *MaskError
 			if !errors.As(err, &me) || !strings.HasPrefix(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error %v, want a MaskError starting %q", err, c.want)
@@ -93,14 +92,13 @@ func TestBadMasks(t *testing.T) {
 }
 
 func TestMaskModes(t *testing.T) {
-	m := &Model{VAE: &vae.Model{Config: vae.Config{BlockOut: []int{32, 32}}}}
 	init := image.NewNRGBA(image.Rect(0, 0, 32, 32))
 	rect := image.Rect(4, 6, 20, 14)
 	want := gray(32, 32, rect, 255)
 	inputs := func(mask image.Image, p Inpaint) *inpaintInputs {
 		t.Helper()
 		p.Mask = mask
-		in, err := m.inpaintInputs(Options{Width: 32, Height: 32, InitImage: init, Inpaint: p})
+		in, err := prepareInpaint(Options{Width: 32, Height: 32, InitImage: init, Inpaint: p}, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
