@@ -227,7 +227,6 @@ func (m *Model) startInpaint(o Options, sched scheduler.Scheduler, noise rng.Sou
 			return nil, nil, 0, err
 		}
 		ip.x0 = m.VAE.Scale(dist.Sample(noise)) // (1, 4, h, w), the U-Net's latent scale
-		o.Stages.add(index, "image_latents", ip.x0)
 	}
 	ip.xT = nn.New(shape...)
 	if o.Latents != nil && index == 0 {
@@ -252,6 +251,7 @@ func (m *Model) startInpaint(o Options, sched scheduler.Scheduler, noise rng.Sou
 	}
 	if ip.x0 != nil {
 		ip.fill(noise)
+		o.Stages.add(index, "image_latents", ip.x0)
 	}
 	switch {
 	case pureNoise:

@@ -269,3 +269,119 @@ func TestPasteBack(t *testing.T) {
 		})
 	}
 }
+
+// Inpainting features beyond the reference runs, on the tiny models.
+func TestInpaintFeatures(t *testing.T) {
+	dir := testdata.Dir(t, "inpaint")
+	w32, _, _ := loadInpaintModels(t)
+	init := toNRGBA(readTestImage(t, filepath.Join(dir, "init.png")))
+	rect := readTestImage(t, filepath.Join(dir, "mask_rect.png"))
+	base := Options{Prompt: "a vase", Steps: 2, Width: 32, Height: 32, Seed: 1, Sampler: "euler", InitImage: init, Strength: 1}
+	gen := func(m *Model, o Options) (*image.NRGBA, *Stages) {
+		t.Helper()
+		o.Stages = &Stages{}
+		res, err := m.Generate(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0].Image, o.Stages
+	}
+	// An inpainting model without a mask (txt2img) repaints everything.
+	txt := base
+	txt.InitImage = nil
+	if _, st := gen(w32[0], txt); st.Tensor("masked_image_latents") == nil {
+		t.Error("txt2img on an inpainting model: no masked-image latents")
+	}
+	// Full resolution: the 14×14 square plus 1 pixel of padding is repainted
+	// at 16×16; outside that box the image is the original's, bit for bit.
+	fr := base
+	fr.Width, fr.Height = 16, 16
+	fr.Mask, fr.FullRes, fr.FullResPadding = rect, true, 1
+	for k, m := range w32 {
+		img, st := gen(m, fr)
+		if b := img.Bounds(); b.Dx() != 32 || b.Dy() != 32 {
+			t.Fatalf("full-res output %v", b)
+		}
+		if s := st.Tensor("mask"); s == nil || s.Shape[2] != 16 {
+			t.Fatalf("full-res mask stage %v", s)
+		}
+		box := image.Rect(8, 6, 24, 22)
+		changed := 0
+		for y := 0; y < 32; y++ {
+			for x := 0; x < 32; x++ {
+				if img.NRGBAAt(x, y) != init.NRGBAAt(x, y) {
+					if !(image.Point{x, y}).In(box) {
+						t.Fatalf("model %d: pixel %d,%d outside the box changed", k, x, y)
+					}
+					changed++
+				}
+			}
+		}
+		if changed == 0 {
+			t.Errorf("model %d: full-res changed nothing", k)
+		}
+	}
+	// The latent fills change the start of the masked part only, at strength < 1.
+	lat := base
+	lat.Mask, lat.Strength, lat.Sampler = rect, 0.5, "ddim"
+	_, orig := gen(w32[1], lat)
+	lat.Fill = FillLatentNothing
+	_, nothing := gen(w32[1], lat)
+	a, b, ml := orig.Tensor("image_latents"), nothing.Tensor("image_latents"), orig.Tensor("mask_latent")
+	for i := range a.Data {
+		masked := ml.Data[i%len(ml.Data)] == 1
+		if masked && b.Data[i] != 0 || !masked && a.Data[i] != b.Data[i] {
+			t.Fatalf("latent-nothing: element %d: %g vs %g (masked %v)", i, a.Data[i], b.Data[i], masked)
+		}
+	}
+	lat.Fill = FillBlur
+	if _, st := gen(w32[1], lat); st.Tensor("image_latents") == nil {
+		t.Error("fill: no image latents")
+	}
+	// Parameters name the settings as AUTOMATIC1111 does.
+	p := base
+	p.Mask, p.MaskBlur, p.InvertMask, p.FullRes, p.FullResPadding, p.Fill = rect, 2, true, true, 32, FillBlur
+	p.Width, p.Height = 16, 16
+	res, err := w32[0].Generate(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ", Mask blur: 2, Mask mode: Inpaint not masked, Masked content: fill, Inpaint area: Only masked, Masked area padding: 32"; !strings.Contains(res[0].Parameters, want) {
+		t.Errorf("parameters %q lack %q", res[0].Parameters, want)
+	}
+}
+
+// An inpainting single file given with a 4-channel model's config folder is
+// still an inpainting model: conv_in's shape decides.
+func TestInpaintConvInDetection(t *testing.T) {
+	dir := testdata.Dir(t, "inpaint")
+	m, err := Load(filepath.Join(dir, "sd_tiny_inpaint.fp16.safetensors"), LoadOptions{Config: filepath.Join(testdata.Dir(t, "pipeline"), "diffusers")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if !m.IsInpainting() {
+		t.Fatalf("in_channels %d, want 9", m.UNet.Config.InChannels)
+	}
+	if loadTiny(t, "sd_tiny.safetensors").IsInpainting() {
+		t.Fatal("a 4-channel model is an inpainting model")
+	}
+}
+
+func TestFillMasked(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 16, 8))
+	mask := make([]float32, 16*8)
+	for p := range mask {
+		img.Pix[4*p], img.Pix[4*p+3] = 200, 255 // red
+		if p%16 >= 8 {
+			img.Pix[4*p+2] = 255 // the masked right half is blue: removed
+			mask[p] = 1
+		}
+	}
+	out := fillMasked(img, mask)
+	for p := range mask {
+		if c := out.Pix[4*p : 4*p+3]; c[0] != 200 || c[1] != 0 || c[2] != 0 {
+			t.Fatalf("pixel %d: %v, want the surrounding red", p, c)
+		}
+	}
+}
