@@ -104,4 +104,3 @@ func tensorImage(t *nn.Tensor) (image.Image, error) {
 	}
 	return imgs[0], nil
 }
-
