@@ -330,6 +330,9 @@ func (ip *inpainting) finish(img *image.NRGBA) *image.NRGBA {
 		return img
 	}
 	in := ip.in
+	if in.crop.Empty() && img.Rect.Size() != in.original.Rect.Size() {
+		img = resizeRGB(img, in.original.Rect.Dx(), in.original.Rect.Dy()) // a decoder of another scale (TAESD on a small VAE)
+	}
 	if !in.crop.Empty() {
 		full := image.NewNRGBA(in.original.Rect)
 		copy(full.Pix, in.original.Pix)
