@@ -47,8 +47,8 @@ type Options struct {
 	InitImage image.Image
 	Strength  float64
 
-	// Mask makes inpainting (with InitImage): white repaints, black keeps;
-	// see inpaint.go and the fields below (AUTOMATIC1111's names in [Inpaint]).
+	// Inpaint's Mask makes inpainting of InitImage (white repaints, black
+	// keeps), with AUTOMATIC1111's settings: see [Inpaint].
 	Inpaint
 
 	// Latents, when set, replaces the first image's initial noise x_T

@@ -489,7 +489,9 @@ type Inpaint struct {
 	// mask with a not fully opaque alpha channel uses its alpha instead
 	// (painted = repaint). A mask of another size with the image's aspect
 	// ratio is resized (Pillow's Lanczos, as diffusers). The image is
-	// generated at Width×Height (the image and mask resized to it).
+	// generated at Width×Height (the image and mask resized to it; 0: the
+	// model's native size, as diffusers). Options.Strength applies as in
+	// img2img; diffusers' default for inpainting is 1.
 	Mask image.Image
 	// MaskBlur (A1111 "mask_blur", pixels) blurs the mask with a Gaussian
 	// of this σ before it is binarised; the blurred mask also softens the
