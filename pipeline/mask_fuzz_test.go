@@ -61,4 +61,3 @@ func FuzzMask(f *testing.F) {
 		}
 	})
 }
-
