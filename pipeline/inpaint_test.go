@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sdgo/sdgo/internal/testdata"
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/scheduler"
 	"github.com/sdgo/sdgo/vae"
 	"github.com/sdgo/sdgo/weights"
 )
@@ -338,6 +340,20 @@ func TestInpaintFeatures(t *testing.T) {
 	lat.Fill = FillBlur
 	if _, st := gen(w32[1], lat); st.Tensor("image_latents") == nil {
 		t.Error("fill: no image latents")
+	}
+	// Every sampler runs both kinds of inpainting (the 9-channel one from
+	// pure noise, the blend from the noised image).
+	for _, name := range scheduler.Names() {
+		for k, strength := range []float64{1, 0.7} {
+			o := base
+			o.Mask, o.Sampler, o.Strength, o.Steps, o.CFGScale = rect, name, strength, 3, 1
+			_, st := gen(w32[k], o)
+			for _, v := range lastLatents(st).Data {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					t.Fatalf("%s, model %d: latents not finite", name, k)
+				}
+			}
+		}
 	}
 	// Parameters name the settings as AUTOMATIC1111 does.
 	p := base
