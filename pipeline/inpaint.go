@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/draw"
 
 	"github.com/sdgo/sdgo/nn"
@@ -532,4 +533,36 @@ func (p Inpaint) parameters() string {
 		s += fmt.Sprintf(", Inpaint area: Only masked, Masked area padding: %d", p.FullResPadding)
 	}
 	return s
+}
+
+// Padding is how many pixels outpainting adds on each side.
+type Padding struct{ Left, Top, Right, Bottom int }
+
+// Outpaint prepares outpainting: it pads img by p, repeating its edge
+// pixels (numpy's pad(mode="edge"), as diffusers' outpainting examples do)
+// or, when fill is not nil, with that colour, and returns the padded image
+// with its mask, white on the new border and black over the image. Inpaint
+// them (Options.InitImage and Options.Mask) to paint the border.
+func Outpaint(img image.Image, p Padding, fill color.Color) (*image.NRGBA, *image.Gray) {
+	b := img.Bounds()
+	w, h := b.Dx()+p.Left+p.Right, b.Dy()+p.Top+p.Bottom
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
+	m := image.NewGray(out.Rect)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			sx, sy := x-p.Left, y-p.Top
+			inside := sx >= 0 && sy >= 0 && sx < b.Dx() && sy < b.Dy()
+			c := fill
+			if inside || fill == nil {
+				c = img.At(b.Min.X+min(max(sx, 0), b.Dx()-1), b.Min.Y+min(max(sy, 0), b.Dy()-1))
+			}
+			nc := color.NRGBAModel.Convert(c).(color.NRGBA)
+			nc.A = 255
+			out.SetNRGBA(x, y, nc)
+			if !inside {
+				m.SetGray(x, y, color.Gray{255})
+			}
+		}
+	}
+	return out, m
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/color"
 	"math"
 	"path/filepath"
 	"strings"
@@ -400,5 +401,40 @@ func TestFillMasked(t *testing.T) {
 		if c := out.Pix[4*p : 4*p+3]; c[0] != 200 || c[1] != 0 || c[2] != 0 {
 			t.Fatalf("pixel %d: %v, want the surrounding red", p, c)
 		}
+	}
+}
+
+// Outpainting's padding and mask on their own: edge-replicated (numpy's
+// pad(mode="edge")) as the reference's outpaint_right.png, or a colour.
+func TestOutpaint(t *testing.T) {
+	td := testdata.Dir(t, "inpaint")
+	init := toNRGBA(readTestImage(t, filepath.Join(td, "init.png")))
+	img, mask := Outpaint(init, Padding{Right: 16}, nil)
+	want := toNRGBA(readTestImage(t, filepath.Join(td, "outpaint_right.png")))
+	for i := range img.Pix {
+		if img.Pix[i] != want.Pix[i] {
+			t.Fatalf("edge padding: pixel %d,%d differs from outpaint_right.png", i/4%48, i/4/48)
+		}
+	}
+	wantMask, err := vae.ReadImage(filepath.Join(td, "outpaint_right_mask.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range mask.Pix {
+		if w := wantMask.(*image.Gray).Pix[i]; v != w {
+			t.Fatalf("mask pixel %d,%d = %d, want %d", i%48, i/48, v, w)
+		}
+	}
+	// All four sides with a colour: corners and borders filled, the
+	// original in place.
+	img, mask = Outpaint(init, Padding{Left: 2, Top: 3, Right: 4, Bottom: 5}, color.NRGBA{1, 2, 3, 255})
+	if b := img.Bounds(); b.Dx() != 38 || b.Dy() != 40 {
+		t.Fatalf("padded %v", b)
+	}
+	if img.NRGBAAt(0, 0) != (color.NRGBA{1, 2, 3, 255}) || img.NRGBAAt(37, 39) != (color.NRGBA{1, 2, 3, 255}) || img.NRGBAAt(2, 3) != init.NRGBAAt(0, 0) {
+		t.Error("colour padding misplaced")
+	}
+	if mask.GrayAt(1, 10).Y != 255 || mask.GrayAt(2, 3).Y != 0 || mask.GrayAt(33, 34).Y != 0 || mask.GrayAt(34, 34).Y != 255 {
+		t.Error("outpaint mask misplaced")
 	}
 }

@@ -102,7 +102,7 @@ func (f *inpaintFlags) apply(o *pipeline.Options, width, height int) error {
 		if f.mask != "" || f.invert {
 			return usagef("--outpaint makes its own mask (the new border): pass neither --mask nor --invert-mask with it")
 		}
-		o.InitImage, o.Mask = outpaint(o.InitImage, pad, fillColour)
+		o.InitImage, o.Mask = pipeline.Outpaint(o.InitImage, pad, fillColour)
 		if width == 0 && height == 0 { // the padded image's size, rounded down to multiples of 8
 			b := o.InitImage.Bounds()
 			o.Width, o.Height = b.Dx()/8*8, b.Dy()/8*8
@@ -120,26 +120,24 @@ func (f *inpaintFlags) apply(o *pipeline.Options, width, height int) error {
 	return nil
 }
 
-// padding is --outpaint's L,T,R,B.
-type padding struct{ left, top, right, bottom int }
-
-func parsePadding(s string) (padding, error) {
+// parsePadding reads --outpaint's L,T,R,B.
+func parsePadding(s string) (pipeline.Padding, error) {
 	parts := strings.Split(s, ",")
 	if len(parts) != 4 {
-		return padding{}, fmt.Errorf("want L,T,R,B (pixels to add left, top, right, bottom), got %q", s)
+		return pipeline.Padding{}, fmt.Errorf("want L,T,R,B (pixels to add left, top, right, bottom), got %q", s)
 	}
 	var v [4]int
 	for i, p := range parts {
 		n, err := strconv.Atoi(strings.TrimSpace(p))
 		if err != nil || n < 0 || n > 8192 {
-			return padding{}, fmt.Errorf("%q is not a number of pixels between 0 and 8192 (in %q)", p, s)
+			return pipeline.Padding{}, fmt.Errorf("%q is not a number of pixels between 0 and 8192 (in %q)", p, s)
 		}
 		v[i] = n
 	}
 	if v == [4]int{} {
-		return padding{}, errors.New("all four paddings are 0: nothing to extend")
+		return pipeline.Padding{}, errors.New("all four paddings are 0: nothing to extend")
 	}
-	return padding{v[0], v[1], v[2], v[3]}, nil
+	return pipeline.Padding{Left: v[0], Top: v[1], Right: v[2], Bottom: v[3]}, nil
 }
 
 // parseOutpaintFill returns nil for "edge", else the colour.
@@ -160,31 +158,4 @@ func parseOutpaintFill(s string) (color.Color, error) {
 		}
 	}
 	return nil, fmt.Errorf("want edge, black, white, gray or #rrggbb, got %q", s)
-}
-
-// outpaint pads img by p, with its edge pixels repeated (numpy's
-// pad(mode="edge")) or with fill, and returns it with the mask: white on the
-// new border, black inside.
-func outpaint(img image.Image, p padding, fill color.Color) (*image.NRGBA, *image.Gray) {
-	b := img.Bounds()
-	w, h := b.Dx()+p.left+p.right, b.Dy()+p.top+p.bottom
-	out := image.NewNRGBA(image.Rect(0, 0, w, h))
-	m := image.NewGray(out.Rect)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			sx, sy := x-p.left, y-p.top
-			inside := sx >= 0 && sy >= 0 && sx < b.Dx() && sy < b.Dy()
-			c := fill
-			if inside || fill == nil {
-				c = img.At(b.Min.X+min(max(sx, 0), b.Dx()-1), b.Min.Y+min(max(sy, 0), b.Dy()-1))
-			}
-			nc := color.NRGBAModel.Convert(c).(color.NRGBA)
-			nc.A = 255
-			out.SetNRGBA(x, y, nc)
-			if !inside {
-				m.SetGray(x, y, color.Gray{255})
-			}
-		}
-	}
-	return out, m
 }

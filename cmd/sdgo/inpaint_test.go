@@ -42,7 +42,7 @@ func readNRGBA(t *testing.T, path string) *image.NRGBA {
 	return out
 }
 
-// sameOutside counts pixels that differ between a and b where keep(x, y).
+// differing counts pixels that differ between a and b where keep(x, y).
 func differing(a, b *image.NRGBA, keep func(x, y int) bool) int {
 	n := 0
 	for y := 0; y < a.Rect.Dy(); y++ {
@@ -153,36 +153,10 @@ func TestInpaintCommand(t *testing.T) {
 	}
 }
 
-// Outpainting's padding and mask on their own: edge-replicated (numpy's
-// pad(mode="edge")) as the reference's outpaint_right.png, or a colour.
-func TestOutpaintPadding(t *testing.T) {
-	td := testdata.Dir(t, "inpaint")
-	init := readNRGBA(t, filepath.Join(td, "init.png"))
-	img, mask := outpaint(init, padding{right: 16}, nil)
-	want := readNRGBA(t, filepath.Join(td, "outpaint_right.png"))
-	if n := differing(img, want, func(x, y int) bool { return true }); n != 0 {
-		t.Errorf("edge padding: %d pixels differ from outpaint_right.png", n)
-	}
-	wantMask, err := vae.ReadImage(filepath.Join(td, "outpaint_right_mask.png"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, v := range mask.Pix {
-		if w := wantMask.(*image.Gray).Pix[i]; v != w {
-			t.Fatalf("mask pixel %d,%d = %d, want %d", i%48, i/48, v, w)
-		}
-	}
-	// All four sides with a colour: corners and borders filled, the
-	// original in place.
-	img, mask = outpaint(init, padding{2, 3, 4, 5}, color.NRGBA{1, 2, 3, 255})
-	if b := img.Bounds(); b.Dx() != 38 || b.Dy() != 40 {
-		t.Fatalf("padded %v", b)
-	}
-	if img.NRGBAAt(0, 0) != (color.NRGBA{1, 2, 3, 255}) || img.NRGBAAt(37, 39) != (color.NRGBA{1, 2, 3, 255}) || img.NRGBAAt(2, 3) != init.NRGBAAt(0, 0) {
-		t.Error("colour padding misplaced")
-	}
-	if mask.GrayAt(1, 10).Y != 255 || mask.GrayAt(2, 3).Y != 0 || mask.GrayAt(33, 34).Y != 0 || mask.GrayAt(34, 34).Y != 255 {
-		t.Error("outpaint mask misplaced")
+// --outpaint's L,T,R,B.
+func TestParsePadding(t *testing.T) {
+	if p, err := parsePadding("1, 2,3,4"); err != nil || p != (pipeline.Padding{Left: 1, Top: 2, Right: 3, Bottom: 4}) {
+		t.Fatalf("parsePadding: %v, %v", p, err)
 	}
 	for _, s := range []string{"1,2,3", "a,b,c,d", "-1,0,0,0", "0,0,0,0"} {
 		if _, err := parsePadding(s); err == nil {
