@@ -47,8 +47,9 @@ func readTestImage(t *testing.T, path string) image.Image {
 }
 
 // loadInpaintModels returns the models of the reference's w32 and w16 runs:
-// for each, the 9-channel model and the 4-channel one.
-func loadInpaintModels(t *testing.T) (w32, w16 [2]*Model, w16folder *Model) {
+// for each, the 9-channel model and the 4-channel one (single files), and
+// the two diffusers folders (fp16 weights).
+func loadInpaintModels(t *testing.T) (w32, w16, w16folder [2]*Model) {
 	dir := testdata.Dir(t, "inpaint")
 	load := func(path string, opts LoadOptions) *Model {
 		m, err := Load(path, opts)
@@ -60,7 +61,8 @@ func loadInpaintModels(t *testing.T) (w32, w16 [2]*Model, w16folder *Model) {
 	}
 	cfg := LoadOptions{Config: filepath.Join(dir, "diffusers")}
 	w16[0] = load(filepath.Join(dir, "sd_tiny_inpaint.fp16.safetensors"), cfg)
-	w16folder = load(filepath.Join(dir, "diffusers"), LoadOptions{})
+	w16folder[0] = load(filepath.Join(dir, "diffusers"), LoadOptions{})
+	w16folder[1] = loadTiny(t, "diffusers")
 	w16[1] = loadTiny(t, "sd_tiny.fp16.safetensors")
 	// fp32 compute: the U-Net's weights are fp16-exact; text encoder and VAE
 	// come from the fp32 4-channel model.
@@ -139,13 +141,9 @@ func TestInpaintParity(t *testing.T) {
 			// Paste-back (the default): diffusers' apply_overlay with the raw mask.
 			compareU8(t, "image_overlay_u8", pasted, wantU8(t, ref, "w32.image_overlay_u8"), 1)
 
-			// fp16 files: the single file and (9-channel) the diffusers folder.
+			// fp16 files: the single file and the diffusers folder.
 			opts.NoPasteBack = true
-			models := []*Model{w16[k]}
-			if !r.legacy {
-				models = append(models, folder)
-			}
-			for _, m := range models {
+			for _, m := range []*Model{w16[k], folder[k]} {
 				st, img := gen(m, opts)
 				if !r.legacy {
 					compareRel(t, "w16 masked_image_latents", st.Tensor("masked_image_latents"), want("w16.masked_image_latents"), 1e-5)
