@@ -141,7 +141,11 @@ func TestInpaintParity(t *testing.T) {
 			// Paste-back (the default): diffusers' apply_overlay with the raw mask.
 			compareU8(t, "image_overlay_u8", pasted, wantU8(t, ref, "w32.image_overlay_u8"), 1)
 
-			// fp16 files: the single file and the diffusers folder.
+			// fp16 files: the single file and the diffusers folder (the
+			// short runs: they load the same weights as the long one).
+			if r.steps > 8 {
+				return
+			}
 			opts.NoPasteBack = true
 			for _, m := range []*Model{w16[k], folder[k]} {
 				st, img := gen(m, opts)
