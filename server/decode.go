@@ -13,6 +13,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -129,7 +130,7 @@ func unmarshal(body []byte, v any) error {
 		var syn *json.SyntaxError
 		switch {
 		case errors.As(err, &typ) && typ.Field != "":
-			return badField(typ.Field, "want a %v, got a JSON %s", typ.Type, typ.Value)
+			return badField(typ.Field, "want a JSON %s, got %s", jsonKind(typ.Type), typ.Value)
 		case errors.As(err, &typ):
 			return &fieldError{Msg: fmt.Sprintf("the body must be a JSON object, got a JSON %s", typ.Value)}
 		case errors.As(err, &syn):
@@ -144,6 +145,26 @@ func unmarshal(body []byte, v any) error {
 		return &fieldError{Msg: "malformed JSON: more than one value in the body"}
 	}
 	return nil
+}
+
+// jsonKind names the JSON kind a Go type is decoded from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16,
+		reflect.Uint32, reflect.Uint64:
+		return "whole number"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Bool:
+		return "boolean (true or false)"
+	case reflect.String:
+		return "string"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "object"
 }
 
 // samplerNames maps AUTOMATIC1111's sampler names to sdgo's.
