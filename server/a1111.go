@@ -241,5 +241,3 @@ func parseInfotext(text string) map[string]any {
 	out["Negative prompt"] = strings.Join(neg, "\n")
 	return out
 }
-
-
