@@ -274,12 +274,16 @@ func TestOpenAI(t *testing.T) {
 	}
 }
 
-// fakeQueue is a queue whose jobs finish at once with a 1×1 image, or wait
+// fakeQueue is a queue whose jobs finish at once with a 64×64 image, or wait
 // for release when block is set: for tests of the HTTP layer alone.
 func fakeQueue(workers, size int, block chan struct{}) (*LocalQueue, *sync.Map) {
 	var ran sync.Map // job id → times run
 	var pic bytes.Buffer
-	png.Encode(&pic, image.NewNRGBA(image.Rect(0, 0, 1, 1)))
+	img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	png.Encode(&pic, img)
 	q := NewLocalQueue(workers, size, func(ctx context.Context, j *Job) error {
 		n, _ := ran.LoadOrStore(j.ID, new(int))
 		*n.(*int)++
