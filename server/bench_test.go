@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -37,15 +38,21 @@ func BenchmarkTxt2Img(b *testing.B) {
 	_, ts := newTest(b, Config{})
 	body := fmt.Sprintf(`{"prompt":"a red circle on the left","steps":%d,"seed":1}`, benchSteps)
 	for b.Loop() {
-		res, err := ts.Client().Post(ts.URL+"/sdapi/v1/txt2img", "application/json", strings.NewReader(body))
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			b.Fatal(res.Status)
-		}
+		post(b, ts, body)
+	}
+}
+
+// post sends a txt2img request and reads the whole reply.
+func post(b *testing.B, ts *httptest.Server, body string) {
+	res, err := ts.Client().Post(ts.URL+"/sdapi/v1/txt2img", "application/json", strings.NewReader(body))
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b.Error(res.Status)
 	}
 }
 
@@ -67,16 +74,7 @@ func BenchmarkThroughput(b *testing.B) {
 					go func() {
 						defer wg.Done()
 						for range each {
-							res, err := ts.Client().Post(ts.URL+"/sdapi/v1/txt2img", "application/json", strings.NewReader(body))
-							if err != nil {
-								b.Error(err)
-								return
-							}
-							io.Copy(io.Discard, res.Body)
-							res.Body.Close()
-							if res.StatusCode != http.StatusOK {
-								b.Error(res.Status)
-							}
+							post(b, ts, body)
 						}
 					}()
 				}
@@ -96,14 +94,6 @@ func BenchmarkOverhead(b *testing.B) {
 	_, ts := newTest(b, Config{Queue: q})
 	body := `{"prompt":"a red circle on the left","steps":20,"seed":1}`
 	for b.Loop() {
-		res, err := ts.Client().Post(ts.URL+"/sdapi/v1/txt2img", "application/json", strings.NewReader(body))
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			b.Fatal(res.Status)
-		}
+		post(b, ts, body)
 	}
 }
