@@ -83,7 +83,7 @@ func (s *Server) a1111Info(g *genRequest, job *Job, st Status) map[string]any {
 		"job_timestamp": job.Created.Format("20060102150405"), "is_using_inpainting_conditioning": false,
 		"version": "sdgo", "interrupted": st.State == StateCancelled,
 	}
-	if job.Options.InitImage != nil {
+	if g.initImage != nil {
 		info["denoising_strength"] = g.DenoisingStrength
 	}
 	return info

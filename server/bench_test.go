@@ -97,3 +97,29 @@ func BenchmarkOverhead(b *testing.B) {
 		post(b, ts, body)
 	}
 }
+
+// BenchmarkServerVsDirect alternates one image by a direct library call and
+// one through POST /sdapi/v1/txt2img (sd-mini, the same settings), so that
+// both see the same machine load; it reports the milliseconds of each.
+func BenchmarkServerVsDirect(b *testing.B) {
+	s, ts := newTest(b, Config{})
+	lm, release := s.models.acquire()
+	defer release()
+	opts := pipeline.Options{Prompt: "a red circle on the left", Steps: benchSteps, CFGScale: sdmini.DefaultCFGScale, Seed: 1}
+	body := fmt.Sprintf(`{"prompt":"a red circle on the left","steps":%d,"seed":1}`, benchSteps)
+	var direct, served time.Duration
+	n := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := lm.model.Generate(context.Background(), opts); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		post(b, ts, body)
+		served += time.Since(t1)
+		direct += t1.Sub(t0)
+		n++
+	}
+	b.ReportMetric(float64(direct.Milliseconds())/float64(n), "ms/direct")
+	b.ReportMetric(float64(served.Milliseconds())/float64(n), "ms/served")
+}

@@ -170,6 +170,7 @@ func (j *Job) finish(images []Image, err error) {
 	default:
 		s.State = StateFailed
 	}
+	j.Options.InitImage = nil // the decoded input may be large: not kept past the job
 	close(j.changed)
 	j.changed = make(chan struct{})
 	j.mu.Unlock()

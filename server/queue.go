@@ -55,8 +55,9 @@ type LocalQueue struct {
 	running map[string]*Job
 }
 
-// keepFinished is how many finished jobs stay visible to Job.
-const keepFinished = 256
+// keepFinished is how many finished jobs stay visible to Job (with their
+// images, for clients that read them late).
+const keepFinished = 32
 
 // NewLocalQueue starts workers goroutines that run jobs with run; at most
 // size jobs wait.
