@@ -152,6 +152,18 @@ func (j *Job) SetPreview(png []byte) {
 	j.update(func(s *Status) { s.Preview, s.PreviewStep = png, s.PreviewStep+1 })
 }
 
+// outcome is the final state of a job that ended with err.
+func outcome(err error) JobState {
+	switch {
+	case err == nil:
+		return StateDone
+	case errors.Is(err, context.Canceled) || errors.Is(err, ErrCancelled) || errors.Is(err, ErrInterrupted) ||
+		errors.Is(err, ErrClosed) || errors.Is(err, errDisconnect):
+		return StateCancelled
+	}
+	return StateFailed
+}
+
 // finish records the outcome once; later calls do nothing.
 func (j *Job) finish(images []Image, err error) {
 	j.mu.Lock()
@@ -160,16 +172,7 @@ func (j *Job) finish(images []Image, err error) {
 		j.mu.Unlock()
 		return
 	}
-	s.Images, s.Err, s.Ended = images, err, time.Now()
-	switch {
-	case err == nil:
-		s.State = StateDone
-	case errors.Is(err, context.Canceled) || errors.Is(err, ErrCancelled) || errors.Is(err, ErrInterrupted) ||
-		errors.Is(err, ErrClosed) || errors.Is(err, errDisconnect):
-		s.State = StateCancelled
-	default:
-		s.State = StateFailed
-	}
+	s.Images, s.Err, s.Ended, s.State = images, err, time.Now(), outcome(err)
 	j.Options.InitImage = nil // the decoded input may be large: not kept past the job
 	close(j.changed)
 	j.changed = make(chan struct{})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -63,9 +62,11 @@ func (rn *runner) run(ctx context.Context, job *Job) error {
 			}
 		}
 	}
+	// Counted before the job finishes, so a client that has its reply
+	// sees the job in the metrics.
 	rn.metrics.images.Add(float64(len(images)))
+	rn.metrics.jobs.WithLabelValues(string(outcome(err))).Inc()
 	job.Finish(images, err)
-	rn.metrics.jobs.WithLabelValues(string(job.State())).Inc()
 	return err
 }
 
@@ -109,18 +110,4 @@ func (rn *runner) save(png []byte, seed uint64) error {
 		}
 	}
 	return fmt.Errorf("--output-dir %s: no free file name", rn.outputDir)
-}
-
-// sanitize keeps a log-safe short form of s.
-func sanitize(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return s
 }
