@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"time"
 )
@@ -28,8 +29,16 @@ func (s *Server) openAIEdits(w http.ResponseWriter, r *http.Request) error {
 	return s.openAIRun(w, r, &g)
 }
 
+// openAIFields names A1111's fields as OpenAI's request calls them.
+var openAIFields = map[string]string{"batch_size": "n", "width": "size", "height": "size", "denoising_strength": "strength",
+	"init_images[0]": "image"}
+
 func (s *Server) openAIRun(w http.ResponseWriter, r *http.Request, g *genRequest) error {
 	job, err := s.submit(r, g)
+	var fe *fieldError
+	if errors.As(err, &fe) && openAIFields[fe.Field] != "" {
+		fe.Field = openAIFields[fe.Field]
+	}
 	if err != nil {
 		return err
 	}

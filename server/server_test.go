@@ -22,6 +22,8 @@ import (
 	"github.com/sdgo/sdgo/internal/testdata"
 	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/sdmini"
+	"github.com/sdgo/sdgo/vae"
+	"github.com/sdgo/sdgo/weights"
 )
 
 // loadMini loads sd-mini, the model built into sdgo.
@@ -348,10 +350,10 @@ func TestBadInput(t *testing.T) {
 		{"/sdapi/v1/png-info", `{"image":"!!"}`, 422, "image"},
 		{"/sdapi/v1/png-info", `{"image":"` + notImage + `"}`, 422, "not a PNG"},
 		{"/v1/images/generations", `{"prompt":"x","size":"big"}`, 400, "size"},
-		{"/v1/images/generations", `{"prompt":"x","size":"64x60"}`, 400, "height"},
+		{"/v1/images/generations", `{"prompt":"x","size":"64x60"}`, 400, "size: must be a multiple of 32"},
 		{"/v1/images/generations", `{"prompt":"x","response_format":"url"}`, 400, "response_format"},
 		{"/v1/images/generations", `{"n":2}`, 400, "prompt"},
-		{"/v1/images/generations", `{"prompt":"x","n":20}`, 400, "batch_size"},
+		{"/v1/images/generations", `{"prompt":"x","n":20}`, 400, "n: must be between 1 and 8"},
 		{"/v1/images/edits", `{"prompt":"x"}`, 400, "multipart"},
 		{"/api/jobs", `{"steps":0}`, 400, "steps"},
 	} {
@@ -622,5 +624,32 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// With a TAESD decoder the previews are decoded pictures at full size, not
+// the 8×8 latent map.
+func TestTAESDPreview(t *testing.T) {
+	src, _, err := weights.OpenAny(testdata.Path(t, "taesd/random_arch/taesd_decoder.fp16.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := vae.LoadTinyDecoder(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ts := newTest(t, Config{Preview: dec})
+	var j map[string]any
+	call(t, ts, "POST", "/api/jobs", `{"prompt":"x","steps":2}`, &j)
+	res := call(t, ts, "GET", j["events"].(string), "", nil)
+	b, _ := io.ReadAll(res.Body)
+	_, after, ok := strings.Cut(string(b), `event: preview`+"\n"+`data: {"image":"data:image/png;base64,`)
+	if !ok {
+		t.Fatalf("no preview in %.300s", b)
+	}
+	b64, _, _ := strings.Cut(after, `"`)
+	img, _ := decodePNG(t, b64)
+	if img.Bounds().Dx() != 64 || img.Bounds().Dy() != 64 {
+		t.Errorf("TAESD preview %v, want 64×64", img.Bounds())
 	}
 }
