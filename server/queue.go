@@ -37,8 +37,9 @@ type QueueStats struct {
 	Waiting, Running, Capacity int
 }
 
-// RunFunc does one job's work, reporting progress on the job. It returns
-// the job's error; the queue records the outcome.
+// RunFunc does one job's work, reporting progress on the job, and calls
+// job.Finish. A job cancelled while it waited comes with its context done:
+// RunFunc then only records that. It returns the job's error.
 type RunFunc func(ctx context.Context, job *Job) error
 
 // LocalQueue is a Queue served by a fixed number of goroutines in this
@@ -89,15 +90,14 @@ func (q *LocalQueue) Submit(j *Job) error {
 func (q *LocalQueue) work() {
 	defer q.wg.Done()
 	for j := range q.jobs {
-		if j.ctx.Err() != nil { // cancelled while waiting
-			j.finish(nil, context.Cause(j.ctx))
-			q.retire(j)
-			continue
-		}
+		// A job cancelled while it waited is still handed to run, which
+		// finds its context done and records it without working.
 		q.mu.Lock()
 		q.running[j.ID] = j
 		q.mu.Unlock()
-		j.start()
+		if j.ctx.Err() == nil {
+			j.start()
+		}
 		if err := q.run(j.ctx, j); err != nil {
 			j.finish(nil, err)
 		}

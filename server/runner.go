@@ -29,6 +29,12 @@ type runner struct {
 
 // run generates the job's images. Cancelling ctx stops it within one step.
 func (rn *runner) run(ctx context.Context, job *Job) error {
+	if ctx.Err() != nil { // cancelled while it waited
+		err := context.Cause(ctx)
+		rn.metrics.jobs.WithLabelValues(string(outcome(err))).Inc()
+		job.Finish(nil, err)
+		return err
+	}
 	lm, release := rn.models.acquire()
 	defer release()
 	opts := job.Options

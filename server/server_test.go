@@ -287,6 +287,10 @@ func fakeQueue(workers, size int, block chan struct{}) (*LocalQueue, *sync.Map) 
 	}
 	png.Encode(&pic, img)
 	q := NewLocalQueue(workers, size, func(ctx context.Context, j *Job) error {
+		if ctx.Err() != nil { // cancelled while it waited
+			j.Finish(nil, context.Cause(ctx))
+			return context.Cause(ctx)
+		}
 		n, _ := ran.LoadOrStore(j.ID, new(int))
 		*n.(*int)++
 		if block != nil {
@@ -426,7 +430,7 @@ func TestAuth(t *testing.T) {
 
 func TestQueueFull(t *testing.T) {
 	block := make(chan struct{})
-	q, _ := fakeQueue(1, 1, block)
+	q, ran := fakeQueue(1, 1, block)
 	s, ts := newTest(t, Config{Queue: q})
 	var ids []string
 	for range 2 { // one runs, one waits
@@ -448,6 +452,9 @@ func TestQueueFull(t *testing.T) {
 	call(t, ts, "DELETE", "/api/jobs/"+ids[1], "", nil)
 	close(block)
 	waitFor(t, func() bool { j, _ := s.queue.Job(ids[1]); return j.State() == StateCancelled })
+	if _, ok := ran.Load(ids[1]); ok {
+		t.Error("a job cancelled while it waited was run")
+	}
 	var v jobView
 	call(t, ts, "GET", "/api/jobs/"+ids[0], "", &v)
 	waitFor(t, func() bool { call(t, ts, "GET", "/api/jobs/"+ids[0], "", &v); return v.State == StateDone })
