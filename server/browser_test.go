@@ -136,12 +136,18 @@ func TestPageInBrowser(t *testing.T) {
 		}
 		poll("the images of Ctrl+Enter", fmt.Sprintf(`document.querySelectorAll("#gallery .card img").length == %d`, n+2))
 	}
-	shot := func(name string, w, h int64) {
+	// shot checks the layout at w×h and captures the screen (the whole page
+	// when full).
+	shot := func(name string, w, h int64, full bool) {
 		t.Helper()
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h), chromedp.Sleep(200*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		capture := chromedp.CaptureScreenshot()
+		if full {
+			capture = chromedp.FullScreenshot(100)
+		}
+		png, err := chromedp.Run(ctx, capture)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,8 +164,8 @@ func TestPageInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	shot("serve.png", 1280, 800)
-	shot("serve-phone.png", 390, 844)
+	shot("serve.png", 1280, 800, false)
+	shot("serve-phone.png", 390, 844, true)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatal(err)
 	}
