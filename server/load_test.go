@@ -86,9 +86,7 @@ func TestLoad(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-	if st := s.queue.Stats(); st.Running != 0 || st.Waiting != 0 {
-		t.Errorf("queue %+v", st)
-	}
+	waitFor(t, func() bool { st := s.queue.Stats(); return st.Running == 0 && st.Waiting == 0 })
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -198,9 +198,7 @@ func TestTxt2Img(t *testing.T) {
 	if !strings.HasPrefix(pi.Info, "a blue square\n") || pi.Parameters["Steps"] != "2" || pi.Parameters["Prompt"] != "a blue square" {
 		t.Errorf("png-info %+v", pi)
 	}
-	if got := s.queue.Stats(); got.Running != 0 || got.Waiting != 0 {
-		t.Errorf("queue %+v after the requests", got)
-	}
+	waitFor(t, func() bool { got := s.queue.Stats(); return got.Running == 0 && got.Waiting == 0 })
 }
 
 // r2 makes one image and returns it as base64.
