@@ -33,6 +33,8 @@ func (s *Server) routes() {
 	s.handle("GET /sdapi/v1/loras", apiA1111, emptyList) // placeholder until LoRAs load by prompt tag
 	s.handle("GET /sdapi/v1/upscalers", apiA1111, emptyList)
 	s.handle("GET /sdapi/v1/sd-vae", apiA1111, emptyList)
+	s.handle("GET /sdapi/v1/latent-upscale-modes", apiA1111, emptyList)
+	s.handle("GET /sdapi/v1/prompt-styles", apiA1111, emptyList)
 
 	// OpenAI's images API, as stable-diffusion.cpp's sd-server offers it.
 	s.handle("POST /v1/images/generations", apiOpenAI, s.openAIGenerations)
