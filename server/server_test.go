@@ -44,7 +44,7 @@ func loadMini(t testing.TB) *pipeline.Model {
 func loadTiny(t testing.TB) (*pipeline.Model, string) {
 	t.Helper()
 	td := testdata.Dir(t, "pipeline")
-	path := filepath.Join(td, "sd_tiny.fp16.safetensors")
+	path := filepath.Join(td, "sd_tiny.safetensors")
 	m, err := pipeline.Load(path, pipeline.LoadOptions{Config: filepath.Join(td, "diffusers")})
 	if err != nil {
 		t.Fatal(err)
@@ -573,7 +573,7 @@ func TestModelsDirAndOutputDir(t *testing.T) {
 	tiny, td := loadTiny(t)
 	tiny.Close()
 	models, out := t.TempDir(), t.TempDir()
-	os.Symlink(filepath.Join(td, "sd_tiny.fp16.safetensors"), filepath.Join(models, "tiny.safetensors"))
+	os.Symlink(filepath.Join(td, "sd_tiny.safetensors"), filepath.Join(models, "tiny.safetensors"))
 	os.MkdirAll(filepath.Join(models, "sub"), 0o755)
 	os.WriteFile(filepath.Join(out, "00001-5.png"), []byte("keep"), 0o644)
 	_, ts := newTest(t, Config{ModelsDir: models, OutputDir: out, Load: func(p string) (*pipeline.Model, error) {

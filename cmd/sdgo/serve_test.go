@@ -87,7 +87,7 @@ func startServe(t *testing.T, args ...string) (url string, stop func() error) {
 // cleanly when its context ends.
 func TestServeMatchesCLI(t *testing.T) {
 	td := testdata.Dir(t, "pipeline")
-	model, config := filepath.Join(td, "sd_tiny.fp16.safetensors"), filepath.Join(td, "diffusers")
+	model, config := filepath.Join(td, "sd_tiny.safetensors"), filepath.Join(td, "diffusers")
 	outDir := t.TempDir()
 	url, stop := startServe(t, "-m", model, "--config", config, "--output-dir", outDir)
 
