@@ -28,7 +28,15 @@ type runner struct {
 }
 
 // run generates the job's images. Cancelling ctx stops it within one step.
-func (rn *runner) run(ctx context.Context, job *Job) error {
+// A panic in the pipeline fails the job, not the server.
+func (rn *runner) run(ctx context.Context, job *Job) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error: %v", p)
+			rn.metrics.jobs.WithLabelValues(string(StateFailed)).Inc()
+			job.Finish(nil, err)
+		}
+	}()
 	if ctx.Err() != nil { // cancelled while it waited
 		err := context.Cause(ctx)
 		rn.metrics.jobs.WithLabelValues(string(outcome(err))).Inc()

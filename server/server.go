@@ -111,8 +111,18 @@ func NewServer(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Requests that match no route (404,
+// 405) get their log line here; the routes log their own (see handle).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	s.mux.ServeHTTP(sw, r)
+	s.log.Info("request", "method", r.Method, "route", "", "status", sw.status, "duration", time.Since(start).Round(time.Microsecond))
+}
 
 // Run is the work of one job on the server's current model, for a queue
 // given in Config.Queue to call.

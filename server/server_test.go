@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sdgo/sdgo/internal/testdata"
+	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/sdmini"
 	"github.com/sdgo/sdgo/vae"
@@ -418,6 +419,10 @@ func TestAuth(t *testing.T) {
 			t.Errorf("GET %s without a key: %d", p, res.StatusCode)
 		}
 	}
+	call(t, ts, "GET", "/nope", "", nil)
+	if !strings.Contains(logs.String(), `method=GET route="" status=404`) {
+		t.Errorf("no log line for a 404:\n%s", logs.String())
+	}
 	if strings.Contains(logs.String(), "s3cret") {
 		t.Error("the API key is in the log")
 	}
@@ -656,5 +661,26 @@ func TestTAESDPreview(t *testing.T) {
 	img, _ := decodePNG(t, b64)
 	if img.Bounds().Dx() != 64 || img.Bounds().Dy() != 64 {
 		t.Errorf("TAESD preview %v, want 64×64", img.Bounds())
+	}
+}
+
+// panicDecoder panics when asked to decode.
+type panicDecoder struct{}
+
+func (panicDecoder) DecodeLatents(*nn.Tensor) (*nn.Tensor, error) { panic("boom") }
+
+// A panic while a job runs fails that job; the server goes on.
+func TestRunnerPanic(t *testing.T) {
+	s, ts := newTest(t, Config{})
+	job := NewJob(context.Background(), pipeline.Options{Prompt: "x", Steps: 2, Decoder: panicDecoder{}})
+	if err := s.queue.Submit(job); err != nil {
+		t.Fatal(err)
+	}
+	<-job.Done()
+	if st := job.Status(); st.State != StateFailed || st.Err == nil || !strings.Contains(st.Err.Error(), "internal error: boom") {
+		t.Errorf("state %s, error %v", st.State, st.Err)
+	}
+	if res := call(t, ts, "POST", "/sdapi/v1/txt2img", `{"prompt":"x","steps":1}`, nil); res.StatusCode != 200 {
+		t.Errorf("after the failed job: %d", res.StatusCode)
 	}
 }
