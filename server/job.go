@@ -140,7 +140,8 @@ func (j *Job) update(f func(*Status)) {
 	j.changed = make(chan struct{})
 }
 
-func (j *Job) start() {
+// Start marks the job running (a queue calls it when a worker takes the job).
+func (j *Job) Start() {
 	j.update(func(s *Status) { s.State, s.Started = StateRunning, time.Now() })
 }
 

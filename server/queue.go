@@ -96,7 +96,7 @@ func (q *LocalQueue) work() {
 		q.running[j.ID] = j
 		q.mu.Unlock()
 		if j.ctx.Err() == nil {
-			j.start()
+			j.Start()
 		}
 		if err := q.run(j.ctx, j); err != nil {
 			j.finish(nil, err)
