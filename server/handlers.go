@@ -180,7 +180,8 @@ func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) error {
 }
 
 // jobEvents streams a job's progress as Server-Sent Events: "state",
-// "step", "preview" (a data: URL), then "done" (the images) or "error". A
+// "queued" (how many jobs are ahead, while it waits), "step", "preview" (a
+// data: URL), then "done" (the images) or "error". A
 // client that goes away before the end cancels the job.
 func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 	j, err := s.lookup(r)
@@ -204,9 +205,14 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 		return rc.Flush()
 	}
 	var lastState JobState
-	lastStep, lastPreview := -1, 0
+	lastStep, lastPreview, lastAhead := -1, 0, -1
 	keepalive := time.NewTicker(15 * time.Second)
 	defer keepalive.Stop()
+	// While the job waits, its place in the queue is sent when it changes
+	// (other jobs' progress does not wake this loop: a ticker does).
+	ahead, _ := s.queue.(interface{ Ahead(id string) int })
+	recheck := time.NewTicker(500 * time.Millisecond)
+	defer recheck.Stop()
 	for {
 		changed := j.Changed()
 		st := j.Status()
@@ -215,6 +221,14 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 			lastState = st.State
 			if err := send("state", map[string]any{"id": j.ID, "state": st.State}); err != nil {
 				return nil
+			}
+		}
+		if st.State == StateQueued && ahead != nil {
+			if n := ahead.Ahead(j.ID); n != lastAhead {
+				lastAhead = n
+				if err := send("queued", map[string]any{"id": j.ID, "ahead": n}); err != nil {
+					return nil
+				}
 			}
 		}
 		if n := st.Progress.Image*st.Progress.Steps + st.Progress.Step; n != lastStep && st.State != StateQueued {
@@ -239,6 +253,7 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		select {
 		case <-changed:
+		case <-recheck.C:
 		case <-keepalive.C:
 			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil || rc.Flush() != nil {
 				j.cancelWith(errDisconnect)

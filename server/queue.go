@@ -52,6 +52,8 @@ type LocalQueue struct {
 	mu      sync.Mutex
 	closed  bool
 	all     map[string]*Job
+	seq     map[string]int // submission order of the jobs in all
+	next    int
 	order   []string // finished job ids, oldest first, for trimming
 	running map[string]*Job
 }
@@ -63,7 +65,7 @@ const keepFinished = 32
 // NewLocalQueue starts workers goroutines that run jobs with run; at most
 // size jobs wait.
 func NewLocalQueue(workers, size int, run RunFunc) *LocalQueue {
-	q := &LocalQueue{run: run, jobs: make(chan *Job, size), all: map[string]*Job{}, running: map[string]*Job{}}
+	q := &LocalQueue{run: run, jobs: make(chan *Job, size), all: map[string]*Job{}, seq: map[string]int{}, running: map[string]*Job{}}
 	for range max(workers, 1) {
 		q.wg.Add(1)
 		go q.work()
@@ -81,6 +83,8 @@ func (q *LocalQueue) Submit(j *Job) error {
 	select {
 	case q.jobs <- j:
 		q.all[j.ID] = j
+		q.seq[j.ID] = q.next
+		q.next++
 		return nil
 	default:
 		return ErrQueueFull
@@ -115,6 +119,7 @@ func (q *LocalQueue) retire(j *Job) {
 	q.order = append(q.order, j.ID)
 	for len(q.order) > keepFinished {
 		delete(q.all, q.order[0])
+		delete(q.seq, q.order[0])
 		q.order = q.order[1:]
 	}
 }
@@ -134,6 +139,20 @@ func (q *LocalQueue) Cancel(id string) bool {
 		j.Cancel()
 	}
 	return ok
+}
+
+// Ahead reports how many waiting jobs were queued before job id (0 when it
+// runs or is next). Queues may implement it; the page shows it.
+func (q *LocalQueue) Ahead(id string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n, mine := 0, q.seq[id]
+	for other, j := range q.all {
+		if q.seq[other] < mine && j.State() == StateQueued && j.ctx.Err() == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Running implements Queue.

@@ -451,6 +451,23 @@ func TestQueueFull(t *testing.T) {
 	if res := call(t, ts, "GET", "/readyz", "", nil); res.StatusCode != 503 {
 		t.Errorf("readyz with a full queue: %d", res.StatusCode)
 	}
+	// The waiting job's stream says it is next.
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/api/jobs/"+ids[1]+"/events", nil)
+	res, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 512)
+	n, _ := io.ReadAtLeast(res.Body, buf, 60)
+	cancel() // closing the stream cancels the job, as DELETE would
+	res.Body.Close()
+	if !strings.Contains(string(buf[:n]), `"ahead":0`) {
+		t.Errorf("events of a waiting job: %q", buf[:n])
+	}
+	if q.Ahead(ids[1]) != 0 || q.Ahead(ids[0]) != 0 {
+		t.Errorf("ahead %d, %d", q.Ahead(ids[0]), q.Ahead(ids[1]))
+	}
 	// Cancelling the waiting job: it never runs.
 	call(t, ts, "DELETE", "/api/jobs/"+ids[1], "", nil)
 	close(block)
@@ -682,5 +699,28 @@ func TestRunnerPanic(t *testing.T) {
 	}
 	if res := call(t, ts, "POST", "/sdapi/v1/txt2img", `{"prompt":"x","steps":1}`, nil); res.StatusCode != 200 {
 		t.Errorf("after the failed job: %d", res.StatusCode)
+	}
+}
+
+func TestAhead(t *testing.T) {
+	block := make(chan struct{})
+	q, _ := fakeQueue(1, 3, block)
+	defer q.Close(context.Background())
+	defer close(block)
+	var jobs []*Job
+	for range 3 {
+		j := NewJob(context.Background(), pipeline.Options{BatchCount: 1})
+		if err := q.Submit(j); err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, j)
+	}
+	waitFor(t, func() bool { return jobs[0].State() == StateRunning })
+	if a, b := q.Ahead(jobs[1].ID), q.Ahead(jobs[2].ID); a != 0 || b != 1 {
+		t.Errorf("ahead %d, %d; want 0, 1", a, b)
+	}
+	jobs[1].Cancel()
+	if b := q.Ahead(jobs[2].ID); b != 0 {
+		t.Errorf("after a cancel: ahead %d, want 0", b)
 	}
 }
