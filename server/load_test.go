@@ -94,3 +94,31 @@ func TestLoad(t *testing.T) {
 		t.Errorf("heap %d MiB after the load", ms.HeapAlloc>>20)
 	}
 }
+
+// With --parallel 2 two jobs share the model at once: each image equals the
+// one made alone.
+func TestParallelSameImages(t *testing.T) {
+	_, ts := newTest(t, Config{Parallel: 2})
+	body := func(seed int) string {
+		return fmt.Sprintf(`{"prompt":"a red circle on the left","steps":6,"seed":%d}`, seed)
+	}
+	alone := map[int]string{}
+	for seed := range 4 {
+		var r a1111Reply
+		call(t, ts, "POST", "/sdapi/v1/txt2img", body(seed), &r)
+		alone[seed] = r.Images[0]
+	}
+	var wg sync.WaitGroup
+	for seed := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r a1111Reply
+			call(t, ts, "POST", "/sdapi/v1/txt2img", body(seed), &r)
+			if len(r.Images) != 1 || r.Images[0] != alone[seed] {
+				t.Errorf("seed %d: the image made beside another differs from the one made alone", seed)
+			}
+		}()
+	}
+	wg.Wait()
+}
