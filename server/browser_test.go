@@ -24,53 +24,76 @@ func chromium() string {
 	return ""
 }
 
+// page is a headless Chromium tab for a test, with helpers that fail the
+// test on error.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// newPage starts Chromium with the flags the guide names and a fresh
+// profile, or skips the test when there is none.
+func newPage(t *testing.T) *page {
+	exe := chromium()
+	if exe == "" {
+		t.Skip("no Chromium found (apt-get install chromium): the page is not tested in a browser")
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { cancel(); cancelCtx(); cancelAlloc() })
+	return &page{t, ctx}
+}
+
+// do runs actions.
+func (p *page) do(actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, actions...); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// eval evaluates js into out.
+func (p *page) eval(js string, out any) {
+	p.t.Helper()
+	raw, err := chromedp.Run(p.ctx, chromedp.Evaluate[json.RawMessage](js))
+	if err == nil {
+		err = json.Unmarshal(raw, out)
+	}
+	if err != nil {
+		p.t.Fatalf("%s: %v", js, err)
+	}
+}
+
+// poll evaluates js every 20 ms until it is true, for up to 30 s.
+func (p *page) poll(what, js string) {
+	p.t.Helper()
+	for range 1500 {
+		var ok bool
+		p.eval(js, &ok)
+		if ok {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var status string
+	p.eval(`document.getElementById("progress-text").textContent`, &status)
+	p.t.Fatalf("timed out waiting for %s (status %q)", what, status)
+}
+
 // The page in a real headless Chromium: type a prompt, Generate, watch the
 // progress bar advance and the images arrive in the gallery, reuse the
 // settings, generate with Ctrl+Enter, cancel a long job, and check the
 // layout at 1280×800 and at phone width. With SDGO_UPDATE_DOCS=1 the
 // screenshots go to docs/img/serve.png and docs/img/serve-phone.png.
 func TestPageInBrowser(t *testing.T) {
-	exe := chromium()
-	if exe == "" {
-		t.Skip("no Chromium found (apt-get install chromium): the page is not tested in a browser")
-	}
+	pg := newPage(t)
 	_, ts := newTest(t, Config{})
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-
-	eval := func(js string, out any) {
-		t.Helper()
-		raw, err := chromedp.Run(ctx, chromedp.Evaluate[json.RawMessage](js))
-		if err == nil {
-			err = json.Unmarshal(raw, out)
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", js, err)
-		}
-	}
-	// poll evaluates js every 20 ms until it is true, for up to 30 s.
-	poll := func(what, js string) {
-		t.Helper()
-		for range 1500 {
-			var ok bool
-			eval(js, &ok)
-			if ok {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		var status string
-		eval(`document.getElementById("progress-text").textContent`, &status)
-		t.Fatalf("timed out waiting for %s (status %q)", what, status)
-	}
+	ctx, eval, poll := pg.ctx, pg.eval, pg.poll
 	cards := func() int {
 		var n int
 		eval(`document.querySelectorAll("#gallery .card img").length`, &n)
@@ -183,4 +206,19 @@ func TestPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll("Cancelled.", `document.getElementById("progress-text").textContent == "Cancelled." && !document.getElementById("generate").disabled`)
+}
+
+// Behind an API key the page sends the key it keeps (asked once, stored in
+// the browser) on every request, the event stream included.
+func TestPageWithAPIKey(t *testing.T) {
+	pg := newPage(t)
+	_, ts := newTest(t, Config{APIKey: "page-key"})
+	pg.do(chromedp.Navigate(ts.URL + "/healthz"))
+	var ok bool
+	pg.eval(`localStorage.setItem("sdgo-api-key", "page-key"), true`, &ok)
+	pg.do(chromedp.Navigate(ts.URL))
+	pg.poll("the model name", `document.getElementById("model").textContent.includes("sd-mini")`)
+	pg.do(chromedp.SetValue(chromedp.ID("prompt"), "a red circle"), chromedp.SetValue(chromedp.ID("steps"), "4"),
+		chromedp.Click(chromedp.ID("generate")))
+	pg.poll("an image in the gallery", `document.querySelectorAll("#gallery .card img").length == 1`)
 }
