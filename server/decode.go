@@ -38,6 +38,11 @@ type Limits struct {
 	MaxImageSide        int   // width or height of a decoded input image (4096)
 }
 
+// maxPrompt bounds a prompt's length in bytes: about 60 chunks of 75 tokens,
+// far past any real prompt, and short enough that the text encoder cannot be
+// kept busy for minutes by one request.
+const maxPrompt = 16 << 10
+
 // DefaultLimits are the limits a server has unless told otherwise.
 var DefaultLimits = Limits{MaxWidth: 2048, MaxHeight: 2048, MaxSteps: 150, MaxBatch: 8, MaxBody: 50 << 20, MaxImageSide: 4096}
 
@@ -280,6 +285,10 @@ func (g *genRequest) options(lim Limits, m *pipeline.Model) (pipeline.Options, e
 	}
 	mult := m.VAEFactor() * m.UNetFactor()
 	switch {
+	case len(g.Prompt) > maxPrompt:
+		return o, badField("prompt", "is %d bytes, the limit is %d", len(g.Prompt), maxPrompt)
+	case len(g.NegativePrompt) > maxPrompt:
+		return o, badField("negative_prompt", "is %d bytes, the limit is %d", len(g.NegativePrompt), maxPrompt)
 	case g.Steps < 1 || g.Steps > lim.MaxSteps:
 		return o, badField("steps", "must be between 1 and %d, got %d", lim.MaxSteps, g.Steps)
 	case g.CFGScale < 0 || g.CFGScale > 100:

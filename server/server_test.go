@@ -341,6 +341,7 @@ func TestBadInput(t *testing.T) {
 		{"/sdapi/v1/txt2img", `{"batch_size":4,"n_iter":4}`, 422, "n_iter"},
 		{"/sdapi/v1/txt2img", `{"override_settings":{"CLIP_stop_at_last_layers":1.5}}`, 422, "CLIP_stop_at_last_layers"},
 		{"/sdapi/v1/txt2img", `{"prompt":"` + strings.Repeat("x", 2<<20) + `"}`, 413, "larger than"},
+		{"/sdapi/v1/txt2img", `{"prompt":"` + strings.Repeat("x ", 9000) + `"}`, 422, "prompt: is 18000 bytes"},
 		{"/sdapi/v1/img2img", `{"prompt":"x"}`, 422, "init_images"},
 		{"/sdapi/v1/img2img", `{"init_images":["%%%"]}`, 422, "init_images[0]: not valid base64"},
 		{"/sdapi/v1/img2img", `{"init_images":["` + notImage + `"]}`, 422, "init_images[0]: not a PNG"},
