@@ -103,10 +103,13 @@ func (s *Server) handle(pattern string, family api, h handlerFunc) {
 			return
 		}
 		if err := h(sw, r); err != nil {
-			if sw.status != 0 { // the reply had begun (a stream): nothing more to say
-				return
+			switch {
+			case sw.status != 0: // the reply had begun (a stream): nothing more to say
+			case errors.Is(err, errDisconnect):
+				sw.status = 499 // nginx's "client closed request", for the log: nobody reads a reply
+			default:
+				s.writeError(sw, family, err)
 			}
-			s.writeError(sw, family, err)
 		}
 	})
 }

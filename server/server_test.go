@@ -484,6 +484,24 @@ func TestQueueFull(t *testing.T) {
 	}
 }
 
+// syncBuffer is a bytes.Buffer that a server's log and a test may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // waitFor polls cond for up to 10 s.
 func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
@@ -517,7 +535,8 @@ func TestMemoryEstimate(t *testing.T) {
 }
 
 func TestInterruptAndDisconnect(t *testing.T) {
-	s, ts := newTest(t, Config{})
+	var logs syncBuffer
+	s, ts := newTest(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	done := make(chan a1111Reply)
 	go func() {
 		var r a1111Reply
@@ -551,6 +570,7 @@ func TestInterruptAndDisconnect(t *testing.T) {
 		t.Fatal("the request was not cancelled")
 	}
 	waitFor(t, func() bool { return s.queue.Stats().Running == 0 })
+	waitFor(t, func() bool { return strings.Contains(logs.String(), `status=499`) })
 }
 
 func TestEvents(t *testing.T) {
