@@ -176,6 +176,13 @@ func (s *Server) setOptions(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// refreshCheckpoints is a no-op: sd-models reads --models-dir afresh on
+// every call.
+func (s *Server) refreshCheckpoints(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, nil)
+	return nil
+}
+
 // pngInfo reads the parameters text of a PNG back.
 func (s *Server) pngInfo(w http.ResponseWriter, r *http.Request) error {
 	var req struct {

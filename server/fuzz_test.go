@@ -8,7 +8,7 @@ import (
 
 // postRoutes are every POST route of the server.
 var postRoutes = []string{"/sdapi/v1/txt2img", "/sdapi/v1/img2img", "/sdapi/v1/interrupt", "/sdapi/v1/skip", "/sdapi/v1/options",
-	"/sdapi/v1/png-info", "/v1/images/generations", "/v1/images/edits", "/api/jobs"}
+	"/sdapi/v1/png-info", "/sdapi/v1/refresh-checkpoints", "/v1/images/generations", "/v1/images/edits", "/api/jobs"}
 
 // FuzzPost feeds random bodies to every POST route: each answer is a 2xx or
 // a 4xx, never a panic or a 5xx. The jobs run on a fake queue (decoding and
@@ -26,7 +26,7 @@ func FuzzPost(f *testing.F) {
 			f.Add(uint8(i), []byte(body))
 		}
 	}
-	f.Add(uint8(7), []byte("--b\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nx\r\n--b--\r\n"))
+	f.Add(uint8(8), []byte("--b\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nx\r\n--b--\r\n"))
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
 		path := postRoutes[int(route)%len(postRoutes)]
 		req := httptest.NewRequest("POST", path, bytes.NewReader(body))

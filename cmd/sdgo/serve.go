@@ -209,6 +209,11 @@ func (f *serveFlags) validate() (int64, error) {
 			return 0, usagef("%s: %v", p.flag, err)
 		}
 	}
+	for _, d := range []struct{ flag, path string }{{"--models-dir", f.modelsDir}, {"--output-dir", f.outputDir}} {
+		if st, err := os.Stat(d.path); d.path != "" && err == nil && !st.IsDir() {
+			return 0, usagef("%s: %s is not a folder", d.flag, d.path)
+		}
+	}
 	if f.maxMemory == "" {
 		return 0, nil
 	}

@@ -195,6 +195,7 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"serve", "--max-memory", "lots"}, "--max-memory"},
 		{[]string{"serve", "--max-steps", "0"}, "--max-steps"},
 		{[]string{"serve", "--models-dir", "/nonexistent"}, "--models-dir"},
+		{[]string{"serve", "--output-dir", "/etc/passwd"}, "--output-dir: /etc/passwd is not a folder"},
 		{[]string{"serve", "extra"}, "unexpected argument"},
 	} {
 		code, _, stderr := sdgo(tc.args...)
