@@ -75,14 +75,24 @@ func ReadParameters(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	text, err := PNGParameters(b)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return text, nil
+}
+
+// PNGParameters returns the "parameters" text of PNG data (tEXt or
+// uncompressed iTXt), or "" when it has none.
+func PNGParameters(b []byte) (string, error) {
 	if len(b) < 8 || string(b[1:4]) != "PNG" {
-		return "", fmt.Errorf("%s: not a PNG file", path)
+		return "", errors.New("not a PNG file")
 	}
 	for p := 8; p+8 <= len(b); {
 		n := int(binary.BigEndian.Uint32(b[p:]))
 		typ := string(b[p+4 : p+8])
 		if n < 0 || p+12+n > len(b) {
-			return "", fmt.Errorf("%s: truncated PNG chunk %q", path, typ)
+			return "", fmt.Errorf("truncated PNG chunk %q", typ)
 		}
 		data := b[p+8 : p+8+n]
 		if typ == "tEXt" || typ == "iTXt" {

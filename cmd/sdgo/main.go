@@ -6,6 +6,7 @@
 //	sdgo -m MODEL -p PROMPT [flags]           make an image (txt2img, or img2img with -i)
 //	sdgo tokenize [--tokenizer DIR] TEXT      print a prompt's CLIP token ids
 //	sdgo bench [--json]                       measure this machine on SD 1.5-sized work
+//	sdgo serve [-m MODEL] [--listen ADDR]     serve the model over HTTP (a page, A1111's and OpenAI's APIs)
 //
 // Run `sdgo --help` or `sdgo COMMAND --help` for the flags.
 package main
@@ -32,6 +33,7 @@ func commands() []command {
 		{"train", "train sd-mini, a small Stable Diffusion, from nothing (bpe, clip, vae, unet, all; eval)", runTrain},
 		{"eval", "score a model on held-out sd-mini captions with the pixel scorer", runEval},
 		{"bench", "measure this machine on SD 1.5-sized work (random weights, no download)", runBench},
+		{"serve", "serve the model over HTTP: a page, AUTOMATIC1111's and OpenAI's APIs", runServe},
 	}
 }
 
