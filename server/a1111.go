@@ -29,7 +29,7 @@ func (s *Server) a1111Generate(w http.ResponseWriter, r *http.Request, img2img b
 		return badField("init_images", "img2img needs one image (base64 PNG, JPEG or WebP)")
 	}
 	if !img2img {
-		g.InitImages = nil // txt2img ignores them, as A1111 does
+		g.InitImages, g.Mask = nil, "" // txt2img ignores them, as A1111 does
 	}
 	job, err := s.submit(r, &g)
 	if err != nil {
@@ -49,7 +49,7 @@ func (s *Server) a1111Generate(w http.ResponseWriter, r *http.Request, img2img b
 			images = append(images, base64.StdEncoding.EncodeToString(im.PNG))
 		}
 	}
-	g.InitImages = nil // A1111 leaves them out of the echo unless include_init_images
+	g.InitImages, g.Mask = nil, "" // A1111 leaves them out of the echo unless include_init_images
 	info, _ := json.Marshal(s.a1111Info(&g, job, st))
 	writeJSON(w, http.StatusOK, map[string]any{"images": images, "parameters": g, "info": string(info)})
 	return nil

@@ -104,6 +104,7 @@ type genRequest struct {
 	SendImages        bool           `json:"send_images"`
 	SaveImages        bool           `json:"save_images"`
 	RNG               string         `json:"rng,omitempty"` // sdgo's: torch-cpu (default) or cuda
+	inpaintRequest                   // mask, mask_blur, inpainting_fill, … (img2img)
 
 	initImage image.Image // decoded from InitImages[0]
 }
@@ -353,6 +354,15 @@ func (g *genRequest) options(lim Limits, m *pipeline.Model) (pipeline.Options, e
 	}
 	if g.initImage != nil {
 		o.InitImage, o.Strength = g.initImage, g.DenoisingStrength
+	}
+	if g.Mask != "" && g.initImage == nil {
+		return o, badField("mask", "inpainting needs init_images: the image to repaint")
+	}
+	if o.Inpaint, err = g.inpaint(lim.MaxImageSide); err != nil {
+		return o, err
+	}
+	if err := pipeline.CheckMask(o); err != nil {
+		return o, badField("mask", "%v", err)
 	}
 	return o, nil
 }

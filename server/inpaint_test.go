@@ -1,0 +1,94 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"image"
+	"image/color"
+	"image/png"
+	"strings"
+	"testing"
+)
+
+// maskB64 returns a w×h PNG mask, white where white(x, y), as base64.
+func maskB64(w, h int, white func(x, y int) bool) string {
+	m := image.NewGray(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			if white(x, y) {
+				m.SetGray(x, y, color.Gray{255})
+			}
+		}
+	}
+	var b bytes.Buffer
+	png.Encode(&b, m)
+	return base64.StdEncoding.EncodeToString(b.Bytes())
+}
+
+// TestInpaintRoute checks AUTOMATIC1111's inpainting fields of
+// /sdapi/v1/img2img: the left half is repainted, the right half keeps the
+// init image's pixels exactly (paste-back), and the reply leaves the mask
+// out of its echo as A1111 does.
+func TestInpaintRoute(t *testing.T) {
+	_, ts := newTest(t, Config{})
+	src := r2(t, ts)
+	init, _ := decodePNG(t, src)
+	w, h := init.Bounds().Dx(), init.Bounds().Dy()
+	left := maskB64(w, h, func(x, _ int) bool { return x < w/2 })
+	var r a1111Reply
+	res := call(t, ts, "POST", "/sdapi/v1/img2img", `{"prompt":"a red circle","steps":3,"seed":7,"denoising_strength":1,
+		"init_images":["`+src+`"],"mask":"`+left+`","mask_blur":0,"inpainting_fill":1,"inpaint_full_res":false}`, &r)
+	if res.StatusCode != 200 || len(r.Images) != 1 {
+		t.Fatalf("status %d, %d images", res.StatusCode, len(r.Images))
+	}
+	out, params := decodePNG(t, r.Images[0])
+	if !strings.Contains(params, "Mask blur: 0") {
+		t.Errorf("parameters %q lack the mask settings", params)
+	}
+	if out.Bounds() != init.Bounds() {
+		t.Fatalf("size %v, want %v", out.Bounds(), init.Bounds())
+	}
+	changed := 0
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			a, b := out.NRGBAAt(x, y), init.NRGBAAt(x, y)
+			switch {
+			case x >= w/2 && a != b:
+				t.Fatalf("kept pixel (%d,%d) = %v, want the init image's %v", x, y, a, b)
+			case x < w/2 && a != b:
+				changed++
+			}
+		}
+	}
+	if changed == 0 {
+		t.Errorf("the masked half was not repainted")
+	}
+	if r.Parameters["mask"] != nil {
+		t.Errorf("mask echoed back")
+	}
+}
+
+func TestInpaintBadInput(t *testing.T) {
+	q, _ := fakeQueue(1, 4, nil)
+	_, ts := newTest(t, Config{Queue: q})
+	img := maskB64(64, 64, func(x, y int) bool { return (x+y)%2 == 0 })
+	half := maskB64(64, 64, func(x, _ int) bool { return x < 32 })
+	black := maskB64(64, 64, func(int, int) bool { return false })
+	wide := maskB64(128, 32, func(x, _ int) bool { return x < 32 })
+	for _, tc := range []struct{ body, field string }{
+		{`"mask":"%%%"`, "mask: not valid base64"},
+		{`"mask":"` + black + `"`, "mask"},
+		{`"mask":"` + wide + `"`, "mask"},
+		{`"mask":"` + half + `","mask_blur":-1`, "mask_blur"},
+		{`"mask":"` + half + `","inpainting_fill":7`, "inpainting_fill"},
+		{`"mask":"` + half + `","inpainting_mask_invert":2`, "inpainting_mask_invert"},
+		{`"mask":"` + half + `","inpaint_full_res_padding":-4`, "inpaint_full_res_padding"},
+	} {
+		var e map[string]any
+		res := call(t, ts, "POST", "/sdapi/v1/img2img", `{"prompt":"x","init_images":["`+img+`"],`+tc.body+`}`, &e)
+		msg, _ := e["detail"].(string)
+		if res.StatusCode != 422 || !strings.Contains(msg, tc.field) {
+			t.Errorf("%.60s: %d %q, want 422 naming %q", tc.body, res.StatusCode, msg, tc.field)
+		}
+	}
+}
