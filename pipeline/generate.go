@@ -129,6 +129,9 @@ func (m *Model) withDefaults(o Options) (Options, error) {
 	case o.InitImage != nil && (o.Strength <= 0 || o.Strength > 1):
 		return o, fmt.Errorf("strength must be in (0, 1] for img2img, got %g", o.Strength)
 	}
+	if err := o.checkNumbers(); err != nil {
+		return o, err
+	}
 	if _, err := scheduler.New(o.Sampler, m.Scheduler, o.Karras); err != nil {
 		return o, err
 	}

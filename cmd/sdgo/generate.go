@@ -212,8 +212,6 @@ func (f *genFlags) validate() error {
 	switch {
 	case f.steps < 1:
 		return usagef("--steps must be at least 1, got %d", f.steps)
-	case f.cfg < 0:
-		return usagef("--cfg-scale must not be negative, got %g", f.cfg)
 	case f.width < 0 || f.width%8 != 0:
 		return usagef("-W/--width must be a positive multiple of 8, got %d", f.width)
 	case f.height < 0 || f.height%8 != 0:
@@ -222,7 +220,7 @@ func (f *genFlags) validate() error {
 		return usagef("--batch-count must be at least 1, got %d", f.batch)
 	case f.clipSkip < 1:
 		return usagef("--clip-skip must be at least 1, got %d", f.clipSkip)
-	case f.strength <= 0 || f.strength > 1:
+	case !(f.strength > 0 && f.strength <= 1): // NaN too
 		return usagef("--strength must be in (0, 1], got %g", f.strength)
 	case f.seed < -1:
 		return usagef("-s/--seed must be -1 (random) or a non-negative number, got %d", f.seed)
@@ -237,6 +235,9 @@ func (f *genFlags) validate() error {
 	}
 	if _, err := scheduler.New(f.sampler, scheduler.SD15(), f.karras); err != nil {
 		return usagef("--sampler: %v", err)
+	}
+	if err := f.checkNumbers(); err != nil {
+		return err
 	}
 	for _, p := range []struct{ flag, path string }{{"-m/--model", f.model}, {"--vae", f.vaePath}, {"-i/--init-img", f.initImg}, {"--taesd", f.taesd}, {"--tokenizer", f.tokenizer}, {"--config", f.config}} {
 		if p.path == "" {
