@@ -62,6 +62,10 @@ type Options struct {
 	// VAE: a TAESD decoder (vae.TinyDecoder) is much faster, at some cost
 	// in quality.
 	Decoder LatentDecoder
+	// VAETiling, when set, decodes with the model's VAE tile by tile
+	// (vae.Model.DecodeTiled), which bounds the decoder's memory by the
+	// tile size whatever the image size; see vae.Tiling.
+	VAETiling *vae.Tiling
 }
 
 // LatentDecoder turns the U-Net's latents (B, 4, h, w) into images
@@ -283,6 +287,9 @@ func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint
 	m.ReleasePages()
 	runtime.GC()
 	var dec LatentDecoder = m.VAE
+	if o.VAETiling != nil {
+		dec = tiledDecoder{m.VAE, *o.VAETiling}
+	}
 	if o.Decoder != nil {
 		dec = o.Decoder
 	}

@@ -57,6 +57,9 @@ type Model struct {
 	// the files stay open until Close.
 	files   []weights.Source
 	closers []func() error
+
+	load LoadOptions // how it was loaded
+	mem  *memModel   // what EstimateMemory needs
 }
 
 // Close releases the model's checkpoint files. The model must not be used
@@ -173,6 +176,7 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 			m.Scheduler.Prediction = scheduler.Epsilon
 		}
 	}
+	m.measure(st.IsDir(), opts)
 	// Loading read the float32 tensors through the files' mappings; their
 	// pages need not stay in memory.
 	if err := m.ReleasePages(); err != nil {
