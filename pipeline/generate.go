@@ -64,7 +64,8 @@ type Options struct {
 	Decoder LatentDecoder
 	// VAETiling, when set, decodes with the model's VAE tile by tile
 	// (vae.Model.DecodeTiled), which bounds the decoder's memory by the
-	// tile size whatever the image size; see vae.Tiling.
+	// tile size whatever the image size; see vae.Tiling. A zero Tiling
+	// means the VAE's DefaultTiling.
 	VAETiling *vae.Tiling
 }
 

@@ -322,10 +322,14 @@ func vaeDecodeActivations(c vae.Config, H, W float64, t *vae.Tiling) float64 {
 		}
 		return peak
 	}
-	if t == nil || t.Tile <= 0 {
+	if t == nil {
 		return 4 * max(mid, level(H, W))
 	}
-	side := float64(t.Tile) * f
+	tileSide := t.Tile
+	if tileSide <= 0 { // DefaultTiling
+		tileSide = max(1, c.SampleSize/c.ScaleFactor())
+	}
+	side := float64(tileSide) * f
 	tile := level(min(side, H), min(side, W))
 	return 4 * max(mid, tile+4*H*W)
 }
@@ -455,5 +459,9 @@ type tiledDecoder struct {
 }
 
 func (d tiledDecoder) DecodeLatents(latents *nn.Tensor) (*nn.Tensor, error) {
-	return d.m.DecodeTiled(d.m.Unscale(latents), d.t)
+	t := d.t
+	if t.Tile == 0 {
+		t = d.m.DefaultTiling()
+	}
+	return d.m.DecodeTiled(d.m.Unscale(latents), t)
 }

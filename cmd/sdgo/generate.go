@@ -52,6 +52,8 @@ type genFlags struct {
 	sampler, rngName, initImg, output, preview, taesd   string
 	dumpStages, prediction                              string
 	karras, overwrite, quiet, fp16                      bool
+	maxMemory                                           string
+	vaeTiling                                           bool
 }
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -84,6 +86,8 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.taesd, "taesd", "", "TAESD decoder weights (taesd_decoder.safetensors or .pth): fast, lower-quality final decoding, and previews")
 	fs.StringVar(&f.dumpStages, "dump-stages", "", "write every stage's result to DIR/stages.safetensors (and per-step previews)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	fs.StringVar(&f.maxMemory, "max-memory", "", "refuse jobs whose estimated peak memory exceeds this (e.g. 6GB; default: the machine's available memory)")
+	fs.BoolVar(&f.vaeTiling, "vae-tiling", false, "decode the image tile by tile: bounded memory for large images, approximate at the seams")
 	if err := parse(fs, generateUsage, args, stdout); err != nil {
 		return err
 	}
@@ -124,9 +128,16 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	case "v", "v_prediction":
 		prediction = scheduler.VPrediction
 	}
-	model, err := pipeline.Load(f.model, pipeline.LoadOptions{
+	loadOpts := pipeline.LoadOptions{
 		Tokenizer: f.tokenizer, VAE: f.vaePath, Config: f.config, Prediction: prediction, Half: f.fp16,
-	})
+	}
+	if f.vaeTiling {
+		opts.VAETiling = &vae.Tiling{} // the VAE's DefaultTiling
+	}
+	if err := f.checkMemory(loadOpts, opts); err != nil {
+		return err
+	}
+	model, err := pipeline.Load(f.model, loadOpts)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every float flag rejects NaN, ±Inf and values out of its range with one
@@ -42,4 +45,56 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// A job too big for the machine is refused at once, before loading, with
+// the estimate and the bound in one line (issue 16: -W 100000 -H 100000 ran
+// on for minutes).
+func TestMemoryRefused(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	out := filepath.Join(dir, "big.png")
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-W", "100000", "-H", "100000"}, []string{"a 100000×100000 image needs about", "GB of memory"}},
+		{[]string{"-W", "4096", "-H", "4096", "--max-memory", "1GB"}, []string{"needs about", "but 1024 MB allowed (--max-memory)"}},
+		{[]string{"-W", "2048", "-H", "2048", "--max-memory", "1.5GB"}, []string{"with --vae-tiling it needs about", "and fits"}},
+	} {
+		start := time.Now()
+		code, _, stderr := sdgo(append([]string{"-p", "a red circle", "-o", out, "-q"}, tc.args...)...)
+		if code != 1 || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("%v: exit %d, stderr %q: want exit 1 and one line", tc.args, code, stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%v: stderr %q lacks %q", tc.args, stderr, w)
+			}
+		}
+		if d := time.Since(start); d > 20*time.Second {
+			t.Errorf("%v: refused after %v", tc.args, d)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("%v: wrote %s", tc.args, out)
+		}
+	}
+	// A tiled job within the bound runs (one step).
+	code, _, stderr := sdgo("-p", "a red circle", "-o", out, "-q", "-W", "192", "-H", "192", "--steps", "1", "--max-memory", "1.5GB", "--vae-tiling")
+	if code != 0 {
+		t.Fatalf("--vae-tiling: exit %d: %s", code, stderr)
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"6GB": 6 << 30, "800MB": 800 << 20, "1.5G": 3 << 29, "1024": 1024, "2 GiB": 2 << 30, "10k": 10 << 10} {
+		if got, err := parseBytes(in); err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "lots", "-1GB", "0", "NaN", "Inf", "1e300GB", "GB"} {
+		if _, err := parseBytes(in); err == nil {
+			t.Errorf("parseBytes(%q) accepted", in)
+		}
+	}
 }
