@@ -47,8 +47,7 @@ func TestMemoryEstimate(t *testing.T) {
 	for _, job := range []memJob{
 		{Model: mini, Size: 64, Steps: 2},
 		{Model: mini, Size: 512, Steps: 1},
-		{Model: mini, Size: 640, Steps: 1},
-		{Model: mini, Size: 640, Steps: 1, Tiled: true},
+		{Model: mini, Size: 512, Steps: 1, Tiled: true},
 		{Model: tiny, Config: tinyCfg, Size: 128, Steps: 1},
 	} {
 		name := fmt.Sprintf("%s/%d/tiled=%v", filepath.Base(job.Model), job.Size, job.Tiled)

@@ -126,6 +126,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	spec.register()
 	if *child != "" {
 		return benchChild(*child, *tokDir, spec, stdout)
 	}
