@@ -143,6 +143,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	defer model.Close()
 	tuneGC(model)
+	warnSDMiniWords(stderr, model, f.prompt)
 	if !f.quiet {
 		fmt.Fprintf(stderr, "loaded %s (%v) in %.1fs\n", model.Name, model.Version, time.Since(start).Seconds())
 	}

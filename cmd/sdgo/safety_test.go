@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sdgo/sdgo/internal/testdata"
 )
 
 // Every float flag rejects NaN, ±Inf and values out of its range with one
@@ -96,5 +98,35 @@ func TestParseBytes(t *testing.T) {
 		if _, err := parseBytes(in); err == nil {
 			t.Errorf("parseBytes(%q) accepted", in)
 		}
+	}
+}
+
+// With sd-mini, words outside its captions are named in a warning (issue
+// 16: "a photograph of an astronaut riding a horse" made a shape picture in
+// silence); a caption it knows, and a real model, get none.
+func TestSDMiniWords(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	code, _, stderr := sdgo("-p", "a photograph of an astronaut riding a horse", "-o", filepath.Join(dir, "a.png"), "-q", "--steps", "2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, w := range []string{"warning", `"photograph", "astronaut", "riding", "horse"`, "a large red circle on the left"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr %q lacks %q", stderr, w)
+		}
+	}
+	if strings.Contains(stderr, `"of"`) || strings.Contains(stderr, `"a",`) {
+		t.Errorf("stderr %q names words sd-mini knows", stderr)
+	}
+	code, _, stderr = sdgo("-p", "a large red circle on the left on a white background", "-o", filepath.Join(dir, "b.png"), "-q", "--steps", "2")
+	if code != 0 || stderr != "" {
+		t.Errorf("a caption: exit %d, stderr %q; want silence", code, stderr)
+	}
+	td := testdata.Dir(t, "pipeline")
+	code, _, stderr = sdgo("-m", filepath.Join(td, "sd_tiny.safetensors"), "--config", filepath.Join(td, "diffusers"),
+		"-p", "a photograph of an astronaut riding a horse", "-W", "32", "-H", "32", "--steps", "1", "-o", filepath.Join(dir, "c.png"), "-q")
+	if code != 0 || strings.Contains(stderr, "warning") {
+		t.Errorf("another model: exit %d, stderr %q; want no warning", code, stderr)
 	}
 }
