@@ -277,7 +277,7 @@ func (f *genFlags) options() (pipeline.Options, error) {
 		o.CFGScale = 1 // 0 would mean "default" to the library
 	}
 	if f.initImg != "" {
-		img, err := vae.ReadImage(f.initImg)
+		img, err := pipeline.ReadImage(f.initImg)
 		if err != nil {
 			return o, fmt.Errorf("-i/--init-img: %w", err)
 		}

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,4 +134,37 @@ func TestSDMiniWords(t *testing.T) {
 	if code != 0 || strings.Contains(stderr, "warning") {
 		t.Errorf("another model: exit %d, stderr %q; want no warning", code, stderr)
 	}
+}
+
+// -i reads the header first: a PNG claiming 100000×100000 pixels, a file
+// that is not an image, a folder and /dev/zero each give one line.
+func TestInitImageRefused(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	bomb := filepath.Join(dir, "bomb.png")
+	os.WriteFile(bomb, pngBomb(), 0o644)
+	fake := filepath.Join(dir, "fake.png")
+	os.WriteFile(fake, []byte("GIF89a, not a PNG"), 0o644)
+	for _, tc := range []struct{ path, want string }{
+		{bomb, "100000×100000 pixels is past sdgo's limit"},
+		{fake, "not a PNG, JPEG or WebP image"},
+		{dir, "not a regular file"},
+		{"/dev/zero", "not a regular file"},
+	} {
+		code, _, stderr := sdgo("-p", "a red circle", "-i", tc.path, "-o", filepath.Join(dir, "out.png"), "-q")
+		if code != 1 || !strings.Contains(stderr, "-i/--init-img") || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("-i %s: exit %d, stderr %q; want exit 1, one line with %q", tc.path, code, stderr, tc.want)
+		}
+	}
+}
+
+// pngBomb is a 1×1 PNG whose header claims 100000×100000 pixels.
+func pngBomb() []byte {
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewGray(image.Rect(0, 0, 1, 1)))
+	b := buf.Bytes()
+	binary.BigEndian.PutUint32(b[16:], 100000)
+	binary.BigEndian.PutUint32(b[20:], 100000)
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	return b
 }
