@@ -56,7 +56,7 @@ type genFlags struct {
 	vaeTiling                                           bool
 }
 
-func runGenerate(args []string, stdout, stderr io.Writer) error {
+func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	var f genFlags
 	fs := newFlags("sdgo", stderr)
 	fs.StringVarP(&f.prompt, "prompt", "p", "", "the prompt")
@@ -119,6 +119,15 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cleanup, err := f.sideOutputs(outputs)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
 
 	start := time.Now()
 	prediction := scheduler.Prediction("")

@@ -1,6 +1,13 @@
 package main
 
-import "github.com/sdgo/sdgo/pipeline"
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/sdgo/sdgo/pipeline"
+)
 
 // checkNumbers checks the float flags and the prompts' (word:w) weights:
 // no NaN, no ±Inf, each within its range (the error says why).
@@ -18,4 +25,45 @@ func (f *genFlags) checkNumbers() error {
 		return usagef("-n/--negative-prompt: %v", err)
 	}
 	return nil
+}
+
+// sideOutputs checks that --preview and --dump-stages name none of the
+// images' files (the preview would take the image's name, and the final
+// write fail), and returns a function that removes, after a failed run,
+// the preview and the stages folder if this run made them: a failure
+// leaves no file behind.
+func (f *genFlags) sideOutputs(outputs []string) (cleanup func(), err error) {
+	same := func(a, b string) bool {
+		if a == "" || b == "" {
+			return false
+		}
+		aa, err1 := filepath.Abs(a)
+		bb, err2 := filepath.Abs(b)
+		return err1 == nil && err2 == nil && aa == bb
+	}
+	for _, o := range outputs {
+		if same(f.preview, o) {
+			return nil, usagef("--preview %s is also an output image: give it another name", f.preview)
+		}
+		if same(f.dumpStages, o) {
+			return nil, usagef("--dump-stages %s is also an output image: give it another name", f.dumpStages)
+		}
+	}
+	if same(f.preview, f.dumpStages) {
+		return nil, usagef("--preview and --dump-stages name the same path %s", f.preview)
+	}
+	var remove []string
+	for _, p := range []string{f.preview, f.dumpStages} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			remove = append(remove, p)
+		}
+	}
+	return func() {
+		for _, p := range remove {
+			os.RemoveAll(p)
+		}
+	}, nil
 }
