@@ -53,9 +53,29 @@ var pathFlags = map[string]bool{
 
 // fuzzEnv is what FuzzCLI's calls read and write.
 type fuzzEnv struct {
-	out   string            // folder the outputs go to, emptied after each call
-	paths map[string]string // "@name" → path
-	keys  []string
+	out    string            // folder the outputs go to, emptied after each call
+	paths  map[string]string // "@name" → path
+	keys   []string
+	inputs map[string]string // input path → its size and time, which no call may change
+}
+
+// changedInputs returns the input files a call has changed.
+func (e *fuzzEnv) changedInputs() []string {
+	var changed []string
+	for p, was := range e.inputs {
+		if stamp(p) != was {
+			changed = append(changed, p)
+		}
+	}
+	return changed
+}
+
+func stamp(path string) string {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "missing"
+	}
+	return fmt.Sprint(st.Size(), st.ModTime().UnixNano())
 }
 
 func newFuzzEnv(f *testing.F) *fuzzEnv {
@@ -75,18 +95,34 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		}
 		return p
 	}
-	tiny := filepath.Join(td, "sd_tiny.safetensors")
-	ckpt, err := os.ReadFile(tiny)
+	// The calls see copies of the reference files, never the shared
+	// originals, so that no bug can change those.
+	copyFile := func(src, name string) string {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return write(name, data)
+	}
+	ckpt, err := os.ReadFile(filepath.Join(td, "sd_tiny.safetensors"))
 	if err != nil {
 		f.Fatal(err)
+	}
+	tiny := write("sd_tiny.safetensors", ckpt)
+	tinyFP16 := copyFile(filepath.Join(td, "sd_tiny.fp16.safetensors"), "sd_tiny.fp16.safetensors")
+	cfg := filepath.Join(dir, "tinycfg")
+	for _, sub := range []string{"text_encoder/config.json", "unet/config.json", "vae/config.json", "scheduler/scheduler_config.json", "model_index.json",
+		"tokenizer/vocab.json", "tokenizer/merges.txt", "tokenizer/tokenizer_config.json", "tokenizer/special_tokens_map.json"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(cfg, sub)), 0o755)
+		copyFile(filepath.Join(td, "diffusers", sub), filepath.Join("tinycfg", sub))
 	}
 	var pic bytes.Buffer
 	png.Encode(&pic, image.NewNRGBA(image.Rect(0, 0, 32, 32)))
 	for k, v := range map[string]string{
 		"@tiny":      tiny,
-		"@tinyfp16":  filepath.Join(td, "sd_tiny.fp16.safetensors"),
-		"@tinycfg":   filepath.Join(td, "diffusers"),
-		"@tinytok":   filepath.Join(td, "diffusers", "tokenizer"),
+		"@tinyfp16":  tinyFP16,
+		"@tinycfg":   cfg,
+		"@tinytok":   filepath.Join(cfg, "tokenizer"),
 		"@mini":      mini,
 		"@missing":   filepath.Join(dir, "does-not-exist.safetensors"),
 		"@dir":       dir,
@@ -105,6 +141,16 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		e.keys = append(e.keys, k)
 	}
 	slicesSort(e.keys)
+	e.inputs = map[string]string{}
+	for _, p := range e.paths {
+		if !strings.HasPrefix(p, e.out) {
+			e.inputs[p] = stamp(p)
+		}
+	}
+	e.inputs[tinyFP16] = stamp(tinyFP16)
+	for _, sub := range []string{"unet/config.json", "tokenizer/vocab.json"} {
+		e.inputs[filepath.Join(cfg, sub)] = stamp(filepath.Join(cfg, sub))
+	}
 	return e
 }
 
@@ -139,8 +185,8 @@ func (e *fuzzEnv) path(flag, v string) string {
 }
 
 // bound rewrites args so that every call is quick and stays in the
-// temporary folder: path flags name the environment's files, steps ≤ 3,
-// batch ≤ 2, threads ≤ 2, images of at most 256² pixels unless so large
+// temporary folder: path flags name the environment's files, steps ≤ 2,
+// batch ≤ 2, threads ≤ 2, images of at most 128² pixels unless so large
 // that the memory check must refuse them at once (under the --max-memory
 // of at most 1 GB that every call gets), prompts of at most 300 bytes.
 func (e *fuzzEnv) bound(args []string) []string {
@@ -153,7 +199,7 @@ func (e *fuzzEnv) bound(args []string) []string {
 		out = append(out, sub)
 	}
 	if sub != "tokenize" {
-		out = append(out, "-q", "-o", e.paths["@out"], "--max-memory", "1GB", "--steps", "2")
+		out = append(out, "-q", "-o", e.paths["@out"], "--max-memory", "1GB", "--steps", "1")
 	}
 	size := map[string]int{"width": 64, "height": 64}
 	var sizeAt []int
@@ -191,7 +237,7 @@ func (e *fuzzEnv) bound(args []string) []string {
 		case pathFlags[name]:
 			val = e.path(name, val)
 		case name == "steps" || name == "batch-count" || name == "threads":
-			limit := map[string]int{"steps": 3, "batch-count": 2, "threads": 2}[name]
+			limit := map[string]int{"steps": 2, "batch-count": 2, "threads": 2}[name]
 			if n, err := strconv.ParseInt(strings.TrimSpace(val), 0, 64); err == nil && n > int64(limit) {
 				val = strconv.Itoa(limit)
 			}
@@ -208,10 +254,10 @@ func (e *fuzzEnv) bound(args []string) []string {
 		flag := "--" + name
 		out = append(out, flag, val)
 	}
-	// Sizes of real work (above 256² pixels but small enough to fit 1 GB)
+	// Sizes of real work (above 128² pixels but small enough to fit 1 GB)
 	// become 64×64.
 	w, h := max(size["width"], 64), max(size["height"], 64)
-	if p := int64(w) * int64(h); p > 256*256 && p < 1<<30 {
+	if p := int64(w) * int64(h); p > 128*128 && p < 1<<30 {
 		for _, i := range sizeAt {
 			out[i] = "64"
 		}
@@ -308,6 +354,9 @@ func FuzzCLI(f *testing.F) {
 		}
 		if code != 0 && code != 1 && code != 2 {
 			t.Fatalf("%q: exit %d", args, code)
+		}
+		if changed := e.changedInputs(); len(changed) > 0 {
+			t.Fatalf("%q changed input files %q", args, changed)
 		}
 		entries, _ := os.ReadDir(e.out)
 		if code != 0 {
