@@ -143,7 +143,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	slicesSort(e.keys)
 	e.inputs = map[string]string{}
 	for _, p := range e.paths {
-		if !strings.HasPrefix(p, e.out) {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && !strings.HasPrefix(p, e.out) {
 			e.inputs[p] = stamp(p)
 		}
 	}
