@@ -168,3 +168,23 @@ func pngBomb() []byte {
 	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
 	return b
 }
+
+// The float flags of train and eval take the same care.
+func TestTrainFloatFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "unet", "--out", dir, "--lr", "NaN"}, "--lr must be a number in [0, 1]"},
+		{[]string{"train", "unet", "--out", dir, "--lr", "1e39"}, "--lr must be a number in [0, 1]"},
+		{[]string{"train", "unet", "--out", dir, "--lr", "Inf"}, "--lr must be a number in [0, 1]"},
+		{[]string{"eval", "--cfg-scale", "NaN"}, "--cfg-scale must be a finite number"},
+		{[]string{"train", "eval", "--cfg-scale", "-Inf"}, "--cfg-scale must be a finite number"},
+	} {
+		code, _, stderr := sdgo(tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
