@@ -33,6 +33,8 @@ func TestFloatFlags(t *testing.T) {
 		{[]string{"--strength", "Inf"}, "--strength must be in (0, 1]"},
 		{[]string{"-p", "a (cat:1000) and a dog"}, `-p/--prompt: the weight of "cat" must be in [-10, 10], got 1000`},
 		{[]string{"-p", "x", "-n", "(blurry:99999)"}, `-n/--negative-prompt: the weight of "blurry"`},
+		{[]string{"--batch-count", "1000000000"}, "--batch-count must be at most 10000"},
+		{[]string{"--steps", "99999999"}, "--steps must be at most 10000"},
 	} {
 		args := append([]string{"-m", dir}, tc.args...)
 		if !contains(args, "-p") {

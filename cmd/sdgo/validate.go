@@ -9,9 +9,22 @@ import (
 	"github.com/sdgo/sdgo/pipeline"
 )
 
-// checkNumbers checks the float flags and the prompts' (word:w) weights:
+// Upper bounds of the counts: the pipeline's own limit of steps, and a
+// batch whose file names (and images, kept until the end) stay small.
+const (
+	maxSteps = 10000
+	maxBatch = 10000
+)
+
+// checkNumbers checks the counts, the float flags and the prompts' (word:w) weights:
 // no NaN, no ±Inf, each within its range (the error says why).
 func (f *genFlags) checkNumbers() error {
+	switch {
+	case f.steps > maxSteps:
+		return usagef("--steps must be at most %d, got %d", maxSteps, f.steps)
+	case f.batch > maxBatch:
+		return usagef("--batch-count must be at most %d, got %d: run sdgo again for more", maxBatch, f.batch)
+	}
 	if err := pipeline.CFGScaleRange.Check(f.cfg); err != nil {
 		return usagef("--cfg-scale %v", err)
 	}
