@@ -40,6 +40,18 @@ const (
 //
 // The result is opaque, with its origin at (0, 0).
 func ReadImage(path string) (image.Image, error) {
+	img, err := DecodeImageFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return flatten(img), nil
+}
+
+// DecodeImageFile is ReadImage without the flattening: the size checked
+// from the header, PNG, JPEG or WebP, EXIF orientation honoured, and the
+// alpha channel and bit depth kept as the file has them (what a mask reader
+// needs). Its bounds may not start at (0, 0).
+func DecodeImageFile(path string) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -75,7 +87,13 @@ func ReadImage(path string) (image.Image, error) {
 			orientation = jpegOrientation(io.LimitReader(f, 1<<20))
 		}
 	}
-	return orient(flatten(img), orientation), nil
+	if orientation < 2 || orientation > 8 {
+		return img, nil
+	}
+	b := img.Bounds()
+	rgba := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(rgba, rgba.Rect, img, b.Min, draw.Src)
+	return orient(rgba, orientation), nil
 }
 
 // checkImageSize refuses sizes past the limits.

@@ -152,3 +152,23 @@ func TestReadImageOrientation(t *testing.T) {
 		}
 	}
 }
+
+// DecodeImageFile keeps what ReadImage flattens: a mask's alpha.
+func TestDecodeImageFileKeepsAlpha(t *testing.T) {
+	src := image.NewNRGBA(image.Rect(0, 0, 2, 1))
+	src.SetNRGBA(0, 0, color.NRGBA{0, 0, 0, 0})
+	var buf bytes.Buffer
+	png.Encode(&buf, src)
+	p := filepath.Join(t.TempDir(), "mask.png")
+	os.WriteFile(p, buf.Bytes(), 0o644)
+	img, err := DecodeImageFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, a := img.At(0, 0).RGBA(); a != 0 {
+		t.Errorf("alpha %d, want 0", a)
+	}
+	if _, err := DecodeImageFile("/dev/zero"); err == nil {
+		t.Error("/dev/zero accepted")
+	}
+}
