@@ -99,10 +99,10 @@ func (f *genFlags) checkMemory(lo pipeline.LoadOptions, o pipeline.Options) erro
 	if est.Peak <= limit {
 		return nil
 	}
-	msg := fmt.Sprintf("a %d×%d image needs about %s of memory (%s), but %s %s; ",
+	msg := fmt.Sprintf("a %d×%d image needs about %s of memory (peak in the %s), but %s %s; ",
 		o.Width, o.Height, pipeline.FormatBytes(est.Peak), est.Stage, pipeline.FormatBytes(limit), source)
 	if o.Width == 0 || o.Height == 0 {
-		msg = fmt.Sprintf("this job needs about %s of memory (%s), but %s %s; ", pipeline.FormatBytes(est.Peak), est.Stage, pipeline.FormatBytes(limit), source)
+		msg = fmt.Sprintf("this job needs about %s of memory (peak in the %s), but %s %s; ", pipeline.FormatBytes(est.Peak), est.Stage, pipeline.FormatBytes(limit), source)
 	}
 	if o.VAETiling == nil && est.Stage == "VAE" {
 		o.VAETiling = &vae.Tiling{}
