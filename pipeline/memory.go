@@ -187,9 +187,8 @@ func GCPercentFor(checkpointBytes int64) int {
 	return 100
 }
 
-// estimate computes the peak of a generation with o.
-// The heap grows past the live data by gc percent before the collector
-// runs.
+// estimate computes the peak of a generation with o, with the collector
+// at gc percent (GOGC).
 func (mm *memModel) estimate(o Options, resident bool, gc int) (MemoryEstimate, error) {
 	f := mm.vae.ScaleFactor()
 	if o.Width == 0 || o.Height == 0 {
@@ -225,8 +224,12 @@ func (mm *memModel) estimate(o Options, resident bool, gc int) (MemoryEstimate, 
 	e := MemoryEstimate{Base: baseBytes + 320*int64(mm.text.VocabSize)}
 	e.Heap = mm.textW.heap + mm.unetW.heap + mm.vaeW.heap
 
-	chunks := 1 + len([]rune(o.Prompt))/75/2 // about 75 tokens per chunk, two characters a token at least
-	e.Text = mm.textW.mapped + int64(head*textActivations(mm.text, 2*chunks))
+	// Chunks of 75 tokens are encoded one by one; their outputs, (1, 77, D)
+	// each, are joined for the prompt and the negative prompt. A token
+	// takes a character at least.
+	chunks := 1 + max(len(o.Prompt), len(o.NegativePrompt))/75
+	joined := 2 * 2 * 4 * float64(chunks*c77(mm.text)*mm.text.Width) // both prompts, and the copy catTokens makes
+	e.Text = mm.textW.mapped + int64(head*(textActivations(mm.text, 1)+joined))
 
 	unetMapped := mm.unetW.mapped
 	if !resident && mm.checkpoint >= streamMin {
@@ -256,6 +259,9 @@ func (mm *memModel) estimate(o Options, resident bool, gc int) (MemoryEstimate, 
 	e.Peak += e.Base + e.Heap
 	return e, nil
 }
+
+// c77 is the text encoder's sequence length (77).
+func c77(c clip.Config) int { return max(1, c.Positions) }
 
 func cmpOr(v, def int) int {
 	if v == 0 {
