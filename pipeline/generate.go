@@ -66,6 +66,11 @@ type Options struct {
 	// VAE: a TAESD decoder (vae.TinyDecoder) is much faster, at some cost
 	// in quality.
 	Decoder LatentDecoder
+	// VAETiling, when set, decodes with the model's VAE tile by tile
+	// (vae.Model.DecodeTiled), which bounds the decoder's memory by the
+	// tile size whatever the image size; see vae.Tiling. A zero Tiling
+	// means the VAE's DefaultTiling.
+	VAETiling *vae.Tiling
 }
 
 // LatentDecoder turns the U-Net's latents (B, 4, h, w) into images
@@ -132,6 +137,9 @@ func (m *Model) withDefaults(o Options) (Options, error) {
 		return o, fmt.Errorf("unknown rng %q (want %s or %s)", o.RNG, TorchCPU, CUDA)
 	case o.InitImage != nil && (o.Strength <= 0 || o.Strength > 1):
 		return o, fmt.Errorf("strength must be in (0, 1] for img2img, got %g", o.Strength)
+	}
+	if err := o.checkNumbers(); err != nil {
+		return o, err
 	}
 	if err := m.checkInpaint(o); err != nil {
 		return o, err
@@ -295,6 +303,9 @@ func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint
 	m.ReleasePages()
 	runtime.GC()
 	var dec LatentDecoder = m.VAE
+	if o.VAETiling != nil {
+		dec = tiledDecoder{m.VAE, *o.VAETiling}
+	}
 	if o.Decoder != nil {
 		dec = o.Decoder
 	}

@@ -57,6 +57,9 @@ type Model struct {
 	// the files stay open until Close.
 	files   []weights.Source
 	closers []func() error
+
+	load LoadOptions // how it was loaded
+	mem  *memModel   // what EstimateMemory needs
 }
 
 // Close releases the model's checkpoint files. The model must not be used
@@ -106,7 +109,9 @@ type LoadOptions struct {
 	// (text_encoder/, unet/, vae/, scheduler/ config files) describe a
 	// single-file checkpoint, as diffusers' from_single_file(config=…) takes
 	// it. Without it the sizes are read from the tensors' shapes, and the
-	// attention heads are those of real SD (head width 64 in the text encoder).
+	// attention heads, which no shape records, are those of the known model
+	// (SD 1.x, SD 2.x, sd-mini; see KnownModel) with the same shapes: Load
+	// fails, naming the heads, for a checkpoint of other shapes.
 	Config string
 	// PreferFP16 picks a diffusers folder's fp16 variant files
 	// (*.fp16.safetensors) when it has both; either is used when only one is there.
@@ -173,6 +178,7 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 			m.Scheduler.Prediction = scheduler.Epsilon
 		}
 	}
+	m.measure(st.IsDir(), opts)
 	// Loading read the float32 tensors through the files' mappings; their
 	// pages need not stay in memory.
 	if err := m.ReleasePages(); err != nil {
@@ -300,6 +306,9 @@ func singleFileConfigs(text, un, va weights.Source, dir string) (tc clip.Config,
 			return tc, uc, vc, fmt.Errorf("text encoder: %w", err)
 		}
 		if uc, err = unet.ConfigFromWeights(un); err != nil {
+			return tc, uc, vc, err
+		}
+		if err = resolveHeads(&tc, &uc); err != nil {
 			return tc, uc, vc, err
 		}
 		vc, err = vae.InferConfig(va)

@@ -74,7 +74,7 @@ func (s *Server) submit(r *http.Request, g *genRequest) (*Job, error) {
 			err = fmt.Errorf("estimating the job's memory: %w", eerr)
 		case need > s.cfg.MaxMemory:
 			err = &httpError{status: http.StatusBadRequest, err: &fieldError{Field: "width", Msg: fmt.Sprintf(
-				"this job needs an estimated %d MiB, more than the %d MiB the server allows (--max-memory); make the image smaller or the batch shorter",
+				"this job needs an estimated %d MiB at its peak (model included), more than the %d MiB the server allows (--max-memory); make the image smaller or the batch shorter",
 				need>>20, s.cfg.MaxMemory>>20)}}
 		}
 	}

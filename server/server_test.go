@@ -521,7 +521,7 @@ func TestMemoryEstimate(t *testing.T) {
 	}})
 	var e map[string]any
 	res := call(t, ts, "POST", "/sdapi/v1/txt2img", `{"width":512,"height":512}`, &e)
-	if res.StatusCode != 400 || !strings.Contains(e["detail"].(string), "estimated 256 MiB, more than the 100 MiB") {
+	if res.StatusCode != 400 || !strings.Contains(e["detail"].(string), "estimated 256 MiB at its peak (model included), more than the 100 MiB") {
 		t.Errorf("%d %v", res.StatusCode, e)
 	}
 	if res := call(t, ts, "POST", "/sdapi/v1/txt2img", `{"width":256,"height":256}`, nil); res.StatusCode != 200 {

@@ -84,6 +84,9 @@ type benchReport struct {
 	Txt2Img512S    *float64 `json:"txt2img_512_1step_s"`
 	Txt2Img512CPU  *float64 `json:"txt2img_512_1step_cpu_s"`
 	Txt2ImgPeakRSS *float64 `json:"txt2img_512_peak_rss_mb"`
+	// Txt2ImgEstimate is pipeline.EstimateMemory's peak for the same job,
+	// to compare with the measured one.
+	Txt2ImgEstimate *float64 `json:"txt2img_512_estimate_mb"`
 }
 
 // childReport is what the child process prints: one JSON line.
@@ -92,6 +95,7 @@ type childReport struct {
 	Txt2ImgS float64  `json:"txt2img_s"`
 	CPUS     *float64 `json:"cpu_s"`
 	PeakRSS  *float64 `json:"peak_rss_mb"`
+	Estimate float64  `json:"estimate_mb"` // pipeline.EstimateMemory's peak
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
@@ -122,6 +126,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	spec.register()
 	if *child != "" {
 		return benchChild(*child, *tokDir, spec, stdout)
 	}
@@ -167,6 +172,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		r.Txt2ImgLoadS, r.Txt2Img512S, r.Txt2Img512CPU, r.Txt2ImgPeakRSS = &c.LoadS, &c.Txt2ImgS, c.CPUS, c.PeakRSS
+		r.Txt2ImgEstimate = &c.Estimate
 	}
 
 	if *profile != "" {
@@ -267,6 +273,9 @@ func printBench(w io.Writer, r benchReport, spec benchSpec) error {
 	if r.Txt2ImgPeakRSS != nil {
 		fmt.Fprintf(tw, "  child's peak RSS\t%.0f MB\t\n", *r.Txt2ImgPeakRSS)
 	}
+	if r.Txt2ImgEstimate != nil {
+		fmt.Fprintf(tw, "  its estimate (sdgo's)\t%.0f MB\t\n", *r.Txt2ImgEstimate)
+	}
 	return tw.Flush()
 }
 
@@ -282,9 +291,13 @@ func benchChild(ckpt, tokDir string, spec benchSpec, stdout io.Writer) error {
 	var c childReport
 	c.LoadS = time.Since(start).Seconds()
 	start = time.Now()
-	_, err = m.Generate(context.Background(), pipeline.Options{
+	opts := pipeline.Options{
 		Prompt: "a photo of a cat", Width: spec.size, Height: spec.size, Steps: 1, CFGScale: 7.5, Seed: 1,
-	})
+	}
+	if est, err := pipeline.EstimateMemory(m, opts); err == nil {
+		c.Estimate = float64(est.Peak) / (1 << 20)
+	}
+	_, err = m.Generate(context.Background(), opts)
 	if err != nil {
 		return fmt.Errorf("bench: txt2img: %w", err)
 	}

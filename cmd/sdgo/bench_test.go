@@ -26,11 +26,11 @@ func TestBench(t *testing.T) {
 		{
 			args:     []string{"bench", "--quick", "--json", "--threads", "2"},
 			measured: []string{"gemm_gflops", "text_encode_s", "unet_256_s", "load_s"},
-			skipped:  []string{"unet_512_s", "vae_decode_512_s", "txt2img_512_1step_s", "txt2img_512_peak_rss_mb"},
+			skipped:  []string{"unet_512_s", "vae_decode_512_s", "txt2img_512_1step_s", "txt2img_512_peak_rss_mb", "txt2img_512_estimate_mb"},
 		},
 		{
 			args:     []string{"bench", "--json"},
-			measured: []string{"gemm_gflops", "text_encode_s", "unet_256_s", "unet_512_s", "vae_decode_512_s", "txt2img_512_1step_s"},
+			measured: []string{"gemm_gflops", "text_encode_s", "unet_256_s", "unet_512_s", "vae_decode_512_s", "txt2img_512_1step_s", "txt2img_512_estimate_mb"},
 		},
 	} {
 		code, stdout, stderr := sdgo(tc.args...)

@@ -54,10 +54,12 @@ type genFlags struct {
 	dumpStages, prediction                              string
 	karras, overwrite, quiet, fp16                      bool
 
-	inpaint inpaintFlags // --mask, --outpaint, … (inpaint.go)
+	inpaint   inpaintFlags // --mask, --outpaint, … (inpaint.go)
+	maxMemory string
+	vaeTiling bool
 }
 
-func runGenerate(args []string, stdout, stderr io.Writer) error {
+func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	var f genFlags
 	fs := newFlags("sdgo", stderr)
 	fs.StringVarP(&f.prompt, "prompt", "p", "", "the prompt")
@@ -88,6 +90,8 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.dumpStages, "dump-stages", "", "write every stage's result to DIR/stages.safetensors (and per-step previews)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	f.inpaint.register(fs)
+	fs.StringVar(&f.maxMemory, "max-memory", "", "refuse jobs whose estimated peak memory exceeds this (e.g. 6GB; default: the machine's available memory)")
+	fs.BoolVar(&f.vaeTiling, "vae-tiling", false, "decode the image tile by tile: bounded memory for large images, approximate at the seams")
 	if err := parse(fs, generateUsage, args, stdout); err != nil {
 		return err
 	}
@@ -119,6 +123,15 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cleanup, err := f.sideOutputs(outputs)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
 
 	start := time.Now()
 	prediction := scheduler.Prediction("")
@@ -128,14 +141,22 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	case "v", "v_prediction":
 		prediction = scheduler.VPrediction
 	}
-	model, err := pipeline.Load(f.model, pipeline.LoadOptions{
+	loadOpts := pipeline.LoadOptions{
 		Tokenizer: f.tokenizer, VAE: f.vaePath, Config: f.config, Prediction: prediction, Half: f.fp16,
-	})
+	}
+	if f.vaeTiling {
+		opts.VAETiling = &vae.Tiling{} // the VAE's DefaultTiling
+	}
+	if err := f.checkMemory(loadOpts, opts); err != nil {
+		return err
+	}
+	model, err := pipeline.Load(f.model, loadOpts)
 	if err != nil {
 		return err
 	}
 	defer model.Close()
 	tuneGC(model)
+	warnSDMiniWords(stderr, model, f.prompt)
 	if !f.quiet {
 		fmt.Fprintf(stderr, "loaded %s (%v) in %.1fs\n", model.Name, model.Version, time.Since(start).Seconds())
 	}
@@ -216,8 +237,6 @@ func (f *genFlags) validate() error {
 	switch {
 	case f.steps < 1:
 		return usagef("--steps must be at least 1, got %d", f.steps)
-	case f.cfg < 0:
-		return usagef("--cfg-scale must not be negative, got %g", f.cfg)
 	case f.width < 0 || f.width%8 != 0:
 		return usagef("-W/--width must be a positive multiple of 8, got %d", f.width)
 	case f.height < 0 || f.height%8 != 0:
@@ -226,7 +245,7 @@ func (f *genFlags) validate() error {
 		return usagef("--batch-count must be at least 1, got %d", f.batch)
 	case f.clipSkip < 1:
 		return usagef("--clip-skip must be at least 1, got %d", f.clipSkip)
-	case f.strength <= 0 || f.strength > 1:
+	case !(f.strength > 0 && f.strength <= 1): // NaN too
 		return usagef("--strength must be in (0, 1], got %g", f.strength)
 	case f.seed < -1:
 		return usagef("-s/--seed must be -1 (random) or a non-negative number, got %d", f.seed)
@@ -241,6 +260,9 @@ func (f *genFlags) validate() error {
 	}
 	if _, err := scheduler.New(f.sampler, scheduler.SD15(), f.karras); err != nil {
 		return usagef("--sampler: %v", err)
+	}
+	if err := f.checkNumbers(); err != nil {
+		return err
 	}
 	for _, p := range []struct{ flag, path string }{{"-m/--model", f.model}, {"--vae", f.vaePath}, {"-i/--init-img", f.initImg}, {"--taesd", f.taesd}, {"--tokenizer", f.tokenizer}, {"--config", f.config}} {
 		if p.path == "" {
@@ -268,7 +290,7 @@ func (f *genFlags) options() (pipeline.Options, error) {
 		o.CFGScale = 1 // 0 would mean "default" to the library
 	}
 	if f.initImg != "" {
-		img, err := vae.ReadImage(f.initImg)
+		img, err := pipeline.ReadImage(f.initImg)
 		if err != nil {
 			return o, fmt.Errorf("-i/--init-img: %w", err)
 		}

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sdgo/sdgo/pipeline"
-	"github.com/sdgo/sdgo/vae"
 )
 
 // inpaintFlags are the inpainting and outpainting flags of the generate
@@ -51,7 +50,7 @@ func (f *inpaintFlags) register(fs *pflag.FlagSet) {
 // readMask decodes a mask file. (Kept apart so that it reads masks exactly
 // as -i's images are read.)
 func readMask(path string) (image.Image, error) {
-	img, err := vae.ReadImage(path)
+	img, err := pipeline.DecodeImageFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("--mask: %w", err)
 	}

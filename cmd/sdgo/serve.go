@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -63,7 +62,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.noAuth, "no-auth", false, "allow a non-loopback --listen without an API key")
 	fs.IntVar(&f.parallel, "parallel", 1, "jobs run at once")
 	fs.IntVar(&f.queueSize, "queue-size", 16, "jobs that may wait; past that, requests get 503 with Retry-After")
-	fs.StringVar(&f.maxMemory, "max-memory", "", "refuse jobs whose estimated memory exceeds this (e.g. 6G, 800M; default: the machine's memory minus the model's)")
+	fs.StringVar(&f.maxMemory, "max-memory", "", "refuse jobs whose estimated peak memory, model included, exceeds this (e.g. 6G, 800M; default: the machine's available memory at start)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long the running job may take to finish before it is cancelled")
 	fs.IntVar(&f.limits.MaxWidth, "max-width", server.DefaultLimits.MaxWidth, "largest width a request may ask for")
 	fs.IntVar(&f.limits.MaxHeight, "max-height", server.DefaultLimits.MaxHeight, "largest height a request may ask for")
@@ -107,6 +106,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			title = filepath.ToSlash(rel)
 		}
 	}
+	if maxMemory == 0 { // what the machine can give the process, taken before the model is loaded
+		if n, _, ok := machineMemory(); ok {
+			maxMemory = n
+		}
+	}
 	start := time.Now()
 	model, err := pipeline.Load(path, loadOpts)
 	if err != nil {
@@ -114,9 +118,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	loadSeconds := time.Since(start).Seconds()
 	tuneGC(model)
-	if maxMemory == 0 {
-		maxMemory = machineMemory() - model.CheckpointBytes()
-	}
 	var preview *vae.TinyDecoder
 	if f.taesd != "" {
 		if preview, err = loadTAESD(f.taesd); err != nil {
@@ -130,7 +131,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Model: model, ModelTitle: title, ModelLoadSeconds: loadSeconds, ModelsDir: f.modelsDir,
 		Load:    func(p string) (*pipeline.Model, error) { return pipeline.Load(p, loadOpts) },
 		Preview: preview, OutputDir: f.outputDir, APIKey: f.apiKey, Limits: lim,
-		Parallel: f.parallel, QueueSize: f.queueSize, MaxMemory: maxMemory, Logger: log,
+		Parallel: f.parallel, QueueSize: f.queueSize, MaxMemory: maxMemory, Estimate: estimatePeak, Logger: log,
 	})
 	if err != nil {
 		model.Close()
@@ -218,8 +219,8 @@ func (f *serveFlags) validate() (int64, error) {
 		return 0, nil
 	}
 	n, err := parseBytes(f.maxMemory)
-	if err != nil || n <= 0 {
-		return 0, usagef("--max-memory: want a size such as 6G or 800M, got %q", f.maxMemory)
+	if err != nil {
+		return 0, usagef("--max-memory %q: %v", f.maxMemory, err)
 	}
 	return n, nil
 }
@@ -232,46 +233,10 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// parseBytes reads 123, 800K, 800M, 6G, 1T (powers of 1024).
-func parseBytes(s string) (int64, error) {
-	s = strings.ToUpper(strings.TrimSuffix(strings.TrimSpace(s), "B"))
-	mult := int64(1)
-	if n := len(s); n > 0 {
-		switch s[n-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		case 'T':
-			mult = 1 << 40
-		}
-		if mult > 1 {
-			s = s[:n-1]
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, err
-	}
-	return int64(v * float64(mult)), nil
-}
-
-// machineMemory is the machine's total memory from /proc/meminfo, or 0
-// where that cannot be read (then no limit is applied).
-func machineMemory() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return 0
+// estimatePeak is the server's memory check: the process's estimated peak
+// with the job, the model's weights included (pipeline.EstimateMemory, the
+// same estimate the generate command refuses with).
+func estimatePeak(m *pipeline.Model, o pipeline.Options) (int64, error) {
+	e, err := pipeline.EstimateMemory(m, o)
+	return e.Peak, err
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/sdmini"
 )
 
@@ -68,6 +70,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return usagef("train: --steps, --batch, --lr and --scenes must not be negative")
 	case o.CheckpointEvery <= 0 || o.LogEvery <= 0:
 		return usagef("train: --checkpoint-every and --log-every must be positive")
+	case math.IsNaN(o.LR) || o.LR > 1:
+		return usagef("train: --lr must be a number in [0, 1] (0: the stage's), got %g: larger rates diverge at once", o.LR)
 	case *threads < 0:
 		return usagef("--threads must not be negative, got %d", *threads)
 	}
@@ -139,6 +143,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return usagef("eval: unexpected argument %q", fs.Arg(0))
 	case o.N <= 0 || o.Steps <= 0:
 		return usagef("eval: --n and --steps must be positive")
+	case pipeline.CFGScaleRange.Check(o.CFGScale) != nil:
+		return usagef("eval: --cfg-scale %v", pipeline.CFGScaleRange.Check(o.CFGScale))
 	case *threads < 0:
 		return usagef("--threads must not be negative, got %d", *threads)
 	}
