@@ -21,6 +21,13 @@ type Model struct {
 	Embeddings     *Embeddings     // text_model.embeddings
 	Encoder        *Encoder        // text_model.encoder
 	FinalLayerNorm layer.LayerNorm // text_model.final_layer_norm
+
+	// Weights maps every tensor the model read to its name in transformers'
+	// CLIPTextModel naming ("text_model.encoder.layers.0.mlp.fc1.weight"),
+	// whatever the file called it: the same tensors the fields hold, so that
+	// an adapter (package lora) can replace a weight's values in place. Set
+	// by Load and LoadPrecision.
+	Weights map[string]*nn.Tensor
 }
 
 // Load reads a text encoder from src for cfg. src may hold it under any of
@@ -72,6 +79,10 @@ func LoadPrecision(src weights.Source, cfg Config, p weights.Precision) (*Model,
 			unexpected, more = unexpected[:8], fmt.Sprintf(" and %d more", n-8)
 		}
 		return nil, fmt.Errorf("clip: loading: unexpected tensors (wrong config?): %q%s", unexpected, more)
+	}
+	m.Weights = map[string]*nn.Tensor{}
+	for name, t := range ld.Tensors() {
+		m.Weights["text_model."+name[len(prefix):]] = t
 	}
 	return m, nil
 }

@@ -1,0 +1,151 @@
+package lora
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/x448/float16"
+
+	"github.com/sdgo/sdgo/nn"
+)
+
+// Use is an adapter with the multiplier it is applied with.
+type Use struct {
+	Adapter    *Adapter
+	Multiplier float64
+}
+
+// Patch records the weights [Apply] replaced, to undo it.
+type Patch struct {
+	saved map[*nn.Tensor]nn.Tensor
+	// Weights is the number of weights changed; Bytes the memory of their
+	// private copies.
+	Weights int
+	Bytes   int64
+	// Skipped counts the modules left out (with skipUnknown).
+	Skipped int
+}
+
+// Undo restores every weight the patch changed to its exact former value
+// (the same memory: a memory-mapped weight is mapped again, not copied).
+// Undoing twice, or a nil patch, does nothing.
+func (p *Patch) Undo() {
+	if p == nil {
+		return
+	}
+	for t, old := range p.saved {
+		*t = old
+	}
+	p.saved = nil
+}
+
+// Apply adds Σ m·Δ of every module of uses to the model weights ix indexes:
+// W' = W + Σ_i m_i·Δ_i, summed in float64 and rounded once to the
+// weight's precision (a half-precision weight stays half precision). Only
+// the touched weights get new memory; the model's tensors are changed in
+// place (same pointers), so the model sees the new values at once. Adapters
+// of multiplier 0 change nothing.
+//
+// A module whose key names no weight of the model, whose factors do not fit
+// the weight's shape (an adapter for another model family), or a tensor of
+// an unknown kind, is an error naming the file and the tensor; with
+// skipUnknown they are left out and counted in Patch.Skipped instead.
+// On error nothing is changed.
+func Apply(ix *Index, uses []Use, skipUnknown bool) (*Patch, error) {
+	type term struct {
+		mod *Module
+		m   float64
+	}
+	targets := map[string][]term{}
+	var order []string
+	var problems []error
+	skipped := 0
+	for _, u := range uses {
+		a := u.Adapter
+		for _, n := range a.Unknown {
+			skipped++
+			problems = append(problems, fmt.Errorf("lora %s: tensor %s: not a LoRA, LoHa or LoKr part this reader knows", a.Path, n))
+		}
+		for _, mod := range a.Modules {
+			w := ix.Resolve(mod.Key)
+			if w == "" {
+				skipped++
+				problems = append(problems, fmt.Errorf("lora %s: tensor %s: no module %q in this model", a.Path, firstName(mod), mod.Key))
+				continue
+			}
+			if err := mod.Check(ix.Weight(w).Shape); err != nil {
+				skipped++
+				problems = append(problems, fmt.Errorf("lora %s: %w", a.Path, err))
+				continue
+			}
+			if u.Multiplier == 0 {
+				continue
+			}
+			if targets[w] == nil {
+				order = append(order, w)
+			}
+			targets[w] = append(targets[w], term{mod, u.Multiplier})
+		}
+	}
+	if len(problems) > 0 && !skipUnknown {
+		const show = 4
+		more := ""
+		if len(problems) > show {
+			more = fmt.Sprintf(" (and %d more; --lora-skip-unknown skips them)", len(problems)-show)
+			problems = problems[:show]
+		}
+		return nil, fmt.Errorf("%w%s", errors.Join(problems...), more)
+	}
+	sort.Strings(order)
+	p := &Patch{saved: map[*nn.Tensor]nn.Tensor{}, Skipped: skipped}
+	for _, w := range order {
+		t := ix.Weight(w)
+		acc := make([]float64, nn.Numel(t.Shape))
+		for i, v := range t.Floats() {
+			acc[i] = float64(v)
+		}
+		for _, tm := range targets[w] {
+			d, err := tm.mod.Delta(t.Shape)
+			if err != nil { // checked above
+				p.Undo()
+				return nil, err
+			}
+			for i, v := range d {
+				acc[i] += tm.m * float64(v)
+			}
+		}
+		nt := nn.Tensor{Shape: t.Shape}
+		if t.Half != nil {
+			nt.Half = make([]uint16, len(acc))
+			for i, v := range acc {
+				nt.Half[i] = float16.Fromfloat32(float32(v)).Bits()
+			}
+			p.Bytes += int64(2 * len(acc))
+		} else {
+			nt.Data = make([]float32, len(acc))
+			for i, v := range acc {
+				nt.Data[i] = float32(v)
+			}
+			p.Bytes += int64(4 * len(acc))
+		}
+		p.saved[t] = *t
+		*t = nt
+		p.Weights++
+	}
+	return p, nil
+}
+
+// firstName is one of a module's tensor names in the file, for errors.
+func firstName(m *Module) string {
+	var names []string
+	for _, n := range m.Names {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return m.Key
+	}
+	return strings.Join(names[:1], "")
+}
