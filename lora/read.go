@@ -167,6 +167,11 @@ func fileHash(path string, safetensors bool) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
 // FromSource reads the adapter modules of src, naming the adapter name. It
 // fails when a module lacks a factor its kind needs, or a tensor is not
 // floating point; tensors it does not know go to Adapter.Unknown.
