@@ -1,6 +1,7 @@
 package lora_test
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -195,5 +196,52 @@ func TestApplyErrors(t *testing.T) {
 	defer p.Undo()
 	if p.Skipped != 2 || p.Weights != len(a.Modules)-2 {
 		t.Errorf("skipped %d, changed %d; want 2 and %d", p.Skipped, p.Weights, len(a.Modules)-2)
+	}
+}
+
+// The three embedding formats load with their trigger words, and their
+// vectors are the rows the reference spliced into the prompt at emb_slots.
+func TestEmbeddings(t *testing.T) {
+	dir := testdata.Dir(t, "lora")
+	for _, c := range []struct {
+		file, trigger, run string
+		n                  int
+	}{
+		{"emb_a1111.pt", "emb_a1111", "emb_a1111_euler_4", 2},
+		{"emb_st.safetensors", "emb_st", "emb_st_euler_4", 3},
+		{"learned_embeds.bin", "<toy>", "emb_toy_euler_4", 1},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			embs, err := lora.OpenEmbedding(filepath.Join(dir, c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(embs) != 1 || embs[0].Trigger != c.trigger || embs[0].Vectors.Shape[0] != c.n || embs[0].Vectors.Shape[1] != 32 {
+				t.Fatalf("got %d embeddings, first %q %v; want %q (%d, 32)", len(embs), embs[0].Trigger, embs[0].Vectors.Shape, c.trigger, c.n)
+			}
+			ref, err := weights.Open(filepath.Join(dir, "runs", c.run+".safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ref.Close()
+			slots, _, err := ref.Int64s("emb_slots")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := ref.Tensor("w32.cond_input_embeds") // (1, 77, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(slots) != c.n {
+				t.Fatalf("emb_slots %v, want %d", slots, c.n)
+			}
+			for k, s := range slots {
+				compare(t, fmt.Sprintf("slot %d", s), embs[0].Vectors.Data[k*32:(k+1)*32], rows.Data[int(s)*32:(int(s)+1)*32], 0)
+			}
+		})
+	}
+	// A LoRA file is no embedding.
+	if _, err := lora.OpenEmbedding(filepath.Join(dir, "kohya.safetensors")); err == nil {
+		t.Error("kohya.safetensors read as an embedding")
 	}
 }
