@@ -52,6 +52,7 @@ type genFlags struct {
 	sampler, rngName, initImg, output, preview, taesd   string
 	dumpStages, prediction                              string
 	karras, overwrite, quiet, fp16                      bool
+	lora                                                loraFlags
 }
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -84,6 +85,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.taesd, "taesd", "", "TAESD decoder weights (taesd_decoder.safetensors or .pth): fast, lower-quality final decoding, and previews")
 	fs.StringVar(&f.dumpStages, "dump-stages", "", "write every stage's result to DIR/stages.safetensors (and per-step previews)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	f.lora.register(fs)
 	if err := parse(fs, generateUsage, args, stdout); err != nil {
 		return err
 	}
@@ -91,6 +93,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		return usagef("unexpected argument %q (quote the prompt and pass it with -p)", fs.Arg(0))
 	}
 	if err := f.validate(); err != nil {
+		return err
+	}
+	if err := f.lora.validate(); err != nil {
 		return err
 	}
 	if f.threads > 0 {
@@ -111,6 +116,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := f.lora.apply(&opts, stderr); err != nil {
+		return err
+	}
 	outputs, err := f.outputPaths()
 	if err != nil {
 		return err
@@ -124,9 +132,11 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	case "v", "v_prediction":
 		prediction = scheduler.VPrediction
 	}
-	model, err := pipeline.Load(f.model, pipeline.LoadOptions{
+	loadOpts := pipeline.LoadOptions{
 		Tokenizer: f.tokenizer, VAE: f.vaePath, Config: f.config, Prediction: prediction, Half: f.fp16,
-	})
+	}
+	f.lora.load(&loadOpts)
+	model, err := pipeline.Load(f.model, loadOpts)
 	if err != nil {
 		return err
 	}
