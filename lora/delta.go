@@ -46,6 +46,37 @@ func (m *Module) Delta(shape []int) ([]float32, error) {
 	return append([]float32(nil), m.Parts["diff"].Data...), nil // Full
 }
 
+// addTo adds mult·Δ to acc, a weight of shape. A LoRA's Δ is never
+// formed: the product up·down is accumulated into acc by one nn.MatMul,
+// with up scaled by mult·s first.
+func (m *Module) addTo(acc []float32, shape []int, mult float64) error {
+	if m.Kind != LoRA {
+		d, err := m.Delta(shape)
+		if err != nil {
+			return err
+		}
+		f := float32(mult)
+		for i, v := range d {
+			acc[i] += f * v
+		}
+		return nil
+	}
+	if err := m.Check(shape); err != nil {
+		return err
+	}
+	out := shape[0]
+	cols := nn.Numel(shape) / out // in·kh·kw
+	down, up := m.Parts["down"], m.Parts["up"]
+	r := down.Shape[0]
+	f := float32(mult * m.scale(r))
+	scaled := make([]float32, len(up.Data)) // (out, r)
+	for i, v := range up.Data {
+		scaled[i] = f * v
+	}
+	nn.MatMul(false, false, out, cols, r, scaled, r, down.Data, cols, 1, acc, cols) // acc += (out, r)·(r, cols)
+	return nil
+}
+
 // Check reports whether the module's factors make a weight of shape,
 // naming the file's tensor when they do not (an adapter for another model).
 func (m *Module) Check(shape []int) error {
