@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/x448/float16"
-
 	"github.com/sdgo/sdgo/nn"
 )
 
@@ -104,15 +102,7 @@ func Apply(ix *Index, uses []Use, skipUnknown bool) (*Patch, error) {
 		t := ix.Weight(w)
 		// acc = W + Σ m·Δ in float32 (within ~1e-7 of float64).
 		acc := make([]float32, nn.Numel(t.Shape))
-		if t.Half != nil {
-			nn.Parallel(len(acc), 1<<16, func(lo, hi int) {
-				for i, h := range t.Half[lo:hi] {
-					acc[lo+i] = float16.Frombits(h).Float32()
-				}
-			})
-		} else {
-			copy(acc, t.Data)
-		}
+		copy(acc, t.Floats()) // a half-precision weight converts exactly
 		for _, tm := range targets[w] {
 			if err := tm.mod.addTo(acc, t.Shape, tm.m); err != nil { // checked above
 				p.Undo()
@@ -124,7 +114,7 @@ func Apply(ix *Index, uses []Use, skipUnknown bool) (*Patch, error) {
 			nt.Data, nt.Half = nil, make([]uint16, len(acc))
 			nn.Parallel(len(acc), 1<<16, func(lo, hi int) {
 				for i, v := range acc[lo:hi] {
-					nt.Half[lo+i] = float16.Fromfloat32(v).Bits()
+					nt.Half[lo+i] = toHalf(v)
 				}
 			})
 			p.Bytes += int64(2 * len(acc))

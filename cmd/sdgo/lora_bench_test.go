@@ -170,6 +170,17 @@ func BenchmarkLoraSD15(b *testing.B) {
 		if rss0 != nil && rss1 != nil {
 			b.ReportMetric(*rss1-*rss0, "rss_growth_MB")
 		}
+		var attnBytes, unetBytes float64 // a kohya LoRA without conv_dim: the transformers' linears
+		for n, t := range m.UNet.Weights {
+			if len(t.Shape) >= 2 {
+				unetBytes += float64(2 * nn.Numel(t.Shape))
+				if strings.Contains(n, "attentions.") {
+					attnBytes += float64(2 * nn.Numel(t.Shape))
+				}
+			}
+		}
+		b.ReportMetric(attnBytes/1e6, "attention_only_private_MB")
+		b.ReportMetric(unetBytes/1e6, "unet_matrices_MB")
 		b.ReportMetric(base, "unet256_base_s")
 		b.ReportMetric(merged, "unet256_merged_s")
 		b.ReportMetric(extra, "unet256_lowrank_extra_s")
