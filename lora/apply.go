@@ -101,8 +101,10 @@ func Apply(ix *Index, uses []Use, skipUnknown bool) (*Patch, error) {
 	for _, w := range order {
 		t := ix.Weight(w)
 		// acc = W + Σ m·Δ in float32 (within ~1e-7 of float64).
-		acc := make([]float32, nn.Numel(t.Shape))
-		copy(acc, t.Floats()) // a half-precision weight converts exactly
+		acc := t.Floats() // a new slice for a half-precision weight (converted exactly)
+		if t.Half == nil {
+			acc = append([]float32(nil), acc...)
+		}
 		for _, tm := range targets[w] {
 			if err := tm.mod.addTo(acc, t.Shape, tm.m); err != nil { // checked above
 				p.Undo()

@@ -14,6 +14,7 @@ import (
 	"github.com/sdgo/sdgo/lora"
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/pipeline"
+	"github.com/sdgo/sdgo/unet"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -159,7 +160,8 @@ func BenchmarkLoraSD15(b *testing.B) {
 		start = time.Now()
 		p.Undo()
 		undo := time.Since(start).Seconds()
-		extra := lowRankCost(a, m, side)
+		extra, extraFLOPs := lowRankCost(a, m, side)
+		b.ReportMetric(extraFLOPs/unet.FLOPs(m.UNet.Config, 2, side, side), "lowrank_flop_ratio")
 		b.ReportMetric(float64(modules), "modules")
 		b.ReportMetric(float64(st.Size())/1e6, "file_MB")
 		b.ReportMetric(read, "read_s")
@@ -192,7 +194,7 @@ func BenchmarkLoraSD15(b *testing.B) {
 // by the (r, in, k, k) down factor, then a 1×1 one by up, for convs), at
 // the activation size of its level; to_k/to_v of cross-attention see the
 // 77 context tokens, time_emb_proj one row per sample.
-func lowRankCost(a *lora.Adapter, m *pipeline.Model, side int) float64 {
+func lowRankCost(a *lora.Adapter, m *pipeline.Model, side int) (seconds, flops float64) {
 	levels := len(m.UNet.Config.BlockOutChannels)
 	var total time.Duration
 	for _, mod := range a.Modules {
@@ -228,6 +230,7 @@ func lowRankCost(a *lora.Adapter, m *pipeline.Model, side int) float64 {
 			kh := down.Shape[2]
 			h := nn.Conv2d(x, down, nil, stride, kh/2) // (2, in, s, s) -> (2, r, s', s')
 			y := nn.Conv2d(h, up, nil, 1, 0)           // (2, r, s', s') -> (2, out, s', s')
+			flops += 2 * float64(h.Shape[0]*h.Shape[2]*h.Shape[3]) * float64(r*in*kh*kh+up.Shape[0]*r)
 			_ = y
 		} else {
 			rows := 2 * s * s
@@ -240,10 +243,10 @@ func lowRankCost(a *lora.Adapter, m *pipeline.Model, side int) float64 {
 			x := nn.New(rows, in)
 			h := nn.Linear(x, down, nil) // (rows, in) -> (rows, r)
 			y := nn.Linear(h, up, nil)   // (rows, r) -> (rows, out)
+			flops += 2 * float64(rows) * float64(r*in+up.Shape[0]*r)
 			_ = y
 		}
 		total += time.Since(start)
-		_ = r
 	}
-	return total.Seconds()
+	return total.Seconds(), flops
 }
