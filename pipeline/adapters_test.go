@@ -267,3 +267,113 @@ func TestAdapterErrors(t *testing.T) {
 		t.Errorf("Loras() = %d files, %v", len(infos), err)
 	}
 }
+
+// An SD 2.x LoRA named by the kohya rule applies to the SD 2.x model
+// whether it was loaded from a diffusers folder or from a single file with
+// OpenCLIP's text-encoder names (fused q/k/v split by the loader's view):
+// both get the same merged weights. An SD 1.x LoRA on it fails on shapes,
+// naming the file and the tensor.
+func TestAdapterSD2(t *testing.T) {
+	folder, single := sd2Fixture(t)
+	dir := t.TempDir()
+	mf, err := Load(folder, LoadOptions{LoraDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mf.Close()
+	ms, err := Load(single, LoadOptions{LoraDir: dir, Tokenizer: filepath.Join(folder, "tokenizer")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.Close()
+	// A rank-2 LoRA on every attention and MLP linear of both networks.
+	under := strings.NewReplacer(".", "_")
+	var entries []weights.Entry
+	add := func(key string, shape []int, seed int) {
+		out, cols := shape[0], nn.Numel(shape)/shape[0]
+		down, up := make([]float32, 2*cols), make([]float32, out*2)
+		for i := range down {
+			down[i] = float32((i*7+seed)%13-6) / 50
+		}
+		for i := range up {
+			up[i] = float32((i*5+seed)%11-5) / 50
+		}
+		entries = append(entries,
+			weights.Entry{Name: key + ".lora_down.weight", DType: weights.F32, Shape: []int{2, cols}, Float: down},
+			weights.Entry{Name: key + ".lora_up.weight", DType: weights.F32, Shape: []int{out, 2}, Float: up})
+	}
+	seed := 0
+	for n, w := range mf.UNet.Weights {
+		if strings.Contains(n, "attn") && strings.HasSuffix(n, ".weight") {
+			add("lora_unet_"+under.Replace(strings.TrimSuffix(n, ".weight")), w.Shape, seed)
+			seed++
+		}
+	}
+	for n, w := range mf.Text.Weights {
+		if strings.Contains(n, "layers.") && len(w.Shape) == 2 {
+			add("lora_te_"+under.Replace(strings.TrimSuffix(n, ".weight")), w.Shape, seed)
+			seed++
+		}
+	}
+	if err := weights.Write(filepath.Join(dir, "sd2lora.safetensors"), entries, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*Model{mf, ms} {
+		if _, err := m.Generate(context.Background(), Options{Prompt: "x <lora:sd2lora:0.7>", Steps: 1, Width: 32, Height: 32, Sampler: "euler"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The single file is fp16, the folder fp32: equal within fp16 rounding,
+	// and both differ from the base by the LoRA.
+	checked := 0
+	for n, w := range mf.Text.Weights {
+		if len(w.Shape) == 2 && strings.Contains(n, "layers.") {
+			got := ms.Text.Weights[n]
+			if got == nil {
+				t.Errorf("%s: not in the single file's model", n)
+				continue
+			}
+			compareRel(t, n, nn.From(got.Floats(), got.Shape...), nn.From(w.Floats(), w.Shape...), 2e-3)
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no text-encoder weights compared")
+	}
+	// SD 1.x's LoRA on SD 2.x: the text encoder is 64 wide here, 32 there.
+	_, err = mf.Generate(context.Background(), Options{Prompt: "x", Steps: 1, Width: 32, Height: 32, Sampler: "euler",
+		Loras: []LoraFile{{Path: filepath.Join(testdata.Dir(t, "lora"), "kohya.safetensors"), Multiplier: 1}}})
+	if err == nil || !strings.Contains(err.Error(), "kohya.safetensors") || !strings.Contains(err.Error(), "another model") {
+		t.Errorf("err = %v, want a shape error naming the file", err)
+	}
+}
+
+// Generations with different adapter sets at the same time each get their
+// own set: the images equal those made one after another.
+func TestAdapterConcurrent(t *testing.T) {
+	m := loadTinyAdapters(t, "sd_tiny.safetensors")
+	prompts := []string{refPrompt, refPrompt + " <lora:kohya:0.8>", refPrompt + " <lora:loha:0.8>"}
+	want := map[string][]float32{}
+	for _, p := range prompts {
+		s, _ := runTiny(t, m, p)
+		want[p] = s.Tensor("image").Data
+	}
+	errs := make(chan error, 3*len(prompts))
+	for range 3 {
+		for _, p := range prompts {
+			go func() {
+				stages := &Stages{}
+				_, err := m.Generate(context.Background(), Options{Prompt: p, Steps: 4, CFGScale: 7.5, Seed: 42, Width: 32, Height: 32, Sampler: "euler", Stages: stages})
+				if err == nil && fmt.Sprint(stages.Tensor("image").Data) != fmt.Sprint(want[p]) {
+					err = fmt.Errorf("%q: image differs from the sequential one", p)
+				}
+				errs <- err
+			}()
+		}
+	}
+	for range 3 * len(prompts) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
