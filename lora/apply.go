@@ -13,6 +13,17 @@ import (
 type Use struct {
 	Adapter    *Adapter
 	Multiplier float64
+	// UNet, when set, is the multiplier of the U-Net's modules, Multiplier
+	// then being the text encoder's (AUTOMATIC1111's <lora:NAME:TE:UNET>).
+	UNet *float64
+}
+
+// multiplier is the multiplier of the weight named w.
+func (u Use) multiplier(w string) float64 {
+	if u.UNet != nil && strings.HasPrefix(w, UNetPrefix) {
+		return *u.UNet
+	}
+	return u.Multiplier
 }
 
 // Patch records the weights [Apply] replaced, to undo it.
@@ -78,13 +89,14 @@ func Apply(ix *Index, uses []Use, skipUnknown bool) (*Patch, error) {
 				problems = append(problems, fmt.Errorf("lora %s: %w", a.Path, err))
 				continue
 			}
-			if u.Multiplier == 0 {
+			mult := u.multiplier(w)
+			if mult == 0 {
 				continue
 			}
 			if targets[w] == nil {
 				order = append(order, w)
 			}
-			targets[w] = append(targets[w], term{mod, u.Multiplier})
+			targets[w] = append(targets[w], term{mod, mult})
 		}
 	}
 	if len(problems) > 0 && !skipUnknown {

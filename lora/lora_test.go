@@ -245,3 +245,37 @@ func TestEmbeddings(t *testing.T) {
 		t.Error("kohya.safetensors read as an embedding")
 	}
 }
+
+// Use.UNet splits the multipliers: kohya at text encoder 1, U-Net 0 changes
+// the text encoder's weights as the reference and no U-Net weight.
+func TestSplitMultiplier(t *testing.T) {
+	dir := testdata.Dir(t, "lora")
+	m := loadTiny(t)
+	ix := lora.NewIndex(m.UNet.Weights, m.Text.Weights)
+	a, err := lora.Open(filepath.Join(dir, "kohya.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := 0.0
+	p, err := lora.Apply(ix, []lora.Use{{Adapter: a, Multiplier: 1, UNet: &zero}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Undo()
+	ref, err := weights.Open(filepath.Join(dir, "merged", "kohya.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	te := 0
+	for _, n := range ref.Names() {
+		if strings.HasPrefix(n, lora.TextPrefix) {
+			te++
+			want, _ := ref.Tensor(n)
+			compare(t, n, ix.Weight(n).Floats(), want.Data, 1e-6)
+		}
+	}
+	if p.Weights != te {
+		t.Errorf("changed %d weights, want the text encoder's %d", p.Weights, te)
+	}
+}

@@ -114,10 +114,11 @@ func scanDir(dir string, exts []string) (map[string]string, error) {
 // (modules/extra_networks.py).
 var loraTag = regexp.MustCompile(`<(\w+):([^>]+)>`)
 
-// loraRef is one <lora:NAME:W> of a prompt.
+// loraRef is one <lora:NAME:W> (or <lora:NAME:TE:UNET>) of a prompt.
 type loraRef struct {
 	name       string
 	multiplier float64
+	unet       *float64 // the U-Net's own multiplier, when given
 }
 
 // parseLoraTags removes every <type:args> tag from prompt, as
@@ -131,13 +132,20 @@ func parseLoraTags(prompt string) (text string, refs []loraRef, other []string, 
 			continue
 		}
 		r := loraRef{name: args[0], multiplier: 1}
-		if len(args) > 2 {
-			return "", nil, nil, fmt.Errorf("prompt: %s: separate text-encoder and U-Net multipliers are not supported; use <lora:NAME:W>", m[0])
+		if len(args) > 3 {
+			return "", nil, nil, fmt.Errorf("prompt: %s: want <lora:NAME:W> or <lora:NAME:TE:UNET>", m[0])
 		}
-		if len(args) == 2 {
+		if len(args) >= 2 {
 			if r.multiplier, err = strconv.ParseFloat(strings.TrimSpace(args[1]), 64); err != nil {
 				return "", nil, nil, fmt.Errorf("prompt: %s: multiplier %q is not a number", m[0], args[1])
 			}
+		}
+		if len(args) == 3 {
+			u, err := strconv.ParseFloat(strings.TrimSpace(args[2]), 64)
+			if err != nil {
+				return "", nil, nil, fmt.Errorf("prompt: %s: U-Net multiplier %q is not a number", m[0], args[2])
+			}
+			r.unet = &u
 		}
 		if r.name == "" {
 			return "", nil, nil, fmt.Errorf("prompt: %s: no LoRA name", m[0])
@@ -239,7 +247,7 @@ func (m *Model) prepareAdapters(o Options) (*generation, error) {
 			if err != nil {
 				return nil, err
 			}
-			g.uses = append(g.uses, lora.Use{Adapter: a, Multiplier: r.multiplier})
+			g.uses = append(g.uses, lora.Use{Adapter: a, Multiplier: r.multiplier, UNet: r.unet})
 			g.labels = append(g.labels, r.name)
 		}
 	}
@@ -264,8 +272,12 @@ func (m *Model) prepareAdapters(o Options) (*generation, error) {
 func setKey(uses []lora.Use) string {
 	var parts []string
 	for _, u := range uses {
-		if u.Multiplier != 0 {
-			parts = append(parts, fmt.Sprintf("%s|%s|%g", u.Adapter.Path, u.Adapter.Hash, u.Multiplier))
+		un := u.Multiplier
+		if u.UNet != nil {
+			un = *u.UNet
+		}
+		if u.Multiplier != 0 || un != 0 {
+			parts = append(parts, fmt.Sprintf("%s|%s|%g|%g", u.Adapter.Path, u.Adapter.Hash, u.Multiplier, un))
 		}
 	}
 	sort.Strings(parts)
@@ -395,5 +407,30 @@ func (m *Model) embeddingVectors(c prompt.Chunk, embeds []*lora.Embedding, used 
 			used[e] = true
 		}
 	}
+	return out, nil
+}
+
+// EmbeddingInfo describes one textual-inversion embedding of the
+// embedding folder.
+type EmbeddingInfo struct {
+	Trigger string // the word that calls it
+	Vectors int    // token slots it takes
+	Width   int    // its vectors' width: the text encoder it is for (768 SD 1.x, 1024 SD 2.x)
+	Path    string
+}
+
+// Embeddings lists the embeddings of the model's embedding folder
+// (LoadOptions.EmbeddingDir), sorted by trigger word; files that are no
+// embedding are left out.
+func (m *Model) Embeddings() ([]EmbeddingInfo, error) {
+	embs, err := m.loadEmbeddings(nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []EmbeddingInfo
+	for _, e := range embs {
+		out = append(out, EmbeddingInfo{Trigger: e.Trigger, Vectors: e.Vectors.Shape[0], Width: e.Vectors.Shape[1], Path: e.Path})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Trigger < out[j].Trigger })
 	return out, nil
 }

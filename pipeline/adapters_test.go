@@ -220,18 +220,20 @@ func TestParseLoraTags(t *testing.T) {
 		in, text, refs string
 		err            bool
 	}{
-		{"a castle <lora:watercolor:0.8>", "a castle ", "[{watercolor 0.8}]", false},
-		{"<lora:a> x <lyco:b:-1.5>, <hypernet:h:1>", " x , ", "[{a 1} {b -1.5}]", false},
+		{"a castle <lora:watercolor:0.8>", "a castle ", "[{watercolor 0.8 <nil>}]", false},
+		{"<lora:a> x <lyco:b:-1.5>, <hypernet:h:1>", " x , ", "[{a 1 <nil>} {b -1.5 <nil>}]", false},
 		{"no tags", "no tags", "[]", false},
 		{"<lora:a:x>", "", "", true},
-		{"<lora:a:1:0.5>", "", "", true},
+		{"<lora:a:1:0.5:2>", "", "", true},
+		{"<lora:a:0:1>", "", "", false},
+		{"<lora:a:1:z>", "", "", true},
 	} {
 		text, refs, _, err := parseLoraTags(c.in)
 		if (err != nil) != c.err {
 			t.Errorf("%q: err = %v", c.in, err)
 			continue
 		}
-		if !c.err && (text != c.text || fmt.Sprint(refs) != c.refs) {
+		if !c.err && c.refs != "" && (text != c.text || fmt.Sprint(refs) != c.refs) {
 			t.Errorf("%q: got %q %v, want %q %s", c.in, text, refs, c.text, c.refs)
 		}
 	}
@@ -265,6 +267,10 @@ func TestAdapterErrors(t *testing.T) {
 	infos, err := m.Loras()
 	if err != nil || len(infos) < 7 {
 		t.Errorf("Loras() = %d files, %v", len(infos), err)
+	}
+	embs, err := m.Embeddings()
+	if err != nil || fmt.Sprint(len(embs), embs[0].Trigger, embs[1].Trigger, embs[2].Trigger) != "3 <toy> emb_a1111 emb_st" {
+		t.Errorf("Embeddings() = %v, %v", embs, err)
 	}
 }
 
