@@ -269,7 +269,7 @@ func TestAdapterErrors(t *testing.T) {
 		t.Errorf("Loras() = %d files, %v", len(infos), err)
 	}
 	embs, err := m.Embeddings()
-	if err != nil || fmt.Sprint(len(embs), embs[0].Trigger, embs[1].Trigger, embs[2].Trigger) != "3 <toy> emb_a1111 emb_st" {
+	if err != nil || len(embs) != 3 || embs[0].Trigger+" "+embs[1].Trigger+" "+embs[2].Trigger != "<toy> emb_a1111 emb_st" {
 		t.Errorf("Embeddings() = %v, %v", embs, err)
 	}
 }
