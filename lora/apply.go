@@ -51,8 +51,9 @@ func (p *Patch) Undo() {
 }
 
 // Apply adds Σ m·Δ of every module of uses to the model weights ix indexes:
-// W' = W + Σ_i m_i·Δ_i, summed in float64 and rounded once to the
-// weight's precision (a half-precision weight stays half precision). Only
+// W' = W + Σ_i m_i·Δ_i, summed in float32 (within ~1e-7 of float64) and
+// rounded once to the weight's precision (a half-precision weight stays
+// half precision). Only
 // the touched weights get new memory; the model's tensors are changed in
 // place (same pointers), so the model sees the new values at once. Adapters
 // of multiplier 0 change nothing.
@@ -148,9 +149,9 @@ func firstName(m *Module) string {
 	for _, n := range m.Names {
 		names = append(names, n)
 	}
-	sort.Strings(names)
 	if len(names) == 0 {
 		return m.Key
 	}
-	return strings.Join(names[:1], "")
+	sort.Strings(names)
+	return names[0]
 }
