@@ -45,6 +45,8 @@ Flags:
 
 // genFlags holds the generate command's flag values.
 type genFlags struct {
+	lora loraFlags // --lora-model-dir, --embd-dir, --lora, --lora-skip-unknown (lora_flags.go)
+
 	prompt, negative, model, vaePath, tokenizer, config string
 	steps, width, height, clipSkip, batch, threads      int
 	cfg, strength                                       float64
@@ -52,7 +54,6 @@ type genFlags struct {
 	sampler, rngName, initImg, output, preview, taesd   string
 	dumpStages, prediction                              string
 	karras, overwrite, quiet, fp16                      bool
-	lora                                                loraFlags
 }
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -64,6 +65,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.vaePath, "vae", "", "use this autoencoder file instead of the model's (e.g. vae-ft-mse-840000-ema-pruned.safetensors)")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer folder (vocab.json + merges.txt) or bpe_simple_vocab_16e6.txt.gz, for single-file checkpoints")
 	fs.StringVar(&f.config, "config", "", "diffusers folder whose component configs describe a single-file checkpoint (non-standard sizes)")
+	f.lora.register(fs)
 	fs.IntVar(&f.steps, "steps", 20, "sampling steps")
 	fs.Float64Var(&f.cfg, "cfg-scale", 7.5, "classifier-free guidance scale (1 disables guidance)")
 	fs.Int64VarP(&f.seed, "seed", "s", 42, "random seed; -1 picks one at random")
@@ -85,7 +87,6 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.taesd, "taesd", "", "TAESD decoder weights (taesd_decoder.safetensors or .pth): fast, lower-quality final decoding, and previews")
 	fs.StringVar(&f.dumpStages, "dump-stages", "", "write every stage's result to DIR/stages.safetensors (and per-step previews)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
-	f.lora.register(fs)
 	if err := parse(fs, generateUsage, args, stdout); err != nil {
 		return err
 	}

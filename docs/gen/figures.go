@@ -72,8 +72,8 @@ var figures = []figure{
 	{"attention", true, func(g *gen) (image.Image, error) { return g.figAttention() }},
 	{"cfg", true, func(g *gen) (image.Image, error) { return g.figCFG() }},
 	{"samplers", true, func(g *gen) (image.Image, error) { return g.figSamplers() }},
-	{"heldout", true, func(g *gen) (image.Image, error) { return g.figHeldOut() }},
 	{"lora", true, func(g *gen) (image.Image, error) { return g.figLora() }},
+	{"heldout", true, func(g *gen) (image.Image, error) { return g.figHeldOut() }},
 }
 
 // options turns the setup into the pipeline's options.
