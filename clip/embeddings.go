@@ -34,6 +34,14 @@ func loadEmbeddings(ld *weights.Loader, cfg Config) *Embeddings {
 // Forward looks up ids (B rows of L ids) and returns x (B, L, D) with
 // x[b, i] = TokenEmbedding[ids[b][i]] + PositionEmbedding[i].
 func (e *Embeddings) Forward(ids [][]int) (*nn.Tensor, error) {
+	return e.ForwardVectors(ids, nil)
+}
+
+// ForwardVectors is Forward with the token vectors of some positions given:
+// at position i with vectors[i] set, x[b, i] = vectors[i] +
+// PositionEmbedding[i] in every row b, whatever ids[b][i] says. Textual
+// inversion puts its learned vectors into the prompt this way.
+func (e *Embeddings) ForwardVectors(ids [][]int, vectors map[int][]float32) (*nn.Tensor, error) {
 	vocab, d := e.TokenEmbedding.Shape[0], e.TokenEmbedding.Shape[1]
 	positions := e.PositionEmbedding.Shape[0]
 	b, l := len(ids), len(ids[0])
@@ -51,7 +59,14 @@ func (e *Embeddings) Forward(ids [][]int) (*nn.Tensor, error) {
 				return nil, fmt.Errorf("clip: prompt %d, token %d: id %d outside the vocabulary [0, %d)", bi, i, id, vocab)
 			}
 			dst := x.Data[(bi*l+i)*d : (bi*l+i+1)*d]
-			tableRow(tok, e.TokenEmbedding, id)
+			if v, ok := vectors[i]; ok {
+				if len(v) != d {
+					return nil, fmt.Errorf("clip: position %d: a vector of %d values, the model's width is %d", i, len(v), d)
+				}
+				copy(tok, v)
+			} else {
+				tableRow(tok, e.TokenEmbedding, id)
+			}
 			pos := e.PositionEmbedding.Data[i*d : (i+1)*d]
 			for j := range dst {
 				dst[j] = tok[j] + pos[j]

@@ -21,6 +21,13 @@ type Model struct {
 	Embeddings     *Embeddings     // text_model.embeddings
 	Encoder        *Encoder        // text_model.encoder
 	FinalLayerNorm layer.LayerNorm // text_model.final_layer_norm
+
+	// Weights maps every tensor the model read to its name in transformers'
+	// CLIPTextModel naming ("text_model.encoder.layers.0.mlp.fc1.weight"),
+	// whatever the file called it: the same tensors the fields hold, so that
+	// an adapter (package lora) can replace a weight's values in place. Set
+	// by Load and LoadPrecision.
+	Weights map[string]*nn.Tensor
 }
 
 // Load reads a text encoder from src for cfg. src may hold it under any of
@@ -72,6 +79,10 @@ func LoadPrecision(src weights.Source, cfg Config, p weights.Precision) (*Model,
 			unexpected, more = unexpected[:8], fmt.Sprintf(" and %d more", n-8)
 		}
 		return nil, fmt.Errorf("clip: loading: unexpected tensors (wrong config?): %q%s", unexpected, more)
+	}
+	m.Weights = map[string]*nn.Tensor{}
+	for name, t := range ld.Tensors() {
+		m.Weights["text_model."+name[len(prefix):]] = t
 	}
 	return m, nil
 }
@@ -133,6 +144,9 @@ type EncodeOptions struct {
 	// LayerNorm, as diffusers does): 1 (or less) is the last layer, 2 the
 	// penultimate ("clip skip 2"), and so on; the layers after it are not run.
 	ClipSkip int
+	// Vectors, when set, replaces the token vectors at some positions
+	// (see Embeddings.ForwardVectors): textual-inversion embeddings.
+	Vectors map[int][]float32
 }
 
 // Encode turns B prompts of L ≤ Positions token ids each (normally L = 77:
@@ -145,7 +159,7 @@ func (m *Model) Encode(ids [][]int, opts EncodeOptions) (*nn.Tensor, error) {
 	if skip > m.Config.Layers+1 {
 		return nil, fmt.Errorf("clip: clip skip %d, the model has %d layers", opts.ClipSkip, m.Config.Layers)
 	}
-	x, err := m.forward(ids, m.Config.Layers-(skip-1), nil) // (B, L, D)
+	x, err := m.forward(ids, opts.Vectors, m.Config.Layers-(skip-1), nil) // (B, L, D)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +171,7 @@ func (m *Model) Encode(ids [][]int, opts EncodeOptions) (*nn.Tensor, error) {
 // [k] the output of layer k, each (B, L, D) and without the final LayerNorm.
 func (m *Model) HiddenStates(ids [][]int) ([]*nn.Tensor, error) {
 	var hs []*nn.Tensor
-	_, err := m.forward(ids, m.Config.Layers, func(x *nn.Tensor) { hs = append(hs, x.Clone()) })
+	_, err := m.forward(ids, nil, m.Config.Layers, func(x *nn.Tensor) { hs = append(hs, x.Clone()) })
 	return hs, err
 }
 
@@ -193,11 +207,11 @@ func Pool(ids [][]int, last *nn.Tensor) *nn.Tensor {
 // forward runs the embeddings and the first n layers and returns the
 // residual stream (B, L, D), calling each (when not nil) with hidden state 0
 // (the embeddings) to n.
-func (m *Model) forward(ids [][]int, n int, each func(x *nn.Tensor)) (*nn.Tensor, error) {
+func (m *Model) forward(ids [][]int, vectors map[int][]float32, n int, each func(x *nn.Tensor)) (*nn.Tensor, error) {
 	if len(ids) == 0 || len(ids[0]) == 0 {
 		return nil, errors.New("clip: no token ids")
 	}
-	x, err := m.Embeddings.Forward(ids) // (B, L) -> (B, L, D)
+	x, err := m.Embeddings.ForwardVectors(ids, vectors) // (B, L) -> (B, L, D)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sdgo/sdgo/lora"
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/rng"
 	"github.com/sdgo/sdgo/scheduler"
@@ -71,6 +72,21 @@ type Options struct {
 	// tile size whatever the image size; see vae.Tiling. A zero Tiling
 	// means the VAE's DefaultTiling.
 	VAETiling *vae.Tiling
+
+	// Loras are LoRA files applied besides the prompt's <lora:NAME:W> tags
+	// (which name files of LoadOptions.LoraDir and are removed from the
+	// text before it is encoded). Several adapters add up.
+	Loras []LoraFile
+	// LoraSkipUnknown skips, with a warning, LoRA names not found and
+	// adapter modules the model does not have or whose shapes are another
+	// model's, instead of failing.
+	LoraSkipUnknown bool
+	// Warn, when set, receives warnings (skipped adapters, unreadable
+	// embedding files).
+	Warn func(msg string)
+
+	adapters *generation // set by Generate: the adapters in use
+	usedTI   map[*lora.Embedding]bool
 }
 
 // LatentDecoder turns the U-Net's latents (B, 4, h, w) into images
@@ -179,7 +195,15 @@ func (m *Model) Generate(ctx context.Context, opts Options) ([]Result, error) {
 		return nil, err
 	}
 	start := time.Now()
-	cond, uncond, err := m.conditioning(o)
+	g, err := m.prepareAdapters(o)
+	if err != nil {
+		return nil, err
+	}
+	defer g.release()
+	o.adapters, o.usedTI = g, map[*lora.Embedding]bool{}
+	text := o
+	text.Prompt = g.prompt // without its <lora:…> tags
+	cond, uncond, err := m.conditioning(text)
 	if err != nil {
 		return nil, err
 	}
@@ -372,6 +396,7 @@ func (m *Model) parameters(o Options, seed uint64) string {
 	} else {
 		b.WriteString(", RNG: CPU")
 	}
+	b.WriteString(o.adapters.parameters(o.usedTI))
 	b.WriteString(", Version: sdgo")
 	return b.String()
 }

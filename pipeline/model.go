@@ -60,6 +60,10 @@ type Model struct {
 
 	load LoadOptions // how it was loaded
 	mem  *memModel   // what EstimateMemory needs
+	// loraDir and embeddingDir are LoadOptions.LoraDir and EmbeddingDir;
+	// adapters records the LoRA set applied (adapters.go).
+	loraDir, embeddingDir string
+	adapters              adapterState
 }
 
 // Close releases the model's checkpoint files. The model must not be used
@@ -131,6 +135,14 @@ type LoadOptions struct {
 	// half precision, read from the file's memory without a copy, and an
 	// fp32 checkpoint's stay float32.
 	Half bool
+	// LoraDir is the folder of LoRA and LyCORIS files that prompts name as
+	// <lora:NAME:W> (NAME.safetensors, .ckpt or .pt, searched with its
+	// subfolders): stable-diffusion.cpp's --lora-model-dir.
+	LoraDir string
+	// EmbeddingDir is the folder of textual-inversion embeddings (.pt,
+	// .safetensors, .bin) whose trigger words prompts may hold: the file
+	// name without extension (a diffusers learned_embeds.bin: its token).
+	EmbeddingDir string
 }
 
 // precision is how the options say weight matrices are kept.
@@ -149,7 +161,7 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	m := &Model{TextSkip: 1}
+	m := &Model{TextSkip: 1, loraDir: opts.LoraDir, embeddingDir: opts.EmbeddingDir}
 	if st.IsDir() {
 		err = m.loadDiffusers(path, opts)
 	} else {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sdgo/sdgo/clip"
+	"github.com/sdgo/sdgo/lora"
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/prompt"
 	"github.com/sdgo/sdgo/tokenizer"
@@ -15,7 +16,7 @@ import (
 // AUTOMATIC1111 does.
 func (m *Model) conditioning(o Options) (cond, uncond *nn.Tensor, err error) {
 	var idsC, idsU []int
-	if cond, idsC, err = m.encodePrompt(o.Prompt, o.ClipSkip); err != nil {
+	if cond, idsC, err = m.encodePromptWith(o.Prompt, o.ClipSkip, o); err != nil {
 		return nil, nil, err
 	}
 	o.Stages.addIDs("ids_cond", idsC)
@@ -23,13 +24,13 @@ func (m *Model) conditioning(o Options) (cond, uncond *nn.Tensor, err error) {
 	if o.CFGScale <= 1 {
 		return cond, nil, nil
 	}
-	if uncond, idsU, err = m.encodePrompt(o.NegativePrompt, o.ClipSkip); err != nil {
+	if uncond, idsU, err = m.encodePromptWith(o.NegativePrompt, o.ClipSkip, o); err != nil {
 		return nil, nil, err
 	}
 	o.Stages.addIDs("ids_uncond", idsU)
 	o.Stages.add(-1, "context_uncond", uncond)
 	if cond.Shape[1] != uncond.Shape[1] {
-		empty, _, err := m.encodePrompt("", o.ClipSkip)
+		empty, _, err := m.encodePromptWith("", o.ClipSkip, o)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -46,6 +47,13 @@ func (m *Model) conditioning(o Options) (cond, uncond *nn.Tensor, err error) {
 // encodePrompt parses emphasis, splits the prompt into 77-token chunks,
 // encodes each with the text encoder and applies the weights: (1, 77·k, D).
 func (m *Model) encodePrompt(text string, clipSkip int) (*nn.Tensor, []int, error) {
+	return m.encodePromptWith(text, clipSkip, Options{})
+}
+
+// encodePromptWith is encodePrompt where the textual-inversion embeddings
+// of o.adapters whose trigger words the text holds take their slots
+// (recorded in o.usedTI).
+func (m *Model) encodePromptWith(text string, clipSkip int, o Options) (*nn.Tensor, []int, error) {
 	tok := m.Tokenizer
 	comma, ok := tok.ID(",</w>")
 	if !ok {
@@ -55,14 +63,23 @@ func (m *Model) encodePrompt(text string, clipSkip int) (*nn.Tensor, []int, erro
 	if m.Pad == tokenizer.PadSD2 {
 		pad = 0
 	}
+	var embeds []*lora.Embedding
+	if o.adapters != nil {
+		embeds = o.adapters.embeds
+	}
 	chunks := prompt.Chunks(prompt.Parse(text), prompt.Vocab{
 		Encode: tok.Encode, BOS: tok.BOS(), EOS: tok.EOS(), Pad: pad, Comma: comma,
+		Triggers: m.triggers(embeds),
 	})
 	skip := m.TextSkip + clipSkip - 1
 	var out *nn.Tensor
 	var ids []int
 	for _, c := range chunks {
-		z, err := m.Text.Encode([][]int{c.IDs}, clip.EncodeOptions{ClipSkip: skip}) // (1, 77) -> (1, 77, D)
+		vectors, err := m.embeddingVectors(c, embeds, o.usedTI)
+		if err != nil {
+			return nil, nil, err
+		}
+		z, err := m.Text.Encode([][]int{c.IDs}, clip.EncodeOptions{ClipSkip: skip, Vectors: vectors}) // (1, 77) -> (1, 77, D)
 		if err != nil {
 			return nil, nil, fmt.Errorf("text encoder: %w", err)
 		}

@@ -5,6 +5,23 @@ package prompt
 type Chunk struct {
 	IDs     []int
 	Weights []float32
+	// Embeds lists the textual-inversion embeddings placed in the chunk.
+	Embeds []Placed
+}
+
+// Trigger is a textual-inversion embedding as the chunker sees it: the BPE
+// ids its trigger word tokenizes to, and how many vectors (token slots,
+// 1…75) it takes.
+type Trigger struct {
+	IDs     []int
+	Vectors int
+}
+
+// Placed is an embedding put into a chunk: Vocab.Triggers[Trigger] takes
+// the slots Pos, Pos+1, … of Chunk.IDs (which hold the placeholder id 0
+// there, as AUTOMATIC1111 passes).
+type Placed struct {
+	Trigger, Pos int
 }
 
 // Vocab says how to tokenize and frame a chunk.
@@ -17,6 +34,11 @@ type Vocab struct {
 	Pad int
 	// Comma is the id of ",</w>" (267 in CLIP); -1 disables the comma rule.
 	Comma int
+	// Triggers are the textual-inversion embeddings the prompt may name:
+	// where a trigger's ids stand in a segment's tokens (the longest one
+	// when several match), its vectors take that many slots instead, never
+	// split between two chunks (AUTOMATIC1111's rule).
+	Triggers []Trigger
 }
 
 // Length is the number of content tokens in one chunk (77 minus BOS and EOS).
@@ -35,6 +57,7 @@ func Chunks(segs []Segment, v Vocab) []Chunk {
 	var chunks []Chunk
 	var ids []int
 	var ws []float32
+	var embeds []Placed // positions in ids, without the BOS
 	lastComma := -1
 	next := func() {
 		for len(ids) < Length {
@@ -53,8 +76,11 @@ func Chunks(segs []Segment, v Vocab) []Chunk {
 				break
 			}
 		}
+		for _, e := range embeds {
+			c.Embeds = append(c.Embeds, Placed{Trigger: e.Trigger, Pos: e.Pos + 1})
+		}
 		chunks = append(chunks, c)
-		ids, ws, lastComma = nil, nil, -1
+		ids, ws, embeds, lastComma = nil, nil, nil, -1
 	}
 	for _, s := range segs {
 		if s.Break {
@@ -62,28 +88,75 @@ func Chunks(segs []Segment, v Vocab) []Chunk {
 			continue
 		}
 		w := float32(s.Weight)
-		for _, tok := range v.Encode(s.Text) {
+		toks := v.Encode(s.Text)
+		for pos := 0; pos < len(toks); {
+			tok := toks[pos]
 			if tok == v.Comma {
 				lastComma = len(ids)
 			} else if len(ids) == Length && lastComma != -1 && len(ids)-lastComma <= commaBacktrack {
 				cut := lastComma + 1
 				relocIDs := append([]int(nil), ids[cut:]...)
 				relocWs := append([]float32(nil), ws[cut:]...)
-				ids, ws = ids[:cut], ws[:cut]
+				var keep, reloc []Placed
+				for _, e := range embeds {
+					if e.Pos >= cut {
+						reloc = append(reloc, Placed{Trigger: e.Trigger, Pos: e.Pos - cut})
+					} else {
+						keep = append(keep, e)
+					}
+				}
+				ids, ws, embeds = ids[:cut], ws[:cut], keep
 				next()
-				ids, ws = relocIDs, relocWs
+				ids, ws, embeds = relocIDs, relocWs, reloc
 			}
 			if len(ids) == Length {
 				next()
 			}
-			ids = append(ids, tok)
-			ws = append(ws, w)
+			t, n := matchTrigger(v.Triggers, toks, pos)
+			if t < 0 {
+				ids = append(ids, tok)
+				ws = append(ws, w)
+				pos++
+				continue
+			}
+			k := v.Triggers[t].Vectors
+			if len(ids)+k > Length {
+				next()
+			}
+			embeds = append(embeds, Placed{Trigger: t, Pos: len(ids)})
+			for range k {
+				ids = append(ids, 0)
+				ws = append(ws, w)
+			}
+			pos += n
 		}
 	}
 	if len(ids) > 0 || len(chunks) == 0 {
 		next()
 	}
 	return chunks
+}
+
+// matchTrigger returns the index of the longest trigger whose ids start at
+// toks[pos] and its length in tokens, or -1.
+func matchTrigger(triggers []Trigger, toks []int, pos int) (index, n int) {
+	index = -1
+	for i, t := range triggers {
+		if len(t.IDs) == 0 || len(t.IDs) <= n || pos+len(t.IDs) > len(toks) || t.Vectors < 1 || t.Vectors > Length {
+			continue
+		}
+		match := true
+		for j, id := range t.IDs {
+			if toks[pos+j] != id {
+				match = false
+				break
+			}
+		}
+		if match {
+			index, n = i, len(t.IDs)
+		}
+	}
+	return index, n
 }
 
 // Weighted reports whether any weight of the chunks differs from 1.

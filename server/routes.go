@@ -31,7 +31,8 @@ func (s *Server) routes() {
 	s.handle("POST /sdapi/v1/options", apiA1111, s.setOptions)
 	s.handle("POST /sdapi/v1/png-info", apiA1111, s.pngInfo)
 	s.handle("POST /sdapi/v1/refresh-checkpoints", apiA1111, s.refreshCheckpoints)
-	s.handle("GET /sdapi/v1/loras", apiA1111, emptyList) // placeholder until LoRAs load by prompt tag
+	s.handle("GET /sdapi/v1/loras", apiA1111, s.loras)
+	s.handle("GET /sdapi/v1/embeddings", apiA1111, s.embeddings)
 	s.handle("GET /sdapi/v1/upscalers", apiA1111, emptyList)
 	s.handle("GET /sdapi/v1/sd-vae", apiA1111, emptyList)
 	s.handle("GET /sdapi/v1/latent-upscale-modes", apiA1111, emptyList)

@@ -68,6 +68,12 @@ type Model struct {
 	// resident at a time: the weights stream from the file (the page cache)
 	// instead of all staying in the process's memory.
 	BlockDone func()
+
+	// Weights maps every tensor the model read to its checkpoint name in
+	// diffusers naming ("down_blocks.0.attentions.0.proj_in.weight"): the
+	// same tensors the fields hold, so that an adapter (package lora) can
+	// replace a weight's values in place. Set by Load and LoadPrecision.
+	Weights map[string]*nn.Tensor
 }
 
 // tracer is the optional activation hook handed down the blocks.
@@ -103,6 +109,7 @@ func LoadPrecision(src weights.Source, cfg Config, p weights.Precision) (*Model,
 	if err := ld.Check(true); err != nil {
 		return nil, fmt.Errorf("unet: %w", err)
 	}
+	m.Weights = ld.Tensors()
 	return m, nil
 }
 

@@ -121,10 +121,31 @@ func parseCkpt(path string, buf []byte) (*Ckpt, error) {
 		}
 	}
 	c := &Ckpt{path: path, buf: buf, tensors: map[string]*ckptTensor{}}
+	type entry struct {
+		key string
+		val any
+	}
+	var entries []entry
 	for i, k := range sd.keys {
-		name, ok1 := k.(string)
-		ref, ok2 := sd.vals[i].(*tensorRef)
-		if !ok1 || !ok2 {
+		name, ok := k.(string)
+		if !ok {
+			continue
+		}
+		entries = append(entries, entry{name, sd.vals[i]})
+		// One level of nested dicts of tensors, named "outer.inner": an
+		// AUTOMATIC1111 embedding's string_to_param {"*": tensor}.
+		if inner, ok := sd.vals[i].(*pyDict); ok {
+			for j, k2 := range inner.keys {
+				if n2, ok := k2.(string); ok {
+					entries = append(entries, entry{name + "." + n2, inner.vals[j]})
+				}
+			}
+		}
+	}
+	for _, e := range entries {
+		name := e.key
+		ref, ok := e.val.(*tensorRef)
+		if !ok || c.tensors[name] != nil {
 			continue // hyper-parameters, optimizer state, ...
 		}
 		t, err := c.tensor(buf, records, prefix, name, ref)

@@ -80,9 +80,10 @@ func (p Precision) String() string {
 }
 
 type loadState struct {
-	mu   sync.Mutex
-	used map[string]bool
-	errs []error
+	mu      sync.Mutex
+	used    map[string]bool
+	errs    []error
+	tensors map[string]*nn.Tensor // what Tensor returned, by full name
 }
 
 // NewLoader returns a loader reading src under prefix ("" for none).
@@ -153,7 +154,27 @@ func (l *Loader) Tensor(name string, shape ...int) *nn.Tensor {
 		}
 		return nn.New(shape...)
 	}
+	l.st.mu.Lock()
+	if l.st.tensors == nil {
+		l.st.tensors = map[string]*nn.Tensor{}
+	}
+	l.st.tensors[full] = t
+	l.st.mu.Unlock()
 	return t
+}
+
+// Tensors maps the full name of every tensor [Loader.Tensor] has returned
+// (by any loader sharing l's record) to the tensor itself: the model's own
+// weights, by their checkpoint names. Adapters (package lora) change a model
+// through it, replacing a weight's values in place.
+func (l *Loader) Tensors() map[string]*nn.Tensor {
+	l.st.mu.Lock()
+	defer l.st.mu.Unlock()
+	out := make(map[string]*nn.Tensor, len(l.st.tensors))
+	for k, v := range l.st.tensors {
+		out[k] = v
+	}
+	return out
 }
 
 // read reads the tensor full in the loader's precision.

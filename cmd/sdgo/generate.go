@@ -46,6 +46,8 @@ Flags:
 
 // genFlags holds the generate command's flag values.
 type genFlags struct {
+	lora loraFlags // --lora-model-dir, --embd-dir, --lora, --lora-skip-unknown (lora_flags.go)
+
 	prompt, negative, model, vaePath, tokenizer, config string
 	steps, width, height, clipSkip, batch, threads      int
 	cfg, strength                                       float64
@@ -68,6 +70,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	fs.StringVar(&f.vaePath, "vae", "", "use this autoencoder file instead of the model's (e.g. vae-ft-mse-840000-ema-pruned.safetensors)")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer folder (vocab.json + merges.txt) or bpe_simple_vocab_16e6.txt.gz, for single-file checkpoints")
 	fs.StringVar(&f.config, "config", "", "diffusers folder whose component configs describe a single-file checkpoint (non-standard sizes)")
+	f.lora.register(fs)
 	fs.IntVar(&f.steps, "steps", 20, "sampling steps")
 	fs.Float64Var(&f.cfg, "cfg-scale", 7.5, "classifier-free guidance scale (1 disables guidance)")
 	fs.Int64VarP(&f.seed, "seed", "s", 42, "random seed; -1 picks one at random")
@@ -101,6 +104,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	if err := f.validate(); err != nil {
 		return err
 	}
+	if err := f.lora.validate(); err != nil {
+		return err
+	}
 	if f.threads > 0 {
 		nn.SetThreads(f.threads)
 	}
@@ -117,6 +123,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	opts, err := f.options()
 	if err != nil {
+		return err
+	}
+	if err := f.lora.apply(&opts, stderr); err != nil {
 		return err
 	}
 	outputs, err := f.outputPaths()
@@ -147,6 +156,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	if f.vaeTiling {
 		opts.VAETiling = &vae.Tiling{} // the VAE's DefaultTiling
 	}
+	f.lora.load(&loadOpts)
 	if err := f.checkMemory(loadOpts, opts); err != nil {
 		return err
 	}

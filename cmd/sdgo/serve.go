@@ -43,6 +43,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 type serveFlags struct {
 	model, listen, modelsDir, outputDir, apiKey, maxMemory string
 	tokenizer, vaePath, config, taesd                      string
+	loraDir, embdDir                                       string
 	noAuth, fp16                                           bool
 	parallel, queueSize, threads                           int
 	shutdownTimeout                                        time.Duration
@@ -70,6 +71,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.limits.MaxBatch, "max-batch", server.DefaultLimits.MaxBatch, "most images per request (batch_size × n_iter)")
 	fs.IntVar(&f.maxBodyMB, "max-body", int(server.DefaultLimits.MaxBody>>20), "largest request body, in MB")
 	fs.IntVar(&f.limits.MaxImageSide, "max-image-side", server.DefaultLimits.MaxImageSide, "largest width or height of an input image")
+	fs.StringVar(&f.loraDir, "lora-model-dir", "", "folder of LoRA/LyCORIS files that prompts name as <lora:NAME:W> (listed by /sdapi/v1/loras)")
+	fs.StringVar(&f.embdDir, "embd-dir", "", "folder of textual-inversion embeddings; their file names are trigger words in prompts")
 	fs.StringVar(&f.tokenizer, "tokenizer", "", "tokenizer folder or bpe_simple_vocab_16e6.txt.gz, for single-file checkpoints")
 	fs.StringVar(&f.vaePath, "vae", "", "use this autoencoder file instead of the model's")
 	fs.StringVar(&f.config, "config", "", "diffusers folder whose configs describe a non-standard single-file checkpoint")
@@ -94,7 +97,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	loadOpts := pipeline.LoadOptions{Tokenizer: f.tokenizer, VAE: f.vaePath, Config: f.config, Half: f.fp16}
+	loadOpts := pipeline.LoadOptions{Tokenizer: f.tokenizer, VAE: f.vaePath, Config: f.config, Half: f.fp16,
+		LoraDir: f.loraDir, EmbeddingDir: f.embdDir}
 	title, path := filepath.Base(f.model), f.model
 	if f.model == "" {
 		if path, err = sdmini.Path(); err != nil {
@@ -202,7 +206,7 @@ func (f *serveFlags) validate() (int64, error) {
 			return 0, usagef("%s must be at least 1, got %d", l.flag, l.v)
 		}
 	}
-	for _, p := range []struct{ flag, path string }{{"-m/--model", f.model}, {"--models-dir", f.modelsDir}, {"--output-dir", f.outputDir}, {"--vae", f.vaePath}, {"--taesd", f.taesd}, {"--tokenizer", f.tokenizer}, {"--config", f.config}} {
+	for _, p := range []struct{ flag, path string }{{"-m/--model", f.model}, {"--models-dir", f.modelsDir}, {"--output-dir", f.outputDir}, {"--vae", f.vaePath}, {"--taesd", f.taesd}, {"--tokenizer", f.tokenizer}, {"--config", f.config}, {"--lora-model-dir", f.loraDir}, {"--embd-dir", f.embdDir}} {
 		if p.path == "" {
 			continue
 		}
@@ -210,7 +214,7 @@ func (f *serveFlags) validate() (int64, error) {
 			return 0, usagef("%s: %v", p.flag, err)
 		}
 	}
-	for _, d := range []struct{ flag, path string }{{"--models-dir", f.modelsDir}, {"--output-dir", f.outputDir}} {
+	for _, d := range []struct{ flag, path string }{{"--models-dir", f.modelsDir}, {"--output-dir", f.outputDir}, {"--lora-model-dir", f.loraDir}, {"--embd-dir", f.embdDir}} {
 		if st, err := os.Stat(d.path); d.path != "" && err == nil && !st.IsDir() {
 			return 0, usagef("%s: %s is not a folder", d.flag, d.path)
 		}

@@ -27,6 +27,7 @@ Stages:
   unet   train the noise predictor (DDPM, caption dropout) -> DIR/unet, DIR/scheduler, DIR/model_index.json
   all    all four in order
   eval   generate images for held-out captions and print the pixel scorer's table
+  lora   fine-tune a LoRA of a trained model on one concept (sdgo train lora -h)
 
 The same seed and flags give the same weights, byte for byte, on any number
 of threads, wherever the same GEMM kernel runs (sdgo bench names it).
@@ -40,6 +41,9 @@ Flags:
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "eval" {
 		return runEval(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "lora" {
+		return runTrainLoRA(args[1:], stdout, stderr) // train_lora.go
 	}
 	fs := newFlags("train", stderr)
 	var o sdmini.Options

@@ -41,7 +41,7 @@ var packages = map[string]string{
 // docFiles lists the markdown files these tests check.
 func docFiles(t *testing.T) []string {
 	t.Helper()
-	files := []string{filepath.Join(root, "docs", "walkthrough.md"), filepath.Join(root, "docs", "sd-mini.md"), filepath.Join(root, "samples", "README.md")}
+	files := []string{filepath.Join(root, "docs", "walkthrough.md"), filepath.Join(root, "docs", "sd-mini.md"), filepath.Join(root, "samples", "README.md"), filepath.Join(root, "docs", "lora.md")}
 	pages, err := filepath.Glob(filepath.Join(root, "docs", "walkthrough", "*.md"))
 	if err != nil {
 		t.Fatal(err)

@@ -72,6 +72,7 @@ var figures = []figure{
 	{"attention", true, func(g *gen) (image.Image, error) { return g.figAttention() }},
 	{"cfg", true, func(g *gen) (image.Image, error) { return g.figCFG() }},
 	{"samplers", true, func(g *gen) (image.Image, error) { return g.figSamplers() }},
+	{"lora", true, func(g *gen) (image.Image, error) { return g.figLora() }},
 	{"heldout", true, func(g *gen) (image.Image, error) { return g.figHeldOut() }},
 	{"inpaint", true, func(g *gen) (image.Image, error) { return g.figInpaint() }},
 }
