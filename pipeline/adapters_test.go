@@ -292,7 +292,7 @@ func TestAdapterSD2(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mf.Close()
-	ms, err := Load(single, LoadOptions{LoraDir: dir, Tokenizer: filepath.Join(folder, "tokenizer")})
+	ms, err := Load(single, LoadOptions{LoraDir: dir, Tokenizer: filepath.Join(folder, "tokenizer"), Config: folder})
 	if err != nil {
 		t.Fatal(err)
 	}
