@@ -55,6 +55,7 @@ type genFlags struct {
 	karras, overwrite, quiet, fp16                      bool
 
 	inpaint inpaintFlags // --mask, --outpaint, … (inpaint.go)
+	bind    bindFlags    // --bind, … (bind.go)
 }
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -87,6 +88,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.taesd, "taesd", "", "TAESD decoder weights (taesd_decoder.safetensors or .pth): fast, lower-quality final decoding, and previews")
 	fs.StringVar(&f.dumpStages, "dump-stages", "", "write every stage's result to DIR/stages.safetensors (and per-step previews)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	f.bind.add(fs)
 	f.inpaint.register(fs)
 	if err := parse(fs, generateUsage, args, stdout); err != nil {
 		return err
@@ -140,6 +142,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "loaded %s (%v) in %.1fs\n", model.Name, model.Version, time.Since(start).Seconds())
 	}
 
+	if opts.Bind, err = f.bind.binder(f.model); err != nil {
+		return err
+	}
 	var taesd *vae.TinyDecoder
 	if f.taesd != "" {
 		if taesd, err = loadTAESD(f.taesd); err != nil {
