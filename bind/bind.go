@@ -205,6 +205,11 @@ func (b *SynGen) Steer(m *pipeline.Model, s pipeline.BindStep) (*nn.Tensor, erro
 	if len(groups) == 0 {
 		return nil, nil
 	}
+	return b.steer(s, groups)
+}
+
+// steer is Steer for the token groups given.
+func (b *SynGen) steer(s pipeline.BindStep, groups []tokenGroup) (*nn.Tensor, error) {
 	if s.Input.Shape[1] != b.net.Config.InChannels {
 		return nil, errors.New("the U-Net input has other channels than the binder's U-Net")
 	}
