@@ -30,6 +30,10 @@ type EvalOptions struct {
 	// (shapes.HeldOut), 2 for pairs (shapes.HeldOutPairs), 0 for both, N
 	// of each, one shape first.
 	Objects int
+	// WholePairs draws the two-object captions from the pairs held out
+	// whole (shapes.HeldOutWholePairs), for a model trained with
+	// Options.Recipe.HoldOutPairs.
+	WholePairs bool
 	// Bind, when set, is passed to every generation as
 	// pipeline.Options.Bind (inference-time attention guidance).
 	Bind pipeline.Binder
@@ -125,7 +129,11 @@ func EvaluateModel(m *pipeline.Model, o EvalOptions) (*Evaluation, error) {
 	if o.Objects != 1 {
 		// Image i of the pairs has seed o.Seed<<20 | 1<<19 | i, apart from
 		// the single shapes' seeds.
-		for i, p := range shapes.HeldOutPairs(o.N, o.Seed) {
+		pairs := shapes.HeldOutPairs(o.N, o.Seed)
+		if o.WholePairs {
+			pairs = shapes.HeldOutWholePairs(o.N, o.Seed)
+		}
+		for i, p := range pairs {
 			img, err := generate(p.Caption, o.Seed<<20|1<<19|uint64(i))
 			if err != nil {
 				return nil, err

@@ -90,8 +90,23 @@ func HoldOutPair(s Spec) bool {
 // "B below A" or "B to the right of A", and "A on the left and B on the
 // right" (or at the top and at the bottom). Sizes and the background are
 // stated, as in HeldOut. With n over len(AllPairs(Eval)) the list repeats.
-func HeldOutPairs(n int, seed uint64) []Prompt {
-	all := AllPairs(Eval)
+func HeldOutPairs(n int, seed uint64) []Prompt { return heldOutPairs(AllPairs(Eval), n, seed) }
+
+// HeldOutWholePairs is HeldOutPairs drawn only from the pairs held out
+// whole (HoldOutPair): the evaluation of a model trained with
+// Recipe.HoldOutPairs, whose training showed none of these pairs of
+// coloured kinds in that arrangement at any size or on any background.
+func HeldOutWholePairs(n int, seed uint64) []Prompt {
+	var whole []Spec
+	for _, s := range AllPairs(Eval) {
+		if HoldOutPair(s) {
+			whole = append(whole, s)
+		}
+	}
+	return heldOutPairs(whole, n, seed)
+}
+
+func heldOutPairs(all []Spec, n int, seed uint64) []Prompt {
 	r := rand.New(rand.NewPCG(seed, 2))
 	r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 	out := make([]Prompt, n)

@@ -127,3 +127,17 @@ func pairAccuracy(results []PairResult) []accRow {
 	}
 	return rows
 }
+
+func TestHeldOutWholePairs(t *testing.T) {
+	ps := HeldOutWholePairs(300, 0)
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if !HoldOutPair(p.Spec) || p.Spec.Split() != Eval {
+			t.Fatalf("%q is not a pair held out whole", p.Caption)
+		}
+		seen[p.Caption] = true
+	}
+	if len(seen) < 290 {
+		t.Errorf("only %d distinct prompts of 300", len(seen))
+	}
+}

@@ -141,6 +141,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&o.Seed, "seed", d.Seed, "seed of the captions' order and the images")
 	fs.StringVar(&o.Grid, "grid", "", "write a PNG grid of the first 64 images here")
 	fs.IntVar(&o.Objects, "objects", 0, "captions of 1 shape, 2 shapes (held-out pairs), or 0: both, --n of each")
+	fs.BoolVar(&o.WholePairs, "whole-pairs", false, "two-shape captions only of pairs held out whole (for models trained with --hold-out-pairs)")
 	var bf bindFlags
 	bf.add(fs)
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
