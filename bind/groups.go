@@ -1,7 +1,6 @@
 package bind
 
 import (
-	"strings"
 	"unicode"
 )
 
@@ -59,7 +58,7 @@ func ParseGroups(prompt string) []Group {
 		for j < len(prompt) && (isWordByte(prompt[j]) || decimalPoint(prompt, j)) {
 			j++
 		}
-		w := strings.ToLower(prompt[i:j])
+		w := asciiLower(prompt[i:j])
 		switch {
 		case splitWords[w]:
 			flush()
@@ -90,4 +89,16 @@ func isNumber(w string) bool {
 // decimalPoint reports whether s[j] is a '.' between digits ("1.2").
 func decimalPoint(s string, j int) bool {
 	return s[j] == '.' && j > 0 && j+1 < len(s) && unicode.IsDigit(rune(s[j-1])) && unicode.IsDigit(rune(s[j+1]))
+}
+
+// asciiLower lower-cases ASCII letters only, keeping every other byte (so
+// that a word's length and offset stay those of the prompt).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
