@@ -16,6 +16,7 @@ type bindFlags struct {
 	on     bool
 	scale  float64
 	until  float64
+	side   int
 	groups []string
 }
 
@@ -23,6 +24,7 @@ func (b *bindFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&b.on, "bind", false, "bind each word's attributes to its object (SynGen attention guidance; slower: about 2× per steered step)")
 	fs.Float64Var(&b.scale, "bind-scale", 20, "--bind: step size of the latent update")
 	fs.Float64Var(&b.until, "bind-until", 0.5, "--bind: share of the steps steered, from the first")
+	fs.IntVar(&b.side, "bind-maps", 16, "--bind: read the cross-attention maps of the largest side up to this (16: SD 1.5's 16×16 at 512 px)")
 	fs.StringArrayVar(&b.groups, "bind-group", nil, `--bind: a noun with its modifiers, e.g. "red circle" (repeat; default: parsed from the prompt)`)
 }
 
@@ -37,9 +39,11 @@ func (b *bindFlags) binder(dir string) (pipeline.Binder, error) {
 		return nil, usagef("--bind-scale must be positive, got %g", b.scale)
 	case b.until <= 0 || b.until > 1:
 		return nil, usagef("--bind-until must be in (0, 1], got %g", b.until)
+	case b.side < 1:
+		return nil, usagef("--bind-maps must be positive, got %d", b.side)
 	}
 	if st, err := os.Stat(filepath.Join(dir, "unet")); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("--bind: %s is not a diffusers folder with unet/ (single-file checkpoints are not supported by --bind yet)", dir)
 	}
-	return bind.Load(dir, bind.Options{Scale: b.scale, Until: b.until, Groups: b.groups})
+	return bind.Load(dir, bind.Options{Scale: b.scale, Until: b.until, MaxSide: b.side, Groups: b.groups})
 }
