@@ -74,7 +74,7 @@ func BenchmarkStep(b *testing.B) {
 	ctx1 := nn.From(ctx2.Data[:ctx2.Len()/2], 1, 77, cfg.CrossAttentionDim)
 	b.Run("bind", func(b *testing.B) {
 		for range b.N {
-			d, err := syn.steer(pipeline.BindStep{Cond: ctx1, Input: x1, Timestep: 500, Steps: 50}, []tokenGroup{{2, 3}, {6, 7}})
+			d, err := syn.steer(pipeline.BindStep{Cond: ctx1, Input: x1, Timestep: 500, Steps: 50}, []tokenGroup{{2, 3}, {6, 7}}, []int{1, 2, 3, 4, 5, 6, 7})
 			if err != nil || d == nil {
 				b.Fatal(d, err)
 			}

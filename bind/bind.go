@@ -18,8 +18,9 @@ import (
 
 // Options are SynGen's settings. Zero values take the defaults.
 type Options struct {
-	// Scale is the step size α₀: the latent moves by −α₀·√s·∂L/∂x
-	// (default 20, the paper's).
+	// Scale is the step size α: the latent moves by −α·∂L/∂x on each
+	// steered step (default 20, the reference implementation's
+	// syngen_step_size).
 	Scale float64
 	// Until is the share of the steps that are steered, from the first
 	// (default 0.5: SynGen's 25 of 50).
@@ -135,8 +136,9 @@ func (b *SynGen) mapSide(h int) int {
 }
 
 // tokenGroups maps the prompt's groups to token positions in the
-// encoder's 77 (BOS first); words past the first chunk are left out.
-func (b *SynGen) tokenGroups(m *pipeline.Model, prompt string) []tokenGroup {
+// encoder's 77 (BOS first), and lists the positions of all the prompt's
+// tokens; words past the first chunk are left out.
+func (b *SynGen) tokenGroups(m *pipeline.Model, prompt string) ([]tokenGroup, []int) {
 	var groups []Group
 	if len(b.opts.Groups) > 0 {
 		for _, g := range b.opts.Groups {
@@ -175,6 +177,12 @@ func (b *SynGen) tokenGroups(m *pipeline.Model, prompt string) []tokenGroup {
 		}
 		return -1
 	}
+	var words []int
+	for i := range toks {
+		if i+1 < 76 {
+			words = append(words, i+1)
+		}
+	}
 	var out []tokenGroup
 	for _, g := range groups {
 		var tg tokenGroup
@@ -187,7 +195,7 @@ func (b *SynGen) tokenGroups(m *pipeline.Model, prompt string) []tokenGroup {
 			out = append(out, tg)
 		}
 	}
-	return out
+	return out, words
 }
 
 // Steer implements pipeline.Binder: in the first Until of the steps it
@@ -201,15 +209,16 @@ func (b *SynGen) Steer(m *pipeline.Model, s pipeline.BindStep) (*nn.Tensor, erro
 	if float64(s.Step) >= b.opts.Until*float64(s.Steps) {
 		return nil, nil
 	}
-	groups := b.tokenGroups(m, s.Prompt)
+	groups, words := b.tokenGroups(m, s.Prompt)
 	if len(groups) == 0 {
 		return nil, nil
 	}
-	return b.steer(s, groups)
+	return b.steer(s, groups, words)
 }
 
-// steer is Steer for the token groups given.
-func (b *SynGen) steer(s pipeline.BindStep, groups []tokenGroup) (*nn.Tensor, error) {
+// steer is Steer for the token groups given, among the prompt's tokens at
+// positions words.
+func (b *SynGen) steer(s pipeline.BindStep, groups []tokenGroup, words []int) (*nn.Tensor, error) {
 	if s.Input.Shape[1] != b.net.Config.InChannels {
 		return nil, errors.New("the U-Net input has other channels than the binder's U-Net")
 	}
@@ -228,14 +237,13 @@ func (b *SynGen) steer(s pipeline.BindStep, groups []tokenGroup) (*nn.Tensor, er
 	}
 	agg = tp.Scale(agg, 1/float32(len(b.maps))) // (1, h·w, 77): the mean map of each token
 	n, mt := agg.Shape()[1], agg.Shape()[2]
-	loss, g := synGenLoss(agg.Value.Data, n, mt, groups)
+	loss, g := synGenLoss(agg.Value.Data, n, mt, groups, words)
 	b.Losses = append(b.Losses, loss)
 	tp.BackwardWith(agg, nn.From(g, agg.Shape()...))
 	if x.Grad == nil {
 		return nil, nil
 	}
-	sched := 1 - 0.5*float64(s.Step)/float64(max(1, s.Steps-1)) // linspace(1, 0.5)
-	alpha := float32(b.opts.Scale * math.Sqrt(sched))
+	alpha := float32(b.opts.Scale) // constant over the steered steps, as the reference's syngen_step_size
 	d := x.Grad
 	for i := range d.Data {
 		d.Data[i] *= -alpha

@@ -14,14 +14,18 @@
 //	      − ½ (mean_o D(mod, o) + mean_o D(noun, o)) ]
 //
 // where D is the symmetric Kullback-Leibler divergence between two maps
-// normalised to sum 1 over the image, and o runs over the words of the
-// other groups. The maps are the cross-attention probabilities of the
-// prompt's tokens, averaged over heads and over every cross-attention layer
-// at the largest map side of at most 16 (16×16 for SD 1.5 at 512×512, as the
-// paper; 8×8 for sd-mini). Before each of the first half of the steps the
-// latent moves by −α·∂L/∂x with α = 20·√s, s going linearly from 1 to 0.5
-// over the schedule (the reference implementation's step size and
-// schedule).
+// normalised to sum 1 over the image, and o runs over the prompt's other
+// tokens (every token outside the group, between the start and end
+// tokens); a group without modifiers adds nothing. The maps are the
+// cross-attention probabilities of the prompt's tokens, averaged over heads
+// and over every cross-attention layer at the largest map side of at most
+// 16 (16×16 for SD 1.5 at 512×512, as the reference's attn_res; 8×8 for
+// sd-mini). Before each of the first half of the steps (the reference's 25
+// of 50) the latent moves by −α·∂L/∂x with α = 20, the reference
+// implementation's syngen_step_size; the reference feeds the U-Net the
+// latent unscaled with DDIM/PNDM-type samplers, where the two agree; sdgo
+// differentiates with respect to the U-Net's input as the sampler scales
+// it, and moves the latent so that the input moves by −α·∂L/∂x.
 //
 // The gradient runs back through the U-Net on a grad.Tape: a frozen copy
 // of the U-Net's weights in package sdmini's trainable U-Net, which records

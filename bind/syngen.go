@@ -1,6 +1,9 @@
 package bind
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // mapEps keeps a normalised map's logarithm finite where attention is zero.
 const mapEps = 1e-8
@@ -10,15 +13,24 @@ type tokenGroup []int
 
 // synGenLoss returns SynGen's loss on the maps a (N pixels, M tokens,
 // row-major: a[n*m+j] is token j's attention at pixel n) for the groups,
-// and its gradient with respect to a (same layout). See the package doc
+// the prompt's tokens being at positions words (every token between the
+// start and end tokens: a group's "outside" is the rest of them), and its
+// gradient with respect to a (same layout). Groups without modifiers add
+// nothing, as in the reference implementation. See the package doc
 // for the loss. Each map is normalised over the pixels, p = (a+ε)/Σ(a+ε);
 // D(p, q) = ½ Σ (p−q)(ln p − ln q), whose gradient in p is
 // ½ (ln p/q + 1 − q/p); through the normalisation,
 // ∂L/∂a_n = (∂L/∂p_n − Σ_k p_k ∂L/∂p_k) / Σ(a+ε).
-func synGenLoss(a []float32, n, m int, groups []tokenGroup) (float64, []float32) {
+func synGenLoss(a []float32, n, m int, groups []tokenGroup, words []int) (float64, []float32) {
 	used := map[int]bool{}
 	for _, g := range groups {
+		if len(g) < 2 {
+			continue
+		}
 		for _, j := range g {
+			used[j] = true
+		}
+		for _, j := range words {
 			used[j] = true
 		}
 	}
@@ -53,19 +65,16 @@ func synGenLoss(a []float32, n, m int, groups []tokenGroup) (float64, []float32)
 			gy[i] += w * 0.5 * (-lr + 1 - px[i]/py[i])
 		}
 	}
-	for gi, g := range groups {
+	for _, g := range groups {
+		if len(g) < 2 {
+			continue
+		}
 		noun, mods := g[len(g)-1], g[:len(g)-1]
 		var outside []int
-		for gj, h := range groups {
-			if gj != gi {
-				outside = append(outside, h...)
+		for _, j := range words {
+			if !slices.Contains(g, j) {
+				outside = append(outside, j)
 			}
-		}
-		if len(mods) == 0 {
-			for _, o := range outside {
-				d(noun, o, -1/float64(len(outside)))
-			}
-			continue
 		}
 		for _, mod := range mods {
 			d(mod, noun, 1)

@@ -16,15 +16,16 @@ func TestSynGenGradient(t *testing.T) {
 		a[i] = 0.05 + r.Float32()
 	}
 	groups := []tokenGroup{{1, 2}, {3, 4}, {5}}
-	_, g := synGenLoss(a, n, m, groups)
+	words := []int{1, 2, 3, 4, 5}
+	_, g := synGenLoss(a, n, m, groups, words)
 	const eps = 1e-3
 	worst := 0.0
 	for i := range a {
 		v := a[i]
 		a[i] = v + eps
-		lp, _ := synGenLoss(a, n, m, groups)
+		lp, _ := synGenLoss(a, n, m, groups, words)
 		a[i] = v - eps
-		lm, _ := synGenLoss(a, n, m, groups)
+		lm, _ := synGenLoss(a, n, m, groups, words)
 		a[i] = v
 		num := (lp - lm) / (2 * eps)
 		worst = max(worst, math.Abs(num-float64(g[i])))
@@ -47,8 +48,9 @@ func TestSynGenLossPrefersBinding(t *testing.T) {
 		return a
 	}
 	groups := []tokenGroup{{1, 2}, {3, 4}}
-	bound, _ := synGenLoss(maps(left, left, right, right), n, m, groups)
-	leaked, _ := synGenLoss(maps(right, left, left, right), n, m, groups)
+	words := []int{1, 2, 3, 4}
+	bound, _ := synGenLoss(maps(left, left, right, right), n, m, groups, words)
+	leaked, _ := synGenLoss(maps(right, left, left, right), n, m, groups, words)
 	if !(bound < leaked) {
 		t.Errorf("bound maps lose %g, leaked ones %g: want bound lower", bound, leaked)
 	}
