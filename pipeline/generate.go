@@ -257,7 +257,10 @@ func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if o.Bind != nil && inp == nil {
+		if o.Bind != nil {
+			if inp != nil {
+				return nil, fmt.Errorf("bind: not supported with inpainting")
+			}
 			if err := m.steer(o, sched, i, len(steps), steps[i], latents, cond); err != nil {
 				return nil, err
 			}
