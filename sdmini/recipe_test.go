@@ -24,7 +24,7 @@ func TestBindingRecipe(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", s.Name, err, log.String())
 		}
 	}
-	for _, want := range []string{"clip step 2/2 loss", "unet step 2/2 loss"} {
+	for _, want := range []string{"clip step 2/2 loss", "clip: binding: each held-out pair image", "unet step 2/2 loss"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
