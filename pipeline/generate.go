@@ -87,6 +87,9 @@ type Options struct {
 
 	adapters *generation // set by Generate: the adapters in use
 	usedTI   map[*lora.Embedding]bool
+	// Bind, when set, steers the latents before each step by the gradient
+	// of a cross-attention loss (package bind: SynGen, Attend-and-Excite).
+	Bind Binder
 }
 
 // LatentDecoder turns the U-Net's latents (B, 4, h, w) into images
@@ -285,6 +288,14 @@ func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint
 	for i := first; i < len(steps); i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if o.Bind != nil {
+			if inp != nil {
+				return nil, fmt.Errorf("bind: not supported with inpainting")
+			}
+			if err := m.steer(o, sched, i, len(steps), steps[i], latents, cond); err != nil {
+				return nil, err
+			}
 		}
 		if err := sched.ScaleModelInput(i, in.Data, latents.Data); err != nil {
 			return nil, err

@@ -26,6 +26,17 @@ type EvalOptions struct {
 	Seed     uint64  // picks the captions' order and the images' seeds
 	Grid     string  // if set, a PNG grid of the first 64 images is written here
 	Log      io.Writer
+	// Objects chooses the held-out captions: 1 for single shapes
+	// (shapes.HeldOut), 2 for pairs (shapes.HeldOutPairs), 0 for both, N
+	// of each, one shape first.
+	Objects int
+	// WholePairs draws the two-object captions from the pairs held out
+	// whole (shapes.HeldOutWholePairs), for a model trained with
+	// Options.Recipe.HoldOutPairs.
+	WholePairs bool
+	// Bind, when set, is passed to every generation as
+	// pipeline.Options.Bind (inference-time attention guidance).
+	Bind pipeline.Binder
 }
 
 // DefaultEvalOptions are the settings `sdgo eval` runs Evaluate with when
@@ -49,6 +60,13 @@ type Evaluation struct {
 	Results  []shapes.Result // the scorer's verdict on each image
 	Table    string          // shapes.Table of the results
 	PerImage time.Duration   // mean generation time of one image
+
+	// Two-object captions (Objects 0 or 2): their prompts, images and
+	// per-object verdicts, and shapes.PairTable of those.
+	Pairs       []shapes.Prompt
+	PairImages  []image.Image
+	PairResults []shapes.PairResult
+	PairTable   string
 }
 
 // Evaluate generates one 64×64 image for each of o.N held-out captions
@@ -76,29 +94,67 @@ func EvaluateModel(m *pipeline.Model, o EvalOptions) (*Evaluation, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if o.Objects < 0 || o.Objects > 2 {
+		return nil, fmt.Errorf("sdmini: eval: objects must be 1, 2 or 0 (both), got %d", o.Objects)
+	}
 	ev := &Evaluation{}
 	began := time.Now()
-	for i, spec := range shapes.HeldOut(o.N, o.Seed) {
-		caption := spec.String()
+	generate := func(caption string, seed uint64) (image.Image, error) {
 		res, err := m.Generate(context.Background(), pipeline.Options{
 			Prompt: caption, Steps: o.Steps, CFGScale: o.CFGScale, Sampler: o.Sampler,
-			Seed: o.Seed<<20 | uint64(i),
+			Seed: seed, Bind: o.Bind,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sdmini: eval %q: %w", caption, err)
 		}
-		img := res[0].Image
-		ev.Specs = append(ev.Specs, spec)
-		ev.Images = append(ev.Images, img)
-		ev.Results = append(ev.Results, shapes.Score(img, spec))
-		if (i+1)%20 == 0 {
-			fmt.Fprintf(o.Log, "eval: %d/%d images\n", i+1, o.N)
-		}
+		return res[0].Image, nil
 	}
-	ev.PerImage = time.Since(began) / time.Duration(o.N)
-	ev.Table = shapes.Table(ev.Results)
+	images := 0
+	if o.Objects != 2 {
+		for i, spec := range shapes.HeldOut(o.N, o.Seed) {
+			img, err := generate(spec.String(), o.Seed<<20|uint64(i))
+			if err != nil {
+				return nil, err
+			}
+			ev.Specs = append(ev.Specs, spec)
+			ev.Images = append(ev.Images, img)
+			ev.Results = append(ev.Results, shapes.Score(img, spec))
+			if (i+1)%20 == 0 {
+				fmt.Fprintf(o.Log, "eval: %d/%d images of one shape\n", i+1, o.N)
+			}
+		}
+		ev.Table = shapes.Table(ev.Results)
+		images += o.N
+	}
+	if o.Objects != 1 {
+		// Image i of the pairs has seed o.Seed<<20 | 1<<19 | i, apart from
+		// the single shapes' seeds.
+		pairs := shapes.HeldOutPairs(o.N, o.Seed)
+		if o.WholePairs {
+			pairs = shapes.HeldOutWholePairs(o.N, o.Seed)
+		}
+		for i, p := range pairs {
+			img, err := generate(p.Caption, o.Seed<<20|1<<19|uint64(i))
+			if err != nil {
+				return nil, err
+			}
+			ev.Pairs = append(ev.Pairs, p)
+			ev.PairImages = append(ev.PairImages, img)
+			ev.PairResults = append(ev.PairResults, shapes.ScorePair(img, p.Spec))
+			if (i+1)%20 == 0 {
+				fmt.Fprintf(o.Log, "eval: %d/%d images of two shapes\n", i+1, o.N)
+			}
+		}
+		ev.PairTable = shapes.PairTable(ev.PairResults)
+		images += o.N
+	}
+	ev.PerImage = time.Since(began) / time.Duration(images)
 	if o.Grid != "" {
-		grid := shapes.Grid(ev.Images[:min(64, len(ev.Images))], 8)
+		imgs := ev.Images
+		if len(imgs) == 0 {
+			imgs = ev.PairImages
+		}
+		grid := shapes.Grid(imgs[:min(64, len(imgs))], 8)
 		err := atomicfile.WriteFunc(o.Grid, true, func(f *os.File) error { return png.Encode(f, grid) })
 		if err != nil {
 			return nil, fmt.Errorf("sdmini: eval grid: %w", err)

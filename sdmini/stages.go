@@ -18,11 +18,11 @@ import (
 
 // trainingImages renders n training scenes drawn from r as a batch
 // (n, 3, 64, 64) in [-1, 1], with the scenes.
-func trainingImages(r *rand.Rand, n int) (*nn.Tensor, []shapes.Scene) {
+func trainingImages(r *rand.Rand, n int, rc shapes.Recipe) (*nn.Tensor, []shapes.Scene) {
 	scenes := make([]shapes.Scene, n)
 	data := make([]float32, 0, n*3*ImageSize*ImageSize)
 	for i := range scenes {
-		scenes[i] = shapes.Sample(r, shapes.Train)
+		scenes[i] = shapes.SampleRecipe(r, shapes.Train, rc)
 		data = shapes.ToTensor(data, scenes[i].Render(ImageSize))
 	}
 	return nn.From(data, n, 3, ImageSize, ImageSize), scenes
@@ -35,7 +35,7 @@ func TrainBPE(o Options) error {
 	r := rand.New(rand.NewPCG(o.Seed, saltBPE))
 	captions := make([]string, o.Steps)
 	for i := range captions {
-		captions[i] = shapes.Sample(r, shapes.Train).Caption(r)
+		captions[i] = shapes.SampleRecipe(r, shapes.Train, o.Recipe).CaptionRecipe(r, o.Recipe)
 	}
 	v, err := LearnBPE(captions)
 	if err != nil {
@@ -131,15 +131,24 @@ func TrainCLIP(o Options) error {
 	}
 	t := &trainer{name: "clip", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltCLIP}
 	t.step = func(tp *grad.Tape, r *rand.Rand) *grad.Var {
-		imgs, scenes := trainingImages(r, o.Batch)
+		imgs, scenes := trainingImages(r, o.Batch, o.Recipe)
 		captions := make([]string, o.Batch)
 		for i, s := range scenes {
-			captions[i] = s.Caption(r)
+			captions[i] = s.CaptionRecipe(r, o.Recipe)
 		}
 		ids := trimAfterEOS(encodeCaptions(tok, captions), tok.EOS())
 		txt := tp.L2Normalize(proj.Forward(tp, Pool(tp, ids, text.Forward(tp, ids)))) // (B, dim)
 		img := tp.L2Normalize(vision.forward(tp, grad.Const(imgs)))                   // (B, dim)
 		logits := tp.MulScalar(tp.MatMul(img, txt, false, true), tp.Exp(logitScale))  // (B, B): image i vs caption j
+		if o.HardNegatives {
+			if negs := hardNegatives(scenes, captions); len(negs) > 0 {
+				nids := trimAfterEOS(encodeCaptions(tok, negs), tok.EOS())
+				neg := tp.L2Normalize(proj.Forward(tp, Pool(tp, nids, text.Forward(tp, nids))))       // (K, dim)
+				negLogits := tp.MulScalar(tp.MatMul(img, neg, false, true), tp.Exp(logitScale))       // (B, K): image i vs swapped caption k
+				perImage := tp.CrossEntropy(tp.Concat(logits, negLogits), labels)                     // each image picks its caption among B+K
+				return tp.Scale(tp.Add(perImage, tp.CrossEntropy(tp.Transpose(logits), labels)), 0.5) // captions pick among the B images
+			}
+		}
 		perImage := tp.CrossEntropy(logits, labels)
 		perCaption := tp.CrossEntropy(tp.Transpose(logits), labels)
 		return tp.Scale(tp.Add(perImage, perCaption), 0.5)
@@ -148,6 +157,16 @@ func TrainCLIP(o Options) error {
 	if _, err := t.run(); err != nil {
 		return err
 	}
+	embed := func(tp *grad.Tape, imgs *nn.Tensor, captions []string) (img, txt *grad.Var) {
+		ids := trimAfterEOS(encodeCaptions(tok, captions), tok.EOS())
+		txt = tp.L2Normalize(proj.Forward(tp, Pool(tp, ids, text.Forward(tp, ids))))
+		if imgs != nil {
+			img = tp.L2Normalize(vision.forward(tp, grad.Const(imgs)))
+		}
+		return img, txt
+	}
+	fmt.Fprintf(o.Log, "clip: binding: each held-out pair image is closer to its caption than to the caption with its colours swapped in %.1f%% of %d\n",
+		100*bindingAccuracy(embed, rand.New(rand.NewPCG(o.Seed, saltEval)), bindingPairs), bindingPairs)
 	if err := exportParams(ps, "text_model.", filepath.Join(o.Dir, textWeights)); err != nil {
 		return err
 	}
@@ -244,7 +263,7 @@ func TrainVAE(o Options) error {
 	}
 	t := &trainer{name: "vae", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltVAE}
 	t.step = func(tp *grad.Tape, r *rand.Rand) *grad.Var {
-		imgs, scenes := trainingImages(r, o.Batch)
+		imgs, scenes := trainingImages(r, o.Batch, o.Recipe)
 		x := grad.Const(imgs)
 		moments := m.Encode(tp, x)                      // (B, 2·4, 8, 8)
 		mean := selectChannels(tp, moments, 0, lat)     // μ (B, 4, 8, 8)
@@ -297,7 +316,7 @@ func ScalingFactor(v *vae.Model, r *rand.Rand, n int) (float64, error) {
 	var sum, sq float64
 	count := 0
 	for done := 0; done < n; done += 64 {
-		imgs, _ := trainingImages(r, min(64, n-done))
+		imgs, _ := trainingImages(r, min(64, n-done), shapes.Recipe{})
 		d, err := v.Encode(imgs)
 		if err != nil {
 			return 0, err
@@ -319,3 +338,64 @@ func ScalingFactor(v *vae.Model, r *rand.Rand, n int) (float64, error) {
 
 // elapsed formats the time since t for log lines.
 func elapsed(t time.Time) string { return time.Since(t).Round(100 * time.Millisecond).String() }
+
+// hardNegatives returns, for every two-shape scene of the batch with two
+// colours, its caption with the colours swapped (shapes.Scene.SwapColours):
+// captions of the same words bound the wrong way, which the text encoder
+// must tell from the right one (Options.HardNegatives).
+func hardNegatives(scenes []shapes.Scene, captions []string) []string {
+	var negs []string
+	for i, s := range scenes {
+		if c, ok := s.SwapColours(captions[i]); ok {
+			negs = append(negs, c)
+		}
+	}
+	return negs
+}
+
+// bindingPairs is the number of held-out pair images bindingAccuracy scores.
+const bindingPairs = 256
+
+// bindingAccuracy is the share of n held-out two-colour pair scenes (drawn
+// from r, which no training step uses) whose image embedding is closer to
+// the embedding of their caption than to that of the caption with the
+// colours swapped (shapes.Scene.SwapColours): how well the text tower,
+// with the image tower it was trained against, tells "a red circle above a
+// blue square" from "a blue circle above a red square". embed returns the
+// L2-normalised embeddings (B, dim) of a batch of images (nil: none) and of
+// captions. It reads the weights only.
+func bindingAccuracy(embed func(tp *grad.Tape, imgs *nn.Tensor, captions []string) (img, txt *grad.Var), r *rand.Rand, n int) float64 {
+	right := 0
+	tp := grad.NewTape()
+	for done := 0; done < n; done += 32 {
+		k := min(32, n-done)
+		var data []float32
+		captions := make([]string, 0, k)
+		swapped := make([]string, 0, k)
+		for len(captions) < k {
+			s := shapes.Sample(r, shapes.Eval)
+			c := s.Caption(r)
+			sw, ok := s.SwapColours(c)
+			if !ok {
+				continue
+			}
+			data = shapes.ToTensor(data, s.Render(ImageSize))
+			captions, swapped = append(captions, c), append(swapped, sw)
+		}
+		tp.Reset()
+		img, txt := embed(tp, nn.From(data, k, 3, ImageSize, ImageSize), captions)
+		_, neg := embed(tp, nil, swapped)
+		dim := img.Shape()[1]
+		for i := range k {
+			var pos, alt float32
+			for j := range dim {
+				pos += img.Value.Data[i*dim+j] * txt.Value.Data[i*dim+j]
+				alt += img.Value.Data[i*dim+j] * neg.Value.Data[i*dim+j]
+			}
+			if pos > alt {
+				right++
+			}
+		}
+	}
+	return float64(right) / float64(n)
+}

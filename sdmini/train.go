@@ -14,6 +14,7 @@ import (
 
 	"github.com/sdgo/sdgo/grad"
 	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/shapes"
 )
 
 // Options are the settings of a training stage. Zero values take the
@@ -40,6 +41,17 @@ type Options struct {
 	Scenes int
 	// LogEvery is the number of steps between progress lines (default 20).
 	LogEvery int
+	// Recipe holds the training data's knobs for two-object binding (more
+	// and distinct pairs, relation captions, pairs held out whole); the
+	// zero Recipe is the default recipe, the built-in weights'. It shapes
+	// every stage's training scenes and captions (the VAE's scaling factor
+	// is measured on the default world).
+	Recipe shapes.Recipe
+	// HardNegatives makes the clip stage contrast each image also against
+	// the captions of the batch's two-colour pairs with their colours
+	// swapped (shapes.Scene.SwapColours), so that the text encoder learns
+	// which colour goes with which shape. Off by default.
+	HardNegatives bool
 	// Log receives the progress lines; nil discards them.
 	Log io.Writer
 }

@@ -40,6 +40,13 @@ func newUNetResnet(b layers.Builder, cfg unet.Config, in, out int) *layers.Resne
 type attention struct {
 	Q, K, V, Out layers.Linear
 	heads        int
+	probe        *crossProbe // set on cross-attentions by UNet.ProbeCrossAttention
+}
+
+// crossProbe is a cross-attention's hook with the side of its map.
+type crossProbe struct {
+	fn   CrossAttentionProbe
+	h, w int
 }
 
 // newAttention creates an attention from dim-wide tokens to ctxDim-wide
@@ -57,7 +64,11 @@ func newAttention(b layers.Builder, dim, ctxDim, heads int, bias bool) attention
 
 // forward attends from x (B, N, C) to ctx (B, M, Ctx): (B, N, C) -> (B, N, C).
 func (a attention) forward(tp *grad.Tape, x, ctx *grad.Var) *grad.Var {
-	o := tp.Attention(a.Q.Forward(tp, x), a.K.Forward(tp, ctx), a.V.Forward(tp, ctx), a.heads, false)
+	q, k := a.Q.Forward(tp, x), a.K.Forward(tp, ctx) // in the order the training tape has always recorded them
+	if a.probe != nil {
+		a.probe.fn(tp, q, k, a.heads, a.probe.h, a.probe.w)
+	}
+	o := tp.Attention(q, k, a.V.Forward(tp, ctx), a.heads, false)
 	return a.Out.Forward(tp, o)
 }
 
@@ -72,6 +83,7 @@ type transformer2D struct {
 	ProjIn  layers.Linear // a (C, C) Linear (use_linear_projection; the 1×1 conv form holds the same numbers)
 	Blocks  []*basicBlock
 	ProjOut layers.Linear
+	probe   CrossAttentionProbe // see UNet.ProbeCrossAttention
 }
 
 func newTransformer2D(b layers.Builder, cfg unet.Config, dim, heads, depth int) *transformer2D {
@@ -98,6 +110,11 @@ func newTransformer2D(b layers.Builder, cfg unet.Config, dim, heads, depth int) 
 // forward: (B, C, H, W) with ctx (B, M, Ctx) -> (B, C, H, W).
 func (t *transformer2D) forward(tp *grad.Tape, x, ctx *grad.Var) *grad.Var {
 	s := x.Shape()
+	if t.probe != nil {
+		for _, bl := range t.Blocks {
+			bl.Attn2.probe = &crossProbe{t.probe, s[2], s[3]}
+		}
+	}
 	tok := t.ProjIn.Forward(tp, toTokens(tp, t.Norm.Forward(tp, x))) // (B, H·W, C)
 	for _, bl := range t.Blocks {
 		n := bl.Norm1.Forward(tp, tok)
@@ -246,4 +263,30 @@ func (m *UNet) Forward(tp *grad.Tape, x *grad.Var, t []float32, ctx *grad.Var) *
 	// 6. Post-process.
 	h = tp.SiLU(m.ConvNormOut.Forward(tp, h))
 	return m.ConvOut.Forward(tp, h) // (B, C0, h, w) -> (B, C_out, h, w)
+}
+
+// CrossAttentionProbe sees a cross-attention's queries q (B, h·w, C) and
+// keys k (B, M, C) as they are recorded on the tape, with the number of
+// heads and the side of the map (h, w); it may record more operations on
+// them (grad.Tape.AttentionProbs, to put a loss on the maps).
+type CrossAttentionProbe func(tp *grad.Tape, q, k *grad.Var, heads, h, w int)
+
+// ProbeCrossAttention makes every cross-attention of the U-Net call fn in
+// Forward (nil removes it). Inference-time guidance (package bind) reads the
+// maps this way; training never sets it.
+func (m *UNet) ProbeCrossAttention(fn CrossAttentionProbe) {
+	var ts []*transformer2D
+	for _, d := range m.Down {
+		ts = append(ts, d.Attentions...)
+	}
+	ts = append(ts, m.Mid.Attention)
+	for _, u := range m.Up {
+		ts = append(ts, u.Attentions...)
+	}
+	for _, t := range ts {
+		t.probe = fn
+		for _, bl := range t.Blocks {
+			bl.Attn2.probe = nil
+		}
+	}
 }

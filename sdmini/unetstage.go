@@ -67,11 +67,11 @@ type latentPool struct {
 
 // encodePool renders n training scenes drawn from r and encodes them with
 // the VAE (the distribution's mean), scaled by its scaling factor.
-func encodePool(v *vae.Model, r *rand.Rand, n int) (*latentPool, error) {
+func encodePool(v *vae.Model, r *rand.Rand, n int, rc shapes.Recipe) (*latentPool, error) {
 	p := &latentPool{}
 	sf := float32(v.Config.ScalingFactor)
 	for done := 0; done < n; done += 64 {
-		imgs, scenes := trainingImages(r, min(64, n-done))
+		imgs, scenes := trainingImages(r, min(64, n-done), rc)
 		d, err := v.Encode(imgs)
 		if err != nil {
 			return nil, err
@@ -118,7 +118,7 @@ func TrainUNet(o Options) error {
 		scenes = DefaultScenes
 	}
 	began := time.Now()
-	pool, err := encodePool(v, rand.New(rand.NewPCG(o.Seed, saltUNet<<40|1<<39)), scenes)
+	pool, err := encodePool(v, rand.New(rand.NewPCG(o.Seed, saltUNet<<40|1<<39)), scenes, o.Recipe)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func TrainUNet(o Options) error {
 		for b := range o.Batch {
 			i := r.IntN(len(pool.scenes))
 			if r.Float64() >= captionDropout {
-				captions[b] = pool.scenes[i].Caption(r)
+				captions[b] = pool.scenes[i].CaptionRecipe(r, o.Recipe)
 			}
 			step := r.IntN(schedCfg.TrainSteps)
 			ts[b] = float32(step)

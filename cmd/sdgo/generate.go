@@ -57,6 +57,7 @@ type genFlags struct {
 	karras, overwrite, quiet, fp16                      bool
 
 	inpaint   inpaintFlags // --mask, --outpaint, … (inpaint.go)
+	bind      bindFlags    // --bind, … (bind.go)
 	maxMemory string
 	vaeTiling bool
 }
@@ -92,6 +93,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	fs.StringVar(&f.taesd, "taesd", "", "TAESD decoder weights (taesd_decoder.safetensors or .pth): fast, lower-quality final decoding, and previews")
 	fs.StringVar(&f.dumpStages, "dump-stages", "", "write every stage's result to DIR/stages.safetensors (and per-step previews)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	f.bind.add(fs)
 	f.inpaint.register(fs)
 	fs.StringVar(&f.maxMemory, "max-memory", "", "refuse jobs whose estimated peak memory exceeds this (e.g. 6GB; default: the machine's available memory)")
 	fs.BoolVar(&f.vaeTiling, "vae-tiling", false, "decode the image tile by tile: bounded memory for large images, approximate at the seams")
@@ -156,6 +158,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	if f.vaeTiling {
 		opts.VAETiling = &vae.Tiling{} // the VAE's DefaultTiling
 	}
+	if err := f.bind.validate(); err != nil {
+		return err
+	}
 	f.lora.load(&loadOpts)
 	if err := f.checkMemory(loadOpts, opts); err != nil {
 		return err
@@ -171,6 +176,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 		fmt.Fprintf(stderr, "loaded %s (%v) in %.1fs\n", model.Name, model.Version, time.Since(start).Seconds())
 	}
 
+	if opts.Bind, err = f.bind.binder(f.model); err != nil {
+		return err
+	}
 	var taesd *vae.TinyDecoder
 	if f.taesd != "" {
 		if taesd, err = loadTAESD(f.taesd); err != nil {

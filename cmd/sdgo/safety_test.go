@@ -35,6 +35,9 @@ func TestFloatFlags(t *testing.T) {
 		{[]string{"-p", "x", "-n", "(blurry:99999)"}, `-n/--negative-prompt: the weight of "blurry"`},
 		{[]string{"--batch-count", "1000000000"}, "--batch-count must be at most 10000"},
 		{[]string{"--steps", "99999999"}, "--steps must be at most 10000"},
+		{[]string{"--bind", "--bind-scale", "NaN"}, "--bind-scale must be a positive number"},
+		{[]string{"--bind-until", "Inf"}, "--bind-until must be in (0, 1]"},
+		{[]string{"--bind-scale", "-Inf"}, "--bind-scale must be a positive number"},
 	} {
 		args := append([]string{"-m", dir}, tc.args...)
 		if !contains(args, "-p") {

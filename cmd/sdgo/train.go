@@ -56,6 +56,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Scenes, "scenes", 0, fmt.Sprintf("unet: distinct training scenes encoded up front (default %d)", sdmini.DefaultScenes))
 	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints")
 	fs.IntVar(&o.LogEvery, "log-every", 20, "steps between progress lines")
+	fs.Float64Var(&o.Recipe.PairShare, "pair-share", 0, "binding recipe: share of two-shape scenes (default 0.3)")
+	fs.BoolVar(&o.Recipe.DistinctPairs, "distinct-pairs", false, "binding recipe: the two shapes of a pair have different colours (no \"two green triangles\")")
+	fs.BoolVar(&o.Recipe.HoldOutPairs, "hold-out-pairs", false, "binding recipe: hold out pairs of coloured kinds whole, at every size and background")
+	fs.Float64Var(&o.Recipe.RelationShare, "relation-share", 0, "binding recipe: share of two-shape captions worded with a relation (default: a quarter)")
+	fs.BoolVar(&o.HardNegatives, "hard-negatives", false, "binding recipe: clip contrasts each pair image also with its caption's colours swapped")
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
 	if err := parse(fs, trainUsage+stageList(), args, stdout); err != nil {
 		return err
@@ -72,6 +77,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return usagef("train: --out DIR is required")
 	case o.Steps < 0 || o.Batch < 0 || o.LR < 0 || o.Scenes < 0:
 		return usagef("train: --steps, --batch, --lr and --scenes must not be negative")
+	case !(o.Recipe.PairShare >= 0 && o.Recipe.PairShare <= 1) || !(o.Recipe.RelationShare >= 0 && o.Recipe.RelationShare <= 1):
+		return usagef("train: --pair-share and --relation-share must be in [0, 1]")
 	case o.CheckpointEvery <= 0 || o.LogEvery <= 0:
 		return usagef("train: --checkpoint-every and --log-every must be positive")
 	case math.IsNaN(o.LR) || o.LR > 1:
@@ -121,7 +128,10 @@ const evalUsage = `Usage: sdgo train eval --model DIR [flags]
 
 Generates one 64×64 image for each of N held-out captions (attribute
 combinations no training image shows) and prints the share of images the
-shapes package's pixel scorer finds right, per attribute.
+shapes package's pixel scorer finds right, per attribute: N captions of one
+shape and N of two ("a red circle above a blue square"), scored object by
+object and as a pair (--objects 1 or 2 for one kind only). --bind steers
+every image with SynGen's attention guidance.
 
 Flags:
 `
@@ -138,6 +148,10 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Sampler, "sampler", d.Sampler, "sampler")
 	fs.Uint64Var(&o.Seed, "seed", d.Seed, "seed of the captions' order and the images")
 	fs.StringVar(&o.Grid, "grid", "", "write a PNG grid of the first 64 images here")
+	fs.IntVar(&o.Objects, "objects", 0, "captions of 1 shape, 2 shapes (held-out pairs), or 0: both, --n of each")
+	fs.BoolVar(&o.WholePairs, "whole-pairs", false, "two-shape captions only of pairs held out whole (for models trained with --hold-out-pairs)")
+	var bf bindFlags
+	bf.add(fs)
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
 	if err := parse(fs, evalUsage, args, stdout); err != nil {
 		return err
@@ -149,6 +163,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return usagef("eval: --n and --steps must be positive")
 	case pipeline.CFGScaleRange.Check(o.CFGScale) != nil:
 		return usagef("eval: --cfg-scale %v", pipeline.CFGScaleRange.Check(o.CFGScale))
+	case o.Objects < 0 || o.Objects > 2:
+		return usagef("eval: --objects must be 1, 2 or 0 (both), got %d", o.Objects)
 	case *threads < 0:
 		return usagef("--threads must not be negative, got %d", *threads)
 	}
@@ -163,10 +179,23 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		*model = p
 	}
 	o.Log = stderr
+	b, err := bf.binder(*model)
+	if err != nil {
+		return err
+	}
+	o.Bind = b
 	ev, err := sdmini.Evaluate(*model, o)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d held-out captions, %v per image\n%s", len(ev.Results), ev.PerImage.Round(1e6), ev.Table)
+	if ev.Table != "" {
+		fmt.Fprintf(stdout, "%d held-out captions of one shape, %v per image\n%s", len(ev.Results), ev.PerImage.Round(1e6), ev.Table)
+	}
+	if ev.PairTable != "" {
+		if ev.Table != "" {
+			fmt.Fprintln(stdout)
+		}
+		fmt.Fprintf(stdout, "%d held-out captions of two shapes, %v per image\n%s", len(ev.PairResults), ev.PerImage.Round(1e6), ev.PairTable)
+	}
 	return nil
 }

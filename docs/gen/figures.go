@@ -55,6 +55,7 @@ func defaultSetup() setup {
 type gen struct {
 	model  *pipeline.Model // nil: only the figures that need no model
 	stages string          // a `sdgo --dump-stages` folder, or ""
+	dir    string          // the model's folder, for figures that read its files (bind)
 	s      setup
 }
 
@@ -75,6 +76,7 @@ var figures = []figure{
 	{"lora", true, func(g *gen) (image.Image, error) { return g.figLora() }},
 	{"heldout", true, func(g *gen) (image.Image, error) { return g.figHeldOut() }},
 	{"inpaint", true, func(g *gen) (image.Image, error) { return g.figInpaint() }},
+	{"bind", true, func(g *gen) (image.Image, error) { return g.figBind() }},
 }
 
 // options turns the setup into the pipeline's options.

@@ -60,7 +60,7 @@ func checkPNG(t *testing.T, path string, minW int) {
 
 // Every figure's generator runs on the tiny model and writes a PNG that decodes.
 func TestFigures(t *testing.T) {
-	g := &gen{model: tinyModel(t), s: fastSetup()}
+	g := &gen{model: tinyModel(t), dir: testdata.Dir(t, "pipeline/diffusers"), s: fastSetup()}
 	dir := t.TempDir()
 	var log bytes.Buffer
 	if err := g.write(dir, figures, &log); err != nil {

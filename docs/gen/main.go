@@ -89,6 +89,7 @@ func run(args []string, stderr io.Writer) error {
 		}
 	}
 	if *model != "" {
+		g.dir = *model
 		if g.model, err = pipeline.Load(*model, pipeline.LoadOptions{Tokenizer: *tok}); err != nil {
 			return err
 		}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBindBadInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"eval", "--objects", "3"}, "--objects must be 1, 2 or 0"},
+		{[]string{"train", "clip", "--out", dir, "--pair-share", "2"}, "--pair-share and --relation-share"},
+		{[]string{"-p", "a red circle", "--bind", "--bind-scale", "0", "-o", filepath.Join(dir, "x.png")}, "--bind-scale must be a positive number"},
+		{[]string{"-p", "a red circle", "--bind", "--bind-until", "2", "-o", filepath.Join(dir, "x.png")}, "--bind-until must be in (0, 1]"},
+	} {
+		code, _, stderr := sdgo(tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// --bind generates with the built-in model, and eval scores pairs with it.
+func TestBindGenerateAndEval(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "pair.png")
+	if code, _, stderr := sdgo("-p", "a red circle above a blue square", "--bind", "--steps", "4", "-q", "-o", out); code != 0 {
+		t.Fatalf("sdgo --bind: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr := sdgo("eval", "--objects", "2", "--n", "2", "--steps", "2", "--bind")
+	if code != 0 || !strings.Contains(stdout, "held-out captions of two shapes") || !strings.Contains(stdout, "relation") || strings.Contains(stdout, "of one shape") {
+		t.Errorf("eval --objects 2 --bind: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
