@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -169,5 +170,26 @@ func TestTAESDDecoder(t *testing.T) {
 	// The tiny VAE's latents are 16×16; TAESD upsamples ×8.
 	if b := res[0].Image.Bounds(); b.Dx() != 128 || b.Dy() != 128 {
 		t.Fatalf("TAESD image %v, want 128×128", b)
+	}
+}
+
+// Sizes need only be multiples of the VAE's factor, as in diffusers: a
+// latent that does not halve cleanly at every U-Net level (17×15 here, for
+// the tiny model's ×2 VAE) runs, each upsampler taking its skip's size.
+func TestLatentNotHalvingCleanly(t *testing.T) {
+	m := loadTiny(t, "sd_tiny.safetensors")
+	f := m.VAEFactor()
+	res, err := m.Generate(context.Background(), Options{Prompt: refPrompt, Width: 17 * f, Height: 15 * f, Steps: 2, Sampler: "euler", Seed: 42})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := res[0].Image.Bounds(); b.Dx() != 17*f || b.Dy() != 15*f {
+		t.Errorf("image %v, want %dx%d", b, 17*f, 15*f)
+	}
+	if f > 1 {
+		_, err := m.Generate(context.Background(), Options{Prompt: refPrompt, Width: 17*f + 1, Height: 15 * f, Steps: 1})
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("multiples of %d", f)) {
+			t.Errorf("width %d: err %v, want one asking for multiples of %d", 17*f+1, err, f)
+		}
 	}
 }

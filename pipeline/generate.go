@@ -141,11 +141,13 @@ func (m *Model) withDefaults(o Options) (Options, error) {
 	if o.RNG == "" {
 		o.RNG = TorchCPU
 	}
-	// The latent must halve cleanly at every U-Net level for the skips to line up.
-	mult := f * m.UNetFactor()
+	// One latent cell is f×f pixels. The latent need not halve cleanly at
+	// every U-Net level: a downsampler rounds up and the upsampler takes the
+	// size of the skip it meets, as diffusers does (forward_upsample_size),
+	// so 600×800 works on SD 1.5 as in diffusers and AUTOMATIC1111.
 	switch {
-	case o.Width <= 0 || o.Height <= 0 || o.Width%mult != 0 || o.Height%mult != 0:
-		return o, fmt.Errorf("width and height must be positive multiples of %d for this model, got %dx%d", mult, o.Width, o.Height)
+	case o.Width <= 0 || o.Height <= 0 || o.Width%f != 0 || o.Height%f != 0:
+		return o, fmt.Errorf("width and height must be positive multiples of %d for this model, got %dx%d", f, o.Width, o.Height)
 	case o.Steps < 1 || o.Steps > 10000:
 		return o, fmt.Errorf("steps must be between 1 and 10000, got %d", o.Steps)
 	case o.BatchCount < 1:

@@ -26,7 +26,7 @@ type MemoryEstimate struct {
 	Base int64 // the program, the Go runtime and the tokenizer
 	// Heap is the weights held on the heap for the whole run: float32
 	// copies of fp32 tensors, half-precision copies (LoadOptions.Half), and
-	// every 1-D tensor.
+	// every 1-D tensor, with the collector's headroom on them.
 	Heap int64
 	// Text, UNet and VAE are the peaks of the three stages: the checkpoint
 	// pages each has resident (half-precision weights read in place), plus
@@ -222,7 +222,10 @@ func (mm *memModel) estimate(o Options, resident bool, gc int) (MemoryEstimate, 
 	// Loading a tokenizer of CLIP's 49,408 tokens allocates about 16 MB
 	// that the process keeps (measured with runtime.MemStats).
 	e := MemoryEstimate{Base: baseBytes + 320*int64(mm.text.VocabSize)}
-	e.Heap = mm.textW.heap + mm.unetW.heap + mm.vaeW.heap
+	// The collector's allowance grows with the whole live heap, weights
+	// held on it included (an fp32 checkpoint's float32 copies): the same
+	// share of it is in use at the peak.
+	e.Heap = int64(head * float64(mm.textW.heap+mm.unetW.heap+mm.vaeW.heap))
 
 	// Chunks of 75 tokens are encoded one by one; their outputs, (1, 77, D)
 	// each, are joined for the prompt and the negative prompt. A token

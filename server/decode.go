@@ -284,7 +284,7 @@ func (g *genRequest) options(lim Limits, m *pipeline.Model) (pipeline.Options, e
 	if max := m.Text.Config.Layers - m.TextSkip + 1; clipSkip > max {
 		return o, badField("override_settings.CLIP_stop_at_last_layers", "this model's text encoder allows 1 to %d, got %d", max, clipSkip)
 	}
-	mult := m.VAEFactor() * m.UNetFactor()
+	mult := m.VAEFactor() // one latent cell; the U-Net takes any latent size
 	switch {
 	case len(g.Prompt) > maxPrompt:
 		return o, badField("prompt", "is %d bytes, the limit is %d", len(g.Prompt), maxPrompt)

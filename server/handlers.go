@@ -43,7 +43,7 @@ func (s *Server) apiInfo(w http.ResponseWriter, r *http.Request) error {
 	lm, release := s.models.acquire()
 	defer release()
 	writeJSON(w, http.StatusOK, map[string]any{
-		"model": lm.title, "native_size": lm.model.NativeSize(), "size_multiple": lm.model.VAEFactor() * lm.model.UNetFactor(),
+		"model": lm.title, "native_size": lm.model.NativeSize(), "size_multiple": lm.model.VAEFactor(),
 		"default_cfg": lm.defaultCFG, "samplers": samplerList,
 		"limits": map[string]any{"max_width": s.lim.MaxWidth, "max_height": s.lim.MaxHeight, "max_steps": s.lim.MaxSteps, "max_batch": s.lim.MaxBatch},
 	})

@@ -354,7 +354,7 @@ func TestBadInput(t *testing.T) {
 		{"/sdapi/v1/png-info", `{"image":"!!"}`, 422, "image"},
 		{"/sdapi/v1/png-info", `{"image":"` + notImage + `"}`, 422, "not a PNG"},
 		{"/v1/images/generations", `{"prompt":"x","size":"big"}`, 400, "size"},
-		{"/v1/images/generations", `{"prompt":"x","size":"64x60"}`, 400, "size: must be a multiple of 32"},
+		{"/v1/images/generations", `{"prompt":"x","size":"64x60"}`, 400, "size: must be a multiple of 8"},
 		{"/v1/images/generations", `{"prompt":"x","response_format":"url"}`, 400, "response_format"},
 		{"/v1/images/generations", `{"n":2}`, 400, "prompt"},
 		{"/v1/images/generations", `{"prompt":"x","n":20}`, 400, "n: must be between 1 and 8"},
