@@ -197,8 +197,8 @@ func ReadHalf(src Source, name string) (*nn.Tensor, error) {
 		}
 	case *view:
 		e, ok := s.entries[name]
-		if !ok {
-			break
+		if !ok || e.transpose {
+			break // a transposed matrix is read as float32 and converted
 		}
 		t, err := ReadHalf(s.src, e.src)
 		if err != nil {
