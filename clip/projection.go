@@ -92,6 +92,6 @@ func (m *ProjectionModel) EncodePooled(ids [][]int, k int) (hidden, pooled *nn.T
 	if err != nil {
 		return nil, nil, err
 	}
-	eos := Pool(ids, m.FinalLayerNorm.Forward(last)) // (B, L, D) -> (B, D)
+	eos := Pool(ids, m.FinalLayerNorm.Forward(last))  // (B, L, D) -> (B, D)
 	return hidden, m.TextProjection.Forward(eos), nil // (B, D) -> (B, P)
 }
