@@ -35,11 +35,9 @@ type TextLayout int
 
 // The text-encoder layouts.
 const (
-	TextNone        TextLayout = iota // no text encoder
-	TextCLIP                          // SD 1.x: cond_stage_model.transformer.text_model.*
-	TextOpenCLIP                      // SD 2.x: cond_stage_model.model.* with fused q;k;v
-	TextSDXL                          // SDXL: conditioner.embedders.0 (CLIP) and .1 (OpenCLIP)
-	TextSDXLRefiner                   // SDXL refiner: conditioner.embedders.0.model.* (OpenCLIP only)
+	TextNone     TextLayout = iota // no text encoder
+	TextCLIP                       // SD 1.x: cond_stage_model.transformer.text_model.*
+	TextOpenCLIP                   // SD 2.x: cond_stage_model.model.* with fused q;k;v
 )
 
 // String names the layout.

@@ -16,6 +16,12 @@ import "strings"
 // text_projection.weight (P, D). The SDXL refiner's single file has only an
 // OpenCLIP encoder, as conditioner.embedders.0.model.*.
 
+// The text-encoder layouts of SDXL single files (after those of ldm.go).
+const (
+	TextSDXL        TextLayout = TextOpenCLIP + 1 + iota // SDXL: conditioner.embedders.0 (CLIP) and .1 (OpenCLIP)
+	TextSDXLRefiner                                      // SDXL refiner: conditioner.embedders.0.model.* (OpenCLIP only)
+)
+
 // The text-encoder prefixes of SDXL single files.
 const (
 	SDXLCLIPPrefix     = "conditioner.embedders.0.transformer." // SDXL base: CLIP ViT-L (transformers names)
