@@ -108,7 +108,7 @@ func TestParseConfigErrors(t *testing.T) {
 	}{
 		{`"act_fn": "gelu"`, "act_fn"},
 		{`"num_attention_heads": 8`, "num_attention_heads"},
-		{`"addition_embed_type": "text_time"`, "addition_embed_type"},
+		{`"addition_embed_type": "image"`, "addition_embed_type"},
 		{`"class_embed_type": "timestep"`, "class_embed_type"},
 		{`"time_cond_proj_dim": 256`, "time_cond_proj_dim"},
 		{`"resnet_time_scale_shift": "scale_shift"`, "resnet_time_scale_shift"},
