@@ -211,9 +211,9 @@ type rawConfig struct {
 	FreqShift                 float64         `json:"freq_shift"`
 	DownsamplePadding         *int            `json:"downsample_padding"`
 
-	AdditionEmbedType     *string         `json:"addition_embed_type"`
-	AdditionTimeEmbedDim  *int            `json:"addition_time_embed_dim"`
-	ProjClassEmbedInDim   *int            `json:"projection_class_embeddings_input_dim"`
+	AdditionEmbedType    *string `json:"addition_embed_type"`
+	AdditionTimeEmbedDim *int    `json:"addition_time_embed_dim"`
+	ProjClassEmbedInDim  *int    `json:"projection_class_embeddings_input_dim"`
 
 	// Unsupported features: each must keep its default.
 	ActFn                 *string         `json:"act_fn"`
