@@ -1,0 +1,203 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sdgo/sdgo/internal/testdata"
+	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/weights"
+)
+
+// sdxlRuns are the runs of ../shared/testdata/sdxl (see its README).
+var sdxlRuns = []struct {
+	name, sampler string
+	karras, turbo bool
+	steps         int
+	cfg           float64
+	negative      string
+	micro         bool
+}{
+	{name: "euler_4", sampler: "euler", steps: 4, cfg: 5},
+	{name: "euler_20", sampler: "euler", steps: 20, cfg: 5},
+	{name: "euler_a_4", sampler: "euler_a", steps: 4, cfg: 7, negative: "blurry, low quality"},
+	{name: "dpmpp_2m_karras_20", sampler: "dpm++2m", karras: true, steps: 20, cfg: 7, negative: "blurry, low quality"},
+	{name: "ddim_4", sampler: "ddim", steps: 4, cfg: 7, negative: "blurry, low quality"},
+	{name: "micro_4", sampler: "euler", steps: 4, cfg: 5, micro: true},
+	{name: "turbo_1", sampler: "euler_a", turbo: true, steps: 1, cfg: 1},
+	{name: "turbo_4", sampler: "euler_a", turbo: true, steps: 4, cfg: 1},
+}
+
+// loadSDXL loads the tiny SDXL: "diffusers" (fp32), "diffusers.fp16" (the
+// fp16 variant files) or the fp16 single file with the folder's configs.
+func loadSDXLTiny(t *testing.T, which string, turbo bool) *Model {
+	t.Helper()
+	dir := testdata.Dir(t, "sdxl")
+	opts := LoadOptions{}
+	path := filepath.Join(dir, "diffusers")
+	switch which {
+	case "diffusers.fp16":
+		opts.PreferFP16 = true
+	case "single.fp16":
+		path, opts.Config = filepath.Join(dir, "sdxl_tiny.fp16.safetensors"), filepath.Join(dir, "diffusers")
+	}
+	if turbo {
+		opts.SchedulerConfig = filepath.Join(dir, "scheduler_turbo", "scheduler_config.json")
+	}
+	m, err := Load(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if m.Version != SDXL {
+		t.Fatalf("version %v, want SDXL", m.Version)
+	}
+	return m
+}
+
+// TestSDXLParity runs every reference run through Generate and compares
+// the conditioning (context, pooled, time ids), the initial and every
+// step's latents, the decoded image and the PNG, for the diffusers folder
+// (fp32) and, against the fp16-weight runs, the fp16 variant and the fp16
+// single file.
+func TestSDXLParity(t *testing.T) {
+	dir := testdata.Dir(t, "sdxl")
+	text, err := weights.Open(filepath.Join(dir, "text.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer text.Close()
+	for _, which := range []string{"diffusers", "diffusers.fp16", "single.fp16"} {
+		set := "w32"
+		if which != "diffusers" {
+			set = "w16"
+		}
+		models := map[bool]*Model{}
+		parent := t
+		for _, r := range sdxlRuns {
+			if set == "w16" && r.steps == 20 {
+				continue // the fp16 runs are checked on their final latents; 4 steps suffice
+			}
+			t.Run(which+"/"+r.name, func(t *testing.T) {
+				if models[r.turbo] == nil {
+					models[r.turbo] = loadSDXLTiny(parent, which, r.turbo) // closed when the whole test ends
+				}
+				m := models[r.turbo]
+				ref, err := weights.Open(filepath.Join(dir, "runs", r.name+".safetensors"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ref.Close()
+				want := func(f *weights.File, n string) *nn.Tensor {
+					x, err := f.Tensor(n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return x
+				}
+				o := Options{
+					Prompt: refPrompt, NegativePrompt: r.negative, Steps: r.steps, CFGScale: r.cfg, Seed: 42,
+					Width: 32, Height: 32, Sampler: r.sampler, Karras: r.karras, Stages: &Stages{},
+				}
+				if r.micro {
+					o.OriginalHeight, o.OriginalWidth, o.CropTop, o.CropLeft = 96, 64, 4, 8
+				}
+				res, err := m.Generate(context.Background(), o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := o.Stages
+				ids := want(ref, "w32.add_time_ids")
+				compareRel(t, "add_time_ids", s.Tensor("add_time_ids"), nn.From(ids.Data[len(ids.Data)-6:], 1, 6), 0)
+				compareRel(t, "pooled_cond", s.Tensor("pooled_cond"), want(text, set+".pooled_cond"), 1e-5)
+				compareRel(t, "context_cond", s.Tensor("context_cond"), want(text, set+".cond"), 1e-5)
+				if r.cfg > 1 {
+					if r.negative == "" { // force_zeros_for_empty_prompt
+						compareRel(t, "pooled_uncond", s.Tensor("pooled_uncond"), nn.New(1, 48), 0)
+						compareRel(t, "context_uncond", s.Tensor("context_uncond"), nn.New(1, 77, 80), 0)
+					} else {
+						compareRel(t, "pooled_uncond", s.Tensor("pooled_uncond"), want(text, set+".pooled_uncond"), 1e-5)
+						compareRel(t, "context_uncond", s.Tensor("context_uncond"), want(text, set+".uncond"), 1e-5)
+					}
+				} else if s.Tensor("context_uncond") != nil {
+					t.Error("no guidance, but a negative context was encoded")
+				}
+				if set == "w32" { // what the U-Net was given: [uncond, cond] or [cond]
+					pooled := want(ref, "w32.add_text_embeds")
+					got := s.Tensor("pooled_cond")
+					if r.cfg > 1 {
+						got = catBatch(s.Tensor("pooled_uncond"), got)
+					}
+					compareRel(t, "add_text_embeds", got, pooled, 1e-5)
+				}
+				if set == "w32" {
+					compareRel(t, "latents_0", s.Tensor("latents_init"), want(ref, "w32.latents_0"), 1e-6)
+					for i := range r.steps {
+						n := fmt.Sprintf("step%d.latents", i)
+						compareRel(t, n, s.Tensor(fmt.Sprintf("latents_step%d", i)), want(ref, "w32."+n), 1e-5)
+					}
+				}
+				compareRel(t, "final", lastLatents(s), want(ref, set+".final_latents"), 1e-5)
+				compareRel(t, "image", s.Tensor("image"), want(ref, set+".image"), 1e-4)
+				if set == "w32" {
+					comparePNG(t, filepath.Join(dir, "runs", r.name+".png"), res[0])
+				}
+			})
+		}
+	}
+}
+
+// comparePNG fails when the result's 8-bit image is more than one level off.
+func comparePNG(t *testing.T, path string, r Result) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ref, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0
+	b := ref.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r1, g1, b1, _ := ref.At(x, y).RGBA()
+			r2, g2, b2, _ := r.Image.At(x, y).RGBA()
+			for _, d := range []int{int(r1>>8) - int(r2>>8), int(g1>>8) - int(g2>>8), int(b1>>8) - int(b2>>8)} {
+				worst = max(worst, d, -d)
+			}
+		}
+	}
+	if worst > 1 {
+		t.Errorf("PNG differs by %d levels", worst)
+	}
+}
+
+// TestSDXLEmptyNegative: an explicit empty negative prompt is encoded like
+// any prompt (diffusers' negative_prompt=""), not zeroed.
+func TestSDXLEmptyNegative(t *testing.T) {
+	dir := testdata.Dir(t, "sdxl")
+	text, err := weights.Open(filepath.Join(dir, "text.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer text.Close()
+	m := loadSDXLTiny(t, "diffusers", false)
+	o := Options{Prompt: refPrompt, Steps: 1, CFGScale: 5, Width: 32, Height: 32, Sampler: "euler", EncodeEmptyNegative: true, Stages: &Stages{}}
+	if _, err := m.Generate(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ got, want string }{{"context_uncond", "w32.empty"}, {"pooled_uncond", "w32.pooled_empty"}} {
+		want, err := text.Tensor(c.want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareRel(t, c.got, o.Stages.Tensor(c.got), want, 1e-5)
+	}
+}
