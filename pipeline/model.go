@@ -135,6 +135,9 @@ type LoadOptions struct {
 	// the model's schedule: its timestep_spacing, steps_offset, betas and
 	// prediction type (SDXL-Turbo's "trailing" spacing, for one).
 	SchedulerConfig string
+	// TimestepSpacing, when set, replaces the schedule's timestep_spacing
+	// (after SchedulerConfig): "trailing" for SDXL-Turbo and SD-Turbo.
+	TimestepSpacing scheduler.Spacing
 	// Half keeps the weights of the linear layers and convolutions (U-Net,
 	// text encoder and VAE) in half precision even when the checkpoint
 	// stores them in fp32 (rounding them once, to half the memory). Without
@@ -185,6 +188,9 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 			m.Close()
 			return nil, fmt.Errorf("--scheduler-config: %w", err)
 		}
+	}
+	if opts.TimestepSpacing != "" {
+		m.Scheduler.Spacing = opts.TimestepSpacing
 	}
 	if opts.Prediction != "" {
 		m.Scheduler.Prediction = opts.Prediction

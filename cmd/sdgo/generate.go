@@ -27,7 +27,7 @@ import (
 
 const generateUsage = `Usage: sdgo [-m MODEL] -p PROMPT [flags]
 
-Makes images from a prompt with a Stable Diffusion 1.x/2.x model: a single-file
+Makes images from a prompt with a Stable Diffusion 1.x/2.x/XL model: a single-file
 checkpoint (.safetensors or .ckpt, original layout; pass --tokenizer too) or a
 diffusers folder (with model_index.json). Without -m, sdgo uses sd-mini, the
 small model it trained itself and carries built in: 64×64 images of coloured
@@ -52,6 +52,7 @@ type genFlags struct {
 	sampler, rngName, initImg, output, preview, taesd   string
 	dumpStages, prediction                              string
 	karras, overwrite, quiet, fp16                      bool
+	xl                                                  xlFlags // SDXL and Turbo: sdxl.go
 }
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -84,12 +85,14 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.taesd, "taesd", "", "TAESD decoder weights (taesd_decoder.safetensors or .pth): fast, lower-quality final decoding, and previews")
 	fs.StringVar(&f.dumpStages, "dump-stages", "", "write every stage's result to DIR/stages.safetensors (and per-step previews)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	f.xl.register(fs)
 	if err := parse(fs, generateUsage, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q (quote the prompt and pass it with -p)", fs.Arg(0))
 	}
+	f.xl.negativeGiven = fs.Changed("negative-prompt")
 	if err := f.validate(); err != nil {
 		return err
 	}
@@ -124,9 +127,11 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	case "v", "v_prediction":
 		prediction = scheduler.VPrediction
 	}
-	model, err := pipeline.Load(f.model, pipeline.LoadOptions{
+	loadOpts := pipeline.LoadOptions{
 		Tokenizer: f.tokenizer, VAE: f.vaePath, Config: f.config, Prediction: prediction, Half: f.fp16,
-	})
+	}
+	f.xl.loadOptions(&loadOpts)
+	model, err := pipeline.Load(f.model, loadOpts)
 	if err != nil {
 		return err
 	}
@@ -238,6 +243,9 @@ func (f *genFlags) validate() error {
 	if _, err := scheduler.New(f.sampler, scheduler.SD15(), f.karras); err != nil {
 		return usagef("--sampler: %v", err)
 	}
+	if err := f.xl.validate(); err != nil {
+		return err
+	}
 	for _, p := range []struct{ flag, path string }{{"-m/--model", f.model}, {"--vae", f.vaePath}, {"-i/--init-img", f.initImg}, {"--taesd", f.taesd}, {"--tokenizer", f.tokenizer}, {"--config", f.config}} {
 		if p.path == "" {
 			continue
@@ -262,6 +270,9 @@ func (f *genFlags) options() (pipeline.Options, error) {
 	}
 	if f.cfg == 0 {
 		o.CFGScale = 1 // 0 would mean "default" to the library
+	}
+	if err := f.xl.apply(&o); err != nil {
+		return o, err
 	}
 	if f.initImg != "" {
 		img, err := vae.ReadImage(f.initImg)
