@@ -177,6 +177,9 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 		var src weights.Source
 		if m.VAE, src, closeFn, err = loadVAEFile(opts.VAE, opts.precision()); err == nil {
 			m.keep(src, closeFn)
+			if m.Version == SDXL {
+				m.VAE.Config.ScalingFactor = sdxlScale // the family's, which a VAE file does not say
+			}
 		}
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sdgo/sdgo/internal/testdata"
@@ -199,5 +200,103 @@ func TestSDXLEmptyNegative(t *testing.T) {
 			t.Fatal(err)
 		}
 		compareRel(t, c.got, o.Stages.Tensor(c.got), want, 1e-5)
+	}
+}
+
+// writeNames writes a small safetensors file holding the named tensors,
+// each of the given shape (default (1)), and returns its path.
+func writeNames(t *testing.T, name string, shapes map[string][]int) string {
+	t.Helper()
+	var es []weights.Entry
+	for n, s := range shapes {
+		if s == nil {
+			s = []int{1}
+		}
+		es = append(es, weights.Entry{Name: n, DType: weights.F32, Shape: s, Float: make([]float32, nn.Numel(s))})
+	}
+	p := filepath.Join(t.TempDir(), name)
+	if err := weights.Write(p, es, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSDXLRefinerError(t *testing.T) {
+	p := writeNames(t, "refiner.safetensors", map[string][]int{
+		"model.diffusion_model.input_blocks.0.0.weight":        nil,
+		"first_stage_model.decoder.conv_in.weight":             nil,
+		"conditioner.embedders.0.model.ln_final.weight":        nil,
+		"conditioner.embedders.0.model.text_projection":        nil,
+		"conditioner.embedders.0.model.token_embedding.weight": nil,
+	})
+	_, err := Load(p, LoadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "refiner is not supported") || !strings.Contains(err.Error(), p) {
+		t.Errorf("refiner: error %v, want one naming the file and saying the refiner is not supported", err)
+	}
+}
+
+func TestCheckAdapterFamily(t *testing.T) {
+	xl := loadSDXLTiny(t, "diffusers", false)
+	sd1 := loadTiny(t, "diffusers")
+	for _, tc := range []struct {
+		name   string
+		m      *Model
+		shapes map[string][]int
+		want   string // in the error; "" for none
+	}{
+		{"xl-on-sd1", sd1, map[string][]int{"lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_down.weight": {4, 32}}, "SDXL adapter"},
+		{"sd1-on-xl", xl, map[string][]int{"lora_te_text_model_encoder_layers_0_mlp_fc1.lora_down.weight": {4, 32}}, "single text encoder"},
+		{"xl-unet-on-xl", xl, map[string][]int{"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight": {4, 80}}, ""},
+		{"wide-unet-on-xl", xl, map[string][]int{"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_v.lora_down.weight": {4, 768}}, "SD 1.x's context (width 768)"},
+		{"peft-xl-on-sd1", sd1, map[string][]int{"unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.lora_A.weight": {4, 2048}}, "SDXL's context"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeNames(t, "a.safetensors", tc.shapes)
+			src, closeFn, err := weights.OpenAny(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeFn()
+			err = tc.m.CheckAdapterFamily(p, src)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p)) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestSDXLClipSkipAndLongPrompt: clip skip 1 and 2 are SDXL's own
+// penultimate layer, 3 changes only the first encoder's half; a prompt past
+// 75 tokens gives two chunks of 77 tokens, and the negative is padded to match.
+func TestSDXLClipSkipAndLongPrompt(t *testing.T) {
+	m := loadSDXLTiny(t, "diffusers", false)
+	ctx := func(skip int, p string) *nn.Tensor {
+		c, _, _, err := m.encodeXL(p, skip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c1, c2, c3 := ctx(1, refPrompt), ctx(2, refPrompt), ctx(3, refPrompt)
+	compareRel(t, "clip skip 1 vs 2", c1, c2, 0)
+	var d1, d2 float64
+	for i, v := range c3.Data {
+		d := float64(abs32(v - c2.Data[i]))
+		if i%80 < 32 {
+			d1 = max(d1, d)
+		} else {
+			d2 = max(d2, d)
+		}
+	}
+	if d1 == 0 || d2 != 0 {
+		t.Errorf("clip skip 3: first encoder changed by %g (want > 0), second by %g (want 0)", d1, d2)
+	}
+	long := strings.Repeat("a red circle, ", 30)
+	if c := ctx(1, long); !nn.SameShape(c.Shape, []int{1, 154, 80}) {
+		t.Errorf("long prompt: context %v, want (1, 154, 80)", c.Shape)
+	}
+	o := Options{Prompt: long, NegativePrompt: "blurry", Steps: 1, CFGScale: 5, Width: 32, Height: 32, Sampler: "euler", Stages: &Stages{}}
+	if _, err := m.Generate(context.Background(), o); err != nil {
+		t.Fatal(err)
 	}
 }

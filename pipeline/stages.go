@@ -19,6 +19,11 @@ import (
 //	latents_step<i>               float32, after the i-th scheduler step (i from 0)
 //	image                         float32 (1, 3, H, W), the decoder's output, unclamped
 //
+// and for SDXL also
+//
+//	pooled_cond, pooled_uncond    float32 (1, P), text_encoder_2's projected pooled output (zeros for no negative prompt)
+//	add_time_ids                  float32 (1, 6), original size, crop top-left, target size, each (h, w)
+//
 // Only the first image of a batch is recorded.
 type Stages struct {
 	entries []weights.Entry
