@@ -1,6 +1,9 @@
 package weights
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Stable Diffusion XL's single file (Stability's "sgm" layout, as
 // sd_xl_base_1.0.safetensors) keeps the U-Net and the VAE under the LDM
@@ -57,4 +60,101 @@ func TextFromSDXL(src Source, i int) Source {
 		}
 		return openCLIPName(LDMOpenCLIPPrefix + rest) // SD 2.x's names from here on
 	})
+}
+
+// SDXLSingleFile renames the tensors of one SDXL component, listed in
+// diffusers/transformers names (as a ShapeRecorder lists them), to the
+// names and shapes of an SDXL single file: the inverse of UNetFromLDM,
+// VAEFromLDM and TextFromSDXL, from the same name maps. component is
+// "unet", "vae", "text_encoder" or "text_encoder_2". The U-Net's and the
+// VAE's layouts are read from the names; the VAE's mid-block attention
+// becomes 1×1 convolutions, text_encoder_2's q, k and v projections one
+// fused in_proj and its text_projection OpenCLIP's (D, P) matrix. Data, if
+// any, is kept only for tensors whose layout does not change.
+func SDXLSingleFile(component string, entries []Entry) ([]Entry, error) {
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name
+	}
+	var conv func(e Entry) (Entry, bool)
+	switch component {
+	case "unet":
+		l := unetLayout{levels: countIndices(names, "down_blocks."), layersPerBlock: countIndices(names, "down_blocks.0.resnets.")}
+		for i := range l.levels {
+			l.upAttention = append(l.upAttention, hasPrefix(names, fmt.Sprintf("up_blocks.%d.attentions.", i)))
+		}
+		m := unetMap(l)
+		conv = func(e Entry) (Entry, bool) {
+			n, ok := m.toSource(e.Name)
+			e.Name = LDMUNetPrefix + n
+			return e, ok
+		}
+	case "vae":
+		m := vaeMap(countIndices(names, "encoder.down_blocks."), countIndices(names, "encoder.down_blocks.0.resnets."))
+		conv = func(e Entry) (Entry, bool) {
+			n, ok := m.toSource(e.Name)
+			if strings.Contains(e.Name, "mid_block.attentions.0.to_") && len(e.Shape) == 2 {
+				e.Shape = append(e.Shape, 1, 1) // (C, C) -> (C, C, 1, 1): LDM's 1×1 convolutions
+			}
+			e.Name = LDMVAEPrefix + n
+			return e, ok
+		}
+	case "text_encoder":
+		conv = func(e Entry) (Entry, bool) {
+			e.Name = SDXLCLIPPrefix + e.Name
+			return e, true
+		}
+	case "text_encoder_2":
+		return openCLIPEntries(entries)
+	default:
+		return nil, fmt.Errorf("weights: SDXLSingleFile: unknown component %q", component)
+	}
+	out := make([]Entry, 0, len(entries))
+	for _, e := range entries {
+		c, ok := conv(e)
+		if !ok {
+			return nil, fmt.Errorf("weights: SDXLSingleFile: %s tensor %q has no single-file name", component, e.Name)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// openCLIPEntries renames a CLIPTextModelWithProjection's tensors to
+// conditioner.embedders.1.model.*, fusing each layer's q, k and v
+// projections into in_proj (3·D rows, q first) and transposing
+// text_projection. Fused and transposed tensors carry no data.
+func openCLIPEntries(entries []Entry) ([]Entry, error) {
+	var out []Entry
+	for _, e := range entries {
+		if e.Name == "text_projection.weight" && len(e.Shape) == 2 {
+			out = append(out, Entry{Name: SDXLOpenCLIPPrefix + "text_projection", DType: e.DType, Shape: []int{e.Shape[1], e.Shape[0]}}) // (P, D) -> (D, P)
+			continue
+		}
+		if rest, ok := strings.CutPrefix(e.Name, "text_model.encoder.layers."); ok {
+			num, inner, _ := strings.Cut(rest, ".")
+			block := SDXLOpenCLIPPrefix + "transformer.resblocks." + num + "."
+			if p, kind, ok := strings.Cut(inner, "_proj."); ok && (p == "self_attn.q" || p == "self_attn.k" || p == "self_attn.v") {
+				if p == "self_attn.q" { // k and v join q's fused tensor
+					shape := append([]int{3 * e.Shape[0]}, e.Shape[1:]...) // (3·D, D) or (3·D)
+					out = append(out, Entry{Name: block + "attn.in_proj_" + kind, DType: e.DType, Shape: shape})
+				}
+				continue
+			}
+			n, ok := openCLIPBlock.toSource(inner)
+			if !ok {
+				return nil, fmt.Errorf("weights: SDXLSingleFile: text_encoder_2 tensor %q has no OpenCLIP name", e.Name)
+			}
+			e.Name = block + n
+			out = append(out, e)
+			continue
+		}
+		n, ok := openCLIPMap.toSource(e.Name)
+		if !ok {
+			return nil, fmt.Errorf("weights: SDXLSingleFile: text_encoder_2 tensor %q has no OpenCLIP name", e.Name)
+		}
+		e.Name = SDXLOpenCLIPPrefix + n
+		out = append(out, e)
+	}
+	return out, nil
 }

@@ -133,6 +133,9 @@ func (l *Loader) Shape(name string) []int {
 // tensor of the wanted shape, so loading continues and reports every problem.
 func (l *Loader) Tensor(name string, shape ...int) *nn.Tensor {
 	full := l.prefix + name
+	if r, ok := l.src.(*ShapeRecorder); ok {
+		return r.record(full, shape, l.precision) // listing a model's tensors: see record.go
+	}
 	l.st.mu.Lock()
 	l.st.used[full] = true
 	l.st.mu.Unlock()
