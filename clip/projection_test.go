@@ -112,3 +112,20 @@ func TestSDXLEncoders(t *testing.T) {
 		})
 	}
 }
+
+// TestSDXLBigGPreset: the preset builds SDXL base's text_encoder_2 with its
+// 694,659,840 parameters (transformers' num_parameters(); position_ids is a
+// buffer).
+func TestSDXLBigGPreset(t *testing.T) {
+	rec := &weights.ShapeRecorder{}
+	if _, err := clip.LoadProjection(rec, clip.SDXLBigG(), weights.KeepFloat32); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range rec.Entries {
+		n += nn.Numel(e.Shape)
+	}
+	if n != 694659840 {
+		t.Errorf("%d parameters, want 694659840", n)
+	}
+}

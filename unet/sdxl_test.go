@@ -133,11 +133,20 @@ func TestSDXLConfigFromWeights(t *testing.T) {
 	}
 }
 
-// TestSDXLPresets: the presets validate and count SDXL's 2.6 B parameters.
+// TestSDXLPresets: the presets validate, and the model they build has
+// SDXL base's 2,567,463,684 U-Net parameters (diffusers' num_parameters()).
 func TestSDXLPresets(t *testing.T) {
 	for _, c := range []Config{SDXL(), SDXLTurbo()} {
-		if err := c.Validate(); err != nil {
+		rec := &weights.ShapeRecorder{}
+		if _, err := Load(rec, c); err != nil {
 			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range rec.Entries {
+			n += nn.Numel(e.Shape)
+		}
+		if n != 2567463684 {
+			t.Errorf("%d parameters, want 2567463684", n)
 		}
 	}
 }
