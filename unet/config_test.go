@@ -134,7 +134,9 @@ func TestParseConfigErrors(t *testing.T) {
 
 // FuzzParseConfig checks that no config.json makes ParseConfig panic.
 func FuzzParseConfig(f *testing.F) {
-	for _, s := range []string{sd15JSON, sd21JSON, `{}`, `{"block_out_channels": []}`, `{"block_out_channels": [32], "attention_head_dim": [0]}`} {
+	for _, s := range []string{sd15JSON, sd21JSON, `{}`, `{"block_out_channels": []}`, `{"block_out_channels": [32], "attention_head_dim": [0]}`,
+		`{"block_out_channels": [32, 64], "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D"], "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D"],
+		  "addition_embed_type": "text_time", "addition_time_embed_dim": 8, "projection_class_embeddings_input_dim": 96, "transformer_layers_per_block": [1, 2]}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

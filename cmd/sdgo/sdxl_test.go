@@ -119,3 +119,19 @@ func TestGenerateSDXL(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPair checks that no --original-size/--crop-top-left value panics and
+// that accepted ones are in range.
+func FuzzPair(f *testing.F) {
+	for _, s := range []string{"1024x768", "0,0", "4, 8", "x", "-1x5", "99999999999999999999x1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, sep := range []string{"x", ","} {
+			a, b, err := pair(s, sep)
+			if err == nil && (a < 0 || b < 0 || a > 1<<16 || b > 1<<16) {
+				t.Errorf("pair(%q, %q) = %d, %d", s, sep, a, b)
+			}
+		}
+	})
+}
