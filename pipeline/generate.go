@@ -47,6 +47,10 @@ type Options struct {
 	InitImage image.Image
 	Strength  float64
 
+	// Inpaint's Mask makes inpainting of InitImage (white repaints, black
+	// keeps), with AUTOMATIC1111's settings: see [Inpaint].
+	Inpaint
+
 	// Latents, when set, replaces the first image's initial noise x_T
 	// (1, 4, H/8, W/8), before scaling by the sampler's initial sigma.
 	Latents *nn.Tensor
@@ -144,6 +148,9 @@ func (m *Model) withDefaults(o Options) (Options, error) {
 	case o.InitImage != nil && (o.Strength <= 0 || o.Strength > 1):
 		return o, fmt.Errorf("strength must be in (0, 1] for img2img, got %g", o.Strength)
 	}
+	if err := m.checkInpaint(o); err != nil {
+		return o, err
+	}
 	if _, err := scheduler.New(o.Sampler, m.Scheduler, o.Karras); err != nil {
 		return o, err
 	}
@@ -215,11 +222,16 @@ func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint
 		return nil, err
 	}
 	f := m.VAEFactor()
-	shape := []int{1, m.UNet.Config.InChannels, o.Height / f, o.Width / f}
+	shape := []int{1, m.latentChannels(), o.Height / f, o.Width / f}
 	noise := o.noise(seed)
 	first := 0
 	var latents *nn.Tensor
-	if o.InitImage != nil {
+	var inp *inpainting
+	if o.Mask != nil || m.IsInpainting() {
+		if inp, latents, first, err = m.startInpaint(o, sched, noise, index); err != nil {
+			return nil, err
+		}
+	} else if o.InitImage != nil {
 		// img2img: encode the image, then noise it to the level of the first step run.
 		x := vae.ImageToTensor(o.InitImage, o.Width, o.Height) // (1, 3, H, W) in [-1, 1]
 		dist, err := m.VAE.Encode(x)
@@ -266,9 +278,9 @@ func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint
 		if err := sched.ScaleModelInput(i, in.Data, latents.Data); err != nil {
 			return nil, err
 		}
-		x := in
+		x := inp.modelInput(in) // (1, 4, h, w), or (1, 9, h, w) for an inpainting U-Net
 		if guided {
-			x = catBatch(in, in) // (1, 4, h, w) -> (2, 4, h, w)
+			x = catBatch(x, x) // (1, C, h, w) -> (2, C, h, w)
 		}
 		out, err := m.UNet.ForwardAdded(x, []float32{float32(steps[i])}, ctxT, o.xl.added(guided)) // (B, 4, h, w)
 		if err != nil {
@@ -286,6 +298,9 @@ func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint
 			}
 		}
 		if _, err := sched.Step(i, pred.Data, latents.Data, noise); err != nil {
+			return nil, err
+		}
+		if err := inp.blend(sched, i, latents); err != nil {
 			return nil, err
 		}
 		o.Stages.add(index, fmt.Sprintf("latents_step%d", i-first), latents)
@@ -313,7 +328,7 @@ func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint
 	if err != nil {
 		return nil, err
 	}
-	return imgs[0], nil
+	return inp.finish(imgs[0]), nil
 }
 
 // catBatch joins tensors along the batch dimension.
@@ -358,6 +373,7 @@ func (m *Model) parameters(o Options, seed uint64) string {
 	if o.InitImage != nil {
 		fmt.Fprintf(&b, ", Denoising strength: %g", o.Strength)
 	}
+	b.WriteString(o.Inpaint.parameters())
 	if o.ClipSkip > 1 {
 		fmt.Fprintf(&b, ", Clip skip: %d", o.ClipSkip)
 	}

@@ -349,6 +349,7 @@ func singleFileConfigs(text, un, va weights.Source, dir string) (tc clip.Config,
 	if uc, err = unet.ReadConfig(filepath.Join(dir, "unet", "config.json")); err != nil {
 		return tc, uc, vc, fmt.Errorf("--config: %w", err)
 	}
+	inChannelsFromWeights(un, &uc.InChannels)
 	if vc, err = vae.ReadConfig(filepath.Join(dir, "vae", "config.json")); err != nil {
 		return tc, uc, vc, fmt.Errorf("--config: %w", err)
 	}
@@ -397,6 +398,7 @@ func (m *Model) loadDiffusers(dir string, opts LoadOptions) error {
 	if err != nil {
 		return fmt.Errorf("model %s: %w", dir, err)
 	}
+	inChannelsFromWeights(un, &ucfg.InChannels)
 	if m.UNet, err = unet.LoadPrecision(un, ucfg, opts.precision()); err != nil {
 		return fmt.Errorf("model %s: unet: %w", dir, err)
 	}

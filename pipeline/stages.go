@@ -19,7 +19,15 @@ import (
 //	latents_step<i>               float32, after the i-th scheduler step (i from 0)
 //	image                         float32 (1, 3, H, W), the decoder's output, unclamped
 //
-// and for SDXL also
+// Inpainting adds, before latents_init:
+//
+//	mask                          float32 (1, 1, H, W), binarised: 1 = repaint
+//	mask_latent                   float32 (1, 1, h, w)
+//	masked_image                  float32 (1, 3, H, W), the image with the masked part 0
+//	image_latents                 float32 (1, 4, h, w), the encoded image (when it is encoded)
+//	masked_image_latents          float32 (1, 4, h, w), what an inpainting U-Net sees
+//
+// SDXL adds
 //
 //	pooled_cond, pooled_uncond    float32 (1, P), text_encoder_2's projected pooled output (zeros for no negative prompt)
 //	add_time_ids                  float32 (1, 6), original size, crop top-left, target size, each (h, w)

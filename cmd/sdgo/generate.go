@@ -33,6 +33,7 @@ diffusers folder (with model_index.json). Without -m, sdgo uses sd-mini, the
 small model it trained itself and carries built in: 64×64 images of coloured
 shapes ("a large red circle on the left on a white background").
 With -i, starts from an image (img2img).
+` + inpaintUsage + `
 
 Prompts use AUTOMATIC1111's syntax: (word) and (word:1.3) emphasise, [word]
 de-emphasises, BREAK starts a new 75-token chunk; longer prompts are split into
@@ -53,6 +54,8 @@ type genFlags struct {
 	dumpStages, prediction                              string
 	karras, overwrite, quiet, fp16                      bool
 	xl                                                  xlFlags // SDXL and Turbo: sdxl.go
+
+	inpaint inpaintFlags // --mask, --outpaint, … (inpaint.go)
 }
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -86,6 +89,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.dumpStages, "dump-stages", "", "write every stage's result to DIR/stages.safetensors (and per-step previews)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	f.xl.register(fs)
+	f.inpaint.register(fs)
 	if err := parse(fs, generateUsage, args, stdout); err != nil {
 		return err
 	}
@@ -284,6 +288,9 @@ func (f *genFlags) options() (pipeline.Options, error) {
 			b := img.Bounds()
 			o.Width, o.Height = b.Dx()/8*8, b.Dy()/8*8
 		}
+	}
+	if err := f.inpaint.apply(&o, f.width, f.height); err != nil {
+		return o, err
 	}
 	return o, nil
 }

@@ -73,6 +73,7 @@ var figures = []figure{
 	{"cfg", true, func(g *gen) (image.Image, error) { return g.figCFG() }},
 	{"samplers", true, func(g *gen) (image.Image, error) { return g.figSamplers() }},
 	{"heldout", true, func(g *gen) (image.Image, error) { return g.figHeldOut() }},
+	{"inpaint", true, func(g *gen) (image.Image, error) { return g.figInpaint() }},
 }
 
 // options turns the setup into the pipeline's options.
