@@ -161,7 +161,7 @@ func (m *Model) ForwardAdded(x *nn.Tensor, t []float32, ctx *nn.Tensor, add *Add
 	if err := m.checkInputs(x, t, ctx); err != nil {
 		return nil, err
 	}
-	trace := tracer(m.Trace)
+	trace := m.tracer()
 	b := x.Shape[0]
 	if len(t) == 1 && b > 1 { // one timestep for the whole batch
 		t = repeatFloat(t[0], b)
@@ -208,7 +208,7 @@ func (m *Model) ForwardAdded(x *nn.Tensor, t []float32, ctx *nn.Tensor, add *Add
 	}
 
 	// 6. Post-process.
-	if trace != nil {
+	if m.Trace != nil {
 		trace.do("conv_norm_out", m.ConvNormOut.Forward(h)) // (B, C0, h, w)
 	}
 	return m.ConvOut.ForwardNormSiLU(m.ConvNormOut, h), nil // conv_out(SiLU(norm(h))): (B, C0, h, w) -> (B, C_out, h, w)

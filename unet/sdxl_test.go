@@ -150,3 +150,31 @@ func TestSDXLPresets(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockDoneTransformers: with BlockDone set, it is called after each
+// block and each spatial transformer (for the tiny SDXL: 7 blocks, 11
+// transformers), and the output does not change.
+func TestBlockDoneTransformers(t *testing.T) {
+	dir := testdata.Dir(t, "sdxl")
+	cfg, err := ReadConfig(filepath.Join(dir, "diffusers/unet/config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io := openSource(t, filepath.Join(dir, "unet_io.safetensors"))
+	m, err := Load(sdxlCases[0].open(t, dir), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	m.BlockDone = func() { calls++ }
+	in := func(n string) *nn.Tensor { return tensor(t, io, "a."+n) }
+	out, err := m.ForwardAdded(in("sample"), in("timestep").Data, in("encoder_hidden_states"),
+		&AddedCond{TextEmbeds: in("text_embeds"), TimeIDs: in("time_ids")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 18 {
+		t.Errorf("BlockDone called %d times, want 18", calls)
+	}
+	compare(t, "a.out", out, tensor(t, io, "a.out"))
+}
