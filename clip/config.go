@@ -27,6 +27,10 @@ type Config struct {
 	Layers       int     `json:"num_hidden_layers"`       // transformer layers loaded and run
 	Activation   string  `json:"hidden_act"`              // QuickGELU, GELU or GELUTanh
 	LayerNormEps float32 `json:"layer_norm_eps"`          // 1e-5
+	// ProjectionDim is the width P of text_projection in a
+	// CLIPTextModelWithProjection (SDXL's second encoder: 1280). Only
+	// LoadProjection reads it; a CLIPTextModel's config may carry it unused.
+	ProjectionDim int `json:"projection_dim"`
 
 	// The special token ids. The model itself needs none of them: the pooled
 	// feature is found by the largest id (see Pool), and padding is the

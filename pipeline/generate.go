@@ -90,6 +90,21 @@ type Options struct {
 	// Bind, when set, steers the latents before each step by the gradient
 	// of a cross-attention loss (package bind: SynGen, Attend-and-Excite).
 	Bind Binder
+
+	// SDXL's micro-conditioning (add_time_ids), in pixels: the size the
+	// image should look as if it was cropped from, the crop's top-left
+	// corner, and the target size. 0 means diffusers' defaults: the output
+	// size, crop 0, 0.
+	OriginalWidth, OriginalHeight int
+	CropTop, CropLeft             int
+	TargetWidth, TargetHeight     int
+	// EncodeEmptyNegative encodes an empty NegativePrompt like any prompt
+	// (diffusers' negative_prompt=""); otherwise an SDXL model's negative
+	// conditioning is zeros (force_zeros_for_empty_prompt with no negative
+	// prompt).
+	EncodeEmptyNegative bool
+
+	xl *xlCond // SDXL's pooled embeddings and time ids, set by withDefaults and filled by conditioning
 }
 
 // LatentDecoder turns the U-Net's latents (B, 4, h, w) into images
@@ -167,6 +182,12 @@ func (m *Model) withDefaults(o Options) (Options, error) {
 	}
 	if _, err := scheduler.New(o.Sampler, m.Scheduler, o.Karras); err != nil {
 		return o, err
+	}
+	if m.Text2 != nil {
+		if err := o.checkMicro(); err != nil {
+			return o, err
+		}
+		o.xl = &xlCond{}
 	}
 	return o, nil
 }
@@ -306,7 +327,7 @@ func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint
 		if guided {
 			x = catBatch(x, x) // (1, C, h, w) -> (2, C, h, w)
 		}
-		out, err := m.UNet.Forward(x, []float32{float32(steps[i])}, ctxT) // (B, 4, h, w)
+		out, err := m.UNet.ForwardAdded(x, []float32{float32(steps[i])}, ctxT, o.xl.added(guided)) // (B, 4, h, w)
 		if err != nil {
 			return nil, err
 		}

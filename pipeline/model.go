@@ -35,7 +35,12 @@ const (
 	SD2 Version = 2 // OpenCLIP ViT-H/14 text encoder, context 1024
 )
 
-func (v Version) String() string { return fmt.Sprintf("SD %d.x", int(v)) }
+func (v Version) String() string {
+	if v == SDXL {
+		return "SDXL"
+	}
+	return fmt.Sprintf("SD %d.x", int(v))
+}
 
 // Model is a loaded Stable Diffusion model: every stage, ready to generate.
 type Model struct {
@@ -51,6 +56,13 @@ type Model struct {
 	UNet      *unet.Model
 	VAE       *vae.Model
 	Scheduler scheduler.Config // training schedule and prediction type
+
+	// Text2 is SDXL's second text encoder (OpenCLIP ViT-bigG with
+	// projection), nil for SD 1.x and 2.x; see sdxl.go.
+	Text2 *clip.ProjectionModel
+	// ZeroNegative makes an absent negative prompt all zeros, context and
+	// pooled (SDXL's force_zeros_for_empty_prompt).
+	ZeroNegative bool
 
 	// files are the checkpoint files the model reads, and closers close
 	// them: half-precision weights are read from their memory mappings, so
@@ -128,6 +140,13 @@ type LoadOptions struct {
 	// Prediction overrides the prediction type: "epsilon" or "v_prediction".
 	// Single-file SD 2.x checkpoints do not say which they are.
 	Prediction scheduler.Prediction
+	// SchedulerConfig is a diffusers scheduler_config.json that replaces
+	// the model's schedule: its timestep_spacing, steps_offset, betas and
+	// prediction type (SDXL-Turbo's "trailing" spacing, for one).
+	SchedulerConfig string
+	// TimestepSpacing, when set, replaces the schedule's timestep_spacing
+	// (after SchedulerConfig): "trailing" for SDXL-Turbo and SD-Turbo.
+	TimestepSpacing scheduler.Spacing
 	// Half keeps the weights of the linear layers and convolutions (U-Net,
 	// text encoder and VAE) in half precision even when the checkpoint
 	// stores them in fp32 (rounding them once, to half the memory). Without
@@ -167,16 +186,31 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 	} else {
 		err = m.loadSingleFile(path, opts)
 	}
+	if err == nil {
+		err = m.loadSDXL(path, st.IsDir(), opts)
+	}
 	if err == nil && opts.VAE != "" {
 		var closeFn func() error
 		var src weights.Source
 		if m.VAE, src, closeFn, err = loadVAEFile(opts.VAE, opts.precision()); err == nil {
 			m.keep(src, closeFn)
+			if m.Version == SDXL {
+				m.VAE.Config.ScalingFactor = sdxlScale // the family's, which a VAE file does not say
+			}
 		}
 	}
 	if err != nil {
 		m.Close()
 		return nil, err
+	}
+	if opts.SchedulerConfig != "" {
+		if m.Scheduler, err = scheduler.ReadConfig(opts.SchedulerConfig, scheduler.SD15()); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("--scheduler-config: %w", err)
+		}
+	}
+	if opts.TimestepSpacing != "" {
+		m.Scheduler.Spacing = opts.TimestepSpacing
 	}
 	if opts.Prediction != "" {
 		m.Scheduler.Prediction = opts.Prediction
@@ -272,6 +306,10 @@ func (m *Model) loadSingleFile(path string, opts LoadOptions) error {
 	case weights.TextOpenCLIP:
 		// SD 2.x conditions on the penultimate layer of OpenCLIP's 24.
 		m.Version, m.Pad, m.Scheduler, m.TextSkip = SD2, tokenizer.PadSD2, scheduler.SD21(), 2
+	case weights.TextSDXL:
+		m.Version, m.Pad, m.Scheduler = SDXL, tokenizer.PadSD1, sdxlScheduler() // text encoder 2: see loadSDXL
+	case weights.TextSDXLRefiner:
+		return fmt.Errorf("model %s: %w", path, errRefiner)
 	}
 	text := weights.TextFromLDM(src)
 	un := weights.UNetFromLDM(src)

@@ -27,6 +27,11 @@ import (
 //	image_latents                 float32 (1, 4, h, w), the encoded image (when it is encoded)
 //	masked_image_latents          float32 (1, 4, h, w), what an inpainting U-Net sees
 //
+// SDXL adds
+//
+//	pooled_cond, pooled_uncond    float32 (1, P), text_encoder_2's projected pooled output (zeros for no negative prompt)
+//	add_time_ids                  float32 (1, 6), original size, crop top-left, target size, each (h, w)
+//
 // Only the first image of a batch is recorded.
 type Stages struct {
 	entries []weights.Entry

@@ -15,6 +15,9 @@ import (
 // with encodings of the empty prompt so both have the same length, as
 // AUTOMATIC1111 does.
 func (m *Model) conditioning(o Options) (cond, uncond *nn.Tensor, err error) {
+	if o.xl != nil {
+		return m.conditioningXL(o) // SDXL: two encoders, pooled embeddings
+	}
 	var idsC, idsU []int
 	if cond, idsC, err = m.encodePromptWith(o.Prompt, o.ClipSkip, o); err != nil {
 		return nil, nil, err

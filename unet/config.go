@@ -52,6 +52,15 @@ type Config struct {
 	FlipSinToCos      bool    // timestep embedding is [cos, sin] (true) or [sin, cos]
 	FreqShift         float64 // downscale_freq_shift of the timestep frequencies (0)
 	DownsamplePadding int     // padding of the stride-2 downsampling conv (1)
+
+	// SDXL's micro-conditioning (see AddedCond): AdditionEmbedType is
+	// TextTime or "" (none); add_embedding maps the pooled text embedding
+	// and the sinusoidal features, AdditionTimeEmbedDim wide, of each of the
+	// six add_time_ids, ProjectionClassEmbeddingsInputDim = P + 6·that in
+	// all, to the timestep embedding.
+	AdditionEmbedType                 string
+	AdditionTimeEmbedDim              int // 256 in SDXL
+	ProjectionClassEmbeddingsInputDim int // 2816 = 1280 + 6·256 in SDXL
 }
 
 // SD15 is the U-Net of Stable Diffusion 1.5
@@ -113,6 +122,11 @@ func (c Config) Validate() error {
 		return errors.New("unet: config: in/out channels, layers_per_block, cross_attention_dim and norm_num_groups must be positive")
 	case c.DownsamplePadding < 0:
 		return fmt.Errorf("unet: config: downsample_padding %d is negative", c.DownsamplePadding)
+	case c.AdditionEmbedType != "" && c.AdditionEmbedType != TextTime:
+		return fmt.Errorf("unet: config: addition_embed_type %q not supported (want %q)", c.AdditionEmbedType, TextTime)
+	case c.AdditionEmbedType == TextTime && (c.AdditionTimeEmbedDim <= 0 || c.AdditionTimeEmbedDim%2 != 0 || c.ProjectionClassEmbeddingsInputDim <= 6*c.AdditionTimeEmbedDim):
+		return fmt.Errorf("unet: config: addition_time_embed_dim %d and projection_class_embeddings_input_dim %d: want an even positive dim and an input wider than 6 times it",
+			c.AdditionTimeEmbedDim, c.ProjectionClassEmbeddingsInputDim)
 	}
 	for i, ch := range c.BlockOutChannels {
 		if ch <= 0 || ch%c.NormNumGroups != 0 {
@@ -132,6 +146,44 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// SDXL is the U-Net of Stable Diffusion XL base 1.0
+// (stabilityai/stable-diffusion-xl-base-1.0, unet/config.json): three levels,
+// no attention at the first, 1, 2 and 10 transformer blocks per level with
+// heads of 64, a 2048-wide context (CLIP ViT-L's 768 + OpenCLIP bigG's 1280)
+// and the micro-conditioning add_embedding. 2.6 B parameters.
+func SDXL() Config {
+	return Config{
+		SampleSize:                        128,
+		InChannels:                        4,
+		OutChannels:                       4,
+		BlockOutChannels:                  []int{320, 640, 1280},
+		LayersPerBlock:                    2,
+		DownBlockTypes:                    []string{DownBlock2D, CrossAttnDownBlock2D, CrossAttnDownBlock2D},
+		UpBlockTypes:                      []string{CrossAttnUpBlock2D, CrossAttnUpBlock2D, UpBlock2D},
+		MidBlockType:                      UNetMidBlock2DCrossAttn,
+		Heads:                             []int{5, 10, 20},
+		CrossAttentionDim:                 2048,
+		TransformerLayersPerBlock:         []int{1, 2, 10},
+		UseLinearProjection:               true,
+		NormNumGroups:                     32,
+		NormEps:                           1e-5,
+		FlipSinToCos:                      true,
+		DownsamplePadding:                 1,
+		AdditionEmbedType:                 TextTime,
+		AdditionTimeEmbedDim:              256,
+		ProjectionClassEmbeddingsInputDim: 2816,
+	}
+}
+
+// SDXLTurbo is the U-Net of SDXL-Turbo (stabilityai/sdxl-turbo,
+// unet/config.json): SDXL base's architecture, distilled to run in one to
+// four steps at 512 px (sample_size 64).
+func SDXLTurbo() Config {
+	c := SDXL()
+	c.SampleSize = 64
+	return c
 }
 
 // rawConfig is config.json as diffusers writes it. Fields that may be an int
@@ -159,9 +211,12 @@ type rawConfig struct {
 	FreqShift                 float64         `json:"freq_shift"`
 	DownsamplePadding         *int            `json:"downsample_padding"`
 
+	AdditionEmbedType    *string `json:"addition_embed_type"`
+	AdditionTimeEmbedDim *int    `json:"addition_time_embed_dim"`
+	ProjClassEmbedInDim  *int    `json:"projection_class_embeddings_input_dim"`
+
 	// Unsupported features: each must keep its default.
 	ActFn                 *string         `json:"act_fn"`
-	AdditionEmbedType     *string         `json:"addition_embed_type"`
 	ClassEmbedType        *string         `json:"class_embed_type"`
 	NumClassEmbeds        *int            `json:"num_class_embeds"`
 	TimeCondProjDim       *int            `json:"time_cond_proj_dim"`
@@ -240,6 +295,15 @@ func ParseConfig(data []byte) (Config, error) {
 	}
 	if r.DownsamplePadding != nil {
 		c.DownsamplePadding = *r.DownsamplePadding
+	}
+	if r.AdditionEmbedType != nil {
+		c.AdditionEmbedType = *r.AdditionEmbedType
+		if r.AdditionTimeEmbedDim != nil {
+			c.AdditionTimeEmbedDim = *r.AdditionTimeEmbedDim
+		}
+		if r.ProjClassEmbedInDim != nil {
+			c.ProjectionClassEmbeddingsInputDim = *r.ProjClassEmbedInDim
+		}
 	}
 	var err error
 	field := func(name string, raw json.RawMessage, def int) []int {
@@ -331,7 +395,7 @@ func (r *rawConfig) unsupported() error {
 		return bad("num_attention_heads", string(r.NumAttentionHeads))
 	case str(r.ActFn, "silu"):
 		return bad("act_fn", *r.ActFn)
-	case r.AdditionEmbedType != nil:
+	case r.AdditionEmbedType != nil && *r.AdditionEmbedType != TextTime:
 		return bad("addition_embed_type", *r.AdditionEmbedType)
 	case r.ClassEmbedType != nil:
 		return bad("class_embed_type", *r.ClassEmbedType)
@@ -436,8 +500,22 @@ func ConfigFromWeights(src weights.Source) (Config, error) {
 		return Config{}, errors.New("unet: ConfigFromWeights: mid_block.attentions.0 missing: not a Stable Diffusion U-Net")
 	}
 	c.CrossAttentionDim = toK[1]
+	if in := shape("add_embedding.linear_1.weight"); len(in) == 2 {
+		// SDXL: the input is the pooled text embedding (P) and six
+		// sinusoidal features; the split is not in the weights, SDXL's 256
+		// is assumed where it fits (see AddedCond).
+		c.AdditionEmbedType = TextTime
+		c.ProjectionClassEmbeddingsInputDim = in[1]
+		c.AdditionTimeEmbedDim = 256
+		for c.AdditionTimeEmbedDim > 2 && 6*c.AdditionTimeEmbedDim >= in[1] {
+			c.AdditionTimeEmbedDim /= 2
+		}
+	}
 	c.UseLinearProjection = len(projIn) == 2
-	c.UpcastAttention = c.UseLinearProjection
+	c.UpcastAttention = c.UseLinearProjection && c.AdditionEmbedType == "" // SD 2.x's config sets it, SDXL's does not
+	for c.NormNumGroups > 1 && !dividesAll(c.NormNumGroups, c.BlockOutChannels) {
+		c.NormNumGroups /= 2 // not SD's 32 groups: a guess that at least fits
+	}
 	for i, ch := range c.BlockOutChannels {
 		c.Heads[i] = 8
 		if c.UseLinearProjection {
@@ -445,4 +523,14 @@ func ConfigFromWeights(src weights.Source) (Config, error) {
 		}
 	}
 	return c, c.Validate()
+}
+
+// dividesAll reports whether g divides every value of v.
+func dividesAll(g int, v []int) bool {
+	for _, x := range v {
+		if x%g != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -108,7 +108,7 @@ func TestParseConfigErrors(t *testing.T) {
 	}{
 		{`"act_fn": "gelu"`, "act_fn"},
 		{`"num_attention_heads": 8`, "num_attention_heads"},
-		{`"addition_embed_type": "text_time"`, "addition_embed_type"},
+		{`"addition_embed_type": "image"`, "addition_embed_type"},
 		{`"class_embed_type": "timestep"`, "class_embed_type"},
 		{`"time_cond_proj_dim": 256`, "time_cond_proj_dim"},
 		{`"resnet_time_scale_shift": "scale_shift"`, "resnet_time_scale_shift"},
@@ -134,7 +134,9 @@ func TestParseConfigErrors(t *testing.T) {
 
 // FuzzParseConfig checks that no config.json makes ParseConfig panic.
 func FuzzParseConfig(f *testing.F) {
-	for _, s := range []string{sd15JSON, sd21JSON, `{}`, `{"block_out_channels": []}`, `{"block_out_channels": [32], "attention_head_dim": [0]}`} {
+	for _, s := range []string{sd15JSON, sd21JSON, `{}`, `{"block_out_channels": []}`, `{"block_out_channels": [32], "attention_head_dim": [0]}`,
+		`{"block_out_channels": [32, 64], "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D"], "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D"],
+		  "addition_embed_type": "text_time", "addition_time_embed_dim": 8, "projection_class_embeddings_input_dim": 96, "transformer_layers_per_block": [1, 2]}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -49,6 +49,10 @@ func FLOPs(cfg Config, b, h, w int) float64 {
 	c0 := cfg.BlockOutChannels[0]
 	linear(b, c0, cfg.TimeEmbedDim()) // time embedding MLP
 	linear(b, cfg.TimeEmbedDim(), cfg.TimeEmbedDim())
+	if cfg.AdditionEmbedType == TextTime { // SDXL's add_embedding MLP
+		linear(b, cfg.ProjectionClassEmbeddingsInputDim, cfg.TimeEmbedDim())
+		linear(b, cfg.TimeEmbedDim(), cfg.TimeEmbedDim())
+	}
 	conv(cfg.InChannels, c0, 3, h, w)
 
 	// Down, recording each skip's channels and size as Forward pushes them.

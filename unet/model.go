@@ -44,6 +44,7 @@ import (
 type Model struct {
 	Config        Config
 	TimeEmbedding *TimestepEmbedding // time_embedding
+	AddEmbedding  *TimestepEmbedding // add_embedding (SDXL's micro-conditioning), nil without
 	ConvIn        layer.Conv2d       // conv_in: (C0, 4, 3, 3)
 	DownBlocks    []*DownBlock       // down_blocks.N
 	MidBlock      *MidBlock          // mid_block
@@ -119,6 +120,7 @@ func load(ld *weights.Loader, cfg Config) *Model {
 	m := &Model{
 		Config:        cfg,
 		TimeEmbedding: loadTimestepEmbedding(ld.Sub("time_embedding"), c0, cfg.TimeEmbedDim()),
+		AddEmbedding:  loadAddEmbedding(ld, cfg),
 		ConvIn:        layer.NewConv2d(ld.Sub("conv_in"), cfg.InChannels, c0, 3, 1, 1),
 		ConvNormOut:   layer.NewGroupNorm(ld.Sub("conv_norm_out"), c0, cfg.NormNumGroups, cfg.NormEps),
 		ConvOut:       layer.NewConv2d(ld.Sub("conv_out"), c0, cfg.OutChannels, 3, 1, 1),
@@ -156,10 +158,17 @@ func load(ld *weights.Loader, cfg Config) *Model {
 // returns (B, C_out, h, w). The only error is a shape that disagrees with
 // the model.
 func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, error) {
+	return m.ForwardAdded(x, t, ctx, nil)
+}
+
+// ForwardAdded is Forward with SDXL's added conditioning, which a model with
+// an add_embedding requires (and others ignore): its embedding of the
+// pooled text and the time ids is added to the timestep embedding.
+func (m *Model) ForwardAdded(x *nn.Tensor, t []float32, ctx *nn.Tensor, add *AddedCond) (*nn.Tensor, error) {
 	if err := m.checkInputs(x, t, ctx); err != nil {
 		return nil, err
 	}
-	trace := tracer(m.Trace)
+	trace := m.tracer()
 	b := x.Shape[0]
 	if len(t) == 1 && b > 1 { // one timestep for the whole batch
 		t = repeatFloat(t[0], b)
@@ -170,6 +179,13 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 	trace.do("time_proj", proj)
 	emb := m.TimeEmbedding.Forward(proj) // (B, C0) -> (B, 4·C0)
 	trace.do("time_embedding", emb)
+	if m.AddEmbedding != nil {
+		aug, err := m.augEmbedding(add, b, trace) // (B, 4·C0)
+		if err != nil {
+			return nil, err
+		}
+		nn.AddInPlace(emb, aug)
+	}
 	embAct := nn.SiLU(emb) // every resnet takes SiLU(emb)
 
 	// 2. Pre-process.
@@ -199,7 +215,7 @@ func (m *Model) Forward(x *nn.Tensor, t []float32, ctx *nn.Tensor) (*nn.Tensor, 
 	}
 
 	// 6. Post-process.
-	if trace != nil {
+	if m.Trace != nil {
 		trace.do("conv_norm_out", m.ConvNormOut.Forward(h)) // (B, C0, h, w)
 	}
 	return m.ConvOut.ForwardNormSiLU(m.ConvNormOut, h), nil // conv_out(SiLU(norm(h))): (B, C0, h, w) -> (B, C_out, h, w)

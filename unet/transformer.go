@@ -51,8 +51,11 @@ func loadTransformer(ld *weights.Loader, cfg Config, dim, heads, layers int) *Tr
 // under name's prefix.
 func (t *Transformer2D) Forward(x, ctx *nn.Tensor, trace tracer, name string) *nn.Tensor {
 	tok := projectIn(t.ProjIn, t.Norm.Forward(x)) // (B, C, H, W) -> (B, H·W, C)
+	trace.do(name+".proj_in", tok)
 	for i, b := range t.TransformerBlocks {
-		tok = b.Forward(tok, ctx, trace, fmt.Sprintf("%s.tb%d", name, i))
+		n := fmt.Sprintf("%s.tb%d", name, i)
+		tok = b.Forward(tok, ctx, trace, n)
+		trace.do(n, tok) // the block's output, residuals included
 	}
 	tok = t.ProjOut.Forward(tok) // (B, H·W, C) -> (B, H·W, C)
 	return addTokens(x, tok)     // x += tokens as (B, C, H, W), in place

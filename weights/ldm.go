@@ -47,6 +47,10 @@ func (t TextLayout) String() string {
 		return "CLIP (SD 1.x)"
 	case TextOpenCLIP:
 		return "OpenCLIP (SD 2.x)"
+	case TextSDXL:
+		return "CLIP + OpenCLIP (SDXL)"
+	case TextSDXLRefiner:
+		return "OpenCLIP (SDXL refiner)"
 	}
 	return "none"
 }
@@ -80,6 +84,10 @@ func DetectLayout(src Source) Layout {
 			l.Text = TextCLIP
 		case strings.HasPrefix(n, LDMOpenCLIPPrefix) && l.Text == TextNone:
 			l.Text = TextOpenCLIP
+		case strings.HasPrefix(n, SDXLCLIPPrefix) || strings.HasPrefix(n, SDXLOpenCLIPPrefix):
+			l.Text = TextSDXL
+		case strings.HasPrefix(n, SDXLRefinerPrefix) && l.Text == TextNone:
+			l.Text = TextSDXLRefiner
 		}
 	}
 	return l
@@ -205,6 +213,8 @@ func unetMap(l unetLayout) prefixMap {
 	m.add("conv_in.", "input_blocks.0.0.")
 	m.add("conv_norm_out.", "out.0.")
 	m.add("conv_out.", "out.2.")
+	m.add("add_embedding.linear_1.", "label_emb.0.0.") // SDXL's micro-conditioning MLP
+	m.add("add_embedding.linear_2.", "label_emb.0.2.")
 	n := l.layersPerBlock + 1 // LDM blocks per level
 	for i := range l.levels {
 		// Down: resnets and attentions at input_blocks (n·i + j + 1).{0,1};
@@ -346,7 +356,10 @@ func isVAEName(n string) bool {
 // hidden. (SD 2.x uses the penultimate layer's output; the view keeps every
 // layer, so a model built with one layer fewer must skip the last one.)
 func TextFromLDM(src Source) Source {
-	if DetectLayout(src).Text == TextOpenCLIP {
+	switch DetectLayout(src).Text {
+	case TextSDXL:
+		return TextFromSDXL(src, 0) // the first of SDXL's two encoders
+	case TextOpenCLIP:
 		return newView(src, openCLIPName)
 	}
 	return newView(src, func(name string) []viewName {

@@ -25,6 +25,9 @@ type viewEntry struct {
 	// squeeze drops trailing dimensions of size 1: a 1×1 convolution
 	// weight (C, C, 1, 1) seen as a linear weight (C, C).
 	squeeze bool
+	// transpose swaps the two dimensions of a matrix: OpenCLIP's
+	// text_projection (D, P), used as x @ W, seen as a Linear weight (P, D).
+	transpose bool
 }
 
 // newView maps every source name through conv, which returns the view's
@@ -85,6 +88,9 @@ func (e viewEntry) shape(s []int) []int {
 			s = s[:len(s)-1]
 		}
 	}
+	if e.transpose && len(s) == 2 {
+		s[0], s[1] = s[1], s[0]
+	}
 	return s
 }
 
@@ -106,5 +112,23 @@ func (v *view) Tensor(name string) (*nn.Tensor, error) {
 		// (3·D, …) -> (D, …): rows of one block are contiguous.
 		t = &nn.Tensor{Shape: t.Shape, Data: append([]float32(nil), t.Data[e.part*n:(e.part+1)*n]...)}
 	}
+	if e.transpose {
+		return transpose2D(e.src, t)
+	}
 	return t.Reshape(e.shape(t.Shape)...), nil
+}
+
+// transpose2D returns the transpose of the matrix t (R, C): (C, R).
+func transpose2D(name string, t *nn.Tensor) (*nn.Tensor, error) {
+	if len(t.Shape) != 2 {
+		return nil, fmt.Errorf("weights: %s: shape %v, want a matrix to transpose", name, t.Shape)
+	}
+	r, c := t.Shape[0], t.Shape[1]
+	out := nn.New(c, r) // (C, R)
+	for i := range r {
+		for j := range c {
+			out.Data[j*r+i] = t.Data[i*c+j]
+		}
+	}
+	return out, nil
 }

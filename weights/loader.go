@@ -134,6 +134,9 @@ func (l *Loader) Shape(name string) []int {
 // tensor of the wanted shape, so loading continues and reports every problem.
 func (l *Loader) Tensor(name string, shape ...int) *nn.Tensor {
 	full := l.prefix + name
+	if r, ok := l.src.(*ShapeRecorder); ok {
+		return r.record(full, shape, l.precision) // listing a model's tensors: see record.go
+	}
 	l.st.mu.Lock()
 	l.st.used[full] = true
 	l.st.mu.Unlock()
@@ -218,8 +221,8 @@ func ReadHalf(src Source, name string) (*nn.Tensor, error) {
 		}
 	case *view:
 		e, ok := s.entries[name]
-		if !ok {
-			break
+		if !ok || e.transpose {
+			break // a transposed matrix is read as float32 and converted
 		}
 		t, err := ReadHalf(s.src, e.src)
 		if err != nil {

@@ -99,6 +99,13 @@ type childReport struct {
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
+	xl, args, err := benchModel(args) // --model sdxl: bench_sdxl.go
+	if err != nil {
+		return err
+	}
+	if xl {
+		return runBenchSDXL(args, stdout, stderr)
+	}
 	fs := newFlags("bench", stderr)
 	jsonOut := fs.Bool("json", false, "print one JSON object instead of a table")
 	quick := fs.Bool("quick", false, "skip the 512×512 measurements")

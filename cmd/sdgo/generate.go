@@ -27,7 +27,7 @@ import (
 
 const generateUsage = `Usage: sdgo [-m MODEL] -p PROMPT [flags]
 
-Makes images from a prompt with a Stable Diffusion 1.x/2.x model: a single-file
+Makes images from a prompt with a Stable Diffusion 1.x/2.x/XL model: a single-file
 checkpoint (.safetensors or .ckpt, original layout; pass --tokenizer too) or a
 diffusers folder (with model_index.json). Without -m, sdgo uses sd-mini, the
 small model it trained itself and carries built in: 64×64 images of coloured
@@ -55,6 +55,7 @@ type genFlags struct {
 	sampler, rngName, initImg, output, preview, taesd   string
 	dumpStages, prediction                              string
 	karras, overwrite, quiet, fp16                      bool
+	xl                                                  xlFlags // SDXL and Turbo: sdxl.go
 
 	inpaint   inpaintFlags // --mask, --outpaint, … (inpaint.go)
 	bind      bindFlags    // --bind, … (bind.go)
@@ -94,6 +95,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	fs.StringVar(&f.dumpStages, "dump-stages", "", "write every stage's result to DIR/stages.safetensors (and per-step previews)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
 	f.bind.add(fs)
+	f.xl.register(fs)
 	f.inpaint.register(fs)
 	fs.StringVar(&f.maxMemory, "max-memory", "", "refuse jobs whose estimated peak memory exceeds this (e.g. 6GB; default: the machine's available memory)")
 	fs.BoolVar(&f.vaeTiling, "vae-tiling", false, "decode the image tile by tile: bounded memory for large images, approximate at the seams")
@@ -103,6 +105,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q (quote the prompt and pass it with -p)", fs.Arg(0))
 	}
+	f.xl.negativeGiven = fs.Changed("negative-prompt")
 	if err := f.validate(); err != nil {
 		return err
 	}
@@ -161,6 +164,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	if err := f.bind.validate(); err != nil {
 		return err
 	}
+	f.xl.loadOptions(&loadOpts)
 	f.lora.load(&loadOpts)
 	if err := f.checkMemory(loadOpts, opts); err != nil {
 		return err
@@ -282,6 +286,9 @@ func (f *genFlags) validate() error {
 	if err := f.checkNumbers(); err != nil {
 		return err
 	}
+	if err := f.xl.validate(); err != nil {
+		return err
+	}
 	for _, p := range []struct{ flag, path string }{{"-m/--model", f.model}, {"--vae", f.vaePath}, {"-i/--init-img", f.initImg}, {"--taesd", f.taesd}, {"--tokenizer", f.tokenizer}, {"--config", f.config}} {
 		if p.path == "" {
 			continue
@@ -306,6 +313,9 @@ func (f *genFlags) options() (pipeline.Options, error) {
 	}
 	if f.cfg == 0 {
 		o.CFGScale = 1 // 0 would mean "default" to the library
+	}
+	if err := f.xl.apply(&o); err != nil {
+		return o, err
 	}
 	if f.initImg != "" {
 		img, err := pipeline.ReadImage(f.initImg)
