@@ -22,6 +22,7 @@ import (
 	"github.com/sdgo/sdgo/internal/gemm"
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/pipeline"
+	"github.com/sdgo/sdgo/unet"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -40,6 +41,16 @@ user's file is loaded, and times
   txt2img_512_1step_s       a whole one-step 512×512 txt2img from the file, in
                             a child process, with its load_s and peak RSS
                             (txt2img_512_peak_rss_mb, Linux only)
+  unet_1thread_s            the U-Net call on one thread (unet_thread_scaling:
+                            its time over the time on all threads)
+
+Against the machine: it first and last measures the CPU's fp32 FMA peak with
+the active GEMM kernel's own instructions (peak_gflops, the larger of the two;
+peak_1thread_gflops on one thread), prints the CPU's model, family and SIMD
+flags, and gives every part as GFLOP/s and as a share of that peak
+(gemm_efficiency, unet_512_efficiency, vae_decode_512_efficiency, ...).
+FLOPs count 2 per multiply-add of a direct convolution, whatever algorithm
+runs (Winograd can pass 100%).
 
 Each *_s figure is wall-clock seconds; *_cpu_s beside it is the process's CPU
 time over the same span (on a shared machine it shows how much of the wall
@@ -84,6 +95,29 @@ type benchReport struct {
 	Txt2Img512S    *float64 `json:"txt2img_512_1step_s"`
 	Txt2Img512CPU  *float64 `json:"txt2img_512_1step_cpu_s"`
 	Txt2ImgPeakRSS *float64 `json:"txt2img_512_peak_rss_mb"`
+
+	// Against the machine (bench_peak.go): the fp32 FMA peak with the
+	// active kernel's instructions, on Threads threads and on one, measured
+	// before and after the parts (peak_gflops is the larger), and each
+	// part's rate as a share of it (FLOPs counted as a direct convolution
+	// computes them).
+	cpuInfo
+	PeakGFLOPS        float64  `json:"peak_gflops"`
+	PeakBeforeGFLOPS  float64  `json:"peak_before_gflops"`
+	PeakAfterGFLOPS   *float64 `json:"peak_after_gflops"`
+	Peak1GFLOPS       float64  `json:"peak_1thread_gflops"`
+	GemmEfficiency    float64  `json:"gemm_efficiency"`
+	UNet256GFLOPS     *float64 `json:"unet_256_gflops"`
+	UNet256Eff        *float64 `json:"unet_256_efficiency"`
+	UNet512GFLOPS     *float64 `json:"unet_512_gflops"`
+	UNet512Eff        *float64 `json:"unet_512_efficiency"`
+	VAEDecode512GFLOP *float64 `json:"vae_decode_512_gflops"`
+	VAEDecode512Eff   *float64 `json:"vae_decode_512_efficiency"`
+	// The U-Net call at unet_scaling_side (512, or 256 with --quick) on
+	// one thread, and its time on one thread over its time on Threads.
+	UNetScalingSide *int     `json:"unet_scaling_side"`
+	UNet1ThreadS    *float64 `json:"unet_1thread_s"`
+	UNetScaling     *float64 `json:"unet_thread_scaling"`
 }
 
 // childReport is what the child process prints: one JSON line.
@@ -101,6 +135,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	noChild := fs.Bool("no-txt2img", false, "skip the txt2img in a child process")
 	keep := fs.String("dir", "", "write the checkpoint and tokenizer to this folder and keep them; reuse them when present")
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
+	kernel := fs.String("kernel", "auto", "GEMM kernel to run: auto, "+strings.Join(gemm.Kernels(), ", ")+" (AVX2 on an AVX-512 CPU measures AVX2 code on that CPU, not an AVX2 CPU)")
+	noScaling := fs.Bool("no-scaling", false, "skip the one-thread U-Net call that measures thread scaling")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to this file; each is labelled stage=NAME (go tool pprof -tagfocus stage=unet_512_s)")
 	child := fs.String("txt2img-child", "", "checkpoint for the child's one-step txt2img (internal)")
 	tokDir := fs.String("tokenizer", "", "tokenizer folder of the child (internal)")
@@ -118,6 +154,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *threads > 0 {
 		nn.SetThreads(*threads)
 	}
+	if err := gemm.KernelEnvErr(); err != nil {
+		return err
+	}
+	if err := gemm.SetKernel(*kernel); err != nil {
+		return usagef("--kernel: %v", err)
+	}
 	spec, err := benchSpecFromEnv()
 	if err != nil {
 		return err
@@ -133,6 +175,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	progress("sdgo bench: %s/%s, %s kernel, %d threads", runtime.GOOS, r.GOARCH, r.Kernel, r.Threads)
+	r.cpuInfo = readCPUInfo()
+	r.PeakBeforeGFLOPS = measurePeak(r.Threads)
+	r.Peak1GFLOPS = measurePeak(1)
+	r.PeakGFLOPS = r.PeakBeforeGFLOPS
+	progress("%s (family %d, model %d): fp32 FMA peak %.1f GFLOP/s on %d threads, %.1f on one", r.Model, r.Family, r.ModelN, r.PeakGFLOPS, r.Threads, r.Peak1GFLOPS)
 	r.GemmGFLOPS = benchGemm(1024)
 
 	dir := *keep
@@ -233,6 +280,38 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		progress("VAE decode %d×%d: %.2f s", spec.size, spec.size, *r.VAEDecode512S)
 	}
+	if !*noScaling && r.Threads > 1 {
+		side := latent
+		if *quick {
+			side = latent / 2
+		}
+		px := side * m.VAEFactor()
+		r.UNetScalingSide = &px
+		nn.SetThreads(1)
+		s1, _, err := unetCall("unet_1thread_s", side)
+		nn.SetThreads(r.Threads)
+		if err != nil {
+			return fmt.Errorf("bench: unet: %w", err)
+		}
+		r.UNet1ThreadS = s1
+		tN := r.UNet512S
+		if *quick {
+			tN = r.UNet256S
+		}
+		r.UNetScaling = ptr(*s1 / *tN)
+		progress("U-Net %d×%d on one thread: %.2f s (%d threads %.2f× faster)", *r.UNetScalingSide, *r.UNetScalingSide, *s1, r.Threads, *r.UNetScaling)
+	}
+	r.PeakAfterGFLOPS = ptr(measurePeak(r.Threads))
+	r.PeakGFLOPS = max(r.PeakGFLOPS, *r.PeakAfterGFLOPS)
+	r.GemmEfficiency = r.GemmGFLOPS / r.PeakGFLOPS
+	unetFLOPs := func(side int) float64 { return unet.FLOPs(m.UNet.Config, 2, side, side) }
+	r.UNet256GFLOPS = rate(unetFLOPs(latent/2), r.UNet256S)
+	r.UNet256Eff = share(unetFLOPs(latent/2), r.UNet256S, r.PeakGFLOPS)
+	r.UNet512GFLOPS = rate(unetFLOPs(latent), r.UNet512S)
+	r.UNet512Eff = share(unetFLOPs(latent), r.UNet512S, r.PeakGFLOPS)
+	vaeFLOPs := vaeDecodeFLOPs(m.VAE.Config, 1, latent, latent)
+	r.VAEDecode512GFLOP = rate(vaeFLOPs, r.VAEDecode512S)
+	r.VAEDecode512Eff = share(vaeFLOPs, r.VAEDecode512S, r.PeakGFLOPS)
 
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
@@ -245,23 +324,34 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 // printBench writes the report as a table.
 func printBench(w io.Writer, r benchReport, spec benchSpec) error {
 	fmt.Fprintf(w, "machine: %s/%s, %d CPUs, %d threads, %s kernel\n", runtime.GOOS, r.GOARCH, r.CPUs, r.Threads, r.Kernel)
-	fmt.Fprintf(w, "gemm 1024³ fp32: %.1f GFLOP/s\n", r.GemmGFLOPS)
+	fmt.Fprintf(w, "cpu: %s (family %d, model %d): %s\n", r.cpuInfo.Model, r.Family, r.ModelN, r.Flags)
+	fmt.Fprintf(w, "fp32 FMA peak (%s instructions): %.1f GFLOP/s on %d threads, %.1f on one\n", r.Kernel, r.PeakGFLOPS, r.Threads, r.Peak1GFLOPS)
+	fmt.Fprintf(w, "gemm 1024³ fp32: %.1f GFLOP/s (%.0f%% of peak)\n", r.GemmGFLOPS, 100*r.GemmEfficiency)
 	fmt.Fprintf(w, "model: %s (random weights, fp16 file)\n\n", spec.name)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\twall\tcpu")
+	fmt.Fprintln(tw, "\twall\tcpu\tGFLOP/s\tof peak")
 	sec := func(v *float64) string {
 		if v == nil {
 			return "-"
 		}
 		return fmt.Sprintf("%.2f s", *v)
 	}
-	row := func(name string, s, cpu *float64) { fmt.Fprintf(tw, "%s\t%s\t%s\n", name, sec(s), sec(cpu)) }
+	row := func(name string, s, cpu *float64, perf ...*float64) {
+		fmt.Fprintf(tw, "%s\t%s\t%s", name, sec(s), sec(cpu))
+		if len(perf) == 2 && perf[0] != nil && perf[1] != nil {
+			fmt.Fprintf(tw, "\t%.0f\t%.0f%%", *perf[0], 100**perf[1])
+		}
+		fmt.Fprintln(tw)
+	}
 	half, full := spec.size/2, spec.size
 	row("load checkpoint", r.LoadS, nil)
 	row("text encoder, batch 2", r.TextEncodeS, r.TextEncodeCPU)
-	row(fmt.Sprintf("U-Net %d², batch 2", half), r.UNet256S, r.UNet256CPU)
-	row(fmt.Sprintf("U-Net %d², batch 2", full), r.UNet512S, r.UNet512CPU)
-	row(fmt.Sprintf("VAE decode %d²", full), r.VAEDecode512S, r.VAEDecode512CP)
+	row(fmt.Sprintf("U-Net %d², batch 2", half), r.UNet256S, r.UNet256CPU, r.UNet256GFLOPS, r.UNet256Eff)
+	row(fmt.Sprintf("U-Net %d², batch 2", full), r.UNet512S, r.UNet512CPU, r.UNet512GFLOPS, r.UNet512Eff)
+	if r.UNet1ThreadS != nil {
+		row(fmt.Sprintf("U-Net %d², one thread (%d threads %.2f× faster)", *r.UNetScalingSide, r.Threads, *r.UNetScaling), r.UNet1ThreadS, nil)
+	}
+	row(fmt.Sprintf("VAE decode %d²", full), r.VAEDecode512S, r.VAEDecode512CP, r.VAEDecode512GFLOP, r.VAEDecode512Eff)
 	row(fmt.Sprintf("txt2img %d², 1 step (child)", full), r.Txt2Img512S, r.Txt2Img512CPU)
 	row("  child's load", r.Txt2ImgLoadS, nil)
 	if r.Txt2ImgPeakRSS != nil {

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/sdgo/sdgo/internal/gemm"
+	"github.com/sdgo/sdgo/vae"
+)
+
+func TestVAEDecodeFLOPs(t *testing.T) {
+	// SD 1.5's decoder at 64×64 latents: 1.24 T multiply-adds, as sd.cpp and
+	// the 2,515 GFLOP count them (convolutions and attention).
+	got := vaeDecodeFLOPs(vae.SD15(), 1, 64, 64) / 1e9
+	if math.Abs(got-2515) > 30 {
+		t.Errorf("vaeDecodeFLOPs(SD15, 1, 64, 64) = %.0f GFLOP, want about 2,515", got)
+	}
+	t.Logf("%.1f GFLOP", got)
+}
+
+func TestReadCPUInfo(t *testing.T) {
+	info := readCPUInfo()
+	if info.Model == "" {
+		t.Error("no CPU model")
+	}
+	t.Logf("%+v", info)
+}
+
+func TestBenchKernelFlag(t *testing.T) {
+	t.Setenv(benchEnv, "tiny")
+	code, _, stderr := sdgo("bench", "--quick", "--kernel", "sse9")
+	if code == 0 || !strings.Contains(stderr, "--kernel") {
+		t.Errorf("--kernel sse9: exit %d, stderr %q; want an error naming --kernel", code, stderr)
+	}
+	defer gemm.SetKernel("auto")
+	code, stdout, stderr := sdgo("bench", "--quick", "--json", "--no-scaling", "--kernel", "go")
+	if code != 0 {
+		t.Fatalf("--kernel go: exit %d: %s", code, stderr)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r["kernel"] != "go" || r["unet_thread_scaling"] != nil {
+		t.Errorf("--kernel go --no-scaling: kernel %v, unet_thread_scaling %v", r["kernel"], r["unet_thread_scaling"])
+	}
+	if p, ok := r["peak_gflops"].(float64); !ok || p <= 0 {
+		t.Errorf("peak_gflops = %v", r["peak_gflops"])
+	}
+}
