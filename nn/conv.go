@@ -204,6 +204,12 @@ func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right, up int,
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh, ow := y.Shape[2], y.Shape[3]
+	if kh == 3 && kw == 3 {
+		if v := winogradChoose(c, o, oh, ow); v != nil {
+			conv2dWinograd(v, y, x, weight, bias, top, left, up, pre)
+			return
+		}
+	}
 	taps := kh * kw
 	wp := left + up*w + right
 	// (O, C, KH, KW) -> (KH·KW, O, C), in the weight's precision.
@@ -230,35 +236,8 @@ func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right, up int,
 			rows := min(band, oh-r0)
 			inRows := rows + kh - 1
 			cstride := inRows * wp
-			// (C, rows+KH−1, Wp): input rows r0−top … zero-padded (and
-			// upsampled: row iy, column q of the image are x's iy/up, q/up).
-			Parallel(c, 4, func(lo, hi int) {
-				for ci := lo; ci < hi; ci++ {
-					for t := 0; t < inRows; t++ {
-						d := xpad[ci*cstride+t*wp : ci*cstride+(t+1)*wp]
-						iy := r0 + t - top
-						if iy < 0 || iy >= up*h {
-							clear(d)
-							continue
-						}
-						clear(d[:left])
-						src := xb[(ci*h+iy/up)*w : (ci*h+iy/up+1)*w]
-						if up == 1 {
-							copy(d[left:left+w], src)
-						} else {
-							e := d[left : left+2*w] // up == 2
-							for q, v := range src {
-								e[2*q], e[2*q+1] = v, v
-							}
-						}
-						if pre != nil {
-							e := d[left : left+up*w]
-							siluAffine(e, e, pre.scale[b*c+ci], pre.shift[b*c+ci])
-						}
-						clear(d[left+up*w:])
-					}
-				}
-			})
+			// (C, rows+KH−1, Wp): input rows r0−top … zero-padded
+			fillPadded(xpad, xb, c, h, w, inRows, wp, r0-top, left, up, pre, b)
 			cols := (rows-1)*wp + ow // the last row needs only its OW valid columns
 			for t := 0; t < taps; t++ {
 				i, j := t/kw, t%kw
@@ -291,6 +270,42 @@ func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right, up int,
 			})
 		}
 	}
+}
+
+// fillPadded writes the (C, inRows, Wp) band of sample b's image xb (C, H, W)
+// that starts at image row iy0, zero-padded: row t, column q of channel ci is
+// the image's row iy0+t, column q−left, or 0 outside it; with up = 2 the
+// image is x upsampled 2× by repetition (its row iy, column q are x's iy/2,
+// q/2); with pre, pre's activation of it. Wp must be at least left + up·W.
+func fillPadded(xpad, xb []float32, c, h, w, inRows, wp, iy0, left, up int, pre *preAct, b int) {
+	cstride := inRows * wp
+	Parallel(c, 4, func(lo, hi int) {
+		for ci := lo; ci < hi; ci++ {
+			for t := 0; t < inRows; t++ {
+				d := xpad[ci*cstride+t*wp : ci*cstride+(t+1)*wp]
+				iy := iy0 + t
+				if iy < 0 || iy >= up*h {
+					clear(d)
+					continue
+				}
+				clear(d[:left])
+				src := xb[(ci*h+iy/up)*w : (ci*h+iy/up+1)*w]
+				if up == 1 {
+					copy(d[left:left+w], src)
+				} else {
+					e := d[left : left+2*w] // up == 2
+					for q, v := range src {
+						e[2*q], e[2*q+1] = v, v
+					}
+				}
+				if pre != nil {
+					e := d[left : left+up*w]
+					siluAffine(e, e, pre.scale[b*c+ci], pre.shift[b*c+ci])
+				}
+				clear(d[left+up*w:])
+			}
+		}
+	})
 }
 
 // gatherTaps rearranges a (O, C, taps) weight into (taps, O, C):
