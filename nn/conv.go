@@ -34,7 +34,7 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 		beta = 1
 	}
 	direct := kh == 1 && kw == 1 && stride == 1 && top == 0 && bottom == 0 && left == 0 && right == 0
-	if !direct && useShifted && stride == 1 && plane >= 2*o {
+	if !direct && useShifted && stride == 1 && (plane >= 2*o || winogradChoose(n, c, o, kh, kw, oh, ow) != nil) {
 		conv2dShifted(y, x, weight, bias, top, bottom, left, right, 1, nil)
 		return y
 	}
@@ -156,7 +156,7 @@ func Conv2dUpsample2x(x, weight, bias *Tensor, pad int) *Tensor {
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh, ow := 2*h+2*pad-kh+1, 2*w+2*pad-kw+1
-	if !useShifted || oh*ow < 2*o {
+	if !useShifted || (oh*ow < 2*o && winogradChoose(n, x.Shape[1], o, kh, kw, oh, ow) == nil) {
 		return Conv2d(UpsampleNearest2x(x), weight, bias, 1, pad)
 	}
 	y := New(n, o, oh, ow)
@@ -173,7 +173,7 @@ func GroupNormSiLUConv2d(x *Tensor, groups int, normWeight, normBias *Tensor, ep
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh, ow := h+2*pad-kh+1, w+2*pad-kw+1
-	if !useShifted || oh*ow < 2*o {
+	if !useShifted || (oh*ow < 2*o && winogradChoose(n, x.Shape[1], o, kh, kw, oh, ow) == nil) {
 		return Conv2d(GroupNormSiLU(x, groups, normWeight, normBias, eps), weight, bias, 1, pad)
 	}
 	scale, shift := groupAffine(x, groups, normWeight, normBias, eps)
@@ -204,11 +204,9 @@ func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right, up int,
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh, ow := y.Shape[2], y.Shape[3]
-	if kh == 3 && kw == 3 {
-		if v := winogradChoose(c, o, oh, ow); v != nil {
-			conv2dWinograd(v, y, x, weight, bias, top, left, up, pre)
-			return
-		}
+	if v := winogradChoose(n, c, o, kh, kw, oh, ow); v != nil {
+		conv2dWinograd(v, y, x, weight, bias, top, left, up, pre)
+		return
 	}
 	taps := kh * kw
 	wp := left + up*w + right

@@ -2,8 +2,8 @@ package nn
 
 import (
 	"math"
-	"strings"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -119,7 +119,7 @@ func TestWinogradError(t *testing.T) {
 func BenchmarkWinograd(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	for _, tc := range []struct {
-		name           string
+		name          string
 		n, c, h, w, o int
 	}{
 		{"vae64_512", 1, 512, 64, 64, 512},
@@ -130,6 +130,12 @@ func BenchmarkWinograd(b *testing.B) {
 		{"unet32_640", 2, 640, 32, 32, 640},
 		{"unet16_1280", 2, 1280, 16, 16, 1280},
 		{"unet8_1280", 2, 1280, 8, 8, 1280},
+		{"vae_in", 1, 4, 64, 64, 512},    // decoder.conv_in
+		{"vae_out", 1, 128, 512, 512, 3}, // decoder.conv_out
+		{"unet_in", 2, 4, 64, 64, 320},   // conv_in
+		{"unet_out", 2, 320, 64, 64, 4},  // conv_out
+		{"small32", 2, 32, 64, 64, 32},   // narrow layers (sd-mini, TAESD-like)
+		{"small64", 1, 64, 128, 128, 64},
 	} {
 		x := randTensor(r, tc.n, tc.c, tc.h, tc.w)
 		w := randTensor(r, tc.o, tc.c, 3, 3).ToHalf()
