@@ -154,3 +154,44 @@ func BenchmarkWinograd(b *testing.B) {
 		}
 	}
 }
+
+// FuzzConv2d compares every convolution path (direct, Winograd F(2×2) and
+// F(4×4), with the assembly transforms and their Go twins, plain, upsampled
+// and after a group norm + SiLU) with the float64 reference on random
+// shapes. The GEMM paths under them are fuzzed by gemm's FuzzSgemm.
+func FuzzConv2d(f *testing.F) {
+	f.Add(uint8(1), uint8(3), uint8(8), uint8(8), uint8(4), uint8(0), uint64(1))
+	f.Add(uint8(2), uint8(6), uint8(9), uint8(13), uint8(5), uint8(7), uint64(2))
+	f.Add(uint8(1), uint8(16), uint8(5), uint8(3), uint8(2), uint8(2), uint64(3))
+	f.Fuzz(func(t *testing.T, n, c, h, w, o, flags uint8, seed uint64) {
+		r := rand.New(rand.NewPCG(seed, 11))
+		nb, ci, hi, wi, oc := int(n%2)+1, 2*(int(c%10)+1), int(h%20)+1, int(w%20)+1, int(o%20)+1
+		top, bottom, left, right := int(flags&1), int(flags>>1&1), int(flags>>2&1), int(flags>>3&1)
+		if hi+top+bottom < 3 || wi+left+right < 3 {
+			return
+		}
+		half := flags&16 != 0
+		x := randTensor(r, nb, ci, hi, wi)
+		wt, b := randTensor(r, oc, ci, 3, 3), randTensor(r, oc)
+		ref := wt
+		if half {
+			wt = wt.Clone().ToHalf()
+			ref = New(wt.Shape...)
+			halfToFloat(ref.Data, wt.Half)
+		}
+		gw, gb := randTensor(r, ci), randTensor(r, ci)
+		act := GroupNormSiLU(x, 2, gw, gb, 1e-5)
+		up := UpsampleNearest2x(x)
+		defer func(m string, a bool) { winogradMode, winogradAsm = m, a }(winogradMode, winogradAsm)
+		for _, mode := range []string{"off", "f2", "f4", "f2/go", "f4/go"} {
+			variant, _, twin := strings.Cut(mode, "/")
+			winogradMode, winogradAsm = variant, !twin
+			y := Conv2dPad(x, wt, b, 1, top, bottom, left, right)
+			checkClose(t, mode+" conv", y.Data, refConv(x, ref, b, 1, top, left, y.Shape[2], y.Shape[3]), 1e-5)
+			y = Conv2dUpsample2x(x, wt, b, 1)
+			checkClose(t, mode+" conv upsample", y.Data, refConv(up, ref, b, 1, 1, 1, y.Shape[2], y.Shape[3]), 1e-5)
+			y = GroupNormSiLUConv2d(x, 2, gw, gb, 1e-5, wt, b, 1)
+			checkClose(t, mode+" groupnorm+silu+conv", y.Data, refConv(act, ref, b, 1, 1, 1, y.Shape[2], y.Shape[3]), 1e-5)
+		}
+	})
+}
