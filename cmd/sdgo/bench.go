@@ -113,6 +113,12 @@ type benchReport struct {
 	UNet512Eff        *float64 `json:"unet_512_efficiency"`
 	VAEDecode512GFLOP *float64 `json:"vae_decode_512_gflops"`
 	VAEDecode512Eff   *float64 `json:"vae_decode_512_efficiency"`
+	// The same per CPU-second of the process over one core's peak: the
+	// share of peak per core actually obtained, which other programs on a
+	// shared machine disturb much less than the wall-clock share.
+	UNet256CPUEff   *float64 `json:"unet_256_cpu_efficiency"`
+	UNet512CPUEff   *float64 `json:"unet_512_cpu_efficiency"`
+	VAEDecode512CPU *float64 `json:"vae_decode_512_cpu_efficiency"`
 	// The U-Net call at unet_scaling_side (512, or 256 with --quick) on
 	// one thread, and its time on one thread over its time on Threads.
 	UNetScalingSide *int     `json:"unet_scaling_side"`
@@ -312,6 +318,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	vaeFLOPs := vaeDecodeFLOPs(m.VAE.Config, 1, latent, latent)
 	r.VAEDecode512GFLOP = rate(vaeFLOPs, r.VAEDecode512S)
 	r.VAEDecode512Eff = share(vaeFLOPs, r.VAEDecode512S, r.PeakGFLOPS)
+	r.UNet256CPUEff = share(unetFLOPs(latent/2), r.UNet256CPU, r.Peak1GFLOPS)
+	r.UNet512CPUEff = share(unetFLOPs(latent), r.UNet512CPU, r.Peak1GFLOPS)
+	r.VAEDecode512CPU = share(vaeFLOPs, r.VAEDecode512CP, r.Peak1GFLOPS)
 
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
