@@ -49,6 +49,9 @@ the active GEMM kernel's own instructions (peak_gflops, the larger of the two;
 peak_1thread_gflops on one thread), prints the CPU's model, family and SIMD
 flags, and gives every part as GFLOP/s and as a share of that peak
 (gemm_efficiency, unet_512_efficiency, vae_decode_512_efficiency, ...).
+On a machine other programs share, the *_cpu_efficiency figures are the
+steadier ones: GFLOP per CPU-second of this process over one core's peak
+measured by its thread's CPU time (peak_core_gflops).
 FLOPs count 2 per multiply-add of a direct convolution, whatever algorithm
 runs (Winograd can pass 100%).
 
@@ -113,9 +116,13 @@ type benchReport struct {
 	UNet512Eff        *float64 `json:"unet_512_efficiency"`
 	VAEDecode512GFLOP *float64 `json:"vae_decode_512_gflops"`
 	VAEDecode512Eff   *float64 `json:"vae_decode_512_efficiency"`
-	// The same per CPU-second of the process over one core's peak: the
-	// share of peak per core actually obtained, which other programs on a
-	// shared machine disturb much less than the wall-clock share.
+	// The same per CPU-second of the process over one core's peak measured
+	// by its thread's CPU time (peak_core_gflops): the share of peak per
+	// core actually obtained, which other programs on a shared machine
+	// disturb much less than the wall-clock shares.
+	PeakCoreGFLOPS  float64  `json:"peak_core_gflops"`
+	GemmCPUGFLOPS   *float64 `json:"gemm_cpu_gflops"`
+	GemmCPUEff      *float64 `json:"gemm_cpu_efficiency"`
 	UNet256CPUEff   *float64 `json:"unet_256_cpu_efficiency"`
 	UNet512CPUEff   *float64 `json:"unet_512_cpu_efficiency"`
 	VAEDecode512CPU *float64 `json:"vae_decode_512_cpu_efficiency"`
@@ -186,7 +193,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	r.Peak1GFLOPS = measurePeak(1)
 	r.PeakGFLOPS = r.PeakBeforeGFLOPS
 	progress("%s (family %d, model %d): fp32 FMA peak %.1f GFLOP/s on %d threads, %.1f on one", r.Model, r.Family, r.ModelN, r.PeakGFLOPS, r.Threads, r.Peak1GFLOPS)
+	r.PeakCoreGFLOPS = gemm.PeakCore(500 * time.Millisecond)
 	r.GemmGFLOPS = benchGemm(1024)
+	r.GemmCPUGFLOPS = benchGemmCPU(1024)
 
 	dir := *keep
 	if dir == "" {
@@ -318,9 +327,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	vaeFLOPs := vaeDecodeFLOPs(m.VAE.Config, 1, latent, latent)
 	r.VAEDecode512GFLOP = rate(vaeFLOPs, r.VAEDecode512S)
 	r.VAEDecode512Eff = share(vaeFLOPs, r.VAEDecode512S, r.PeakGFLOPS)
-	r.UNet256CPUEff = share(unetFLOPs(latent/2), r.UNet256CPU, r.Peak1GFLOPS)
-	r.UNet512CPUEff = share(unetFLOPs(latent), r.UNet512CPU, r.Peak1GFLOPS)
-	r.VAEDecode512CPU = share(vaeFLOPs, r.VAEDecode512CP, r.Peak1GFLOPS)
+	if r.GemmCPUGFLOPS != nil {
+		r.GemmCPUEff = ptr(*r.GemmCPUGFLOPS / r.PeakCoreGFLOPS)
+	}
+	r.UNet256CPUEff = share(unetFLOPs(latent/2), r.UNet256CPU, r.PeakCoreGFLOPS)
+	r.UNet512CPUEff = share(unetFLOPs(latent), r.UNet512CPU, r.PeakCoreGFLOPS)
+	r.VAEDecode512CPU = share(vaeFLOPs, r.VAEDecode512CP, r.PeakCoreGFLOPS)
 
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
@@ -334,7 +346,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 func printBench(w io.Writer, r benchReport, spec benchSpec) error {
 	fmt.Fprintf(w, "machine: %s/%s, %d CPUs, %d threads, %s kernel\n", runtime.GOOS, r.GOARCH, r.CPUs, r.Threads, r.Kernel)
 	fmt.Fprintf(w, "cpu: %s (family %d, model %d): %s\n", r.cpuInfo.Model, r.Family, r.ModelN, r.Flags)
-	fmt.Fprintf(w, "fp32 FMA peak (%s instructions): %.1f GFLOP/s on %d threads, %.1f on one\n", r.Kernel, r.PeakGFLOPS, r.Threads, r.Peak1GFLOPS)
+	fmt.Fprintf(w, "fp32 FMA peak (%s instructions): %.1f GFLOP/s on %d threads, %.1f on one, %.1f per CPU-second of one thread\n", r.Kernel, r.PeakGFLOPS, r.Threads, r.Peak1GFLOPS, r.PeakCoreGFLOPS)
 	fmt.Fprintf(w, "gemm 1024³ fp32: %.1f GFLOP/s (%.0f%% of peak)\n", r.GemmGFLOPS, 100*r.GemmEfficiency)
 	fmt.Fprintf(w, "model: %s (random weights, fp16 file)\n\n", spec.name)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

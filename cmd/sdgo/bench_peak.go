@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sdgo/sdgo/internal/gemm"
+	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/vae"
 )
 
@@ -67,6 +69,24 @@ func readCPUInfo() cpuInfo {
 	}
 	info.Flags = strings.Join(keep, " ")
 	return info
+}
+
+// benchGemmCPU returns the GFLOP per CPU-second of three n×n×n float32
+// products, or nil where the CPU time is unknown.
+func benchGemmCPU(n int) *float64 {
+	a, b, c := make([]float32, n*n), make([]float32, n*n), make([]float32, n*n)
+	fillNoise(a, 1, 1)
+	fillNoise(b, 1, 2)
+	nn.MatMul(false, false, n, n, n, a, n, b, n, 0, c, n) // warm up
+	cpu := preciseCPU()
+	for range 3 {
+		nn.MatMul(false, false, n, n, n, a, n, b, n, 0, c, n)
+	}
+	d := preciseCPU() - cpu
+	if math.IsNaN(d) || d <= 0 {
+		return nil
+	}
+	return ptr(3 * 2 * float64(n) * float64(n) * float64(n) / d / 1e9)
 }
 
 // measurePeak is gemm.Peak on threads goroutines, about half a second.

@@ -83,3 +83,43 @@ func Peak(threads int, d time.Duration) float64 {
 	}
 	return best
 }
+
+// PeakCore is the fp32 multiply-add peak of one core, in GFLOP/s, measured
+// as Peak measures it but by the CPU time of the thread that runs the loop
+// (on Linux; elsewhere by the clock): time the scheduler gives to other
+// programs does not count, so on a machine others share it still gives the
+// core's own rate, and a rate per CPU-second divided by it is the share of
+// peak per core actually obtained.
+func PeakCore(d time.Duration) float64 {
+	loop, perIter := peakStep(active)
+	const rounds = 5
+	best := 0.0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		n := 1 << 12
+		for {
+			start := time.Now()
+			loop(n)
+			if el := time.Since(start); el > time.Millisecond || n > 1<<30 {
+				n = max(1<<10, int(float64(n)*float64(d/rounds)/float64(el)))
+				break
+			}
+			n *= 4
+		}
+		for range rounds {
+			c0, ok := threadCPU()
+			start := time.Now()
+			loop(n)
+			el := time.Since(start)
+			if c1, ok1 := threadCPU(); ok && ok1 && c1 > c0 {
+				el = min(el, c1-c0)
+			}
+			best = max(best, float64(n)*perIter/el.Seconds()/1e9)
+		}
+	}()
+	<-done
+	return best
+}

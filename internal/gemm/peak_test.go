@@ -13,7 +13,11 @@ func TestPeak(t *testing.T) {
 			if !(g > 0.1) || g > 1e5 {
 				t.Errorf("Peak on %s = %g GFLOP/s", p, g)
 			}
-			t.Logf("%s: %.1f GFLOP/s on one thread", p, g)
+			c := PeakCore(20 * time.Millisecond)
+			if !(c > 0.1) || c > 1e5 {
+				t.Errorf("PeakCore on %s = %g GFLOP/s", p, c)
+			}
+			t.Logf("%s: %.1f GFLOP/s on one thread, %.1f per CPU-second", p, g, c)
 		})
 	}
 }
