@@ -36,7 +36,14 @@ type winograd struct {
 	bt   [][]float32 // Bᵀ, α×α
 	g    [][]float32 // G, α×3
 	at   [][]float32 // Aᵀ, m×α
+
+	// in and out are the AVX2 kernels of Bᵀ and Aᵀ (see transform).
+	in, out asmTransform
 }
+
+// asmTransform is the signature of the assembly 1-D transforms: n lanes, a
+// multiple of 8, input vector i at src[i·ss:], output vector r at dst[r·ds:].
+type asmTransform func(dst *float32, ds int, src *float32, ss int, n int)
 
 // winogradF2 is F(2×2, 3×3): all its matrices hold 0, ±1 and ±1/2, so it
 // rounds about as a direct convolution does.
@@ -58,6 +65,7 @@ var winogradF2 = &winograd{
 		{1, 1, 1, 0},
 		{0, 1, -1, -1},
 	},
+	in: winoInF2AVX2, out: winoOutF2AVX2,
 }
 
 // winogradF4 is F(4×4, 3×3), with the points 0, ±1, ±2 and ∞.
@@ -85,6 +93,7 @@ var winogradF4 = &winograd{
 		{0, 1, 1, 4, 4, 0},
 		{0, 1, -1, 8, -8, 1},
 	},
+	in: winoInF4AVX2, out: winoOutF4AVX2,
 }
 
 // winogradMode selects the algorithm of 3×3 stride-1 convolutions:
@@ -161,12 +170,12 @@ func conv2dWinograd(v *winograd, y, x, weight, bias *Tensor, top, left, up int, 
 								d[j] = src[j*m+r]
 							}
 						}
-						v.transform(v.bt, hb[row*a*tc:], tc, dst, tc, tc)
+						v.transform(v.bt, v.in, hb[row*a*tc:], tc, dst, tc, tc)
 					}
 					// V[(k·α+l), ci, tile] = Σ_i Bᵀ[k][i]·hb[tile row·m+i][l]
 					for ti := range tr {
 						for l := range a {
-							v.transform(v.bt, vb[(l*c+ci)*t+ti*tc:], a*c*t, hb[(ti*m*a+l)*tc:], a*tc, tc)
+							v.transform(v.bt, v.in, vb[(l*c+ci)*t+ti*tc:], a*c*t, hb[(ti*m*a+l)*tc:], a*tc, tc)
 						}
 					}
 				}
@@ -188,10 +197,10 @@ func conv2dWinograd(v *winograd, y, x, weight, bias *Tensor, top, left, up int, 
 					}
 					for ti := range tr {
 						for l := range a {
-							v.transform(v.at, sb[l*tc:], a*tc, mb[(l*o+oc)*t+ti*tc:], a*o*t, tc)
+							v.transform(v.at, v.out, sb[l*tc:], a*tc, mb[(l*o+oc)*t+ti*tc:], a*o*t, tc)
 						}
 						for i := range m {
-							v.transform(v.at, yp[i*m*tc:], tc, sb[i*a*tc:], tc, tc)
+							v.transform(v.at, v.out, yp[i*m*tc:], tc, sb[i*a*tc:], tc, tc)
 						}
 						for i := range m {
 							r := r0 + ti*m + i
@@ -235,10 +244,12 @@ func interleave(dst, src []float32, m, tc int, bias float32) {
 var winogradAsm = true
 
 // transform applies the rows of mat (v.bt or v.at) to the vectors of n
-// lanes src[i·ss:], i < columns of mat, writing row r's sums to dst[r·ds:].
-func (v *winograd) transform(mat [][]float32, dst []float32, ds int, src []float32, ss, n int) {
+// lanes src[i·ss:], i < columns of mat, writing row r's sums to dst[r·ds:]:
+// with asm, mat's AVX2 kernel, on the leading multiple of 8 lanes where the
+// CPU has AVX2; with transformGo, its Go twin, on the rest.
+func (v *winograd) transform(mat [][]float32, asm asmTransform, dst []float32, ds int, src []float32, ss, n int) {
 	k := 0
-	if asm := v.asm(mat); asm != nil && winogradAsm && n >= 8 {
+	if hasAVX2 && winogradAsm && n >= 8 {
 		k = n &^ 7
 		_, _ = src[(len(mat[0])-1)*ss+k-1], dst[(len(mat)-1)*ds+k-1] // the assembly stays in bounds
 		asm(&dst[0], ds, &src[0], ss, k)
@@ -246,25 +257,6 @@ func (v *winograd) transform(mat [][]float32, dst []float32, ds int, src []float
 	if k < n {
 		transformGo(mat, dst[k:], ds, src[k:], ss, n-k)
 	}
-}
-
-// asm returns the assembly kernel of mat, or nil.
-func (v *winograd) asm(mat [][]float32) func(dst *float32, ds int, src *float32, ss int, n int) {
-	if !hasAVX2 {
-		return nil
-	}
-	in := &mat[0][0] == &v.bt[0][0]
-	switch {
-	case v.m == 4 && in:
-		return winoInF4AVX2
-	case v.m == 4:
-		return winoOutF4AVX2
-	case v.m == 2 && in:
-		return winoInF2AVX2
-	case v.m == 2:
-		return winoOutF2AVX2
-	}
-	return nil
 }
 
 // transformGo is the Go twin of the assembly transforms:

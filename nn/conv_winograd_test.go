@@ -195,3 +195,32 @@ func FuzzConv2d(f *testing.F) {
 		}
 	})
 }
+
+// TestWinogradTransforms checks the assembly 1-D transforms against their
+// Go twin, on strided vectors of several lengths.
+func TestWinogradTransforms(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2: the Go twin runs alone")
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, v := range []*winograd{winogradF2, winogradF4} {
+		for _, tr := range []struct {
+			mat [][]float32
+			asm asmTransform
+		}{{v.bt, v.in}, {v.at, v.out}} {
+			for _, n := range []int{8, 16, 21, 64, 133} {
+				ss, ds := n+3, n+5
+				src := randTensor(r, len(tr.mat[0])*ss).Data
+				got := make([]float32, len(tr.mat)*ds)
+				want := make([]float32, len(tr.mat)*ds)
+				v.transform(tr.mat, tr.asm, got, ds, src, ss, n)
+				transformGo(tr.mat, want, ds, src, ss, n)
+				for i := range want {
+					if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
+						t.Fatalf("%s %dx%d n=%d: [%d] = %v, Go twin %v", v.name, len(tr.mat), len(tr.mat[0]), n, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
