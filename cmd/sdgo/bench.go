@@ -41,6 +41,9 @@ user's file is loaded, and times
   txt2img_512_1step_s       a whole one-step 512×512 txt2img from the file, in
                             a child process, with its load_s and peak RSS
                             (txt2img_512_peak_rss_mb, Linux only)
+  txt2img_512_20step_s      with --full: a whole 20-step 512×512 txt2img
+                            (euler, guidance 7.5) in a child, with its
+                            peak RSS (txt2img_512_20step_peak_rss_mb)
   unet_1thread_s            the U-Net call on one thread (unet_thread_scaling:
                             its time over the time on all threads)
 
@@ -131,6 +134,11 @@ type benchReport struct {
 	UNetScalingSide *int     `json:"unet_scaling_side"`
 	UNet1ThreadS    *float64 `json:"unet_1thread_s"`
 	UNetScaling     *float64 `json:"unet_thread_scaling"`
+
+	// --full: a whole 20-step txt2img at 512² (euler, guidance) in a child.
+	Txt2Img20S       *float64 `json:"txt2img_512_20step_s"`
+	Txt2Img20CPU     *float64 `json:"txt2img_512_20step_cpu_s"`
+	Txt2Img20PeakRSS *float64 `json:"txt2img_512_20step_peak_rss_mb"`
 }
 
 // childReport is what the child process prints: one JSON line.
@@ -153,6 +161,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to this file; each is labelled stage=NAME (go tool pprof -tagfocus stage=unet_512_s)")
 	child := fs.String("txt2img-child", "", "checkpoint for the child's one-step txt2img (internal)")
 	tokDir := fs.String("tokenizer", "", "tokenizer folder of the child (internal)")
+	childSteps := fs.Int("txt2img-steps", 1, "steps of the child's txt2img (internal)")
+	childSampler := fs.String("txt2img-sampler", "", "sampler of the child's txt2img (internal)")
+	full := fs.Bool("full", false, "also time a whole 20-step 512×512 txt2img (euler, guidance 7.5) in a child process, with its peak RSS (minutes on a few cores)")
+	fs.MarkHidden("txt2img-steps")
+	fs.MarkHidden("txt2img-sampler")
 	fs.MarkHidden("txt2img-child")
 	fs.MarkHidden("tokenizer")
 	if err := parse(fs, benchUsage, args, stdout); err != nil {
@@ -178,7 +191,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *child != "" {
-		return benchChild(*child, *tokDir, spec, stdout)
+		return benchChild(*child, *tokDir, spec, *childSteps, *childSampler, stdout)
 	}
 
 	r := benchReport{GOARCH: runtime.GOARCH, Kernel: gemm.Kernel(), Threads: nn.Threads(), CPUs: runtime.NumCPU(), Model: spec.name}
@@ -229,6 +242,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		r.Txt2ImgLoadS, r.Txt2Img512S, r.Txt2Img512CPU, r.Txt2ImgPeakRSS = &c.LoadS, &c.Txt2ImgS, c.CPUS, c.PeakRSS
+	}
+	if *full {
+		progress("20-step %d×%d txt2img (euler, guidance) in a child process", spec.size, spec.size)
+		c, err := benchSpawnChild(ckpt, dir, nn.Threads(), "--txt2img-steps", "20", "--txt2img-sampler", "euler")
+		if err != nil {
+			return err
+		}
+		r.Txt2Img20S, r.Txt2Img20CPU, r.Txt2Img20PeakRSS = &c.Txt2ImgS, c.CPUS, c.PeakRSS
 	}
 
 	if *profile != "" {
@@ -375,6 +396,12 @@ func printBench(w io.Writer, r benchReport, spec benchSpec) error {
 	row(fmt.Sprintf("VAE decode %d²", full), r.VAEDecode512S, r.VAEDecode512CP, r.VAEDecode512GFLOP, r.VAEDecode512Eff)
 	row(fmt.Sprintf("txt2img %d², 1 step (child)", full), r.Txt2Img512S, r.Txt2Img512CPU)
 	row("  child's load", r.Txt2ImgLoadS, nil)
+	if r.Txt2Img20S != nil {
+		row(fmt.Sprintf("txt2img %d², 20 steps euler (child)", full), r.Txt2Img20S, r.Txt2Img20CPU)
+		if r.Txt2Img20PeakRSS != nil {
+			fmt.Fprintf(tw, "  its peak RSS\t%.0f MB\t\n", *r.Txt2Img20PeakRSS)
+		}
+	}
 	if r.Txt2ImgPeakRSS != nil {
 		fmt.Fprintf(tw, "  child's peak RSS\t%.0f MB\t\n", *r.Txt2ImgPeakRSS)
 	}
@@ -382,7 +409,7 @@ func printBench(w io.Writer, r benchReport, spec benchSpec) error {
 }
 
 // benchChild loads ckpt, makes one one-step image and prints a childReport.
-func benchChild(ckpt, tokDir string, spec benchSpec, stdout io.Writer) error {
+func benchChild(ckpt, tokDir string, spec benchSpec, steps int, sampler string, stdout io.Writer) error {
 	cpu := cpuSeconds()
 	start := time.Now()
 	m, err := pipeline.Load(ckpt, pipeline.LoadOptions{Tokenizer: tokDir})
@@ -394,7 +421,8 @@ func benchChild(ckpt, tokDir string, spec benchSpec, stdout io.Writer) error {
 	c.LoadS = time.Since(start).Seconds()
 	start = time.Now()
 	_, err = m.Generate(context.Background(), pipeline.Options{
-		Prompt: "a photo of a cat", Width: spec.size, Height: spec.size, Steps: 1, CFGScale: 7.5, Seed: 1,
+		Prompt: "a photo of a cat", Width: spec.size, Height: spec.size, Steps: steps, CFGScale: 7.5, Seed: 1,
+		Sampler: sampler,
 	})
 	if err != nil {
 		return fmt.Errorf("bench: txt2img: %w", err)
@@ -406,12 +434,13 @@ func benchChild(ckpt, tokDir string, spec benchSpec, stdout io.Writer) error {
 }
 
 // benchSpawnChild re-executes this program as a benchChild.
-func benchSpawnChild(ckpt, tokDir string, threads int) (childReport, error) {
+func benchSpawnChild(ckpt, tokDir string, threads int, extra ...string) (childReport, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return childReport{}, fmt.Errorf("bench: %w", err)
 	}
-	cmd := exec.Command(exe, "bench", "--txt2img-child", ckpt, "--tokenizer", tokDir, "--threads", strconv.Itoa(threads))
+	args := append([]string{"bench", "--txt2img-child", ckpt, "--tokenizer", tokDir, "--threads", strconv.Itoa(threads)}, extra...)
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()

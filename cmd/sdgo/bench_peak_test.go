@@ -50,3 +50,20 @@ func TestBenchKernelFlag(t *testing.T) {
 		t.Errorf("peak_gflops = %v", r["peak_gflops"])
 	}
 }
+
+func TestBenchFull(t *testing.T) {
+	t.Setenv(benchEnv, "tiny")
+	code, stdout, stderr := sdgo("bench", "--json", "--full", "--no-scaling", "--threads", "2")
+	if code != 0 {
+		t.Fatalf("bench --full: exit %d: %s", code, stderr)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"txt2img_512_20step_s", "txt2img_512_20step_cpu_s", "txt2img_512_1step_s", "vae_decode_512_efficiency"} {
+		if v, ok := r[k].(float64); !ok || v <= 0 {
+			t.Errorf("bench --full: %s = %v, want a positive number", k, r[k])
+		}
+	}
+}
