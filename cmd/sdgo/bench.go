@@ -205,7 +205,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	r.PeakBeforeGFLOPS = measurePeak(r.Threads)
 	r.Peak1GFLOPS = measurePeak(1)
 	r.PeakGFLOPS = r.PeakBeforeGFLOPS
-	progress("%s (family %d, model %d): fp32 FMA peak %.1f GFLOP/s on %d threads, %.1f on one", r.Model, r.Family, r.ModelN, r.PeakGFLOPS, r.Threads, r.Peak1GFLOPS)
+	progress("%s (family %d, model %d): fp32 FMA peak %.1f GFLOP/s on %d threads, %.1f on one", r.cpuInfo.Model, r.Family, r.ModelN, r.PeakGFLOPS, r.Threads, r.Peak1GFLOPS)
 	r.PeakCoreGFLOPS = gemm.PeakCore(500 * time.Millisecond)
 	r.GemmGFLOPS = benchGemm(1024)
 	r.GemmCPUGFLOPS = benchGemmCPU(1024)
@@ -368,10 +368,14 @@ func printBench(w io.Writer, r benchReport, spec benchSpec) error {
 	fmt.Fprintf(w, "machine: %s/%s, %d CPUs, %d threads, %s kernel\n", runtime.GOOS, r.GOARCH, r.CPUs, r.Threads, r.Kernel)
 	fmt.Fprintf(w, "cpu: %s (family %d, model %d): %s\n", r.cpuInfo.Model, r.Family, r.ModelN, r.Flags)
 	fmt.Fprintf(w, "fp32 FMA peak (%s instructions): %.1f GFLOP/s on %d threads, %.1f on one, %.1f per CPU-second of one thread\n", r.Kernel, r.PeakGFLOPS, r.Threads, r.Peak1GFLOPS, r.PeakCoreGFLOPS)
-	fmt.Fprintf(w, "gemm 1024³ fp32: %.1f GFLOP/s (%.0f%% of peak)\n", r.GemmGFLOPS, 100*r.GemmEfficiency)
+	fmt.Fprintf(w, "gemm 1024³ fp32: %.1f GFLOP/s (%.0f%% of peak)", r.GemmGFLOPS, 100*r.GemmEfficiency)
+	if r.GemmCPUGFLOPS != nil {
+		fmt.Fprintf(w, ", %.1f per CPU-second (%.0f%% of a core's peak)", *r.GemmCPUGFLOPS, 100**r.GemmCPUEff)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "model: %s (random weights, fp16 file)\n\n", spec.name)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\twall\tcpu\tGFLOP/s\tof peak")
+	fmt.Fprintln(tw, "\twall\tcpu\tGFLOP/s\tof peak\tper CPU-s, of a core's peak")
 	sec := func(v *float64) string {
 		if v == nil {
 			return "-"
@@ -380,20 +384,23 @@ func printBench(w io.Writer, r benchReport, spec benchSpec) error {
 	}
 	row := func(name string, s, cpu *float64, perf ...*float64) {
 		fmt.Fprintf(tw, "%s\t%s\t%s", name, sec(s), sec(cpu))
-		if len(perf) == 2 && perf[0] != nil && perf[1] != nil {
+		if len(perf) == 3 && perf[0] != nil && perf[1] != nil {
 			fmt.Fprintf(tw, "\t%.0f\t%.0f%%", *perf[0], 100**perf[1])
+			if perf[2] != nil {
+				fmt.Fprintf(tw, "\t%.0f%%", 100**perf[2])
+			}
 		}
 		fmt.Fprintln(tw)
 	}
 	half, full := spec.size/2, spec.size
 	row("load checkpoint", r.LoadS, nil)
 	row("text encoder, batch 2", r.TextEncodeS, r.TextEncodeCPU)
-	row(fmt.Sprintf("U-Net %d², batch 2", half), r.UNet256S, r.UNet256CPU, r.UNet256GFLOPS, r.UNet256Eff)
-	row(fmt.Sprintf("U-Net %d², batch 2", full), r.UNet512S, r.UNet512CPU, r.UNet512GFLOPS, r.UNet512Eff)
+	row(fmt.Sprintf("U-Net %d², batch 2", half), r.UNet256S, r.UNet256CPU, r.UNet256GFLOPS, r.UNet256Eff, r.UNet256CPUEff)
+	row(fmt.Sprintf("U-Net %d², batch 2", full), r.UNet512S, r.UNet512CPU, r.UNet512GFLOPS, r.UNet512Eff, r.UNet512CPUEff)
 	if r.UNet1ThreadS != nil {
 		row(fmt.Sprintf("U-Net %d², one thread (%d threads %.2f× faster)", *r.UNetScalingSide, r.Threads, *r.UNetScaling), r.UNet1ThreadS, nil)
 	}
-	row(fmt.Sprintf("VAE decode %d²", full), r.VAEDecode512S, r.VAEDecode512CP, r.VAEDecode512GFLOP, r.VAEDecode512Eff)
+	row(fmt.Sprintf("VAE decode %d²", full), r.VAEDecode512S, r.VAEDecode512CP, r.VAEDecode512GFLOP, r.VAEDecode512Eff, r.VAEDecode512CPU)
 	row(fmt.Sprintf("txt2img %d², 1 step (child)", full), r.Txt2Img512S, r.Txt2Img512CPU)
 	row("  child's load", r.Txt2ImgLoadS, nil)
 	if r.Txt2Img20S != nil {
