@@ -24,10 +24,11 @@ package nn
 // 1/24; see TestWinogradError for the error of each variant).
 //
 // The input transform writes V_ξ straight in the layout the GEMM
-// micro-kernel reads in place (rows of T tiles, row stride T), so the
-// transform is the packing of B: no other copy of the input is made. The
-// padded input band it reads is built as conv2dShifted builds it, so the
-// fused upsampling and group norm + SiLU work here too.
+// micro-kernel reads in place (rows of T tiles, row stride T; gemm packs B
+// only when T is a multiple of 512), so the transform takes the place of
+// packing B. On its way the input is copied twice, cheaply: into the padded
+// band, built as conv2dShifted builds it (so the fused upsampling and group
+// norm + SiLU work here too), and split into phase vectors.
 
 // winograd is one variant, F(m×m, 3×3).
 type winograd struct {
