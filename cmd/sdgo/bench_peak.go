@@ -14,6 +14,47 @@ import (
 	"github.com/sdgo/sdgo/vae"
 )
 
+// benchShares holds sdgo bench's figures against the machine: the fp32 FMA
+// peak with the active kernel's instructions, on Threads threads and on
+// one, measured before and after the parts (peak_gflops is the larger),
+// each part's rate as a share of it (FLOPs counted as a direct convolution
+// computes them), the U-Net's thread scaling and, with --full, the 20-step
+// txt2img.
+type benchShares struct {
+	cpuInfo
+	PeakGFLOPS        float64  `json:"peak_gflops"`
+	PeakBeforeGFLOPS  float64  `json:"peak_before_gflops"`
+	PeakAfterGFLOPS   *float64 `json:"peak_after_gflops"`
+	Peak1GFLOPS       float64  `json:"peak_1thread_gflops"`
+	GemmEfficiency    float64  `json:"gemm_efficiency"`
+	UNet256GFLOPS     *float64 `json:"unet_256_gflops"`
+	UNet256Eff        *float64 `json:"unet_256_efficiency"`
+	UNet512GFLOPS     *float64 `json:"unet_512_gflops"`
+	UNet512Eff        *float64 `json:"unet_512_efficiency"`
+	VAEDecode512GFLOP *float64 `json:"vae_decode_512_gflops"`
+	VAEDecode512Eff   *float64 `json:"vae_decode_512_efficiency"`
+	// The same per CPU-second of the process over one core's peak measured
+	// by its thread's CPU time (peak_core_gflops): the share of peak per
+	// core actually obtained, which other programs on a shared machine
+	// disturb much less than the wall-clock shares.
+	PeakCoreGFLOPS  float64  `json:"peak_core_gflops"`
+	GemmCPUGFLOPS   *float64 `json:"gemm_cpu_gflops"`
+	GemmCPUEff      *float64 `json:"gemm_cpu_efficiency"`
+	UNet256CPUEff   *float64 `json:"unet_256_cpu_efficiency"`
+	UNet512CPUEff   *float64 `json:"unet_512_cpu_efficiency"`
+	VAEDecode512CPU *float64 `json:"vae_decode_512_cpu_efficiency"`
+	// The U-Net call at unet_scaling_side (512, or 256 with --quick) on
+	// one thread, and its time on one thread over its time on Threads.
+	UNetScalingSide *int     `json:"unet_scaling_side"`
+	UNet1ThreadS    *float64 `json:"unet_1thread_s"`
+	UNetScaling     *float64 `json:"unet_thread_scaling"`
+
+	// --full: a whole 20-step txt2img at 512² (euler, guidance) in a child.
+	Txt2Img20S       *float64 `json:"txt2img_512_20step_s"`
+	Txt2Img20CPU     *float64 `json:"txt2img_512_20step_cpu_s"`
+	Txt2Img20PeakRSS *float64 `json:"txt2img_512_20step_peak_rss_mb"`
+}
+
 // cpuInfo describes the CPU the figures were measured on.
 type cpuInfo struct {
 	Model  string `json:"cpu_model"`

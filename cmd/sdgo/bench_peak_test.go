@@ -61,9 +61,34 @@ func TestBenchFull(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"txt2img_512_20step_s", "txt2img_512_20step_cpu_s", "txt2img_512_1step_s", "vae_decode_512_efficiency"} {
+	for _, k := range []string{"txt2img_512_20step_s", "txt2img_512_20step_cpu_s", "txt2img_512_1step_s",
+		"peak_gflops", "peak_1thread_gflops", "peak_core_gflops", "gemm_efficiency",
+		"unet_256_efficiency", "unet_512_efficiency", "vae_decode_512_efficiency",
+		"unet_512_cpu_efficiency", "vae_decode_512_cpu_efficiency"} {
 		if v, ok := r[k].(float64); !ok || v <= 0 {
 			t.Errorf("bench --full: %s = %v, want a positive number", k, r[k])
+		}
+	}
+}
+
+func TestBenchScaling(t *testing.T) {
+	t.Setenv(benchEnv, "tiny")
+	code, stdout, stderr := sdgo("bench", "--quick", "--json", "--threads", "2")
+	if code != 0 {
+		t.Fatalf("bench --quick: exit %d: %s", code, stderr)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"peak_gflops", "unet_256_efficiency", "unet_1thread_s", "unet_thread_scaling", "unet_scaling_side", "cpu_model"} {
+		if v, ok := r[k]; !ok || v == nil {
+			t.Errorf("bench --quick: %s = %v, want a value", k, v)
+		}
+	}
+	for _, k := range []string{"unet_512_efficiency", "vae_decode_512_efficiency", "txt2img_512_20step_s"} {
+		if v, ok := r[k]; !ok || v != nil {
+			t.Errorf("bench --quick: %s = %v (present %t), want null", k, v, ok)
 		}
 	}
 }

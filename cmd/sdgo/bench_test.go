@@ -25,12 +25,12 @@ func TestBench(t *testing.T) {
 	}{
 		{
 			args:     []string{"bench", "--quick", "--json", "--threads", "2"},
-			measured: []string{"gemm_gflops", "text_encode_s", "unet_256_s", "load_s", "peak_gflops", "peak_1thread_gflops", "gemm_efficiency", "unet_256_efficiency", "unet_1thread_s", "unet_thread_scaling", "peak_core_gflops", "unet_256_cpu_efficiency"},
+			measured: []string{"gemm_gflops", "text_encode_s", "unet_256_s", "load_s"},
 			skipped:  []string{"unet_512_s", "vae_decode_512_s", "txt2img_512_1step_s", "txt2img_512_peak_rss_mb"},
 		},
 		{
 			args:     []string{"bench", "--json"},
-			measured: []string{"gemm_gflops", "text_encode_s", "unet_256_s", "unet_512_s", "vae_decode_512_s", "txt2img_512_1step_s", "peak_gflops", "unet_512_efficiency", "vae_decode_512_efficiency", "unet_thread_scaling"},
+			measured: []string{"gemm_gflops", "text_encode_s", "unet_256_s", "unet_512_s", "vae_decode_512_s", "txt2img_512_1step_s"},
 		},
 	} {
 		code, stdout, stderr := sdgo(tc.args...)
