@@ -38,8 +38,8 @@ type winograd struct {
 	g    [][]float32 // G, α×3
 	at   [][]float32 // Aᵀ, m×α
 
-	// in and out are the AVX2 kernels of Bᵀ and Aᵀ (see transform).
-	in, out asmTransform
+	// in, out and gk are the AVX2 kernels of Bᵀ, Aᵀ and G (see transform).
+	in, out, gk asmTransform
 }
 
 // asmTransform is the signature of the assembly 1-D transforms: n lanes, a
@@ -66,7 +66,7 @@ var winogradF2 = &winograd{
 		{1, 1, 1, 0},
 		{0, 1, -1, -1},
 	},
-	in: winoInF2AVX2, out: winoOutF2AVX2,
+	in: winoInF2AVX2, out: winoOutF2AVX2, gk: winoGF2AVX2,
 }
 
 // winogradF4 is F(4×4, 3×3), with the points 0, ±1, ±2 and ∞.
@@ -94,7 +94,7 @@ var winogradF4 = &winograd{
 		{0, 1, 1, 4, 4, 0},
 		{0, 1, -1, 8, -8, 1},
 	},
-	in: winoInF4AVX2, out: winoOutF4AVX2,
+	in: winoInF4AVX2, out: winoOutF4AVX2, gk: winoGF4AVX2,
 }
 
 // winogradMode selects the algorithm of 3×3 stride-1 convolutions:
@@ -280,32 +280,31 @@ func transformGo(mat [][]float32, dst []float32, ds int, src []float32, ss, n in
 
 // transformWeights writes U (α², O, C): U[ξ=(k·α+l)][oc][ci] =
 // Σ_{i,j} G[k][i]·G[l][j]·g[oc][ci][i][j], from the (O, C, 3, 3) weight in
-// float32 or half precision.
+// float32 or half precision. Per output channel, the kernels are laid out
+// (3, 3, C) so that G applies to vectors of C lanes (transform), first down
+// the kernel's columns, then along its rows into U.
 func (v *winograd) transformWeights(u []float32, weight *Tensor, o, c int) {
 	a := v.m + 2
-	Parallel(o, 4, func(lo, hi int) {
-		var g [9]float32
-		var t [8 * 3]float32 // G·g, α×3
+	Parallel(o, 1, func(lo, hi int) {
+		row := make([]float32, 9*c) // the weight's row oc, (C, 9)
+		g := make([]float32, 9*c)   // [i][j][ci]
+		t := make([]float32, a*3*c) // [k][j][ci]: G applied down the columns
 		for oc := lo; oc < hi; oc++ {
-			for ci := 0; ci < c; ci++ {
-				at := (oc*c + ci) * 9
-				if weight.Half != nil {
-					halfToFloat(g[:], weight.Half[at:at+9])
-				} else {
-					copy(g[:], weight.Data[at:at+9])
+			if weight.Half != nil {
+				halfToFloat(row, weight.Half[oc*9*c:(oc+1)*9*c])
+			} else {
+				copy(row, weight.Data[oc*9*c:(oc+1)*9*c])
+			}
+			for ci := range c {
+				for q, w := range row[ci*9 : ci*9+9] {
+					g[q*c+ci] = w
 				}
-				for k := range a {
-					gk := v.g[k]
-					for j := range 3 {
-						t[k*3+j] = gk[0]*g[j] + gk[1]*g[3+j] + gk[2]*g[6+j]
-					}
-				}
-				for k := range a {
-					for l := range a {
-						gl := v.g[l]
-						u[((k*a+l)*o+oc)*c+ci] = t[k*3]*gl[0] + t[k*3+1]*gl[1] + t[k*3+2]*gl[2]
-					}
-				}
+			}
+			for j := range 3 {
+				v.transform(v.g, v.gk, t[j*c:], 3*c, g[j*c:], 3*c, c)
+			}
+			for k := range a {
+				v.transform(v.g, v.gk, u[(k*a*o+oc)*c:], o*c, t[k*3*c:], c, c)
 			}
 		}
 	})

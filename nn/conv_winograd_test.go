@@ -207,7 +207,7 @@ func TestWinogradTransforms(t *testing.T) {
 		for _, tr := range []struct {
 			mat [][]float32
 			asm asmTransform
-		}{{v.bt, v.in}, {v.at, v.out}} {
+		}{{v.bt, v.in}, {v.at, v.out}, {v.g, v.gk}} {
 			for _, n := range []int{8, 16, 21, 64, 133} {
 				ss, ds := n+3, n+5
 				src := randTensor(r, len(tr.mat[0])*ss).Data

@@ -16,3 +16,9 @@ func winoInF2AVX2(dst *float32, ds int, src *float32, ss int, n int)
 
 //go:noescape
 func winoOutF2AVX2(dst *float32, ds int, src *float32, ss int, n int)
+
+//go:noescape
+func winoGF4AVX2(dst *float32, ds int, src *float32, ss int, n int)
+
+//go:noescape
+func winoGF2AVX2(dst *float32, ds int, src *float32, ss int, n int)

@@ -179,3 +179,84 @@ out2loop:
 out2done:
 	VZEROUPPER
 	RET
+
+// func winoGF4AVX2(dst *float32, ds int, src *float32, ss int, n int)
+//
+// The kernel transform G of F(4×4, 3×3), 3 inputs to 6:
+//
+//	v0 = d0/4, v1 = −(d0 + d2 + d1)/6, v2 = (d1 − (d0 + d2))/6,
+//	v3 = (d0/24 + d2/6) + d1/12, v4 = (d0/24 + d2/6) − d1/12, v5 = d2
+TEXT ·winoGF4AVX2(SB), NOSPLIT, $0-40
+	SETUP
+	BCAST($0x3e800000, Y10) // 1/4
+	BCAST($0x3e2aaaab, Y11) // 1/6
+	BCAST($0x3d2aaaab, Y12) // 1/24
+	BCAST($0x3daaaaab, Y13) // 1/12
+	VXORPS Y14, Y14, Y14
+
+g4loop:
+	CMPQ        CX, $8
+	JL          g4done
+	VMOVUPS     (SI), Y0
+	VMOVUPS     (SI)(R8*1), Y1
+	VMOVUPS     (SI)(R8*2), Y2
+	VMULPS      Y10, Y0, Y3 // v0
+	VADDPS      Y2, Y0, Y4  // s = d0 + d2
+	VADDPS      Y1, Y4, Y5
+	VMULPS      Y11, Y5, Y5
+	VSUBPS      Y5, Y14, Y5 // v1
+	VSUBPS      Y4, Y1, Y6
+	VMULPS      Y11, Y6, Y6 // v2
+	VMULPS      Y11, Y2, Y7
+	VFMADD231PS Y12, Y0, Y7 // p = d0/24 + d2/6
+	VMULPS      Y13, Y1, Y8 // q = d1/12
+	VADDPS      Y8, Y7, Y9  // v3
+	VSUBPS      Y8, Y7, Y7  // v4
+	VMOVUPS     Y3, (DI)
+	VMOVUPS     Y5, (DI)(R12*1)
+	VMOVUPS     Y6, (DI)(R12*2)
+	VMOVUPS     Y9, (DI)(R13*1)
+	VMOVUPS     Y7, (R11)
+	VMOVUPS     Y2, (R11)(R12*1)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	ADDQ        $32, R11
+	SUBQ        $8, CX
+	JMP         g4loop
+
+g4done:
+	VZEROUPPER
+	RET
+
+// func winoGF2AVX2(dst *float32, ds int, src *float32, ss int, n int)
+//
+// The kernel transform G of F(2×2, 3×3), 3 inputs to 4:
+//
+//	v0 = d0, v1 = ((d0 + d2) + d1)/2, v2 = ((d0 + d2) − d1)/2, v3 = d2
+TEXT ·winoGF2AVX2(SB), NOSPLIT, $0-40
+	SETUP
+	BCAST($0x3f000000, Y10) // 1/2
+
+g2loop:
+	CMPQ    CX, $8
+	JL      g2done
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VADDPS  Y2, Y0, Y4
+	VADDPS  Y1, Y4, Y5
+	VMULPS  Y10, Y5, Y5
+	VSUBPS  Y1, Y4, Y6
+	VMULPS  Y10, Y6, Y6
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y5, (DI)(R12*1)
+	VMOVUPS Y6, (DI)(R12*2)
+	VMOVUPS Y2, (DI)(R13*1)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     g2loop
+
+g2done:
+	VZEROUPPER
+	RET
