@@ -34,7 +34,7 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 		beta = 1
 	}
 	direct := kh == 1 && kw == 1 && stride == 1 && top == 0 && bottom == 0 && left == 0 && right == 0
-	if !direct && useShifted && stride == 1 && plane >= 2*o {
+	if !direct && useShifted && stride == 1 && (plane >= 2*o || winogradChoose(n, c, o, kh, kw, oh, ow) != nil) {
 		conv2dShifted(y, x, weight, bias, top, bottom, left, right, 1, nil)
 		return y
 	}
@@ -156,7 +156,7 @@ func Conv2dUpsample2x(x, weight, bias *Tensor, pad int) *Tensor {
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh, ow := 2*h+2*pad-kh+1, 2*w+2*pad-kw+1
-	if !useShifted || oh*ow < 2*o {
+	if !useShifted || (oh*ow < 2*o && winogradChoose(n, x.Shape[1], o, kh, kw, oh, ow) == nil) {
 		return Conv2d(UpsampleNearest2x(x), weight, bias, 1, pad)
 	}
 	y := New(n, o, oh, ow)
@@ -173,7 +173,7 @@ func GroupNormSiLUConv2d(x *Tensor, groups int, normWeight, normBias *Tensor, ep
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh, ow := h+2*pad-kh+1, w+2*pad-kw+1
-	if !useShifted || oh*ow < 2*o {
+	if !useShifted || (oh*ow < 2*o && winogradChoose(n, x.Shape[1], o, kh, kw, oh, ow) == nil) {
 		return Conv2d(GroupNormSiLU(x, groups, normWeight, normBias, eps), weight, bias, 1, pad)
 	}
 	scale, shift := groupAffine(x, groups, normWeight, normBias, eps)
@@ -204,6 +204,10 @@ func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right, up int,
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh, ow := y.Shape[2], y.Shape[3]
+	if v := winogradChoose(n, c, o, kh, kw, oh, ow); v != nil {
+		conv2dWinograd(v, y, x, weight, bias, top, left, up, pre)
+		return
+	}
 	taps := kh * kw
 	wp := left + up*w + right
 	// (O, C, KH, KW) -> (KH·KW, O, C), in the weight's precision.
@@ -230,35 +234,8 @@ func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right, up int,
 			rows := min(band, oh-r0)
 			inRows := rows + kh - 1
 			cstride := inRows * wp
-			// (C, rows+KH−1, Wp): input rows r0−top … zero-padded (and
-			// upsampled: row iy, column q of the image are x's iy/up, q/up).
-			Parallel(c, 4, func(lo, hi int) {
-				for ci := lo; ci < hi; ci++ {
-					for t := 0; t < inRows; t++ {
-						d := xpad[ci*cstride+t*wp : ci*cstride+(t+1)*wp]
-						iy := r0 + t - top
-						if iy < 0 || iy >= up*h {
-							clear(d)
-							continue
-						}
-						clear(d[:left])
-						src := xb[(ci*h+iy/up)*w : (ci*h+iy/up+1)*w]
-						if up == 1 {
-							copy(d[left:left+w], src)
-						} else {
-							e := d[left : left+2*w] // up == 2
-							for q, v := range src {
-								e[2*q], e[2*q+1] = v, v
-							}
-						}
-						if pre != nil {
-							e := d[left : left+up*w]
-							siluAffine(e, e, pre.scale[b*c+ci], pre.shift[b*c+ci])
-						}
-						clear(d[left+up*w:])
-					}
-				}
-			})
+			// (C, rows+KH−1, Wp): input rows r0−top … zero-padded
+			fillPadded(xpad, xb, c, h, w, inRows, wp, r0-top, left, up, pre, b)
 			cols := (rows-1)*wp + ow // the last row needs only its OW valid columns
 			for t := 0; t < taps; t++ {
 				i, j := t/kw, t%kw
@@ -291,6 +268,42 @@ func conv2dShifted(y, x, weight, bias *Tensor, top, bottom, left, right, up int,
 			})
 		}
 	}
+}
+
+// fillPadded writes the (C, inRows, Wp) band of sample b's image xb (C, H, W)
+// that starts at image row iy0, zero-padded: row t, column q of channel ci is
+// the image's row iy0+t, column q−left, or 0 outside it; with up = 2 the
+// image is x upsampled 2× by repetition (its row iy, column q are x's iy/2,
+// q/2); with pre, pre's activation of it. Wp must be at least left + up·W.
+func fillPadded(xpad, xb []float32, c, h, w, inRows, wp, iy0, left, up int, pre *preAct, b int) {
+	cstride := inRows * wp
+	Parallel(c, 4, func(lo, hi int) {
+		for ci := lo; ci < hi; ci++ {
+			for t := 0; t < inRows; t++ {
+				d := xpad[ci*cstride+t*wp : ci*cstride+(t+1)*wp]
+				iy := iy0 + t
+				if iy < 0 || iy >= up*h {
+					clear(d)
+					continue
+				}
+				clear(d[:left])
+				src := xb[(ci*h+iy/up)*w : (ci*h+iy/up+1)*w]
+				if up == 1 {
+					copy(d[left:left+w], src)
+				} else {
+					e := d[left : left+2*w] // up == 2
+					for q, v := range src {
+						e[2*q], e[2*q+1] = v, v
+					}
+				}
+				if pre != nil {
+					e := d[left : left+up*w]
+					siluAffine(e, e, pre.scale[b*c+ci], pre.shift[b*c+ci])
+				}
+				clear(d[left+up*w:])
+			}
+		}
+	})
 }
 
 // gatherTaps rearranges a (O, C, taps) weight into (taps, O, C):

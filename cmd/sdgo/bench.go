@@ -22,6 +22,7 @@ import (
 	"github.com/sdgo/sdgo/internal/gemm"
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/pipeline"
+	"github.com/sdgo/sdgo/unet"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -40,6 +41,22 @@ user's file is loaded, and times
   txt2img_512_1step_s       a whole one-step 512×512 txt2img from the file, in
                             a child process, with its load_s and peak RSS
                             (txt2img_512_peak_rss_mb, Linux only)
+  txt2img_512_20step_s      with --full: a whole 20-step 512×512 txt2img
+                            (euler, guidance 7.5) in a child, with its
+                            peak RSS (txt2img_512_20step_peak_rss_mb)
+  unet_1thread_s            the U-Net call on one thread (unet_thread_scaling:
+                            its time over the time on all threads)
+
+Against the machine: it first and last measures the CPU's fp32 FMA peak with
+the active GEMM kernel's own instructions (peak_gflops, the larger of the two;
+peak_1thread_gflops on one thread), prints the CPU's model, family and SIMD
+flags, and gives every part as GFLOP/s and as a share of that peak
+(gemm_efficiency, unet_512_efficiency, vae_decode_512_efficiency, ...).
+On a machine other programs share, the *_cpu_efficiency figures are the
+steadier ones: GFLOP per CPU-second of this process over one core's peak
+measured by its thread's CPU time (peak_core_gflops).
+FLOPs count 2 per multiply-add of a direct convolution, whatever algorithm
+runs (Winograd can pass 100%).
 
 Each *_s figure is wall-clock seconds; *_cpu_s beside it is the process's CPU
 time over the same span (on a shared machine it shows how much of the wall
@@ -64,6 +81,8 @@ type benchReport struct {
 	Threads int    `json:"threads"`
 	CPUs    int    `json:"cpus"`
 	Model   string `json:"model"`
+
+	benchShares // the figures against the machine (bench_peak.go)
 
 	GemmGFLOPS float64 `json:"gemm_gflops"`
 
@@ -112,9 +131,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	noChild := fs.Bool("no-txt2img", false, "skip the txt2img in a child process")
 	keep := fs.String("dir", "", "write the checkpoint and tokenizer to this folder and keep them; reuse them when present")
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
+	kernel := fs.String("kernel", "auto", "GEMM kernel to run: auto, "+strings.Join(gemm.Kernels(), ", ")+" (AVX2 on an AVX-512 CPU measures AVX2 code on that CPU, not an AVX2 CPU)")
+	noScaling := fs.Bool("no-scaling", false, "skip the one-thread U-Net call that measures thread scaling")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to this file; each is labelled stage=NAME (go tool pprof -tagfocus stage=unet_512_s)")
 	child := fs.String("txt2img-child", "", "checkpoint for the child's one-step txt2img (internal)")
 	tokDir := fs.String("tokenizer", "", "tokenizer folder of the child (internal)")
+	childSteps := fs.Int("txt2img-steps", 1, "steps of the child's txt2img (internal)")
+	childSampler := fs.String("txt2img-sampler", "", "sampler of the child's txt2img (internal)")
+	full := fs.Bool("full", false, "also time a whole 20-step 512×512 txt2img (euler, guidance 7.5) in a child process, with its peak RSS (minutes on a few cores)")
+	fs.MarkHidden("txt2img-steps")
+	fs.MarkHidden("txt2img-sampler")
 	fs.MarkHidden("txt2img-child")
 	fs.MarkHidden("tokenizer")
 	if err := parse(fs, benchUsage, args, stdout); err != nil {
@@ -129,13 +155,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *threads > 0 {
 		nn.SetThreads(*threads)
 	}
+	if err := gemm.KernelEnvErr(); err != nil {
+		return err
+	}
+	if err := gemm.SetKernel(*kernel); err != nil {
+		return usagef("--kernel: %v", err)
+	}
 	spec, err := benchSpecFromEnv()
 	if err != nil {
 		return err
 	}
 	spec.register()
 	if *child != "" {
-		return benchChild(*child, *tokDir, spec, stdout)
+		return benchChild(*child, *tokDir, spec, *childSteps, *childSampler, stdout)
 	}
 
 	r := benchReport{GOARCH: runtime.GOARCH, Kernel: gemm.Kernel(), Threads: nn.Threads(), CPUs: runtime.NumCPU(), Model: spec.name}
@@ -145,7 +177,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	progress("sdgo bench: %s/%s, %s kernel, %d threads", runtime.GOOS, r.GOARCH, r.Kernel, r.Threads)
+	r.cpuInfo = readCPUInfo()
+	r.PeakBeforeGFLOPS = measurePeak(r.Threads)
+	r.Peak1GFLOPS = measurePeak(1)
+	r.PeakGFLOPS = r.PeakBeforeGFLOPS
+	progress("%s (family %d, model %d): fp32 FMA peak %.1f GFLOP/s on %d threads, %.1f on one", r.cpuInfo.Model, r.Family, r.ModelN, r.PeakGFLOPS, r.Threads, r.Peak1GFLOPS)
+	r.PeakCoreGFLOPS = gemm.PeakCore(500 * time.Millisecond)
 	r.GemmGFLOPS = benchGemm(1024)
+	r.GemmCPUGFLOPS = benchGemmCPU(1024)
 
 	dir := *keep
 	if dir == "" {
@@ -180,6 +219,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		r.Txt2ImgLoadS, r.Txt2Img512S, r.Txt2Img512CPU, r.Txt2ImgPeakRSS = &c.LoadS, &c.Txt2ImgS, c.CPUS, c.PeakRSS
 		r.Txt2ImgEstimate = &c.Estimate
+	}
+	if *full {
+		progress("20-step %d×%d txt2img (euler, guidance) in a child process", spec.size, spec.size)
+		c, err := benchSpawnChild(ckpt, dir, nn.Threads(), "--txt2img-steps", "20", "--txt2img-sampler", "euler")
+		if err != nil {
+			return err
+		}
+		r.Txt2Img20S, r.Txt2Img20CPU, r.Txt2Img20PeakRSS = &c.Txt2ImgS, c.CPUS, c.PeakRSS
 	}
 
 	if *profile != "" {
@@ -246,6 +293,44 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		progress("VAE decode %d×%d: %.2f s", spec.size, spec.size, *r.VAEDecode512S)
 	}
+	if !*noScaling && r.Threads > 1 {
+		side := latent
+		if *quick {
+			side = latent / 2
+		}
+		px := side * m.VAEFactor()
+		r.UNetScalingSide = &px
+		nn.SetThreads(1)
+		s1, _, err := unetCall("unet_1thread_s", side)
+		nn.SetThreads(r.Threads)
+		if err != nil {
+			return fmt.Errorf("bench: unet: %w", err)
+		}
+		r.UNet1ThreadS = s1
+		tN := r.UNet512S
+		if *quick {
+			tN = r.UNet256S
+		}
+		r.UNetScaling = ptr(*s1 / *tN)
+		progress("U-Net %d×%d on one thread: %.2f s (%d threads %.2f× faster)", *r.UNetScalingSide, *r.UNetScalingSide, *s1, r.Threads, *r.UNetScaling)
+	}
+	r.PeakAfterGFLOPS = ptr(measurePeak(r.Threads))
+	r.PeakGFLOPS = max(r.PeakGFLOPS, *r.PeakAfterGFLOPS)
+	r.GemmEfficiency = r.GemmGFLOPS / r.PeakGFLOPS
+	unetFLOPs := func(side int) float64 { return unet.FLOPs(m.UNet.Config, 2, side, side) }
+	r.UNet256GFLOPS = rate(unetFLOPs(latent/2), r.UNet256S)
+	r.UNet256Eff = share(unetFLOPs(latent/2), r.UNet256S, r.PeakGFLOPS)
+	r.UNet512GFLOPS = rate(unetFLOPs(latent), r.UNet512S)
+	r.UNet512Eff = share(unetFLOPs(latent), r.UNet512S, r.PeakGFLOPS)
+	vaeFLOPs := vaeDecodeFLOPs(m.VAE.Config, 1, latent, latent)
+	r.VAEDecode512GFLOP = rate(vaeFLOPs, r.VAEDecode512S)
+	r.VAEDecode512Eff = share(vaeFLOPs, r.VAEDecode512S, r.PeakGFLOPS)
+	if r.GemmCPUGFLOPS != nil {
+		r.GemmCPUEff = ptr(*r.GemmCPUGFLOPS / r.PeakCoreGFLOPS)
+	}
+	r.UNet256CPUEff = share(unetFLOPs(latent/2), r.UNet256CPU, r.PeakCoreGFLOPS)
+	r.UNet512CPUEff = share(unetFLOPs(latent), r.UNet512CPU, r.PeakCoreGFLOPS)
+	r.VAEDecode512CPU = share(vaeFLOPs, r.VAEDecode512CP, r.PeakCoreGFLOPS)
 
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
@@ -258,25 +343,49 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 // printBench writes the report as a table.
 func printBench(w io.Writer, r benchReport, spec benchSpec) error {
 	fmt.Fprintf(w, "machine: %s/%s, %d CPUs, %d threads, %s kernel\n", runtime.GOOS, r.GOARCH, r.CPUs, r.Threads, r.Kernel)
-	fmt.Fprintf(w, "gemm 1024³ fp32: %.1f GFLOP/s\n", r.GemmGFLOPS)
+	fmt.Fprintf(w, "cpu: %s (family %d, model %d): %s\n", r.cpuInfo.Model, r.Family, r.ModelN, r.Flags)
+	fmt.Fprintf(w, "fp32 FMA peak (%s instructions): %.1f GFLOP/s on %d threads, %.1f on one, %.1f per CPU-second of one thread\n", r.Kernel, r.PeakGFLOPS, r.Threads, r.Peak1GFLOPS, r.PeakCoreGFLOPS)
+	fmt.Fprintf(w, "gemm 1024³ fp32: %.1f GFLOP/s (%.0f%% of peak)", r.GemmGFLOPS, 100*r.GemmEfficiency)
+	if r.GemmCPUGFLOPS != nil {
+		fmt.Fprintf(w, ", %.1f per CPU-second (%.0f%% of a core's peak)", *r.GemmCPUGFLOPS, 100**r.GemmCPUEff)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "model: %s (random weights, fp16 file)\n\n", spec.name)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\twall\tcpu")
+	fmt.Fprintln(tw, "\twall\tcpu\tGFLOP/s\tof peak\tper CPU-s, of a core's peak")
 	sec := func(v *float64) string {
 		if v == nil {
 			return "-"
 		}
 		return fmt.Sprintf("%.2f s", *v)
 	}
-	row := func(name string, s, cpu *float64) { fmt.Fprintf(tw, "%s\t%s\t%s\n", name, sec(s), sec(cpu)) }
+	row := func(name string, s, cpu *float64, perf ...*float64) {
+		fmt.Fprintf(tw, "%s\t%s\t%s", name, sec(s), sec(cpu))
+		if len(perf) == 3 && perf[0] != nil && perf[1] != nil {
+			fmt.Fprintf(tw, "\t%.0f\t%.0f%%", *perf[0], 100**perf[1])
+			if perf[2] != nil {
+				fmt.Fprintf(tw, "\t%.0f%%", 100**perf[2])
+			}
+		}
+		fmt.Fprintln(tw)
+	}
 	half, full := spec.size/2, spec.size
 	row("load checkpoint", r.LoadS, nil)
 	row("text encoder, batch 2", r.TextEncodeS, r.TextEncodeCPU)
-	row(fmt.Sprintf("U-Net %d², batch 2", half), r.UNet256S, r.UNet256CPU)
-	row(fmt.Sprintf("U-Net %d², batch 2", full), r.UNet512S, r.UNet512CPU)
-	row(fmt.Sprintf("VAE decode %d²", full), r.VAEDecode512S, r.VAEDecode512CP)
+	row(fmt.Sprintf("U-Net %d², batch 2", half), r.UNet256S, r.UNet256CPU, r.UNet256GFLOPS, r.UNet256Eff, r.UNet256CPUEff)
+	row(fmt.Sprintf("U-Net %d², batch 2", full), r.UNet512S, r.UNet512CPU, r.UNet512GFLOPS, r.UNet512Eff, r.UNet512CPUEff)
+	if r.UNet1ThreadS != nil {
+		row(fmt.Sprintf("U-Net %d², one thread (%d threads %.2f× faster)", *r.UNetScalingSide, r.Threads, *r.UNetScaling), r.UNet1ThreadS, nil)
+	}
+	row(fmt.Sprintf("VAE decode %d²", full), r.VAEDecode512S, r.VAEDecode512CP, r.VAEDecode512GFLOP, r.VAEDecode512Eff, r.VAEDecode512CPU)
 	row(fmt.Sprintf("txt2img %d², 1 step (child)", full), r.Txt2Img512S, r.Txt2Img512CPU)
 	row("  child's load", r.Txt2ImgLoadS, nil)
+	if r.Txt2Img20S != nil {
+		row(fmt.Sprintf("txt2img %d², 20 steps euler (child)", full), r.Txt2Img20S, r.Txt2Img20CPU)
+		if r.Txt2Img20PeakRSS != nil {
+			fmt.Fprintf(tw, "  its peak RSS\t%.0f MB\t\n", *r.Txt2Img20PeakRSS)
+		}
+	}
 	if r.Txt2ImgPeakRSS != nil {
 		fmt.Fprintf(tw, "  child's peak RSS\t%.0f MB\t\n", *r.Txt2ImgPeakRSS)
 	}
@@ -287,7 +396,7 @@ func printBench(w io.Writer, r benchReport, spec benchSpec) error {
 }
 
 // benchChild loads ckpt, makes one one-step image and prints a childReport.
-func benchChild(ckpt, tokDir string, spec benchSpec, stdout io.Writer) error {
+func benchChild(ckpt, tokDir string, spec benchSpec, steps int, sampler string, stdout io.Writer) error {
 	cpu := cpuSeconds()
 	start := time.Now()
 	m, err := pipeline.Load(ckpt, pipeline.LoadOptions{Tokenizer: tokDir})
@@ -299,7 +408,8 @@ func benchChild(ckpt, tokDir string, spec benchSpec, stdout io.Writer) error {
 	c.LoadS = time.Since(start).Seconds()
 	start = time.Now()
 	opts := pipeline.Options{
-		Prompt: "a photo of a cat", Width: spec.size, Height: spec.size, Steps: 1, CFGScale: 7.5, Seed: 1,
+		Prompt: "a photo of a cat", Width: spec.size, Height: spec.size, Steps: steps, CFGScale: 7.5, Seed: 1,
+		Sampler: sampler,
 	}
 	if est, err := pipeline.EstimateMemory(m, opts); err == nil {
 		c.Estimate = float64(est.Peak) / (1 << 20)
@@ -315,12 +425,13 @@ func benchChild(ckpt, tokDir string, spec benchSpec, stdout io.Writer) error {
 }
 
 // benchSpawnChild re-executes this program as a benchChild.
-func benchSpawnChild(ckpt, tokDir string, threads int) (childReport, error) {
+func benchSpawnChild(ckpt, tokDir string, threads int, extra ...string) (childReport, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return childReport{}, fmt.Errorf("bench: %w", err)
 	}
-	cmd := exec.Command(exe, "bench", "--txt2img-child", ckpt, "--tokenizer", tokDir, "--threads", strconv.Itoa(threads))
+	args := append([]string{"bench", "--txt2img-child", ckpt, "--tokenizer", tokDir, "--threads", strconv.Itoa(threads)}, extra...)
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), benchChildEnv+"=1")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()

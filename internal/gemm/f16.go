@@ -42,3 +42,16 @@ func convertGo(dst []float32, src []uint16) {
 		dst[i] = float16.Frombits(h).Float32()
 	}
 }
+
+// convertWith returns a kernel.convert that runs the assembly conv on the
+// leading multiple of width values and Go on the rest.
+func convertWith(conv func(dst *float32, src *uint16, n int), width int) func(dst []float32, src []uint16) {
+	return func(dst []float32, src []uint16) {
+		dst = dst[:len(src)]
+		n := len(src) / width * width
+		if n > 0 {
+			conv(&dst[0], &src[0], n)
+		}
+		convertGo(dst[n:], src[n:])
+	}
+}

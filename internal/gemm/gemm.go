@@ -24,6 +24,7 @@
 //
 //   - "avx512": 12×32 tiles with AVX-512 (amd64),
 //   - "avx2":   6×16 tiles with AVX2 and FMA (amd64),
+//   - "neon":   8×12 tiles with NEON (arm64),
 //   - "gonum":  gonum's blas32.Gemm (amd64 without AVX2),
 //   - "go":     4×4 tiles in pure Go, with the same packing and blocking as
 //     the assembly; the path of other architectures and of the build tag
@@ -50,9 +51,10 @@ const (
 	pathGonum
 	pathAVX2
 	pathAVX512
+	pathNEON
 )
 
-var pathNames = [...]string{pathGo: "go", pathGonum: "gonum", pathAVX2: "avx2", pathAVX512: "avx512"}
+var pathNames = [...]string{pathGo: "go", pathGonum: "gonum", pathAVX2: "avx2", pathAVX512: "avx512", pathNEON: "neon"}
 
 func (p path) String() string { return pathNames[p] }
 
@@ -60,7 +62,8 @@ func (p path) String() string { return pathNames[p] }
 // tests switch it to run every path on the same machine.
 var active = bestPath()
 
-// Kernel reports which path Sgemm runs: "avx512", "avx2", "gonum" or "go".
+// Kernel reports which path Sgemm runs: "avx512", "avx2", "neon", "gonum"
+// or "go".
 func Kernel() string { return active.String() }
 
 // threads bounds the goroutines of one Sgemm call; 0 means GOMAXPROCS.

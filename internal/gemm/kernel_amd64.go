@@ -95,19 +95,6 @@ func transposeAVX(src []float32, lds int, dst []float32, ldd int) {
 	transpose8(&src[0], lds, &dst[0], ldd)
 }
 
-// convertWith returns a kernel.convert that runs the assembly conv on the
-// leading multiple of width values and Go on the rest.
-func convertWith(conv func(dst *float32, src *uint16, n int), width int) func(dst []float32, src []uint16) {
-	return func(dst []float32, src []uint16) {
-		dst = dst[:len(src)]
-		n := len(src) / width * width
-		if n > 0 {
-			conv(&dst[0], &src[0], n)
-		}
-		convertGo(dst[n:], src[n:])
-	}
-}
-
 // tileAVX2 is the kernel.tile of avx2Kernel, on the first elements of a,
 // b and c. It computes
 //

@@ -1,0 +1,98 @@
+//go:build !noasm
+
+#include "textflag.h"
+
+// The peak loops run n iterations of independent fused multiply-add chains
+// acc += a·b on registers alone, the instructions of the micro-kernels
+// without their loads: their rate is the FMA throughput of the core.
+
+// func peakAVX512(n int)
+TEXT ·peakAVX512(SB), NOSPLIT, $0-8
+	MOVQ         n+0(FP), CX
+	MOVL         $0x3a83126f, AX // 0.001
+	VPBROADCASTD AX, Z16
+	VPBROADCASTD AX, Z17
+	VPXORD       Z0, Z0, Z0
+	VMOVAPS      Z0, Z1
+	VMOVAPS      Z0, Z2
+	VMOVAPS      Z0, Z3
+	VMOVAPS      Z0, Z4
+	VMOVAPS      Z0, Z5
+	VMOVAPS      Z0, Z6
+	VMOVAPS      Z0, Z7
+	VMOVAPS      Z0, Z8
+	VMOVAPS      Z0, Z9
+	VMOVAPS      Z0, Z10
+	VMOVAPS      Z0, Z11
+	VMOVAPS      Z0, Z12
+	VMOVAPS      Z0, Z13
+	VMOVAPS      Z0, Z14
+	VMOVAPS      Z0, Z15
+	TESTQ        CX, CX
+	JLE          done512
+
+loop512:
+	VFMADD231PS Z16, Z17, Z0
+	VFMADD231PS Z16, Z17, Z1
+	VFMADD231PS Z16, Z17, Z2
+	VFMADD231PS Z16, Z17, Z3
+	VFMADD231PS Z16, Z17, Z4
+	VFMADD231PS Z16, Z17, Z5
+	VFMADD231PS Z16, Z17, Z6
+	VFMADD231PS Z16, Z17, Z7
+	VFMADD231PS Z16, Z17, Z8
+	VFMADD231PS Z16, Z17, Z9
+	VFMADD231PS Z16, Z17, Z10
+	VFMADD231PS Z16, Z17, Z11
+	VFMADD231PS Z16, Z17, Z12
+	VFMADD231PS Z16, Z17, Z13
+	VFMADD231PS Z16, Z17, Z14
+	VFMADD231PS Z16, Z17, Z15
+	DECQ        CX
+	JNE         loop512
+
+done512:
+	VZEROUPPER
+	RET
+
+// func peakAVX2(n int)
+TEXT ·peakAVX2(SB), NOSPLIT, $0-8
+	MOVQ         n+0(FP), CX
+	MOVL         $0x3a83126f, AX // 0.001
+	MOVQ         AX, X12
+	VPBROADCASTD X12, Y12
+	VMOVAPS      Y12, Y13
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VXORPS       Y7, Y7, Y7
+	VXORPS       Y8, Y8, Y8
+	VXORPS       Y9, Y9, Y9
+	VXORPS       Y10, Y10, Y10
+	VXORPS       Y11, Y11, Y11
+	TESTQ        CX, CX
+	JLE          done2
+
+loop2:
+	VFMADD231PS Y12, Y13, Y0
+	VFMADD231PS Y12, Y13, Y1
+	VFMADD231PS Y12, Y13, Y2
+	VFMADD231PS Y12, Y13, Y3
+	VFMADD231PS Y12, Y13, Y4
+	VFMADD231PS Y12, Y13, Y5
+	VFMADD231PS Y12, Y13, Y6
+	VFMADD231PS Y12, Y13, Y7
+	VFMADD231PS Y12, Y13, Y8
+	VFMADD231PS Y12, Y13, Y9
+	VFMADD231PS Y12, Y13, Y10
+	VFMADD231PS Y12, Y13, Y11
+	DECQ        CX
+	JNE         loop2
+
+done2:
+	VZEROUPPER
+	RET
