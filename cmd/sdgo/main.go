@@ -1,9 +1,9 @@
-// Command sdgo makes images from text with Stable Diffusion 1.x/2.x, on the
-// CPU, from one static binary.
+// Command sdgo makes images from text with Stable Diffusion 1.x/2.x and
+// SDXL, on the CPU, from one static binary.
 //
 // Usage:
 //
-//	sdgo -m MODEL -p PROMPT [flags]           make an image (txt2img, or img2img with -i)
+//	sdgo -m MODEL -p PROMPT [flags]           make an image (txt2img; img2img with -i; inpainting with --mask)
 //	sdgo tokenize [--tokenizer DIR] TEXT      print a prompt's CLIP token ids
 //	sdgo bench [--json]                       measure this machine on SD 1.5-sized work
 //	sdgo serve [-m MODEL] [--listen ADDR]     serve the model over HTTP (a page, A1111's and OpenAI's APIs)
