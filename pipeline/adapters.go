@@ -186,7 +186,7 @@ func (m *Model) readCached(path string, embedding bool) (*lora.Adapter, []*lora.
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &m.adapters
+	s := m.adapters
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	if c, ok := s.files[path]; ok && c.mod.Equal(st.ModTime()) && c.size == st.Size() && (c.adapter != nil) != embedding {
@@ -296,7 +296,7 @@ func setKey(uses []lora.Use) string {
 // hold applies g's set of adapters when another set is applied, and holds
 // it (a read lock) until g.release.
 func (m *Model) hold(g *generation, o Options) error {
-	s := &m.adapters
+	s := m.adapters
 	key := setKey(g.uses)
 	if o.LoraSkipUnknown {
 		key += "\nskip"

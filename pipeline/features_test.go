@@ -126,7 +126,7 @@ func TestGenerateOptions(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{Options{Width: 30, Height: 32}, "multiples of"},
+		{Options{Width: 31, Height: 32}, "multiples of"},
 		{Options{Width: 32, Height: 32, Sampler: "nope"}, "nope"},
 		{Options{Width: 32, Height: 32, ClipSkip: 99}, "clip skip"},
 		{Options{Width: 32, Height: 32, RNG: "gpu"}, "rng"},

@@ -63,6 +63,9 @@ type Options struct {
 	Step func(image, step int, latents *nn.Tensor)
 	// Stages, when set, collects every stage's result (see Stages).
 	Stages *Stages
+	// Inspect, when set, is called after every step with all the step
+	// computed (see StepDetail); it must not keep or modify the tensors.
+	Inspect func(StepDetail)
 	// Decoder, when set, decodes the final latents instead of the model's
 	// VAE: a TAESD decoder (vae.TinyDecoder) is much faster, at some cost
 	// in quality.
@@ -342,13 +345,15 @@ func (m *Model) generateOne(ctx context.Context, o Options, index int, seed uint
 				pred.Data[j] = u + g*(c-u)
 			}
 		}
-		if _, err := sched.Step(i, pred.Data, latents.Data, noise); err != nil {
+		x0, err := sched.Step(i, pred.Data, latents.Data, noise)
+		if err != nil {
 			return nil, err
 		}
 		if err := inp.blend(sched, i, latents); err != nil {
 			return nil, err
 		}
 		o.Stages.add(index, fmt.Sprintf("latents_step%d", i-first), latents)
+		o.inspect(index, i, first, sched, out, pred, x0, latents)
 		if o.Step != nil {
 			o.Step(index, i-first, latents)
 		}

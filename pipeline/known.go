@@ -24,15 +24,39 @@ type KnownModel struct {
 	Name string
 	Text clip.Config // compared: Width, MLPWidth, Positions
 	UNet unet.Config // compared: BlockOutChannels, CrossAttentionDim, UseLinearProjection, LayersPerBlock
+	// Text2 is SDXL's second text encoder (OpenCLIP bigG with projection);
+	// zero for single-encoder models. Compared as Text.
+	Text2 clip.Config
 }
 
 var (
 	knownMu sync.Mutex
 	known   = []KnownModel{
-		{"SD 1.x", clip.SD1(), unet.SD15()},
-		{"SD 2.x", clip.SD2(), unet.SD21()},
+		{Name: "SD 1.x", Text: clip.SD1(), UNet: unet.SD15()},
+		{Name: "SD 2.x", Text: clip.SD2(), UNet: unet.SD21()},
+		// SDXL base 1.0 and SDXL-Turbo share these shapes.
+		{Name: "SDXL", Text: clip.SD1(), UNet: unet.SDXL(), Text2: clip.SDXLBigG()},
 	}
 )
+
+// resolveText2Heads sets the heads of SDXL's second text encoder, inferred
+// from a single file, to those of the known model whose second encoder has
+// its shapes, or returns an error naming the value that cannot be read.
+func resolveText2Heads(tc *clip.Config) error {
+	var names []string
+	for _, k := range KnownModels() {
+		if k.Text2.Width == 0 {
+			continue
+		}
+		if k.Text2.Width == tc.Width && k.Text2.MLPWidth == tc.MLPWidth && k.Text2.Positions == tc.Positions {
+			tc.Heads = k.Text2.Heads
+			return nil
+		}
+		names = append(names, fmt.Sprintf("%s %d", k.Name, k.Text2.Width))
+	}
+	return fmt.Errorf("cannot read the second text encoder's attention heads from the weights: its width %d is no known model's (%s); %s",
+		tc.Width, strings.Join(names, ", "), askConfig)
+}
 
 // RegisterKnownModel adds a model whose heads single-file checkpoints of
 // its shapes take (package sdmini registers sd-mini).
@@ -48,6 +72,9 @@ func KnownModels() []KnownModel {
 	defer knownMu.Unlock()
 	return slices.Clone(known)
 }
+
+// askConfig is what a refusal to guess asks for.
+const askConfig = "pass --config DIR, a diffusers folder whose configs describe the checkpoint (text_encoder/, unet/, vae/ config.json)"
 
 // resolveHeads sets the head counts of configs inferred from a
 // checkpoint's shapes to those of the known model with the same shapes,
@@ -66,14 +93,13 @@ func resolveHeads(tc *clip.Config, uc *unet.Config) error {
 		textNames = append(textNames, fmt.Sprintf("%s %d", k.Name, k.Text.Width))
 		unetNames = append(unetNames, fmt.Sprintf("%s %v", k.Name, k.UNet.BlockOutChannels))
 	}
-	const ask = "pass --config DIR, a diffusers folder whose configs describe the checkpoint (text_encoder/, unet/, vae/ config.json)"
 	switch {
 	case !textOK:
 		return fmt.Errorf("cannot read the text encoder's attention heads from the weights: its width %d is no known model's (%s); %s",
-			tc.Width, strings.Join(textNames, ", "), ask)
+			tc.Width, strings.Join(textNames, ", "), askConfig)
 	case !unetOK:
 		return fmt.Errorf("cannot read the U-Net's attention heads from the weights: its channels %v (context %d) are no known model's (%s); %s",
-			uc.BlockOutChannels, uc.CrossAttentionDim, strings.Join(unetNames, ", "), ask)
+			uc.BlockOutChannels, uc.CrossAttentionDim, strings.Join(unetNames, ", "), askConfig)
 	}
 	return nil
 }

@@ -58,3 +58,23 @@ func TestResolveHeads(t *testing.T) {
 		}
 	}
 }
+
+// SDXL's single file (base 1.0 and Turbo) takes its heads from the SDXL
+// presets: the U-Net's per level, and the second text encoder's; another
+// second encoder asks for --config, naming it.
+func TestResolveSDXLHeads(t *testing.T) {
+	tc, uc := clip.SD1(), unet.SDXL()
+	tc.Heads, uc.Heads = 0, nil // what the shapes cannot tell
+	if err := resolveHeads(&tc, &uc); err != nil || tc.Heads != 12 || !slices.Equal(uc.Heads, []int{5, 10, 20}) {
+		t.Errorf("SDXL: heads %d, %v, err %v; want 12, [5 10 20]", tc.Heads, uc.Heads, err)
+	}
+	g := clip.SDXLBigG()
+	g.Heads = 0
+	if err := resolveText2Heads(&g); err != nil || g.Heads != 20 {
+		t.Errorf("bigG: heads %d, err %v; want 20", g.Heads, err)
+	}
+	g.Width, g.MLPWidth = 1024, 4096
+	if err := resolveText2Heads(&g); err == nil || !strings.Contains(err.Error(), "second text encoder") || !strings.Contains(err.Error(), "--config") {
+		t.Errorf("unknown second encoder: err %v, want one naming it and asking for --config", err)
+	}
+}

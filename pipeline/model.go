@@ -75,7 +75,21 @@ type Model struct {
 	// loraDir and embeddingDir are LoadOptions.LoraDir and EmbeddingDir;
 	// adapters records the LoRA set applied (adapters.go).
 	loraDir, embeddingDir string
-	adapters              adapterState
+	adapters              *adapterState // shared by shallow copies (Traced)
+}
+
+// Traced returns a view of m whose U-Net calls trace with its named
+// intermediate tensors (unet.Model.Trace), for one caller's generations
+// (the server's Explore page): the weights, the adapters and their lock are
+// m's, while m's own U-Net stays untraced for everyone else. The view owns
+// no files: close m, not the view.
+func (m *Model) Traced(trace func(name string, t *nn.Tensor)) *Model {
+	un := *m.UNet // the blocks (and their weights) are shared
+	un.Trace = trace
+	v := *m
+	v.UNet = &un
+	v.files, v.closers = nil, nil
+	return &v
 }
 
 // Close releases the model's checkpoint files. The model must not be used
@@ -180,7 +194,7 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
-	m := &Model{TextSkip: 1, loraDir: opts.LoraDir, embeddingDir: opts.EmbeddingDir}
+	m := &Model{TextSkip: 1, loraDir: opts.LoraDir, embeddingDir: opts.EmbeddingDir, adapters: &adapterState{}}
 	if st.IsDir() {
 		err = m.loadDiffusers(path, opts)
 	} else {

@@ -227,6 +227,7 @@ func (m *Model) loadSDXL(path string, dir bool, opts LoadOptions) error {
 			if s, ok := src.Info("text_projection.weight"); ok && len(s.Shape) == 2 {
 				cfg.ProjectionDim = s.Shape[0]
 			}
+			err = resolveText2Heads(&cfg)
 		}
 		if err != nil {
 			return fmt.Errorf("model %s: text encoder 2: %w", path, err)

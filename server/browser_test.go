@@ -85,6 +85,34 @@ func (p *page) poll(what, js string) {
 	p.t.Fatalf("timed out waiting for %s (status %q)", what, status)
 }
 
+// shot checks the layout at w×h (no sideways scrolling) and captures the
+// screen (the whole page when full) to name: in docs/img with
+// SDGO_UPDATE_DOCS=1, else in a temporary folder.
+func (p *page) shot(name string, w, h int64, full bool) {
+	p.t.Helper()
+	p.do(chromedp.EmulateViewport(w, h), chromedp.Sleep(200*time.Millisecond))
+	capture := chromedp.CaptureScreenshot()
+	if full {
+		capture = chromedp.FullScreenshot(100)
+	}
+	png, err := chromedp.Run(p.ctx, capture)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var overflow bool
+	p.eval(`document.documentElement.scrollWidth > window.innerWidth`, &overflow)
+	if overflow {
+		p.t.Errorf("%d px wide: the page scrolls sideways", w)
+	}
+	dir := p.t.TempDir()
+	if os.Getenv("SDGO_UPDATE_DOCS") != "" {
+		dir = filepath.Join("..", "docs", "img")
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
 // The page in a real headless Chromium: type a prompt, Generate, watch the
 // progress bar advance and the images arrive in the gallery, reuse the
 // settings, generate with Ctrl+Enter, cancel a long job, and check the
@@ -159,34 +187,7 @@ func TestPageInBrowser(t *testing.T) {
 		}
 		poll("the images of Ctrl+Enter", fmt.Sprintf(`document.querySelectorAll("#gallery .card img").length == %d`, n+2))
 	}
-	// shot checks the layout at w×h and captures the screen (the whole page
-	// when full).
-	shot := func(name string, w, h int64, full bool) {
-		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, h), chromedp.Sleep(200*time.Millisecond)); err != nil {
-			t.Fatal(err)
-		}
-		capture := chromedp.CaptureScreenshot()
-		if full {
-			capture = chromedp.FullScreenshot(100)
-		}
-		png, err := chromedp.Run(ctx, capture)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var overflow bool
-		eval(`document.documentElement.scrollWidth > window.innerWidth`, &overflow)
-		if overflow {
-			t.Errorf("%d px wide: the page scrolls sideways", w)
-		}
-		dir := t.TempDir()
-		if os.Getenv("SDGO_UPDATE_DOCS") != "" {
-			dir = filepath.Join("..", "docs", "img")
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	shot := pg.shot
 	shot("serve.png", 1280, 800, false)
 	shot("serve-phone.png", 390, 844, true)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {

@@ -487,3 +487,32 @@ func decodeOpenAIEdit(w http.ResponseWriter, r *http.Request, lim Limits, defaul
 	g.InitImages = []string{"(multipart image)"}
 	return g, nil
 }
+
+// exploreRequest is POST /api/explore's body: one image in genRequest's
+// field names, plus what the Explore page may ask for.
+type exploreRequest struct {
+	genRequest
+	// Attention asks for the cross-attention maps (default true); they are
+	// captured only on latents of at most maxAttentionCells cells.
+	Attention *bool `json:"attention"`
+}
+
+// maxAttentionCells bounds the latents whose cross-attention maps an
+// exploration captures: 64×64 cells, SD 1.x at 512×512. Recomputing the
+// attention of every transformer at every step costs about a U-Net pass
+// more per step, and the maps' memory grows with cells × tokens × levels.
+const maxAttentionCells = 64 * 64
+
+// options validates an exploration: one image, no init image, then the
+// common checks of genRequest.options.
+func (e *exploreRequest) options(lim Limits, m *pipeline.Model) (pipeline.Options, error) {
+	switch {
+	case e.BatchSize != 1:
+		return pipeline.Options{}, badField("batch_size", "an exploration makes one image, got %d", e.BatchSize)
+	case e.NIter != 1:
+		return pipeline.Options{}, badField("n_iter", "an exploration makes one image, got %d", e.NIter)
+	case len(e.InitImages) > 0:
+		return pipeline.Options{}, badField("init_images", "an exploration starts from noise (text to image only)")
+	}
+	return e.genRequest.options(lim, m)
+}

@@ -48,4 +48,8 @@ func (s *Server) routes() {
 	s.handle("GET /api/jobs/{id}", apiNative, s.getJob)
 	s.handle("GET /api/jobs/{id}/events", apiNative, s.jobEvents)
 	s.handle("DELETE /api/jobs/{id}", apiNative, s.cancelJob)
+
+	// The Explore page: one generation with every stage shown.
+	s.handle("GET /explore", apiPublic, s.explorePage)
+	s.handle("POST /api/explore", apiNative, s.explore)
 }

@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/sdgo/sdgo/pipeline"
@@ -74,6 +75,8 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	started time.Time
+
+	exploring sync.Mutex // held by the running exploration (POST /api/explore)
 }
 
 // NewServer returns a server for cfg, with its queue's workers started.

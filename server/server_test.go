@@ -23,8 +23,6 @@ import (
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/sdmini"
-	"github.com/sdgo/sdgo/vae"
-	"github.com/sdgo/sdgo/weights"
 )
 
 // loadMini loads sd-mini, the model built into sdgo.
@@ -678,15 +676,7 @@ func TestMetrics(t *testing.T) {
 // With a TAESD decoder the previews are decoded pictures at full size, not
 // the 8×8 latent map.
 func TestTAESDPreview(t *testing.T) {
-	src, _, err := weights.OpenAny(testdata.Path(t, "taesd/random_arch/taesd_decoder.fp16.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec, err := vae.LoadTinyDecoder(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, ts := newTest(t, Config{Preview: dec})
+	_, ts := newTest(t, Config{Preview: loadTAESD(t)})
 	var j map[string]any
 	call(t, ts, "POST", "/api/jobs", `{"prompt":"x","steps":2}`, &j)
 	res := call(t, ts, "GET", j["events"].(string), "", nil)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"sync"
 
 	"github.com/sdgo/sdgo/clip"
@@ -8,7 +9,7 @@ import (
 	"github.com/sdgo/sdgo/unet"
 )
 
-var registerTiny sync.Once
+var registerTiny, registerTinyXL sync.Once
 
 // register makes the scaled-down test model a known model, so that its
 // single file loads as SD 1.5's does (its heads are not in the weights):
@@ -27,5 +28,16 @@ func (s benchSpec) register() {
 			Text: clip.Config{Width: s.context, MLPWidth: s.textFF, Positions: 77, Heads: max(1, s.context/64)},
 			UNet: unet.Config{BlockOutChannels: s.unet, CrossAttentionDim: s.context, LayersPerBlock: s.unetLayers, Heads: heads},
 		})
+	})
+}
+
+// register makes the scaled-down SDXL of the tests a known model (its
+// heads are the spec's), so that its single file loads as SDXL's does.
+func (s xlBenchSpec) register() {
+	if s.name == sdxlBenchSpec().name && os.Getenv(benchEnv) != "tiny" {
+		return // SDXL itself is known
+	}
+	registerTinyXL.Do(func() {
+		pipeline.RegisterKnownModel(pipeline.KnownModel{Name: s.name, Text: s.te1, UNet: s.unet, Text2: s.te2})
 	})
 }

@@ -170,6 +170,7 @@ func runBenchSDXL(args []string, stdout, stderr io.Writer) error {
 	if *threads > 0 {
 		nn.SetThreads(*threads)
 	}
+	sdxlBenchSpec().register() // before the child, which loads the file
 	if *child != "" {
 		return benchSDXLChild(*child, *tokDir, *size, *cfg, scheduler.Spacing(*spacing), stdout)
 	}

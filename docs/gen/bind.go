@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	fig "github.com/sdgo/sdgo/internal/figure"
 	"image"
 	"strings"
 
@@ -48,7 +49,7 @@ func (g *gen) figBind() (image.Image, error) {
 	if len(words) == 0 {
 		return nil, fmt.Errorf("bind: no words to bind in %q", g.s.Prompt)
 	}
-	var rows [][]cell
+	var rows [][]fig.Cell
 	var labels []string
 	for _, b := range []pipeline.Binder{nil, syn} {
 		o, err := withSize(m, g.s.options())
@@ -58,21 +59,21 @@ func (g *gen) figBind() (image.Image, error) {
 		o.Bind = b
 		f := m.VAEFactor()
 		st := &pipeline.Stages{}
-		attn := newCrossAttention(m.UNet, func() *nn.Tensor { return st.Tensor("context_cond") }, o.Height/f, o.Width/f)
-		m.UNet.Trace = attn.trace
+		attn := fig.NewCrossAttention(m.UNet, func() *nn.Tensor { return st.Tensor("context_cond") }, o.Height/f, o.Width/f)
+		m.UNet.Trace = attn.Trace
 		o.Stages = st
 		res, err := m.Generate(context.Background(), o)
 		m.UNet.Trace = nil
 		if err != nil {
 			return nil, err
 		}
-		if attn.err != nil {
-			return nil, attn.err
+		if attn.Err() != nil {
+			return nil, attn.Err()
 		}
 		final := res[0].Image
-		row := []cell{{final, "image"}}
+		row := []fig.Cell{{Img: final, Label: "image"}}
 		for _, w := range words {
-			row = append(row, cell{heatmap(attn.mapOf(w.pos), attn.w, attn.h, final), w.text})
+			row = append(row, fig.Cell{Img: fig.Heatmap(attn.MapOf(w.pos), attn.W, attn.H, final), Label: w.text})
 		}
 		rows = append(rows, row)
 		label := "sampler alone"
@@ -81,5 +82,5 @@ func (g *gen) figBind() (image.Image, error) {
 		}
 		labels = append(labels, label)
 	}
-	return grid(rows, labels, g.s.Side, fmt.Sprintf("the words' cross-attention maps, without and with --bind: %q", strings.TrimSpace(g.s.Prompt))), nil
+	return fig.Grid(rows, labels, g.s.Side, fmt.Sprintf("the words' cross-attention maps, without and with --bind: %q", strings.TrimSpace(g.s.Prompt))), nil
 }

@@ -35,7 +35,7 @@ const root = "../.."
 var packages = map[string]string{
 	"tokenizer": "tokenizer", "clip": "clip", "unet": "unet", "scheduler": "scheduler", "vae": "vae",
 	"pipeline": "pipeline", "prompt": "prompt", "rng": "rng", "weights": "weights", "nn": "nn",
-	"gemm": "internal/gemm", "gen": "docs/gen", "sdmini": "sdmini", "shapes": "shapes", "grad": "grad", "layer": "nn/layer",
+	"gemm": "internal/gemm", "gen": "docs/gen", "figure": "internal/figure", "sdmini": "sdmini", "shapes": "shapes", "grad": "grad", "layer": "nn/layer",
 }
 
 // docFiles lists the markdown files these tests check.
@@ -309,7 +309,7 @@ func TestDocsReferenceCheckFails(t *testing.T) {
 			t.Errorf("%s: accepted", code)
 		}
 	}
-	for _, code := range []string{"`(*scheduler.Euler).Sigmas`", "`unet.Model.Trace`", "`gen.figSchedule`", "`scheduler.ExampleNew`"} {
+	for _, code := range []string{"`(*scheduler.Euler).Sigmas`", "`unet.Model.Trace`", "`gen.tokenTable`", "`figure.Schedule`", "`scheduler.ExampleNew`"} {
 		refs, _ := refsIn([]string{code})
 		if len(refs) != 1 || refs[0].check() != nil {
 			t.Errorf("%s: rejected", code)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	fig "github.com/sdgo/sdgo/internal/figure"
 	"image"
 	"image/color"
 	"math"
@@ -68,7 +69,7 @@ type figure struct {
 
 // figures lists every figure the walkthrough shows.
 var figures = []figure{
-	{"schedule", false, func(g *gen) (image.Image, error) { return figSchedule(scheduler.SD15(), g.s.Steps) }},
+	{"schedule", false, func(g *gen) (image.Image, error) { return fig.Schedule(scheduler.SD15(), g.s.Steps) }},
 	{"steps", true, func(g *gen) (image.Image, error) { return g.figSteps() }},
 	{"attention", true, func(g *gen) (image.Image, error) { return g.figAttention() }},
 	{"cfg", true, func(g *gen) (image.Image, error) { return g.figCFG() }},
@@ -96,78 +97,6 @@ func (g *gen) generate(o pipeline.Options) (*image.NRGBA, *pipeline.Stages, erro
 		return nil, nil, err
 	}
 	return res[0].Image, st, nil
-}
-
-// figSchedule plots SD's training noise schedule (scaled_linear βs): on the
-// left ᾱₜ with the signal and noise coefficients √ᾱₜ and √(1−ᾱₜ) of
-// q(xₜ | x₀); on the right σₜ = √((1−ᾱₜ)/ᾱₜ) on a log scale, with the σs
-// Euler visits in `steps` steps, linear and Karras.
-func figSchedule(cfg scheduler.Config, steps int) (image.Image, error) {
-	sched, err := cfg.Schedule()
-	if err != nil {
-		return nil, err
-	}
-	T := len(sched.AlphasCumprod)
-	var t, abar, sqrtA, sqrtN, sigma []float64
-	for i, a := range sched.AlphasCumprod {
-		a := float64(a)
-		t = append(t, float64(i))
-		abar = append(abar, a)
-		sqrtA = append(sqrtA, math.Sqrt(a))
-		sqrtN = append(sqrtN, math.Sqrt(1-a))
-		sigma = append(sigma, math.Sqrt((1-a)/a))
-	}
-	left := plot{
-		Title: "abar_t: the signal left at t", XLabel: "training timestep t",
-		XMin: 0, XMax: float64(T), YMin: 0, YMax: 1,
-		XTicks: []float64{0, 250, 500, 750, 1000}, YTicks: []float64{0, 0.25, 0.5, 0.75, 1},
-		Series: []series{
-			{Name: "abar_t", X: t, Y: abar, Color: palette[0]},
-			{Name: "sqrt(abar_t)", X: t, Y: sqrtA, Color: palette[2]},
-			{Name: "sqrt(1-abar_t)", X: t, Y: sqrtN, Color: palette[1]},
-		},
-	}
-	right := plot{
-		Title: "sigma_t = sqrt((1-abar_t)/abar_t)", XLabel: "training timestep t",
-		XMin: 0, XMax: float64(T), YMin: 0.01, YMax: 30, LogY: true,
-		XTicks: []float64{0, 250, 500, 750, 1000}, YTicks: []float64{0.01, 0.1, 1, 10},
-		Series:     []series{{Name: "sigma_t", X: t, Y: sigma, Color: palette[0]}},
-		LegendLeft: true,
-	}
-	perStep := plot{
-		Title: fmt.Sprintf("the sigmas Euler visits in %d steps", steps), XLabel: "step i",
-		XMin: 0, XMax: float64(steps), YMin: 0.01, YMax: 30, LogY: true,
-		YTicks: []float64{0.01, 0.1, 1, 10},
-	}
-	for x := 0; x <= steps; x += max(1, steps/5) {
-		perStep.XTicks = append(perStep.XTicks, float64(x))
-	}
-	for k, karras := range []bool{false, true} {
-		s, err := scheduler.New("euler", cfg, karras)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.SetTimesteps(steps); err != nil {
-			return nil, err
-		}
-		name := "linear in t"
-		if karras {
-			name = "Karras"
-		}
-		ser := series{Name: name, Color: palette[3+k], Dots: true}
-		for i, sig := range s.(*scheduler.Euler).Sigmas() {
-			if sig > 0 { // the final 0 has no place on a log scale
-				ser.X = append(ser.X, float64(i))
-				ser.Y = append(ser.Y, float64(sig))
-			}
-		}
-		perStep.Series = append(perStep.Series, ser)
-	}
-	img := newCanvas(1200, 320)
-	left.draw(img, image.Rect(0, 0, 400, 320))
-	right.draw(img, image.Rect(400, 0, 800, 320))
-	perStep.draw(img, image.Rect(800, 0, 1200, 320))
-	return img, nil
 }
 
 // latentPreview renders a latent (1, 4, h, w) as an h×w RGB picture.
@@ -242,9 +171,9 @@ func (g *gen) figSteps() (image.Image, error) {
 			labels = append(labels, fmt.Sprintf("step %d", i+1))
 		}
 	}
-	rows := [][]cell{{}, {}, {}}
+	rows := [][]fig.Cell{{}, {}, {}}
 	for i, l := range latents {
-		rows[0] = append(rows[0], cell{latentPreview(l), labels[i]})
+		rows[0] = append(rows[0], fig.Cell{Img: latentPreview(l), Label: labels[i]})
 		if g.model == nil {
 			continue
 		}
@@ -252,14 +181,14 @@ func (g *gen) figSteps() (image.Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		rows[1] = append(rows[1], cell{img, labels[i]})
+		rows[1] = append(rows[1], fig.Cell{Img: img, Label: labels[i]})
 		if i < len(x0s) && x0s[i] != nil {
 			if img, err = decode(g.model.VAE, x0s[i]); err != nil {
 				return nil, err
 			}
-			rows[2] = append(rows[2], cell{img, labels[i]})
+			rows[2] = append(rows[2], fig.Cell{Img: img, Label: labels[i]})
 		} else if i < len(x0s) {
-			rows[2] = append(rows[2], cell{nil, ""})
+			rows[2] = append(rows[2], fig.Cell{Img: nil, Label: ""})
 		}
 	}
 	rowLabels := []string{"latent (RGB map)", "latent, decoded", "x0 estimate, decoded"}
@@ -273,7 +202,7 @@ func (g *gen) figSteps() (image.Image, error) {
 	if g.stages == "" {
 		title = fmt.Sprintf("the latent after each step (%s, %d steps, cfg %g, seed %d)", g.s.Sampler, g.s.Steps, g.s.CFG, g.s.Seed)
 	}
-	return grid(rows, rowLabels, g.s.Side, title), nil
+	return fig.Grid(rows, rowLabels, g.s.Side, title), nil
 }
 
 // clone copies a tensor.
@@ -327,33 +256,33 @@ func (g *gen) figAttention() (image.Image, error) {
 	}
 	f := m.VAEFactor()
 	st := &pipeline.Stages{}
-	attn := newCrossAttention(m.UNet, func() *nn.Tensor { return st.Tensor("context_cond") }, o.Height/f, o.Width/f)
-	m.UNet.Trace = attn.trace
+	attn := fig.NewCrossAttention(m.UNet, func() *nn.Tensor { return st.Tensor("context_cond") }, o.Height/f, o.Width/f)
+	m.UNet.Trace = attn.Trace
 	defer func() { m.UNet.Trace = nil }()
 	o.Stages = st
 	res, err := m.Generate(context.Background(), o)
 	if err != nil {
 		return nil, err
 	}
-	if attn.err != nil {
-		return nil, attn.err
+	if attn.Err() != nil {
+		return nil, attn.Err()
 	}
-	if attn.layers == 0 {
+	if attn.Layers() == 0 {
 		return nil, fmt.Errorf("attention maps: the U-Net has no cross-attention")
 	}
 	final := res[0].Image
-	cells := []cell{{final, "image"}}
+	cells := []fig.Cell{{Img: final, Label: "image"}}
 	for i, t := range toks {
 		// Context row 0 is the start token; the prompt's tokens follow.
-		cells = append(cells, cell{heatmap(attn.mapOf(1+i), attn.w, attn.h, final), strings.TrimSuffix(t.Piece, "</w>")})
+		cells = append(cells, fig.Cell{Img: fig.Heatmap(attn.MapOf(1+i), attn.W, attn.H, final), Label: strings.TrimSuffix(t.Piece, "</w>")})
 	}
-	var rows [][]cell
+	var rows [][]fig.Cell
 	for len(cells) > 0 {
 		k := min(len(cells), 6)
 		rows = append(rows, cells[:k])
 		cells = cells[k:]
 	}
-	return grid(rows, nil, g.s.Side, fmt.Sprintf("cross-attention per token: %q", g.s.Prompt)), nil
+	return fig.Grid(rows, nil, g.s.Side, fmt.Sprintf("cross-attention per token: %q", g.s.Prompt)), nil
 }
 
 // withSize fills the image size the pipeline would pick.
@@ -370,47 +299,9 @@ func withSize(m *pipeline.Model, o pipeline.Options) (pipeline.Options, error) {
 	return o, nil
 }
 
-// heatmap colours a w×h map of values (scaled to its own range) and lays it
-// over a grey copy of under.
-func heatmap(v []float64, w, h int, under image.Image) image.Image {
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, x := range v {
-		lo, hi = math.Min(lo, x), math.Max(hi, x)
-	}
-	b := under.Bounds()
-	out := image.NewNRGBA(b)
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			val := v[((y-b.Min.Y)*h/b.Dy())*w+(x-b.Min.X)*w/b.Dx()]
-			s := 0.0
-			if hi > lo {
-				s = (val - lo) / (hi - lo)
-			}
-			c := inferno(s)
-			r, gg, bb, _ := under.At(x, y).RGBA()
-			grey := (0.299*float64(r) + 0.587*float64(gg) + 0.114*float64(bb)) / 257
-			mix := func(a uint8) uint8 { return uint8(0.35*grey + 0.65*float64(a)) }
-			out.SetNRGBA(x, y, color.NRGBA{mix(c.R), mix(c.G), mix(c.B), 255})
-		}
-	}
-	return out
-}
-
-// inferno maps s ∈ [0, 1] to a dark-to-bright colour (a few stops of
-// matplotlib's "inferno", linearly interpolated).
-func inferno(s float64) color.RGBA {
-	stops := []color.RGBA{{0, 0, 4, 255}, {87, 16, 110, 255}, {188, 55, 84, 255}, {249, 142, 9, 255}, {252, 255, 164, 255}}
-	s = math.Min(math.Max(s, 0), 1) * float64(len(stops)-1)
-	i := min(int(s), len(stops)-2)
-	f := s - float64(i)
-	a, b := stops[i], stops[i+1]
-	lerp := func(x, y uint8) uint8 { return uint8(float64(x) + f*(float64(y)-float64(x)) + 0.5) }
-	return color.RGBA{lerp(a.R, b.R), lerp(a.G, b.G), lerp(a.B, b.B), 255}
-}
-
 // figCFG generates the running example at each guidance scale of the sweep.
 func (g *gen) figCFG() (image.Image, error) {
-	var row []cell
+	var row []fig.Cell
 	for _, scale := range g.s.Scales {
 		o := g.s.options()
 		o.CFGScale = scale
@@ -422,15 +313,15 @@ func (g *gen) figCFG() (image.Image, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cfg %g: %w", scale, err)
 		}
-		row = append(row, cell{img, label})
+		row = append(row, fig.Cell{Img: img, Label: label})
 	}
-	return grid([][]cell{row}, nil, g.s.Side, fmt.Sprintf("guidance scale sweep, %s, %d steps, seed %d", g.s.Sampler, g.s.Steps, g.s.Seed)), nil
+	return fig.Grid([][]fig.Cell{row}, nil, g.s.Side, fmt.Sprintf("guidance scale sweep, %s, %d steps, seed %d", g.s.Sampler, g.s.Steps, g.s.Seed)), nil
 }
 
 // figSamplers generates the running example with each sampler of the
 // comparison, same seed and step count.
 func (g *gen) figSamplers() (image.Image, error) {
-	var row []cell
+	var row []fig.Cell
 	for _, name := range g.s.Samplers {
 		o := g.s.options()
 		o.Sampler = name
@@ -438,26 +329,16 @@ func (g *gen) figSamplers() (image.Image, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sampler %s: %w", name, err)
 		}
-		row = append(row, cell{img, name})
+		row = append(row, fig.Cell{Img: img, Label: name})
 	}
-	return grid([][]cell{row}, nil, g.s.Side, fmt.Sprintf("samplers, %d steps, cfg %g, seed %d", g.s.Steps, g.s.CFG, g.s.Seed)), nil
+	return fig.Grid([][]fig.Cell{row}, nil, g.s.Side, fmt.Sprintf("samplers, %d steps, cfg %g, seed %d", g.s.Steps, g.s.CFG, g.s.Seed)), nil
 }
 
 // withNote returns img with note written in red on a strip below it.
 func withNote(img image.Image, note string) image.Image {
 	b := img.Bounds()
-	out := newCanvas(max(b.Dx(), textWidth(note)+12), b.Dy()+lineH+8)
+	out := fig.NewCanvas(max(b.Dx(), fig.TextWidth(note)+12), b.Dy()+fig.LineH+8)
 	draw.Draw(out, b.Sub(b.Min), img, b.Min, draw.Src)
-	text(out, 6, b.Dy()+3, note, color.RGBA{200, 0, 0, 255})
+	fig.Text(out, 6, b.Dy()+3, note, color.RGBA{200, 0, 0, 255})
 	return out
-}
-
-// scaleTo draws src into dst's rectangle r: nearest neighbour when
-// enlarging (so small images show their pixels), bilinear when shrinking.
-func scaleTo(dst draw.Image, r image.Rectangle, src image.Image) {
-	if src.Bounds().Dx() < r.Dx() {
-		draw.NearestNeighbor.Scale(dst, r, src, src.Bounds(), draw.Src, nil)
-		return
-	}
-	draw.ApproxBiLinear.Scale(dst, r, src, src.Bounds(), draw.Src, nil)
 }

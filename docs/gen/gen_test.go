@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	fig "github.com/sdgo/sdgo/internal/figure"
 	"image/png"
 	"math"
 	"os"
@@ -232,7 +233,7 @@ func TestCrossProbsReproduceAttn2(t *testing.T) {
 	src := rng.NewTorchCPU(1)
 	src.Normal(x.Data)
 	src.Normal(ctx.Data)
-	cond := condHalf(ctx)
+	cond := fig.CondHalf(ctx)
 
 	var last *nn.Tensor
 	attn1 := map[string]*nn.Tensor{}
@@ -243,18 +244,18 @@ func TestCrossProbsReproduceAttn2(t *testing.T) {
 	m.Trace = func(name string, act *nn.Tensor) {
 		switch {
 		case strings.Contains(name, ".resnet") && !strings.Contains(name, ".attn"):
-			last = condHalf(act)
+			last = fig.CondHalf(act)
 		case strings.HasSuffix(name, ".tb0.attn1"):
 			blk := strings.TrimSuffix(name, ".tb0.attn1")
-			attn1[blk], inputs[blk] = condHalf(act), last
+			attn1[blk], inputs[blk] = fig.CondHalf(act), last
 		case strings.HasSuffix(name, ".tb0.attn2"):
 			blk := strings.TrimSuffix(name, ".tb0.attn2")
-			tr, err := transformer(m, blk)
+			tr, err := fig.Transformer(m, blk)
 			if err != nil {
 				errs = append(errs, err)
 				return
 			}
-			p := crossProbs(tr, inputs[blk], attn1[blk], cond) // (heads, N, M)
+			p := fig.CrossProbs(tr, inputs[blk], attn1[blk], cond) // (heads, N, M)
 			a := tr.TransformerBlocks[0].Attn2
 			v := a.ToV.Forward(cond) // (1, M, C)
 			heads, n, mm := p.Shape[0], p.Shape[1], p.Shape[2]
@@ -264,7 +265,7 @@ func TestCrossProbsReproduceAttn2(t *testing.T) {
 			for hd := range heads {
 				nn.MatMul(false, false, n, dh, mm, p.Data[hd*n*mm:], mm, v.Data[hd*dh:], c, 0, o.Data[hd*dh:], c)
 			}
-			want := condHalf(act)
+			want := fig.CondHalf(act)
 			got := a.ToOut.Forward(o)
 			var maxAbs, maxRef float64
 			for i := range got.Data {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	fig "github.com/sdgo/sdgo/internal/figure"
 	"image"
 	"image/color"
 	"strings"
@@ -129,7 +130,7 @@ func (g *gen) figHeldOut() (image.Image, error) {
 	}
 	const pad, gap = 6, 20 // around the figure; between columns
 	side := g.s.Side
-	colW := max(side, heldOutChars*charW)
+	colW := max(side, heldOutChars*fig.CharW)
 	type laidOut struct {
 		caption  []string
 		verdicts [][]verdict
@@ -137,7 +138,7 @@ func (g *gen) figHeldOut() (image.Image, error) {
 	cells := make([]laidOut, len(ev.Images))
 	capLines, verLines, allOK := 0, 0, 0
 	for i, spec := range ev.Specs {
-		c := laidOut{wrap(spec.String(), colW/charW), verdictLines(verdicts(spec, ev.Results[i]), colW/charW)}
+		c := laidOut{wrap(spec.String(), colW/fig.CharW), verdictLines(verdicts(spec, ev.Results[i]), colW/fig.CharW)}
 		cells[i] = c
 		capLines, verLines = max(capLines, len(c.caption)), max(verLines, len(c.verdicts))
 		if ev.Results[i].All() {
@@ -153,16 +154,16 @@ func (g *gen) figHeldOut() (image.Image, error) {
 	}
 	cols := min(heldOutCols, n)
 	rows := (n + cols - 1) / cols
-	titleH := len(title)*lineH + 2*pad
-	cellH := side + pad + (capLines+verLines)*lineH + 4 + 2*pad
+	titleH := len(title)*fig.LineH + 2*pad
+	cellH := side + pad + (capLines+verLines)*fig.LineH + 4 + 2*pad
 	gridW := cols*colW + (cols-1)*gap
 	w := gridW + 2*pad
 	for _, l := range title {
-		w = max(w, textWidth(l)+2*pad)
+		w = max(w, fig.TextWidth(l)+2*pad)
 	}
-	img := newCanvas(w, titleH+rows*cellH)
+	img := fig.NewCanvas(w, titleH+rows*cellH)
 	for k, l := range title {
-		textCentered(img, w/2, pad+k*lineH, l, black)
+		fig.TextCentered(img, w/2, pad+k*fig.LineH, l, fig.Black)
 	}
 	left := (w - gridW) / 2 // centre the grid under a wider title
 	for i, pic := range ev.Images {
@@ -170,14 +171,14 @@ func (g *gen) figHeldOut() (image.Image, error) {
 		y := titleH + (i/cols)*cellH    // the picture's top
 		px := x + (colW-side)/2
 		r := image.Rect(px, y, px+side, y+side)
-		draw.Draw(img, r.Inset(-1), image.NewUniform(gray), image.Point{}, draw.Src) // a frame, for white backgrounds
-		scaleTo(img, r, pic)
+		draw.Draw(img, r.Inset(-1), image.NewUniform(fig.Gray), image.Point{}, draw.Src) // a frame, for white backgrounds
+		fig.ScaleTo(img, r, pic)
 		ty := y + side + pad
 		for _, l := range cells[i].caption {
-			text(img, x, ty, l, black)
-			ty += lineH
+			fig.Text(img, x, ty, l, fig.Black)
+			ty += fig.LineH
 		}
-		ty = y + side + pad + capLines*lineH + 4 // verdicts line up across a row
+		ty = y + side + pad + capLines*fig.LineH + 4 // verdicts line up across a row
 		for _, l := range cells[i].verdicts {
 			tx := x
 			for _, v := range l {
@@ -185,10 +186,10 @@ func (g *gen) figHeldOut() (image.Image, error) {
 				if !v.OK {
 					c = red
 				}
-				text(img, tx, ty, v.String(), c)
-				tx += (len(v.String()) + 2) * charW
+				fig.Text(img, tx, ty, v.String(), c)
+				tx += (len(v.String()) + 2) * fig.CharW
 			}
-			ty += lineH
+			ty += fig.LineH
 		}
 	}
 	return img, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	fig "github.com/sdgo/sdgo/internal/figure"
 	"image"
 	"image/color"
 
@@ -51,7 +52,7 @@ func (g *gen) figInpaint() (image.Image, error) {
 		}
 		return nil, fmt.Errorf("no stage %s", name)
 	}
-	inputs := []cell{{init, "image"}}
+	inputs := []fig.Cell{{Img: init, Label: "image"}}
 	for _, name := range []string{"mask", "masked_image", "mask_latent"} {
 		t, err := get(name)
 		if err != nil {
@@ -61,30 +62,30 @@ func (g *gen) figInpaint() (image.Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		inputs = append(inputs, cell{img, name})
+		inputs = append(inputs, fig.Cell{Img: img, Label: name})
 	}
 	if t := st.Tensor("masked_image_latents"); t != nil { // an inpainting U-Net's
-		inputs = append(inputs, cell{latentPreview(t), "masked latents"})
+		inputs = append(inputs, fig.Cell{Img: latentPreview(t), Label: "masked latents"})
 	} else if t := st.Tensor("image_latents"); t != nil { // an ordinary U-Net's blend target
-		inputs = append(inputs, cell{latentPreview(t), "image latents"})
+		inputs = append(inputs, fig.Cell{Img: latentPreview(t), Label: "image latents"})
 	}
 	latents, labels, err := stepLatents(get, st.Names())
 	if err != nil {
 		return nil, err
 	}
-	var maps, decoded []cell
+	var maps, decoded []fig.Cell
 	for i, l := range latents {
-		maps = append(maps, cell{latentPreview(l), labels[i]})
+		maps = append(maps, fig.Cell{Img: latentPreview(l), Label: labels[i]})
 		img, err := decode(g.model.VAE, l)
 		if err != nil {
 			return nil, err
 		}
-		decoded = append(decoded, cell{img, labels[i]})
+		decoded = append(decoded, fig.Cell{Img: img, Label: labels[i]})
 	}
-	result := []cell{{frame, "decoded frame"}, {pasted, "pasted back"}}
-	rows := [][]cell{inputs, maps, decoded, result}
+	result := []fig.Cell{{Img: frame, Label: "decoded frame"}, {Img: pasted, Label: "pasted back"}}
+	rows := [][]fig.Cell{inputs, maps, decoded, result}
 	title := fmt.Sprintf("inpainting the lower half: %q (%s, %d steps, cfg %g, seed %d)", inpaintPrompt, g.s.Sampler, g.s.Steps, g.s.CFG, g.s.Seed)
-	return grid(rows, []string{"inputs", "latent (RGB map)", "latent, decoded", "result"}, g.s.Side, title), nil
+	return fig.Grid(rows, []string{"inputs", "latent (RGB map)", "latent, decoded", "result"}, g.s.Side, title), nil
 }
 
 // tensorImage shows a (1, 1, H, W) mask in [0, 1] as grey levels and a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	fig "github.com/sdgo/sdgo/internal/figure"
 	"image"
 	"math"
 	"os"
@@ -108,7 +109,7 @@ func (g *gen) figLora() (image.Image, error) {
 	if err := weights.Write(path, entries, nil, false); err != nil {
 		return nil, err
 	}
-	var row []cell
+	var row []fig.Cell
 	for _, w := range []float64{0, 0.25, 0.5, 0.75, 1} {
 		o := g.s.options()
 		o.Prompt = prompt
@@ -117,10 +118,10 @@ func (g *gen) figLora() (image.Image, error) {
 		if err != nil {
 			return nil, fmt.Errorf("lora %g: %w", w, err)
 		}
-		row = append(row, cell{img, fmt.Sprintf("W = %g", w)})
+		row = append(row, fig.Cell{Img: img, Label: fmt.Sprintf("W = %g", w)})
 	}
 	title := fmt.Sprintf("%q, LoRA %s->%s on attn2.to_k/to_v at W", prompt, from, to)
-	return grid([][]cell{row}, nil, g.s.Side, title), nil
+	return fig.Grid([][]fig.Cell{row}, nil, g.s.Side, title), nil
 }
 
 // transpose returns the transpose of a matrix (r, c) -> (c, r).
