@@ -45,3 +45,25 @@ func winogradChoose(n, c, o, kh, kw, oh, ow int) *winograd {
 	}
 	return winogradF4
 }
+
+// Conv3x3Workspace is the scratch memory, in bytes, that a 3×3 stride-1
+// convolution of n images (c, oh, ow) -> (o, oh, ow) takes besides its input
+// and output when the rule above picks Winograd, 0 when it does not: the
+// transformed kernels U (α², O, C) and one band's padded input, transformed
+// input V (α², C, T) and products M (α², O, T), as conv2dWinograd takes them.
+// The memory estimate (pipeline.EstimateMemory) counts it.
+func Conv3x3Workspace(n, c, o, oh, ow int) int64 {
+	v := winogradChoose(n, c, o, 3, 3, oh, ow)
+	if v == nil {
+		return 0
+	}
+	m, a := v.m, v.m+2
+	a2 := a * a
+	tc := (ow + m - 1) / m
+	wp := tc*m + 2
+	trAll := (oh + m - 1) / m
+	tileRows := max((winogradMinTiles+tc-1)/tc, winogradBudget/max(1, a2*max(c, o)*tc))
+	tileRows = max(1, min(trAll, tileRows))
+	maxT := tileRows * tc
+	return 4 * int64(a2*o*c+c*(tileRows*m+2)*wp+a2*c*maxT+a2*o*maxT)
+}

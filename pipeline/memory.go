@@ -289,7 +289,7 @@ func textActivations(c clip.Config, b int) float64 {
 func unetActivations(c unet.Config, b, h, w float64) float64 {
 	levels := len(c.BlockOutChannels)
 	skips := float64(c.BlockOutChannels[0]) * h * w // conv_in
-	var work float64
+	var work, scratch float64
 	lh, lw := h, w
 	for i, ch := range c.BlockOutChannels {
 		C := float64(ch)
@@ -304,13 +304,22 @@ func unetActivations(c unet.Config, b, h, w float64) float64 {
 			attn = 8 * C * lh * lw // the feed-forward runs in chunks of rows (unet.ffChunk)
 		}
 		work = max(work, res+attn)
+		// Winograd's scratch for the level's widest 3×3 convolution (the
+		// up level's first, from its input and skip concatenated).
+		scratch = max(scratch, float64(nn.Conv3x3Workspace(int(b), int(in+C), ch, int(lh), int(lw))))
 		if i+1 < levels {
 			lh, lw = (lh+1)/2, (lw+1)/2
 			skips += C * lh * lw // the downsampler's output
 		}
 	}
-	return 4 * b * (skips + work)
+	return 4*b*(skips+work) + scratchHeld(scratch)
 }
+
+// scratchHeld is what nn's scratch pool holds for convolutions whose
+// largest workspace is ws bytes: its buffers are pooled by power-of-two
+// size (up to twice what is asked) and stay pooled between calls, while
+// the activations of every level come and go.
+func scratchHeld(ws float64) float64 { return 2 * ws }
 
 // vaeDecodeActivations are the decoder's live activations for an H×W image
 // (batch 1), in bytes. Untiled, the largest is at a level's full
@@ -321,18 +330,21 @@ func unetActivations(c unet.Config, b, h, w float64) float64 {
 // resolution's mid block (with its single-head attention) always is.
 func vaeDecodeActivations(c vae.Config, H, W float64, t *vae.Tiling) float64 {
 	n, f := len(c.BlockOut), float64(c.ScaleFactor())
-	mid := float64(c.BlockOut[n-1]) * (H / f) * (W / f) * 8
+	top := c.BlockOut[n-1]
+	mid := float64(top) * (H / f) * (W / f) * 8
+	scratch := float64(nn.Conv3x3Workspace(1, top, top, int(H/f), int(W/f))) // Winograd's, bytes
 	level := func(H, W float64) float64 {
 		var peak float64
 		for i, ch := range c.BlockOut {
 			s := float64(int(1) << i) // level i runs at 1/2^i of the image
 			in := float64(c.BlockOut[min(i+1, n-1)])
 			peak = max(peak, (in+3*float64(ch))*(H/s)*(W/s))
+			scratch = max(scratch, float64(nn.Conv3x3Workspace(1, int(in), ch, int(H/s), int(W/s))))
 		}
 		return peak
 	}
 	if t == nil {
-		return 4 * max(mid, level(H, W))
+		return 4*max(mid, level(H, W)) + scratchHeld(scratch)
 	}
 	tileSide := t.Tile
 	if tileSide <= 0 { // DefaultTiling
@@ -340,7 +352,7 @@ func vaeDecodeActivations(c vae.Config, H, W float64, t *vae.Tiling) float64 {
 	}
 	side := float64(tileSide) * f
 	tile := level(min(side, H), min(side, W))
-	return 4 * max(mid, tile+4*H*W)
+	return 4*max(mid, tile+4*H*W) + scratchHeld(scratch)
 }
 
 // vaeEncodeActivations are the encoder's live activations for an H×W image:
