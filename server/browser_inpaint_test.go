@@ -117,8 +117,10 @@ func TestPageInpaintInBrowser(t *testing.T) {
 		t.Errorf("after Use as image the page sends %s", fields)
 	}
 
-	// Clear and Remove: a later job is plain text to image again.
-	pg.do(chromedp.Click(chromedp.ID("clear-mask")), chromedp.Click(chromedp.ID("remove-image")))
+	// Clear and Remove (clicked from script: the page may still be scrolling
+	// smoothly to the image): a later job is plain text to image again.
+	var ok bool
+	pg.eval(`document.getElementById("clear-mask").click(), document.getElementById("remove-image").click(), true`, &ok)
 	pg.eval(`JSON.stringify(imageFields())`, &fields)
 	if fields != "{}" {
 		t.Errorf("after Remove image the page sends %s", fields)
