@@ -457,12 +457,23 @@ func TestQueueFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 512)
-	n, _ := io.ReadAtLeast(res.Body, buf, 60)
+	// Read until the "queued" event has come (the "state" event may come
+	// first, in its own write), at most 4 KiB or 10 s.
+	var got []byte
+	deadline := time.AfterFunc(10*time.Second, cancel)
+	for len(got) < 4096 && !strings.Contains(string(got), `"ahead"`) {
+		buf := make([]byte, 512)
+		n, err := res.Body.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			break
+		}
+	}
+	deadline.Stop()
 	cancel() // closing the stream cancels the job, as DELETE would
 	res.Body.Close()
-	if !strings.Contains(string(buf[:n]), `"ahead":0`) {
-		t.Errorf("events of a waiting job: %q", buf[:n])
+	if !strings.Contains(string(got), `"ahead":0`) {
+		t.Errorf("events of a waiting job: %q", got)
 	}
 	if q.Ahead(ids[1]) != 0 || q.Ahead(ids[0]) != 0 {
 		t.Errorf("ahead %d, %d", q.Ahead(ids[0]), q.Ahead(ids[1]))
