@@ -768,45 +768,10 @@ func (s benchSpec) textTensors(add func(name string, shape ...int)) {
 // same fan-in share one random buffer (SD 1.5 in float32 would need 4 GB).
 func writeBenchCheckpoint(path string, s benchSpec) error {
 	var entries []weights.Entry
-	need := map[int]int{} // fan-in -> largest tensor of that fan-in
 	s.tensors(func(name string, shape ...int) {
-		entries = append(entries, weights.Entry{Name: name, DType: weights.F16, Shape: shape})
-		if len(shape) > 1 {
-			fan := nn.Numel(shape) / shape[0]
-			need[fan] = max(need[fan], nn.Numel(shape))
-		} else {
-			need[0] = max(need[0], shape[0])
-		}
+		entries = append(entries, weights.Entry{Name: name, Shape: shape})
 	})
-	ones := make([]float32, need[0])
-	for i := range ones {
-		ones[i] = 1
-	}
-	zeros := make([]float32, need[0])
-	random := map[int][]float32{}
-	seed := uint64(1)
-	for fan, n := range need {
-		if fan > 0 {
-			random[fan] = make([]float32, n)
-			seed++
-			fillNoise(random[fan], float32(math.Sqrt(3/float64(fan))), seed)
-		}
-	}
-	for i, e := range entries {
-		n := nn.Numel(e.Shape)
-		switch {
-		case len(e.Shape) > 1:
-			entries[i].Float = random[n/e.Shape[0]][:n]
-		case strings.HasSuffix(e.Name, ".weight"): // a norm's scale
-			entries[i].Float = ones[:n]
-		default:
-			entries[i].Float = zeros[:n]
-		}
-	}
-	if err := weights.Write(path, entries, map[string]string{"sdgo": "bench: random weights"}, true); err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	return nil
+	return writeRandomEntries(path, entries)
 }
 
 // writeBenchTokenizer writes a tiny CLIP vocabulary to dir: the special

@@ -379,7 +379,7 @@ func benchSDXLSpawn(ckpt, tokDir string, size int, cfg float64, spacing schedule
 }
 
 // writeRandomEntries writes entries (names and shapes) to path in fp16 with
-// random weights as writeBenchCheckpoint makes them: uniform with variance
+// random weights: uniform with variance
 // 1/fan-in, norms' weights 1, biases 0, tensors of one fan-in sharing one
 // buffer.
 func writeRandomEntries(path string, list []weights.Entry) error {
