@@ -186,12 +186,20 @@ func FuzzConv2d(f *testing.F) {
 		for _, mode := range []string{"off", "f2", "f4", "f2/go", "f4/go"} {
 			variant, _, twin := strings.Cut(mode, "/")
 			winogradMode, winogradAsm = variant, !twin
+			// F(4×4)'s transforms have entries up to 8 and fractions of 1/4
+			// (Lavin & Gray; Barabasz et al. 2019 measure about ten times
+			// F(2×2)'s fp32 error): its bound is five times the others'.
+			// This fuzz found 1.12e-5 against 1e-5 (testdata/fuzz).
+			tol := 1e-5
+			if variant == "f4" {
+				tol = 5e-5
+			}
 			y := Conv2dPad(x, wt, b, 1, top, bottom, left, right)
-			checkClose(t, mode+" conv", y.Data, refConv(x, ref, b, 1, top, left, y.Shape[2], y.Shape[3]), 1e-5)
+			checkClose(t, mode+" conv", y.Data, refConv(x, ref, b, 1, top, left, y.Shape[2], y.Shape[3]), tol)
 			y = Conv2dUpsample2x(x, wt, b, 1)
-			checkClose(t, mode+" conv upsample", y.Data, refConv(up, ref, b, 1, 1, 1, y.Shape[2], y.Shape[3]), 1e-5)
+			checkClose(t, mode+" conv upsample", y.Data, refConv(up, ref, b, 1, 1, 1, y.Shape[2], y.Shape[3]), tol)
 			y = GroupNormSiLUConv2d(x, 2, gw, gb, 1e-5, wt, b, 1)
-			checkClose(t, mode+" groupnorm+silu+conv", y.Data, refConv(act, ref, b, 1, 1, 1, y.Shape[2], y.Shape[3]), 1e-5)
+			checkClose(t, mode+" groupnorm+silu+conv", y.Data, refConv(act, ref, b, 1, 1, 1, y.Shape[2], y.Shape[3]), tol)
 		}
 	})
 }
