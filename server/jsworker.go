@@ -214,6 +214,7 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 			if last {
 				r.State, r.Ended = StateFailed, time.Now()
 				r.Error = fmt.Sprintf("failed after %d attempts: %s", attempt, msgErr)
+				r.Log = append(r.Log, r.Error)
 			} else {
 				r.State = StateQueued
 			}
