@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -50,20 +51,37 @@ func (q *JetStreamQueue) work(model string, parallel int, slots chan struct{}, r
 		q.wg.Add(1)
 		go func() {
 			defer q.wg.Done()
+			var idle time.Duration
 			for q.ctx.Err() == nil {
 				select {
 				case slots <- struct{}{}:
 				case <-q.ctx.Done():
 					return
 				}
-				msg, err := cons.Next(jetstream.FetchMaxWait(time.Second))
-				if err != nil {
+				// FetchNoWait, polled with a backoff while idle: a waiting
+				// pull request that expires as a message reaches it would
+				// leave that message unacknowledged until AckWait.
+				var msg jetstream.Msg
+				batch, err := cons.FetchNoWait(1)
+				if err == nil {
+					for m := range batch.Messages() {
+						msg = m
+					}
+					err = batch.Error()
+				}
+				if msg == nil {
 					<-slots
-					if q.ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
-						time.Sleep(200 * time.Millisecond) // the server is away: it comes back
+					idle = min(max(2*idle, 5*time.Millisecond), 250*time.Millisecond)
+					if err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+						idle = time.Second // the server is away: it comes back
+					}
+					select {
+					case <-time.After(idle):
+					case <-q.ctx.Done():
 					}
 					continue
 				}
+				idle = 0
 				q.handle(msg, run)
 				<-slots
 			}
