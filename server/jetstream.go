@@ -379,6 +379,7 @@ func (q *JetStreamQueue) cancelled(j *Job) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if st.State == StateQueued {
+		j.finish(nil, cause) // at once; the bucket follows
 		q.updateRecord(ctx, j.ID, func(r *jobRecord) bool {
 			if final(r.State) {
 				return false
@@ -387,9 +388,14 @@ func (q *JetStreamQueue) cancelled(j *Job) {
 			r.Log = append(r.Log, "cancelled while queued: "+cause.Error())
 			return true
 		})
-		j.finish(nil, cause)
 	}
-	q.nc.Publish(jsCancelPref+j.ID, nil)
+	q.mu.Lock()
+	wj := q.running[j.ID] // run here: stopped at once
+	q.mu.Unlock()
+	if wj != nil {
+		wj.Cancel()
+	}
+	q.nc.Publish(jsCancelPref+j.ID, nil) // run elsewhere: its worker stops it
 }
 
 func decodeRecord(b []byte) (jobRecord, error) {
