@@ -83,9 +83,19 @@ func (s *Server) submit(r *http.Request, g *genRequest) (*Job, error) {
 		return nil, err
 	}
 	job := NewJob(r.Context(), opts)
+	job.Model = s.models.title()
+	if err := s.ensureWorkers(job.Model); err != nil {
+		return nil, err
+	}
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		job.Key, job.ID = key, IDForKey(key)
+	}
 	if err := s.queue.Submit(job); err != nil {
 		s.metrics.jobs.WithLabelValues("rejected").Inc()
 		return nil, &httpError{status: http.StatusServiceUnavailable, err: err, header: map[string]string{"Retry-After": "5"}}
+	}
+	if j, ok := s.queue.Job(job.ID); ok { // a retried Idempotency-Key: the first job
+		job = j
 	}
 	noteJob(r, job.ID)
 	return job, nil

@@ -44,6 +44,12 @@ type Job struct {
 	ID      string
 	Options pipeline.Options
 	Created time.Time
+	// Model is the title of the model the job was validated against: a
+	// distributed queue sends it to the workers that have that model.
+	Model string
+	// Key, when set, is the client's idempotency key: a queue that sees it
+	// twice queues the job once (JetStream's message id).
+	Key string
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc

@@ -53,6 +53,9 @@ type Config struct {
 	// (a distributed one); the server then does not start workers.
 	Parallel, QueueSize int
 	Queue               Queue
+	// DataDir, when Queue is nil, is where the embedded NATS server keeps
+	// the queue (JetStream file storage); "" keeps it in memory.
+	DataDir string
 
 	// Estimate, when set, estimates a job's peak memory in bytes; a job
 	// whose estimate exceeds MaxMemory (when > 0) is refused with the
@@ -76,7 +79,31 @@ type Server struct {
 	mux     *http.ServeMux
 	started time.Time
 
-	exploring sync.Mutex // held by the running exploration (POST /api/explore)
+	exploring sync.Mutex    // held by the running exploration (POST /api/explore)
+	slots     chan struct{} // in-process workers' places (StartWorkers)
+}
+
+// StartWorkers starts n workers in this process on the server's
+// JetStream queue: they run the jobs of whichever model the server has
+// loaded (a switch starts taking that model's jobs), at most n at once.
+func (s *Server) StartWorkers(n int) error {
+	q, ok := s.queue.(*JetStreamQueue)
+	if !ok {
+		return errors.New("server: workers need a JetStream queue")
+	}
+	if n <= 0 {
+		return nil
+	}
+	s.slots = make(chan struct{}, n)
+	return q.work(s.models.title(), n, s.slots, s.runner.run)
+}
+
+// ensureWorkers makes the in-process workers take model's jobs too.
+func (s *Server) ensureWorkers(model string) error {
+	if q, ok := s.queue.(*JetStreamQueue); ok && s.slots != nil {
+		return q.work(model, cap(s.slots), s.slots, s.runner.run)
+	}
+	return nil
 }
 
 // NewServer returns a server for cfg, with its queue's workers started.
@@ -107,7 +134,17 @@ func NewServer(cfg Config) (*Server, error) {
 	s.runner = &runner{models: s.models, preview: cfg.Preview, outputDir: cfg.OutputDir, metrics: s.metrics}
 	s.queue = cfg.Queue
 	if s.queue == nil {
-		s.queue = NewLocalQueue(cfg.Parallel, cfg.QueueSize, s.runner.run)
+		// One path: the default is a JetStream queue on a NATS server
+		// embedded in this process, with Parallel workers here.
+		q, err := NewEmbeddedQueue(cfg.DataDir, "", JetStreamOptions{Capacity: cfg.QueueSize, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		s.queue = q
+		if err := s.StartWorkers(cfg.Parallel); err != nil {
+			q.Close(context.Background())
+			return nil, err
+		}
 	}
 	s.mux = http.NewServeMux()
 	s.routes()

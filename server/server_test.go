@@ -275,7 +275,7 @@ func TestOpenAI(t *testing.T) {
 
 // fakeQueue is a queue whose jobs finish at once with a 64×64 image, or wait
 // for release when block is set: for tests of the HTTP layer alone.
-func fakeQueue(workers, size int, block chan struct{}) (*LocalQueue, *sync.Map) {
+func fakeQueue(workers, size int, block chan struct{}) (*JetStreamQueue, *sync.Map) {
 	var ran sync.Map // job id → times run
 	var pic bytes.Buffer
 	img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
@@ -283,7 +283,11 @@ func fakeQueue(workers, size int, block chan struct{}) (*LocalQueue, *sync.Map) 
 		img.Pix[i] = uint8(i * 7)
 	}
 	png.Encode(&pic, img)
-	q := NewLocalQueue(workers, size, func(ctx context.Context, j *Job) error {
+	q, err := NewEmbeddedQueue("", "", JetStreamOptions{Capacity: size})
+	if err != nil {
+		panic(err)
+	}
+	q.Work(BuiltinModel, workers, func(ctx context.Context, j *Job) error {
 		if ctx.Err() != nil { // cancelled while it waited
 			j.Finish(nil, context.Cause(ctx))
 			return context.Cause(ctx)

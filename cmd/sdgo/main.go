@@ -34,6 +34,7 @@ func commands() []command {
 		{"eval", "score a model on held-out sd-mini captions with the pixel scorer", runEval},
 		{"bench", "measure this machine on SD 1.5-sized work (random weights, no download)", runBench},
 		{"serve", "serve the model over HTTP: a page, AUTOMATIC1111's and OpenAI's APIs", runServe},
+		{"worker", "run the jobs of a shared NATS JetStream queue (sdgo serve --nats) on this machine", runWorker},
 	}
 }
 

@@ -23,12 +23,15 @@ import (
 )
 
 const serveUsage = `Usage: sdgo serve [-m MODEL] [--listen 127.0.0.1:7860] [--models-dir DIR] [--output-dir DIR]
+       sdgo serve --nats nats://HOST:4222 --workers 0   (a front end for outside workers)
 
 Loads the model once (sd-mini when -m is absent) and serves it until SIGINT or
 SIGTERM: a page for the browser at /, AUTOMATIC1111's API (/sdapi/v1/...),
 OpenAI's images API (/v1/images/...), /healthz, /readyz and /metrics. See
 docs/serve.md. It listens on loopback unless told otherwise; any other address
 needs --api-key KEY (clients send "Authorization: Bearer KEY") or --no-auth.
+Jobs go through a NATS JetStream queue: embedded in this process by default
+(stored under --data-dir), or shared with 'sdgo worker's with --nats URL.
 
 Flags:
 `
@@ -49,6 +52,8 @@ type serveFlags struct {
 	shutdownTimeout                                        time.Duration
 	limits                                                 server.Limits
 	maxBodyMB                                              int
+	queue                                                  queueFlags
+	workers                                                int
 }
 
 // serve runs the server until ctx is done, then shuts it down gracefully.
@@ -79,6 +84,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.fp16, "fp16", false, "keep an fp32 checkpoint's weights in half precision in memory")
 	fs.StringVar(&f.taesd, "taesd", "", "TAESD decoder weights for the per-step previews")
 	fs.IntVarP(&f.threads, "threads", "t", 0, "threads to use (default: all CPUs)")
+	f.queue.add(fs, true)
+	fs.IntVar(&f.workers, "workers", -1, "workers in this process (default: --parallel; 0: a front end only, outside workers run the jobs)")
 	if err := parse(fs, serveUsage, args, stdout); err != nil {
 		return err
 	}
@@ -131,7 +138,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	lim := f.limits
 	lim.MaxBody = int64(f.maxBodyMB) << 20
-	srv, err := server.NewServer(server.Config{
+	queue, err := f.queue.open(f.queueSize)
+	if err != nil {
+		model.Close()
+		return err
+	}
+	srv, err := server.NewServer(server.Config{Queue: queue,
 		Model: model, ModelTitle: title, ModelLoadSeconds: loadSeconds, ModelsDir: f.modelsDir,
 		Load:    func(p string) (*pipeline.Model, error) { return pipeline.Load(p, loadOpts) },
 		Preview: preview, OutputDir: f.outputDir, APIKey: f.apiKey, Limits: lim,
@@ -139,6 +151,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	if err != nil {
 		model.Close()
+		queue.Close(context.Background())
+		return err
+	}
+	if f.workers < 0 {
+		f.workers = f.parallel
+	}
+	if err := srv.StartWorkers(f.workers); err != nil {
+		srv.Close(context.Background())
 		return err
 	}
 	ln, err := net.Listen("tcp", f.listen)

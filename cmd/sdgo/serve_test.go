@@ -43,7 +43,9 @@ func startServe(t *testing.T, args ...string) (url string, stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, append(args, "--listen", "127.0.0.1:0"), &stdout, &stderr) }()
+	go func() {
+		done <- serve(ctx, append(args, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()), &stdout, &stderr)
+	}()
 	addr := regexp.MustCompile(`listening on (http://\S+)`)
 	for range 1000 {
 		if m := addr.FindStringSubmatch(stdout.String()); m != nil {

@@ -1,0 +1,315 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/sdgo/sdgo/pipeline"
+)
+
+// fakeRun finishes a job with one tiny image after delay; a prompt of
+// "poison" always fails. It counts runs per job id.
+func fakeRun(delay time.Duration, runs *sync.Map) RunFunc {
+	return func(ctx context.Context, j *Job) error {
+		n, _ := runs.LoadOrStore(j.ID, new(int))
+		*n.(*int)++
+		if j.Options.Prompt == "poison" {
+			err := errors.New("poison: always fails")
+			j.Finish(nil, err)
+			return err
+		}
+		for s := range 3 {
+			select {
+			case <-ctx.Done():
+				j.Finish(nil, context.Cause(ctx))
+				return context.Cause(ctx)
+			case <-time.After(delay / 3):
+			}
+			j.SetProgress(pipeline.Progress{Step: s + 1, Steps: 3, Images: 1})
+		}
+		j.Finish([]Image{{PNG: []byte("png:" + j.ID), Seed: j.Options.Seed}}, nil)
+		return nil
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func connect(t *testing.T, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func newQueue(t *testing.T, nc *nats.Conn, opts JetStreamOptions) *JetStreamQueue {
+	t.Helper()
+	var q *JetStreamQueue
+	var err error
+	for range 100 { // a cluster may still be electing its leader
+		if q, err = NewJetStreamQueue(nc, opts); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		q.Close(ctx)
+	})
+	return q
+}
+
+func submitN(t *testing.T, q *JetStreamQueue, n int, prompt string) []string {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		j := NewJob(context.Background(), pipeline.Options{Prompt: prompt, Steps: 3, BatchCount: 1, Seed: uint64(i)})
+		j.Model = "m"
+		var err error
+		for range 50 {
+			if err = q.Submit(j); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID)
+	}
+	return ids
+}
+
+// waitStates polls the bucket (through q) until every job is final, for
+// at most limit; it returns the states.
+func waitStates(t *testing.T, q *JetStreamQueue, ids []string, limit time.Duration) map[string]JobState {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	states := map[string]JobState{}
+	for time.Now().Before(deadline) {
+		finals := 0
+		for _, id := range ids {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			st, _, _, err := q.Record(ctx, id)
+			cancel()
+			if err == nil {
+				states[id] = st
+				if final(st) {
+					finals++
+				}
+			}
+		}
+		if finals == len(ids) {
+			return states
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("not all jobs ended within %v: %v", limit, states)
+	return nil
+}
+
+// A job that always fails ends as failed after MaxDeliver attempts, with
+// its last error, and the others are done meanwhile.
+func TestJetStreamPoisonJob(t *testing.T) {
+	q, err := NewEmbeddedQueue("", "", JetStreamOptions{MaxDeliver: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	var runs sync.Map
+	if err := q.Work("m", 1, fakeRun(10*time.Millisecond, &runs)); err != nil {
+		t.Fatal(err)
+	}
+	poison := submitN(t, q, 1, "poison")
+	good := submitN(t, q, 3, "fine")
+	states := waitStates(t, q, append(poison, good...), 20*time.Second)
+	st, attempts, log, _ := q.Record(context.Background(), poison[0])
+	if st != StateFailed || attempts != 3 || !strings.Contains(strings.Join(log, "\n"), "failed after 3 attempts: poison") {
+		t.Errorf("poison job: %s after %d attempts; log %q", st, attempts, log)
+	}
+	if n, _ := runs.Load(poison[0]); *n.(*int) != 3 {
+		t.Errorf("poison job ran %d times, want 3", *n.(*int))
+	}
+	for _, id := range good {
+		if states[id] != StateDone {
+			t.Errorf("job %s: %s", id, states[id])
+		}
+	}
+	j, _ := q.Job(poison[0])
+	<-j.Done()
+	if err := j.Status().Err; err == nil || !strings.Contains(err.Error(), "poison") {
+		t.Errorf("the front end's job: %v", err)
+	}
+}
+
+// Jobs queued by a front end that stops are run after it, and a new front
+// end finds their images; a retried submission with the same key is queued
+// once.
+func TestJetStreamFrontEndRestart(t *testing.T) {
+	ns, err := StartNATS(t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	nc1, _ := nats.Connect("", nats.InProcessServer(ns))
+	front1, err := NewJetStreamQueue(nc1, JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := submitN(t, front1, 5, "fine")
+	dup := NewJob(context.Background(), pipeline.Options{Prompt: "fine", Steps: 3})
+	dup.ID, dup.Key, dup.Model = ids[0], "key-0", "m"
+	front1.Close(context.Background())
+	nc1.Close()
+
+	nc2, _ := nats.Connect("", nats.InProcessServer(ns))
+	defer nc2.Close()
+	front2 := newQueue(t, nc2, JetStreamOptions{})
+	if st := front2.Stats(); st.Waiting != 5 {
+		t.Errorf("after the restart %d jobs wait, want 5", st.Waiting)
+	}
+	var runs sync.Map
+	if err := front2.Work("m", 2, fakeRun(10*time.Millisecond, &runs)); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		j, ok := front2.Job(id)
+		if !ok {
+			t.Fatalf("job %s lost", id)
+		}
+		select {
+		case <-j.Done():
+		case <-time.After(20 * time.Second):
+			t.Fatalf("job %s: %s", id, j.State())
+		}
+		if st := j.Status(); st.State != StateDone || len(st.Images) != 1 || string(st.Images[0].PNG) != "png:"+id {
+			t.Errorf("job %s: %s %v", id, st.State, st.Err)
+		}
+	}
+	// Idempotency: the same key twice is one message.
+	k1 := NewJob(context.Background(), pipeline.Options{Prompt: "fine", Steps: 3})
+	k1.Key, k1.ID, k1.Model = "retry-me", IDForKey("retry-me"), "m"
+	k2 := NewJob(context.Background(), pipeline.Options{Prompt: "fine", Steps: 3})
+	k2.Key, k2.ID, k2.Model = "retry-me", IDForKey("retry-me"), "m"
+	if err := front2.Submit(k1); err != nil {
+		t.Fatal(err)
+	}
+	if err := front2.Submit(k2); err != nil {
+		t.Fatal(err)
+	}
+	waitStates(t, front2, []string{k1.ID}, 10*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	if n, _ := runs.Load(k1.ID); *n.(*int) != 1 {
+		t.Errorf("a job submitted twice with one key ran %d times", *n.(*int))
+	}
+}
+
+// Workers on a NATS server that restarts reconnect, and the queue drains.
+func TestJetStreamNATSRestart(t *testing.T) {
+	dir, port := t.TempDir(), freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	ns, err := StartNATS(dir, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "nats://" + addr
+	front := newQueue(t, connect(t, url), JetStreamOptions{Capacity: 64})
+	worker := newQueue(t, connect(t, url), JetStreamOptions{AckWait: 2 * time.Second})
+	var runs sync.Map
+	if err := worker.Work("m", 2, fakeRun(60*time.Millisecond, &runs)); err != nil {
+		t.Fatal(err)
+	}
+	ids := submitN(t, front, 12, "fine")
+	time.Sleep(150 * time.Millisecond)
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	ns, err = StartNATS(dir, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	states := waitStates(t, front, ids, 30*time.Second)
+	for _, id := range ids {
+		if states[id] != StateDone {
+			t.Errorf("job %s: %s", id, states[id])
+		}
+	}
+}
+
+// A three-node JetStream cluster on loopback with everything replicated
+// three times goes on when one node is killed mid-run: nothing is lost.
+func TestJetStreamCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster takes seconds to form")
+	}
+	var clientPorts, routePorts [3]int
+	for i := range 3 {
+		clientPorts[i], routePorts[i] = freePort(t), freePort(t)
+	}
+	var nodes [3]*natsserver.Server
+	var urls []string
+	for i := range 3 {
+		var routes []string
+		for k := range 3 {
+			if k != i {
+				routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", routePorts[k]))
+			}
+		}
+		opts := &natsserver.Options{ServerName: fmt.Sprintf("n%d", i), Host: "127.0.0.1", Port: clientPorts[i],
+			JetStream: true, StoreDir: t.TempDir(), NoSigs: true,
+			Cluster: natsserver.ClusterOpts{Name: "sdgo", Host: "127.0.0.1", Port: routePorts[i]},
+			Routes:  natsserver.RoutesFromStr(strings.Join(routes, ","))}
+		ns, err := natsserver.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.Start()
+		defer ns.Shutdown()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			t.Fatal("node not ready")
+		}
+		nodes[i] = ns
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", clientPorts[i]))
+	}
+	all := strings.Join(urls, ",")
+	front := newQueue(t, connect(t, all), JetStreamOptions{Replicas: 3, Capacity: 64})
+	worker := newQueue(t, connect(t, all), JetStreamOptions{Replicas: 3, AckWait: 2 * time.Second})
+	var runs sync.Map
+	for range 50 {
+		if err := worker.Work("m", 2, fakeRun(60*time.Millisecond, &runs)); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ids := submitN(t, front, 12, "fine")
+	time.Sleep(200 * time.Millisecond)
+	nodes[0].Shutdown() // one of three: the others keep a quorum
+	states := waitStates(t, front, ids, 60*time.Second)
+	for _, id := range ids {
+		if states[id] != StateDone {
+			t.Errorf("job %s: %s", id, states[id])
+		}
+	}
+}
