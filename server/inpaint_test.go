@@ -45,24 +45,7 @@ func TestInpaintRoute(t *testing.T) {
 	if !strings.Contains(params, "Mask blur: 0") {
 		t.Errorf("parameters %q lack the mask settings", params)
 	}
-	if out.Bounds() != init.Bounds() {
-		t.Fatalf("size %v, want %v", out.Bounds(), init.Bounds())
-	}
-	changed := 0
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			a, b := out.NRGBAAt(x, y), init.NRGBAAt(x, y)
-			switch {
-			case x >= w/2 && a != b:
-				t.Fatalf("kept pixel (%d,%d) = %v, want the init image's %v", x, y, a, b)
-			case x < w/2 && a != b:
-				changed++
-			}
-		}
-	}
-	if changed == 0 {
-		t.Errorf("the masked half was not repainted")
-	}
+	checkLeftRepainted(t, out, init)
 	if r.Parameters["mask"] != nil {
 		t.Errorf("mask echoed back")
 	}
@@ -90,5 +73,31 @@ func TestInpaintBadInput(t *testing.T) {
 		if res.StatusCode != 422 || !strings.Contains(msg, tc.field) {
 			t.Errorf("%.60s: %d %q, want 422 naming %q", tc.body, res.StatusCode, msg, tc.field)
 		}
+	}
+}
+
+// checkLeftRepainted checks an inpainting result whose mask was the left
+// half: the right half equals the init image bit for bit (paste-back), the
+// left half changed.
+func checkLeftRepainted(t *testing.T, out, init *image.NRGBA) {
+	t.Helper()
+	if out.Bounds() != init.Bounds() {
+		t.Fatalf("size %v, want %v", out.Bounds(), init.Bounds())
+	}
+	w, h := init.Bounds().Dx(), init.Bounds().Dy()
+	changed := 0
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			a, b := out.NRGBAAt(x, y), init.NRGBAAt(x, y)
+			switch {
+			case x >= w/2 && a != b:
+				t.Fatalf("kept pixel (%d,%d) = %v, want the init image's %v", x, y, a, b)
+			case x < w/2 && a != b:
+				changed++
+			}
+		}
+	}
+	if changed == 0 {
+		t.Errorf("the masked half was not repainted")
 	}
 }
