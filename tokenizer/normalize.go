@@ -69,13 +69,19 @@ func normalize(text string) runeText {
 	if t, ok := normalizeASCII(text); ok {
 		return t
 	}
+	return lower(collapseSpace(fixText(runesOf(text))))
+}
+
+// runesOf splits text into characters, each with its bytes' span; an invalid
+// byte becomes U+FFFD.
+func runesOf(text string) runeText {
 	in := runeText{r: make([]rune, 0, len(text)), at: make([]span, 0, len(text))}
 	for i := 0; i < len(text); {
-		r, n := utf8.DecodeRuneInString(text[i:]) // an invalid byte becomes U+FFFD
+		r, n := utf8.DecodeRuneInString(text[i:])
 		in.add(r, span{int32(i), int32(i + n)})
 		i += n
 	}
-	return lower(collapseSpace(fixText(in)))
+	return in
 }
 
 // normalizeASCII is the fast path for plain ASCII text, which ftfy leaves
