@@ -106,7 +106,26 @@ type genRequest struct {
 	RNG               string         `json:"rng,omitempty"` // sdgo's: torch-cpu (default) or cuda
 	inpaintRequest                   // mask, mask_blur, inpainting_fill, … (img2img)
 
-	initImage image.Image // decoded from InitImages[0]
+	initImage  image.Image // decoded from InitImages[0]
+	randomSeed *uint32     // when set, what seed -1 becomes (else a random one)
+}
+
+// ParseTxt2Img checks one AUTOMATIC1111 txt2img request (the JSON body of
+// POST /sdapi/v1/txt2img) as the server would and returns its options, or
+// an error naming the JSON field at fault. title is the model's title (its
+// default guidance scale); m, when not nil, is the model to check against
+// (else the worker that runs the job checks the size and the model's
+// native size fills a width or height of 0). Seed -1 becomes randomSeed.
+func ParseTxt2Img(body []byte, title string, m *pipeline.Model, randomSeed uint32) (pipeline.Options, error) {
+	g := newGenRequest(defaultCFGFor(title))
+	if err := unmarshal(body, &g); err != nil {
+		return pipeline.Options{}, err
+	}
+	if len(g.InitImages) > 0 || g.Mask != "" {
+		return pipeline.Options{}, badField("init_images", "a txt2img request takes no image (img2img is not batched)")
+	}
+	g.randomSeed = &randomSeed
+	return g.options(DefaultLimits, m)
 }
 
 // newGenRequest returns a request holding the defaults.
@@ -281,10 +300,13 @@ func (g *genRequest) options(lim Limits, m *pipeline.Model) (pipeline.Options, e
 		}
 		clipSkip = int(f)
 	}
-	if max := m.Text.Config.Layers - m.TextSkip + 1; clipSkip > max {
-		return o, badField("override_settings.CLIP_stop_at_last_layers", "this model's text encoder allows 1 to %d, got %d", max, clipSkip)
+	mult := 1 // without the model (a client of a shared queue), its worker checks the size
+	if m != nil {
+		if max := m.Text.Config.Layers - m.TextSkip + 1; clipSkip > max {
+			return o, badField("override_settings.CLIP_stop_at_last_layers", "this model's text encoder allows 1 to %d, got %d", max, clipSkip)
+		}
+		mult = m.VAEFactor() // one latent cell; the U-Net takes any latent size
 	}
-	mult := m.VAEFactor() // one latent cell; the U-Net takes any latent size
 	switch {
 	case len(g.Prompt) > maxPrompt:
 		return o, badField("prompt", "is %d bytes, the limit is %d", len(g.Prompt), maxPrompt)
@@ -326,14 +348,17 @@ func (g *genRequest) options(lim Limits, m *pipeline.Model) (pipeline.Options, e
 			}
 		}
 	}
-	if g.Width == 0 {
+	if g.Width == 0 && m != nil { // else the worker's model's size
 		g.Width = m.NativeSize()
 	}
-	if g.Height == 0 {
+	if g.Height == 0 && m != nil {
 		g.Height = m.NativeSize()
 	}
 	if g.Seed == -1 {
 		g.Seed = int64(rand.Uint32())
+		if g.randomSeed != nil {
+			g.Seed = int64(*g.randomSeed)
+		}
 	}
 	o = pipeline.Options{
 		Prompt:         g.Prompt,

@@ -119,15 +119,19 @@ type jobSpec struct {
 
 // jobRecord is a job's state in the key-value bucket.
 type jobRecord struct {
-	State    JobState        `json:"state"`
-	Error    string          `json:"error,omitempty"` // the last attempt's
-	Attempts int             `json:"attempts"`
-	Worker   string          `json:"worker,omitempty"`
-	Images   []imageRecord   `json:"images,omitempty"`
-	Started  time.Time       `json:"started,omitzero"`
-	Ended    time.Time       `json:"ended,omitzero"`
-	Log      []string        `json:"log,omitempty"` // one line per delivery and outcome
-	Spec     json.RawMessage `json:"spec"`
+	State    JobState      `json:"state"`
+	Error    string        `json:"error,omitempty"` // the last attempt's
+	Attempts int           `json:"attempts"`
+	Worker   string        `json:"worker,omitempty"`
+	Images   []imageRecord `json:"images,omitempty"`
+	Started  time.Time     `json:"started,omitzero"`
+	Ended    time.Time     `json:"ended,omitzero"`
+	Log      []string      `json:"log,omitempty"` // one line per delivery and outcome
+	// Cancel, when set, is why a front end cancelled the job: the worker
+	// that runs it (or takes it next) stops. It is the cancel's durable
+	// record; the message on sdgo.cancel.ID is only its fast path.
+	Cancel string          `json:"cancel,omitempty"`
+	Spec   json.RawMessage `json:"spec"`
 }
 
 // imageRecord names one finished image in the object store.
@@ -380,15 +384,23 @@ func (q *JetStreamQueue) cancelled(j *Job) {
 	defer cancel()
 	if st.State == StateQueued {
 		j.finish(nil, cause) // at once; the bucket follows
-		q.updateRecord(ctx, j.ID, func(r *jobRecord) bool {
-			if final(r.State) {
-				return false
-			}
+	}
+	// The bucket first, then the message: a worker registers the job as
+	// running before it reads the record, so it either reads the cancel or
+	// is registered when the message (or the bucket's change) reaches it.
+	q.updateRecord(ctx, j.ID, func(r *jobRecord) bool {
+		switch {
+		case final(r.State):
+			return false
+		case r.State == StateQueued:
 			r.State, r.Error, r.Ended = StateCancelled, cause.Error(), time.Now()
 			r.Log = append(r.Log, "cancelled while queued: "+cause.Error())
-			return true
-		})
-	}
+		default:
+			r.Cancel = cause.Error()
+			r.Log = append(r.Log, "cancel asked while running: "+cause.Error())
+		}
+		return true
+	})
 	q.mu.Lock()
 	wj := q.running[j.ID] // run here: stopped at once
 	q.mu.Unlock()
@@ -494,12 +506,19 @@ func (q *JetStreamQueue) watchStates() {
 			continue
 		}
 		q.mu.Lock()
-		jj := q.jobs[e.Key()]
+		jj, wj := q.jobs[e.Key()], q.running[e.Key()]
 		q.mu.Unlock()
-		if jj == nil || final(jj.job.State()) {
+		if jj == nil && wj == nil {
 			continue
 		}
-		if r, err := decodeRecord(e.Value()); err == nil {
+		r, err := decodeRecord(e.Value())
+		if err != nil {
+			continue
+		}
+		if wj != nil && (r.Cancel != "" || r.State == StateCancelled) {
+			wj.Cancel() // a front end elsewhere cancelled the job this process runs
+		}
+		if jj != nil && !final(jj.job.State()) {
 			q.apply(jj.job, r)
 		}
 	}
@@ -697,10 +716,18 @@ func (q *JetStreamQueue) Close(ctx context.Context) error {
 	for _, s := range q.subs {
 		s.Unsubscribe()
 	}
-	q.nc.Flush()
+	q.nc.FlushTimeout(time.Second) // the server may be away: do not wait for it
 	for _, f := range q.onEnd {
 		f()
 	}
 	close(q.closed)
 	return err
+}
+
+// runningJob reports whether this process's workers run job id.
+func (q *JetStreamQueue) runningJob(id string) (*Job, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	j, ok := q.running[id]
+	return j, ok
 }

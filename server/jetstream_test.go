@@ -234,6 +234,7 @@ func TestJetStreamNATSRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ns.Shutdown() }) // the restarted one, after the queues close
 	url := "nats://" + addr
 	front := newQueue(t, connect(t, url), JetStreamOptions{Capacity: 64})
 	worker := newQueue(t, connect(t, url), JetStreamOptions{AckWait: 2 * time.Second})
@@ -249,8 +250,9 @@ func TestJetStreamNATSRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ns.Shutdown()
+	t0 := time.Now()
 	states := waitStates(t, front, ids, 30*time.Second)
+	t.Logf("drained in %v", time.Since(t0))
 	for _, id := range ids {
 		if states[id] != StateDone {
 			t.Errorf("job %s: %s", id, states[id])
@@ -286,7 +288,7 @@ func TestJetStreamCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		ns.Start()
-		defer ns.Shutdown()
+		t.Cleanup(ns.Shutdown) // after the queues close (registered later, run first)
 		if !ns.ReadyForConnections(10 * time.Second) {
 			t.Fatal("node not ready")
 		}
@@ -306,10 +308,105 @@ func TestJetStreamCluster(t *testing.T) {
 	ids := submitN(t, front, 12, "fine")
 	time.Sleep(200 * time.Millisecond)
 	nodes[0].Shutdown() // one of three: the others keep a quorum
+	t0 := time.Now()
 	states := waitStates(t, front, ids, 60*time.Second)
+	t.Logf("drained in %v", time.Since(t0))
 	for _, id := range ids {
 		if states[id] != StateDone {
 			t.Errorf("job %s: %s", id, states[id])
 		}
 	}
+}
+
+// A job cancelled through one connection's front end while a worker on
+// another connection runs it (or is just taking it) stops within a bounded
+// time: the cancel is in the bucket before its message goes out, and the
+// worker registers a job before it reads the bucket. Cancels land from the
+// moment of submission to well into the run.
+func TestJetStreamCancelAcross(t *testing.T) {
+	ns, err := StartNATS("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown) // after the queues close
+	conn := func() *nats.Conn {
+		nc, err := nats.Connect("", nats.InProcessServer(ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	front := newQueue(t, conn(), JetStreamOptions{Memory: true, Capacity: 64})
+	worker := newQueue(t, conn(), JetStreamOptions{Memory: true, Name: "other"})
+	var ended sync.Map // job id → when its run returned
+	if err := worker.Work("m", 2, func(ctx context.Context, j *Job) error {
+		defer ended.Store(j.ID, time.Now())
+		for s := range 100 { // 5 s unless cancelled
+			select {
+			case <-ctx.Done():
+				j.Finish(nil, context.Cause(ctx))
+				return context.Cause(ctx)
+			case <-time.After(50 * time.Millisecond):
+			}
+			j.SetProgress(pipeline.Progress{Step: s + 1, Steps: 100, Images: 1})
+		}
+		j.Finish([]Image{{PNG: []byte("png")}}, nil)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	delays := []time.Duration{0, 0, time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond, 5 * time.Millisecond,
+		8 * time.Millisecond, 13 * time.Millisecond, 30 * time.Millisecond, 200 * time.Millisecond}
+	var wg sync.WaitGroup
+	for i, d := range delays {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j := NewJob(context.Background(), pipeline.Options{Prompt: "long", Steps: 100, BatchCount: 1, Seed: uint64(i)})
+			j.Model = "m"
+			if err := front.Submit(j); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(d)
+			at := time.Now()
+			front.Cancel(j.ID)
+			select {
+			case <-j.Done():
+			case <-time.After(3 * time.Second):
+				t.Errorf("job %d (cancelled after %v): still %s 3 s after the cancel", i, d, j.State())
+				return
+			}
+			if st := j.State(); st != StateCancelled {
+				t.Errorf("job %d (cancelled after %v): %s", i, d, st)
+			}
+			// The worker's run, if it began, stops within a bounded time.
+			deadline := time.Now().Add(3 * time.Second)
+			for time.Now().Before(deadline) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				st, _, _, _ := front.Record(ctx, j.ID)
+				cancel()
+				_, running := worker.runningJob(j.ID)
+				if final(st) && !running {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if e, ok := ended.Load(j.ID); ok && e.(time.Time).Sub(at) > 2*time.Second {
+				t.Errorf("job %d (cancelled after %v): the worker stopped %v after the cancel", i, d, e.(time.Time).Sub(at))
+			}
+			if _, running := worker.runningJob(j.ID); running {
+				t.Errorf("job %d (cancelled after %v): the worker still runs it", i, d)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if st, _, log, _ := front.Record(ctx, j.ID); st != StateCancelled {
+				t.Errorf("job %d (cancelled after %v): the bucket says %s; log %q", i, d, st, log)
+			}
+		}()
+	}
+	start := time.Now()
+	wg.Wait()
+	t.Logf("waited %v", time.Since(start))
 }

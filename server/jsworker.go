@@ -51,43 +51,67 @@ func (q *JetStreamQueue) work(model string, parallel int, slots chan struct{}, r
 		q.wg.Add(1)
 		go func() {
 			defer q.wg.Done()
-			var idle time.Duration
 			for q.ctx.Err() == nil {
 				select {
 				case slots <- struct{}{}:
 				case <-q.ctx.Done():
 					return
 				}
-				// FetchNoWait, polled with a backoff while idle: a waiting
-				// pull request that expires as a message reaches it would
-				// leave that message unacknowledged until AckWait.
-				var msg jetstream.Msg
-				batch, err := cons.FetchNoWait(1)
-				if err == nil {
-					for m := range batch.Messages() {
-						msg = m
-					}
-					err = batch.Error()
-				}
+				msg, err := q.next(cons)
 				if msg == nil {
 					<-slots
-					idle = min(max(2*idle, 5*time.Millisecond), 250*time.Millisecond)
-					if err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
-						idle = time.Second // the server is away: it comes back
-					}
-					select {
-					case <-time.After(idle):
-					case <-q.ctx.Done():
+					if err != nil && q.ctx.Err() == nil {
+						// The server is away (a pull expires when it comes
+						// back without a heartbeat): try again shortly.
+						select {
+						case <-time.After(250 * time.Millisecond):
+						case <-q.ctx.Done():
+						}
 					}
 					continue
 				}
-				idle = 0
+				if q.ctx.Err() != nil { // taken as the queue closed: back for another worker
+					msg.Nak()
+					<-slots
+					return
+				}
 				q.handle(msg, run)
 				<-slots
 			}
 		}()
 	}
 	return nil
+}
+
+// pullWait is how long one pull request waits for a job; pullHeartbeat is
+// how often the server says it is still there meanwhile, so a pull lost to
+// a server restart is noticed within two heartbeats.
+const (
+	pullWait      = 5 * time.Second
+	pullHeartbeat = time.Second
+)
+
+// next waits for one job of cons: a blocking pull, so a job starts as soon
+// as it is queued. It returns nil when none came within pullWait or the
+// queue closes. The server's expiry (90% of pullWait) comes before the
+// client's, so a job sent as the pull expires is received, not stranded
+// until the ack wait; only the queue closing ends a pull early.
+func (q *JetStreamQueue) next(cons jetstream.Consumer) (jetstream.Msg, error) {
+	ctx, cancel := context.WithTimeout(q.ctx, pullWait)
+	defer cancel()
+	batch, err := cons.Fetch(1, jetstream.FetchContext(ctx), jetstream.FetchHeartbeat(pullHeartbeat))
+	if err != nil {
+		return nil, err
+	}
+	var msg jetstream.Msg
+	for m := range batch.Messages() {
+		msg = m
+	}
+	if err := batch.Error(); err != nil && msg == nil && !errors.Is(err, context.DeadlineExceeded) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+		return nil, err
+	}
+	return msg, nil
 }
 
 // handle runs one delivered job and acknowledges it.
@@ -103,6 +127,25 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 		msg.TermWithReason(err.Error())
 		return
 	}
+	// The worker's own job; a front end in this process sees it through
+	// its own Job, mirrored below. It is registered as running before the
+	// record is read, so a cancel is never missed (see cancelled).
+	q.mu.Lock()
+	var front *Job
+	if jj := q.jobs[sp.ID]; jj != nil && !final(jj.job.State()) {
+		front = jj.job
+		opts = front.Options // with what does not travel (a decoder, hooks)
+	}
+	wj := NewJob(context.Background(), opts)
+	wj.ID, wj.Model, wj.Created = sp.ID, sp.Model, sp.Created
+	q.running[wj.ID] = wj
+	q.mu.Unlock()
+	unregister := func() {
+		q.mu.Lock()
+		delete(q.running, wj.ID)
+		q.mu.Unlock()
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	attempt := int(meta.NumDelivered)
@@ -110,6 +153,11 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 	rec, err := q.updateRecord(ctx, sp.ID, func(r *jobRecord) bool {
 		if final(r.State) {
 			return false
+		}
+		if r.Cancel != "" {
+			r.State, r.Ended, r.Error = StateCancelled, time.Now(), r.Cancel
+			r.Log = append(r.Log, "cancelled before it started")
+			return true
 		}
 		if attempt > q.opts.MaxDeliver {
 			gaveUp = true
@@ -126,32 +174,22 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 		return true
 	})
 	if err != nil {
+		unregister()
 		msg.NakWithDelay(time.Second) // the bucket is away: later
 		return
 	}
 	if final(rec.State) {
+		unregister()
 		if gaveUp {
 			msg.TermWithReason(rec.Error)
 		} else {
 			msg.Ack() // cancelled while it waited, or a redelivery of a finished job
 		}
+		if front != nil {
+			q.apply(front, rec)
+		}
 		return
 	}
-
-	// The worker's own job; a front end in this process sees it through
-	// its own Job, mirrored below.
-	q.mu.Lock()
-	var front *Job
-	if jj := q.jobs[sp.ID]; jj != nil && !final(jj.job.State()) {
-		front = jj.job
-		opts = front.Options // with what does not travel (a decoder, hooks)
-	}
-	q.mu.Unlock()
-	wj := NewJob(context.Background(), opts)
-	wj.ID, wj.Model, wj.Created = sp.ID, sp.Model, sp.Created
-	q.mu.Lock()
-	q.running[wj.ID] = wj
-	q.mu.Unlock()
 	wj.Start()
 	if front != nil {
 		front.update(func(s *Status) { s.State, s.Started = StateRunning, time.Now() })
@@ -188,9 +226,7 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 		wj.finish(nil, err)
 	}
 	<-mirrored
-	q.mu.Lock()
-	delete(q.running, wj.ID)
-	q.mu.Unlock()
+	unregister()
 	st := wj.Status()
 
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
@@ -260,7 +296,13 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 		if front != nil {
 			front.finish(nil, st.Err)
 		}
-		msg.Nak()
+		// As a new message, acknowledged before the connection closes: a
+		// Nak is not kept across a restart of the server (an embedded one
+		// stops with this process), and the job would wait out the ack wait.
+		id := fmt.Sprintf("%s#returned-%d", wj.ID, meta.Sequence.Stream)
+		if _, err := q.js.Publish(ctx, msg.Subject(), msg.Data(), jetstream.WithMsgID(id)); err != nil || msg.DoubleAck(ctx) != nil {
+			msg.Nak()
+		}
 	default: // cancelled by its user
 		q.updateRecord(ctx, wj.ID, func(r *jobRecord) bool {
 			r.State, r.Ended, r.Error = StateCancelled, time.Now(), st.Err.Error()

@@ -7,6 +7,8 @@
 //	sdgo tokenize [--tokenizer DIR] TEXT      print a prompt's CLIP token ids
 //	sdgo bench [--json]                       measure this machine on SD 1.5-sized work
 //	sdgo serve [-m MODEL] [--listen ADDR]     serve the model over HTTP (a page, A1111's and OpenAI's APIs)
+//	sdgo worker --nats URL [-m MODEL]         run a shared JetStream queue's jobs
+//	sdgo batch --embedded|--nats URL F --out D  run a file of txt2img requests, resumably
 //
 // Run `sdgo --help` or `sdgo COMMAND --help` for the flags.
 package main
@@ -34,6 +36,7 @@ func commands() []command {
 		{"eval", "score a model on held-out sd-mini captions with the pixel scorer", runEval},
 		{"bench", "measure this machine on SD 1.5-sized work (random weights, no download)", runBench},
 		{"serve", "serve the model over HTTP: a page, AUTOMATIC1111's and OpenAI's APIs", runServe},
+		{"batch", "run a file of txt2img requests (JSON lines) through the queue, resuming where it stopped", runBatch},
 		{"worker", "run the jobs of a shared NATS JetStream queue (sdgo serve --nats) on this machine", runWorker},
 	}
 }

@@ -7,13 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/pipeline"
-	"github.com/sdgo/sdgo/sdmini"
 	"github.com/sdgo/sdgo/server"
 	"github.com/sdgo/sdgo/vae"
 )
@@ -74,13 +72,9 @@ func worker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		nn.SetThreads(threads)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	title, path := filepath.Base(model), model
-	if model == "" {
-		var err error
-		if path, err = sdmini.Path(); err != nil {
-			return fmt.Errorf("no -m/--model given, and %w", err)
-		}
-		title = server.BuiltinModel
+	title, path, err := modelTitle(model)
+	if err != nil {
+		return err
 	}
 	loadOpts := pipeline.LoadOptions{Tokenizer: tokenizer, VAE: vaePath, Config: config, Half: fp16}
 	m, err := pipeline.Load(path, loadOpts)
