@@ -133,6 +133,9 @@ func batch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case thread < 0:
 		return usagef("--threads must not be negative, got %d", thread)
 	}
+	if err := q.check(); err != nil {
+		return err
+	}
 	if thread > 0 {
 		nn.SetThreads(thread)
 	}

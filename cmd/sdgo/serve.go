@@ -99,6 +99,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := f.queue.check(); err != nil {
+		return err
+	}
 	if f.threads > 0 {
 		nn.SetThreads(f.threads)
 	}

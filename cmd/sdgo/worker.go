@@ -68,6 +68,9 @@ func worker(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case threads < 0:
 		return usagef("--threads must not be negative, got %d", threads)
 	}
+	if err := q.check(); err != nil {
+		return err
+	}
 	if threads > 0 {
 		nn.SetThreads(threads)
 	}
