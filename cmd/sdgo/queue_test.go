@@ -27,7 +27,7 @@ import (
 // certificate, written as PEM files into a temporary folder.
 type testPKI struct {
 	ca, serverCert, serverKey, clientCert, clientKey string
-	pool                                           *x509.CertPool
+	pool                                             *x509.CertPool
 }
 
 func newTestPKI(t *testing.T) testPKI {
