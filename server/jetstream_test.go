@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -409,4 +410,74 @@ func TestJetStreamCancelAcross(t *testing.T) {
 	start := time.Now()
 	wg.Wait()
 	t.Logf("waited %v", time.Since(start))
+}
+
+// A job cancelled through the HTTP API of a front end while a worker on
+// another connection runs it (sd-mini) stops within a bounded time, and
+// its event stream ends with the cancel.
+func TestEventsAcross(t *testing.T) {
+	ns, err := StartNATS("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown) // after the queues close
+	conn := func() *nats.Conn {
+		nc, err := nats.Connect("", nats.InProcessServer(ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	worker, err := NewServer(Config{Model: loadMini(t), ModelTitle: BuiltinModel,
+		Queue: newQueue(t, conn(), JetStreamOptions{Memory: true, Name: "other"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.StartWorkers(1); err != nil {
+		t.Fatal(err)
+	}
+	front := newQueue(t, conn(), JetStreamOptions{Memory: true})
+	_, ts := newTest(t, Config{Queue: front})
+	var j map[string]any
+	call(t, ts, "POST", "/api/jobs", `{"prompt":"x","steps":150,"n_iter":8,"width":64,"height":64}`, &j)
+	id := j["id"].(string)
+	res, err := ts.Client().Get(ts.URL + j["events"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	buf := make([]byte, 4096)
+	var got strings.Builder
+	for !strings.Contains(got.String(), "event: step") { // running on the other connection
+		n, err := res.Body.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Now()
+	call(t, ts, "DELETE", "/api/jobs/"+id, "", nil)
+	rest, _ := io.ReadAll(res.Body)
+	if !strings.Contains(string(rest), "event: error\ndata: {\"id\":\""+id+"\",\"state\":\"cancelled\"") {
+		t.Errorf("after DELETE: %.500s", rest)
+	}
+	wq := worker.queue.(*JetStreamQueue)
+	for range 500 {
+		if _, running := wq.runningJob(id); !running {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, running := wq.runningJob(id); running {
+		t.Fatalf("the worker still runs the job %v after the cancel", time.Since(at))
+	}
+	if d := time.Since(at); d > 3*time.Second {
+		t.Errorf("the worker stopped %v after the cancel", d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if st, _, log, _ := front.Record(ctx, id); st != StateCancelled {
+		t.Errorf("the bucket says %s; log %q", st, log)
+	}
 }
