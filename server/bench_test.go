@@ -1,16 +1,21 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/sdmini"
 )
@@ -122,4 +127,87 @@ func BenchmarkServerVsDirect(b *testing.B) {
 	}
 	b.ReportMetric(float64(direct.Milliseconds())/float64(n), "ms/direct")
 	b.ReportMetric(float64(served.Milliseconds())/float64(n), "ms/served")
+}
+
+// BenchmarkQueueCost is the JetStream queue's own cost per job on
+// loopback, without HTTP: a NATS server listening on 127.0.0.1 (TCP, as
+// for outside workers), a front end and a worker on connections of their
+// own, and a job whose run finishes at once with a 64×64 PNG. It reports
+// the median and 95th percentile of enqueue → worker start (Submit until
+// the run begins: stream publish, the KV queued record, the worker's pull,
+// its KV running record) and of result back (the run's end until the
+// front end's job is done: object-store put, KV done record, the watch,
+// object-store get). Jobs go one at a time.
+func BenchmarkQueueCost(b *testing.B) {
+	ns, err := StartNATS(b.TempDir(), "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ns.Shutdown()
+	conn := func() *nats.Conn {
+		nc, err := nats.Connect(ns.ClientURL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return nc
+	}
+	fnc, wnc := conn(), conn()
+	defer fnc.Close()
+	defer wnc.Close()
+	front, err := NewJetStreamQueue(fnc, JetStreamOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer front.Close(context.Background())
+	worker, err := NewJetStreamQueue(wnc, JetStreamOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer worker.Close(context.Background())
+	var pic bytes.Buffer
+	png.Encode(&pic, image.NewNRGBA(image.Rect(0, 0, 64, 64)))
+	var mu sync.Mutex
+	started, ended := map[string]time.Time{}, map[string]time.Time{}
+	worker.Work("m", 1, func(ctx context.Context, j *Job) error {
+		mu.Lock()
+		started[j.ID] = time.Now()
+		mu.Unlock()
+		j.Finish([]Image{{PNG: pic.Bytes(), Seed: j.Options.Seed}}, nil)
+		mu.Lock()
+		ended[j.ID] = time.Now()
+		mu.Unlock()
+		return nil
+	})
+	var toStart, back, total []time.Duration
+	i := 0
+	for b.Loop() {
+		j := NewJob(context.Background(), pipeline.Options{Prompt: "a red circle", Steps: 20, BatchCount: 1, Seed: uint64(i)})
+		j.Model = "m"
+		i++
+		t0 := time.Now()
+		if err := front.Submit(j); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case <-j.Done():
+		case <-time.After(30 * time.Second):
+			st, at, log, _ := front.Record(context.Background(), j.ID)
+			b.Fatalf("job %d took more than 30 s: %s %d %q", i, st, at, log)
+		}
+		t1 := time.Now()
+		if st := j.Status(); st.State != StateDone || len(st.Images) != 1 {
+			b.Fatalf("job %s: %s %v", j.ID, st.State, st.Err)
+		}
+		mu.Lock()
+		toStart, back, total = append(toStart, started[j.ID].Sub(t0)), append(back, t1.Sub(ended[j.ID])), append(total, t1.Sub(t0))
+		mu.Unlock()
+	}
+	for _, m := range []struct {
+		name string
+		d    []time.Duration
+	}{{"start", toStart}, {"back", back}, {"total", total}} {
+		slices.Sort(m.d)
+		b.ReportMetric(float64(m.d[len(m.d)/2].Microseconds())/1000, "ms-"+m.name+"-p50")
+		b.ReportMetric(float64(m.d[len(m.d)*95/100].Microseconds())/1000, "ms-"+m.name+"-p95")
+	}
 }

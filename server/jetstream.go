@@ -329,37 +329,54 @@ func (q *JetStreamQueue) Submit(j *Job) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rec := jobRecord{State: StateQueued, Spec: spec}
-	if kve, err := q.kv.Get(ctx, j.ID); err == nil { // a retried key: the job exists
-		if old, err := decodeRecord(kve.Value()); err == nil {
-			rec = old
-		}
-	} else if err := q.putRecord(ctx, j.ID, rec); err != nil {
+	existed := false
+	if _, err := q.kv.Get(ctx, j.ID); err == nil { // a retried key: the job exists
+		existed = true
+	} else if err := q.putRecord(ctx, j.ID, jobRecord{State: StateQueued, Spec: spec}); err != nil {
 		return err
 	}
+	// Known before its message goes out: a worker may take the job and
+	// finish it before Publish returns, and the bucket watch applies only
+	// the changes of jobs it knows.
+	jj := &jsJob{job: j}
+	q.mu.Lock()
+	_, had := q.jobs[j.ID]
+	if !had {
+		q.jobs[j.ID] = jj
+	}
+	q.mu.Unlock()
 	msgID := j.Key
 	if msgID == "" {
 		msgID = j.ID
 	}
 	ack, err := q.js.Publish(ctx, jsJobsSubject+modelToken(j.Model), spec, jetstream.WithMsgID(msgID))
 	if err != nil {
+		q.mu.Lock()
+		if q.jobs[j.ID] == jj {
+			delete(q.jobs, j.ID)
+		}
+		q.mu.Unlock()
 		if strings.Contains(err.Error(), "maximum messages") {
 			return ErrQueueFull
 		}
 		return fmt.Errorf("jetstream: queueing job %s: %w", j.ID, err)
 	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	if _, ok := q.jobs[j.ID]; ok && ack.Duplicate {
+	if had && ack.Duplicate {
+		q.mu.Unlock()
 		return nil // the handler takes the job it already has (see Job)
 	}
-	q.jobs[j.ID] = &jsJob{job: j, seq: ack.Sequence}
-	if final(rec.State) {
-		q.mu.Unlock()
-		q.apply(j, rec)
-		q.mu.Lock()
-	}
+	jj.seq = ack.Sequence
+	q.jobs[j.ID] = jj
+	q.mu.Unlock()
 	context.AfterFunc(j.ctx, func() { q.cancelled(j) })
+	if existed { // its record may be past queued, or done, already
+		if kve, err := q.kv.Get(ctx, j.ID); err == nil {
+			if r, err := decodeRecord(kve.Value()); err == nil && !final(j.State()) {
+				q.apply(j, r)
+			}
+		}
+	}
 	return nil
 }
 
