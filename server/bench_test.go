@@ -139,40 +139,14 @@ func BenchmarkServerVsDirect(b *testing.B) {
 // front end's job is done: object-store put, KV done record, the watch,
 // object-store get). Jobs go one at a time.
 func BenchmarkQueueCost(b *testing.B) {
-	ns, err := StartNATS(b.TempDir(), "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ns.Shutdown()
-	conn := func() *nats.Conn {
-		nc, err := nats.Connect(ns.ClientURL())
-		if err != nil {
-			b.Fatal(err)
-		}
-		return nc
-	}
-	fnc, wnc := conn(), conn()
-	defer fnc.Close()
-	defer wnc.Close()
-	front, err := NewJetStreamQueue(fnc, JetStreamOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer front.Close(context.Background())
-	worker, err := NewJetStreamQueue(wnc, JetStreamOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer worker.Close(context.Background())
-	var pic bytes.Buffer
-	png.Encode(&pic, image.NewNRGBA(image.Rect(0, 0, 64, 64)))
+	front, worker, pic := queuePair(b)
 	var mu sync.Mutex
 	started, ended := map[string]time.Time{}, map[string]time.Time{}
 	worker.Work("m", 1, func(ctx context.Context, j *Job) error {
 		mu.Lock()
 		started[j.ID] = time.Now()
 		mu.Unlock()
-		j.Finish([]Image{{PNG: pic.Bytes(), Seed: j.Options.Seed}}, nil)
+		j.Finish([]Image{{PNG: pic, Seed: j.Options.Seed}}, nil)
 		mu.Lock()
 		ended[j.ID] = time.Now()
 		mu.Unlock()
@@ -210,4 +184,76 @@ func BenchmarkQueueCost(b *testing.B) {
 		b.ReportMetric(float64(m.d[len(m.d)/2].Microseconds())/1000, "ms-"+m.name+"-p50")
 		b.ReportMetric(float64(m.d[len(m.d)*95/100].Microseconds())/1000, "ms-"+m.name+"-p95")
 	}
+}
+
+// queuePair is a NATS server listening on loopback TCP with a front end
+// and a worker queue on connections of their own, and a 64×64 PNG.
+func queuePair(b *testing.B) (front, worker *JetStreamQueue, pic []byte) {
+	ns, err := StartNATS(b.TempDir(), "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(ns.Shutdown) // after the queues close
+	queue := func(opts JetStreamOptions) *JetStreamQueue {
+		nc, err := nats.Connect(ns.ClientURL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(nc.Close)
+		q, err := NewJetStreamQueue(nc, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { q.Close(context.Background()) })
+		return q
+	}
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewNRGBA(image.Rect(0, 0, 64, 64)))
+	return queue(JetStreamOptions{Capacity: 1 << 20}), queue(JetStreamOptions{}), buf.Bytes()
+}
+
+// BenchmarkQueueThroughput is how many jobs a second the queue itself
+// carries: 200 jobs submitted at once by 8 submitters, 8 workers whose run
+// finishes at once with a 64×64 PNG (its object-store put and get
+// included), on loopback TCP. Everything (NATS, front end, workers) shares
+// this machine's cores.
+func BenchmarkQueueThroughput(b *testing.B) {
+	front, worker, pic := queuePair(b)
+	worker.Work("m", 8, func(ctx context.Context, j *Job) error {
+		j.Finish([]Image{{PNG: pic, Seed: j.Options.Seed}}, nil)
+		return nil
+	})
+	const jobs, submitters = 200, 8
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for s := range submitters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var mine []*Job
+				for i := range jobs / submitters {
+					j := NewJob(context.Background(), pipeline.Options{Prompt: "a red circle", Steps: 20, BatchCount: 1, Seed: uint64(s*1000 + i)})
+					j.Model = "m"
+					if err := front.Submit(j); err != nil {
+						b.Error(err)
+						return
+					}
+					mine = append(mine, j)
+				}
+				for _, j := range mine {
+					select {
+					case <-j.Done():
+					case <-time.After(60 * time.Second):
+						b.Error("a job took more than 60 s")
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		n += jobs
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "jobs/s")
 }
