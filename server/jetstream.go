@@ -74,6 +74,8 @@ type JetStreamQueue struct {
 
 	ctx    context.Context // ends the workers' fetch loops
 	stop   context.CancelFunc
+	hard   context.Context // ends the workers' writes too: Close past its deadline
+	kill   context.CancelFunc
 	wg     sync.WaitGroup
 	subs   []*nats.Subscription
 	watch  jetstream.KeyWatcher
@@ -218,6 +220,7 @@ func NewJetStreamQueue(nc *nats.Conn, opts JetStreamOptions) (*JetStreamQueue, e
 	q := &JetStreamQueue{nc: nc, js: js, kv: kv, obj: obj, opts: opts, log: log, closed: make(chan struct{}),
 		jobs: map[string]*jsJob{}, running: map[string]*Job{}, models: map[string]bool{}}
 	q.ctx, q.stop = context.WithCancel(context.Background())
+	q.hard, q.kill = context.WithCancel(context.Background())
 	// Front end: progress of the jobs it knows, and their final states.
 	sub, err := nc.Subscribe(jsEventPrefix+"*", q.onEvent)
 	if err != nil {
@@ -444,11 +447,36 @@ func (q *JetStreamQueue) putRecord(ctx context.Context, id string, r jobRecord) 
 	return nil
 }
 
+// tryTimeout bounds one attempt of a JetStream request that try repeats.
+const tryTimeout = 3 * time.Second
+
+// try runs f with at most tryTimeout an attempt until it succeeds, fails
+// otherwise than by a timeout, or ctx ends: a cluster that lost a stream's
+// leader answers again within seconds, while a request caught by the loss
+// would wait out its whole deadline.
+func try(ctx context.Context, f func(context.Context) error) error {
+	for {
+		c, cancel := context.WithTimeout(ctx, tryTimeout)
+		err := f(c)
+		cancel()
+		if err == nil || ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) ||
+			errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders)) {
+			return err
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
 // updateRecord changes a job's record with f (when f reports a change),
 // retrying on a concurrent write.
 func (q *JetStreamQueue) updateRecord(ctx context.Context, id string, f func(*jobRecord) bool) (jobRecord, error) {
 	for range 10 {
-		e, err := q.kv.Get(ctx, id)
+		var e jetstream.KeyValueEntry
+		err := try(ctx, func(ctx context.Context) (err error) { e, err = q.kv.Get(ctx, id); return err })
 		if err != nil {
 			return jobRecord{}, fmt.Errorf("jetstream: job %s state: %w", id, err)
 		}
@@ -460,7 +488,7 @@ func (q *JetStreamQueue) updateRecord(ctx context.Context, id string, f func(*jo
 			return r, nil
 		}
 		b, _ := json.Marshal(r)
-		if _, err := q.kv.Update(ctx, id, b, e.Revision()); err == nil {
+		if err := try(ctx, func(ctx context.Context) error { _, err := q.kv.Update(ctx, id, b, e.Revision()); return err }); err == nil {
 			return r, nil
 		} else if ctx.Err() != nil {
 			return r, err
@@ -553,7 +581,8 @@ func (q *JetStreamQueue) apply(j *Job, r jobRecord) {
 		defer cancel()
 		var images []Image
 		for _, ir := range r.Images {
-			b, err := q.obj.GetBytes(ctx, ir.Object)
+			var b []byte
+			err := try(ctx, func(ctx context.Context) (err error) { b, err = q.obj.GetBytes(ctx, ir.Object); return err })
 			if err != nil {
 				j.finish(nil, fmt.Errorf("jetstream: image %s: %w", ir.Object, err))
 				q.retire(j.ID)
@@ -694,6 +723,10 @@ func (q *JetStreamQueue) Stats() QueueStats {
 	return st
 }
 
+// closeGrace is how long Close, past its deadline, lets the cancelled
+// jobs' workers write their outcome.
+const closeGrace = 2 * time.Second
+
 // Close implements Queue: this process's workers stop taking jobs; the
 // jobs still queued stay in the stream for the next start.
 func (q *JetStreamQueue) Close(ctx context.Context) error {
@@ -727,9 +760,19 @@ func (q *JetStreamQueue) Close(ctx context.Context) error {
 			j.cancelWith(ErrClosed)
 		}
 		q.mu.Unlock()
-		<-done
+		// They write their outcome (a stopped job goes back to the
+		// queue) within a grace period; past it, writes that wait on a
+		// server that went away are cut short: such a job is redelivered
+		// after the ack wait.
+		select {
+		case <-done:
+		case <-time.After(closeGrace):
+			q.kill()
+			<-done
+		}
 		err = ctx.Err()
 	}
+	q.kill()
 	for _, s := range q.subs {
 		s.Unsubscribe()
 	}

@@ -297,6 +297,13 @@ func TestJetStreamCluster(t *testing.T) {
 		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", clientPorts[i]))
 	}
 	all := strings.Join(urls, ",")
+	// JetStream answers once the cluster has a meta leader: wait for it
+	// rather than for a request's timeout.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if nodes[0].JetStreamIsLeader() || nodes[1].JetStreamIsLeader() || nodes[2].JetStreamIsLeader() {
+			break
+		}
+	}
 	front := newQueue(t, connect(t, all), JetStreamOptions{Replicas: 3, Capacity: 64})
 	worker := newQueue(t, connect(t, all), JetStreamOptions{Replicas: 3, AckWait: 2 * time.Second})
 	var runs sync.Map

@@ -71,7 +71,9 @@ func (q *JetStreamQueue) work(model string, parallel int, slots chan struct{}, r
 					continue
 				}
 				if q.ctx.Err() != nil { // taken as the queue closed: back for another worker
-					msg.Nak()
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					q.requeue(ctx, msg)
+					cancel()
 					<-slots
 					return
 				}
@@ -114,6 +116,22 @@ func (q *JetStreamQueue) next(cons jetstream.Consumer) (jetstream.Msg, error) {
 	return msg, nil
 }
 
+// requeue puts a job this worker will not run back in the queue, as a
+// new message acknowledged before the connection closes: a Nak is not
+// kept across a restart of the server (an embedded one stops with this
+// process), and the job would wait out the ack wait. A Nak is the fallback.
+func (q *JetStreamQueue) requeue(ctx context.Context, msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		msg.Nak()
+		return
+	}
+	id := fmt.Sprintf("returned-%d", meta.Sequence.Stream) // one copy, however often this is tried
+	if _, err := q.js.Publish(ctx, msg.Subject(), msg.Data(), jetstream.WithMsgID(id)); err != nil || msg.DoubleAck(ctx) != nil {
+		msg.Nak()
+	}
+}
+
 // handle runs one delivered job and acknowledges it.
 func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 	meta, err := msg.Metadata()
@@ -146,7 +164,7 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 		q.mu.Unlock()
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(q.hard, 10*time.Second)
 	defer cancel()
 	attempt := int(meta.NumDelivered)
 	var gaveUp bool
@@ -229,14 +247,14 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 	unregister()
 	st := wj.Status()
 
-	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel = context.WithTimeout(q.hard, 30*time.Second)
 	defer cancel()
 	switch {
 	case st.State == StateDone:
 		var images []imageRecord
 		for i, im := range st.Images {
 			name := fmt.Sprintf("%s/%d.png", wj.ID, i) // under the job's id: a rerun replaces, never adds
-			if _, err := q.obj.PutBytes(ctx, name, im.PNG); err != nil {
+			if err := try(ctx, func(ctx context.Context) error { _, err := q.obj.PutBytes(ctx, name, im.PNG); return err }); err != nil {
 				st.State, st.Err = StateFailed, fmt.Errorf("jetstream: storing image %s: %w", name, err)
 				break
 			}
@@ -296,13 +314,7 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 		if front != nil {
 			front.finish(nil, st.Err)
 		}
-		// As a new message, acknowledged before the connection closes: a
-		// Nak is not kept across a restart of the server (an embedded one
-		// stops with this process), and the job would wait out the ack wait.
-		id := fmt.Sprintf("%s#returned-%d", wj.ID, meta.Sequence.Stream)
-		if _, err := q.js.Publish(ctx, msg.Subject(), msg.Data(), jetstream.WithMsgID(id)); err != nil || msg.DoubleAck(ctx) != nil {
-			msg.Nak()
-		}
+		q.requeue(ctx, msg)
 	default: // cancelled by its user
 		q.updateRecord(ctx, wj.ID, func(r *jobRecord) bool {
 			r.State, r.Ended, r.Error = StateCancelled, time.Now(), st.Err.Error()
