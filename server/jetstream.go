@@ -35,6 +35,13 @@ const (
 	jsCancelPref  = "sdgo.cancel."
 )
 
+// dedupWindow is how long the stream remembers a message id: a submission
+// retried within it (an Idempotency-Key, a line of a resumed batch) is
+// queued once. A day, so that a batch of many hours resumed the next
+// morning does not queue its waiting jobs again; the ids of a day's jobs
+// take a few megabytes of the server's memory.
+const dedupWindow = 24 * time.Hour
+
 // JetStreamOptions configures a JetStreamQueue; every field has a working
 // zero value.
 type JetStreamOptions struct {
@@ -203,7 +210,7 @@ func NewJetStreamQueue(nc *nats.Conn, opts JetStreamOptions) (*JetStreamQueue, e
 	defer cancel()
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: jsStream, Subjects: []string{jsJobsSubject + ">"}, Retention: jetstream.WorkQueuePolicy,
-		Storage: storage, Replicas: opts.Replicas, Duplicates: 10 * time.Minute,
+		Storage: storage, Replicas: opts.Replicas, Duplicates: dedupWindow,
 	}); err != nil {
 		return nil, fmt.Errorf("jetstream: stream %s: %w", jsStream, err)
 	}

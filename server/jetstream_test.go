@@ -13,6 +13,7 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sdgo/sdgo/pipeline"
 )
 
@@ -486,5 +487,41 @@ func TestEventsAcross(t *testing.T) {
 	defer cancel()
 	if st, _, log, _ := front.Record(ctx, id); st != StateCancelled {
 		t.Errorf("the bucket says %s; log %q", st, log)
+	}
+}
+
+// A second message for a job that a worker runs (a submission retried
+// after the stream's de-duplication window) does not run it again.
+func TestJetStreamTwinMessage(t *testing.T) {
+	q, err := NewEmbeddedQueue("", "", JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	var runs sync.Map
+	if err := q.Work("m", 2, fakeRun(300*time.Millisecond, &runs)); err != nil {
+		t.Fatal(err)
+	}
+	ids := submitN(t, q, 1, "fine")
+	j, _ := q.Job(ids[0])
+	for deadline := time.Now().Add(10 * time.Second); j.State() == StateQueued && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	spec, err := encodeSpec(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := q.js.Publish(ctx, jsJobsSubject+"m", spec, jetstream.WithMsgID("a-later-retry")); err != nil {
+		t.Fatal(err)
+	}
+	waitStates(t, q, ids, 10*time.Second)
+	time.Sleep(300 * time.Millisecond) // the twin is taken meanwhile
+	if n, _ := runs.Load(ids[0]); *n.(*int) != 1 {
+		t.Errorf("the job ran %d times", *n.(*int))
+	}
+	if st := q.Stats(); st.Waiting != 0 || st.Running != 0 {
+		t.Errorf("left in the stream: %+v", st)
 	}
 }

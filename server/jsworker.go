@@ -154,22 +154,38 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 		front = jj.job
 		opts = front.Options // with what does not travel (a decoder, hooks)
 	}
+	if q.running[sp.ID] != nil { // this process runs the job already
+		q.mu.Unlock()
+		if meta.NumDelivered == 1 {
+			msg.Ack() // a second message for it (see twin below)
+		} // else its own message, redelivered: the run here acknowledges it
+		return
+	}
 	wj := NewJob(context.Background(), opts)
 	wj.ID, wj.Model, wj.Created = sp.ID, sp.Model, sp.Created
 	q.running[wj.ID] = wj
 	q.mu.Unlock()
 	unregister := func() {
 		q.mu.Lock()
-		delete(q.running, wj.ID)
+		if q.running[wj.ID] == wj {
+			delete(q.running, wj.ID)
+		}
 		q.mu.Unlock()
 	}
 
 	ctx, cancel := context.WithTimeout(q.hard, 10*time.Second)
 	defer cancel()
 	attempt := int(meta.NumDelivered)
-	var gaveUp bool
+	var gaveUp, twin bool
 	rec, err := q.updateRecord(ctx, sp.ID, func(r *jobRecord) bool {
 		if final(r.State) {
+			return false
+		}
+		if r.State == StateRunning && attempt == 1 {
+			// A second message for a job a worker runs (a submission
+			// retried past the de-duplication window): that worker's own
+			// message comes back if it dies, so this one is dropped.
+			twin = true
 			return false
 		}
 		if r.Cancel != "" {
@@ -194,6 +210,11 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 	if err != nil {
 		unregister()
 		msg.NakWithDelay(time.Second) // the bucket is away: later
+		return
+	}
+	if twin {
+		unregister()
+		msg.Ack()
 		return
 	}
 	if final(rec.State) {
@@ -306,7 +327,7 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 		}
 	case errors.Is(st.Err, ErrClosed):
 		// This worker stops: the job goes back to the queue for another.
-		q.updateRecord(ctx, wj.ID, func(r *jobRecord) bool {
+		_, err := q.updateRecord(ctx, wj.ID, func(r *jobRecord) bool {
 			r.State = StateQueued
 			r.Log = append(r.Log, fmt.Sprintf("returned by %s, which stopped", q.opts.Name))
 			return true
@@ -314,7 +335,11 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 		if front != nil {
 			front.finish(nil, st.Err)
 		}
-		q.requeue(ctx, msg)
+		if err != nil {
+			msg.Nak() // still "running" in the bucket: only a redelivery may take it
+		} else {
+			q.requeue(ctx, msg)
+		}
 	default: // cancelled by its user
 		q.updateRecord(ctx, wj.ID, func(r *jobRecord) bool {
 			r.State, r.Ended, r.Error = StateCancelled, time.Now(), st.Err.Error()
