@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/sdmini"
 	"github.com/sdgo/sdgo/server"
 )
@@ -141,5 +143,58 @@ func TestBatchBadLine(t *testing.T) {
 		if code := run(append([]string{"batch"}, strings.Fields(tc.args)...), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("batch %s: status %d, %q; want 2 and %q", tc.args, code, stderr.String(), tc.want)
 		}
+	}
+}
+
+// With --nats the batch only queues and collects: a worker elsewhere (here
+// a server on its own connection) runs the lines, sizes left to its model.
+func TestBatchNATS(t *testing.T) {
+	if _, err := sdmini.Path(); err != nil {
+		t.Skip("sd-mini is not built in:", err)
+	}
+	dir := t.TempDir()
+	ns, err := server.StartNATS(filepath.Join(dir, "nats"), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown) // after the worker
+	q := queueFlags{url: ns.ClientURL(), ackWait: 5 * time.Second, maxDeliver: 2}
+	wq, err := q.open(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, path, _ := modelTitle("")
+	m, err := pipeline.Load(path, pipeline.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.NewServer(server.Config{Model: m, ModelTitle: server.BuiltinModel, Queue: wq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
+	if err := srv.StartWorkers(1); err != nil {
+		t.Fatal(err)
+	}
+	reqs := filepath.Join(dir, "r.jsonl")
+	os.WriteFile(reqs, []byte(`{"prompt":"a red circle","steps":2,"seed":4}`+"\n"+`{"prompt":"a blue square","steps":2,"width":32,"height":32,"seed":-1}`+"\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"batch", "--nats", ns.ClientURL(), reqs, "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit status %d:\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	for n, side := range []int{m.NativeSize(), 32} {
+		f, err := os.Open(filepath.Join(out, fmt.Sprintf("%05d.png", n+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := png.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfg.Width != side || cfg.Height != side {
+			t.Errorf("line %d: %dx%d (%v), want %d²", n+1, cfg.Width, cfg.Height, err, side)
+		}
+	}
+	if !strings.Contains(stdout.String(), "2/2 done (0 before this run), 0 failed, 0 left") {
+		t.Errorf("progress:\n%s", stdout.String())
 	}
 }
