@@ -525,3 +525,26 @@ func TestJetStreamTwinMessage(t *testing.T) {
 		t.Errorf("left in the stream: %+v", st)
 	}
 }
+
+// Idle workers wait on a blocking pull, yet a queue closes at once: the
+// pull ends with the queue's context.
+func TestJetStreamIdleClose(t *testing.T) {
+	q, err := NewEmbeddedQueue("", "", JetStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs sync.Map
+	if err := q.Work("m", 2, fakeRun(0, &runs)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the pulls are waiting
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := q.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second { // a pull lasts 5 s
+		t.Errorf("closing idle workers took %v", d)
+	}
+}
