@@ -55,3 +55,18 @@ func TestWeightGradBatched(t *testing.T) {
 		})
 	}
 }
+
+// geluAndGrad gives gelu's and geluGrad's bits exactly.
+func TestGeluAndGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 100000 {
+		v := float32(r.NormFloat64() * 4)
+		if i < 5 {
+			v = []float32{0, -0, 1e-30, -9, 9}[i]
+		}
+		g, d := geluAndGrad(v)
+		if math.Float32bits(g) != math.Float32bits(gelu(v)) || math.Float32bits(d) != math.Float32bits(geluGrad(v)) {
+			t.Fatalf("geluAndGrad(%g) = %g, %g; gelu, geluGrad give %g, %g", v, g, d, gelu(v), geluGrad(v))
+		}
+	}
+}
