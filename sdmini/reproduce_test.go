@@ -33,10 +33,12 @@ type provenance struct {
 	Files    map[string]string `json:"files"`
 	ShortRun shortRun          `json:"short_run"`
 	// OtherKernels holds the short run's fingerprint on other GEMM paths,
-	// by path name. No embedded file depends on them, but the "go" path's
-	// pins the order of every sum outside the kernels, which the Kernel's
-	// path shares with it: a change that keeps it keeps the embedded
-	// model's bits on any machine, even one that cannot run Kernel's path.
+	// by "GEMM path/nn's SIMD" (gemm.Kernel, nn.SIMD: nn's elementwise
+	// kernels round differently on AVX-512, AVX2 and plain Go, whatever the
+	// GEMM path). No embedded file depends on them, but the "go" GEMM
+	// path's pins the order of every sum outside the GEMM kernels, which
+	// Kernel's path shares with it: a change that keeps it keeps the
+	// embedded model's bits, even on a machine that cannot run Kernel's path.
 	OtherKernels map[string]string `json:"other_kernels,omitempty"`
 }
 
@@ -133,10 +135,11 @@ func TestEmbeddedProvenance(t *testing.T) {
 
 // TestReproducible trains every stage for a few steps, on one thread and on
 // three, and compares each folder with the fingerprint recorded when the
-// embedded model was trained (on the go path, with the go path's recorded
-// fingerprint: SDGO_GEMM_KERNEL=go go test ./sdmini -run TestReproducible,
-// a few minutes, checks on any machine that the sums outside the kernels
-// still add in the recorded order). Runs that differ from each other mean some op
+// embedded model was trained (on the go GEMM path, with the go path's
+// fingerprint recorded for nn's SIMD kernels on this CPU, if any:
+// SDGO_GEMM_KERNEL=go go test ./sdmini -run TestReproducible, a few minutes,
+// checks that the sums outside the GEMM kernels still add in the recorded
+// order). Runs that differ from each other mean some op
 // depends on how the work is split between threads; runs that agree with
 // each other but not with the record mean the trainer's numbers have changed
 // since — a kernel, an op, a default — so the command in docs/sd-mini.md no
@@ -148,13 +151,15 @@ func TestReproducible(t *testing.T) {
 	}
 	p := readProvenance(t)
 	k := gemm.Kernel()
-	want, pinned := p.OtherKernels[k]
+	other := k + "/" + nn.SIMD()
+	want, pinned := p.OtherKernels[other]
 	switch {
 	case k == p.Kernel:
 		want = p.ShortRun.SHA256
 	case !pinned:
 		t.Skipf("the embedded model was trained with the %s GEMM kernel and %s records no fingerprint for %s, which this machine runs; "+
-			"SDGO_GEMM_KERNEL=go checks the one of the go path, which pins the order of the sums outside the kernels", p.Kernel, provenanceFile, k)
+			"SDGO_GEMM_KERNEL=go checks the go path's where one is recorded for nn's %s kernels (it pins the order of the sums outside the GEMM kernels)",
+			p.Kernel, provenanceFile, other, nn.SIMD())
 	}
 	defer nn.SetThreads(nn.Threads())
 	s := p.ShortRun
@@ -181,7 +186,7 @@ func TestReproducible(t *testing.T) {
 			if p.OtherKernels == nil {
 				p.OtherKernels = map[string]string{}
 			}
-			p.OtherKernels[k] = got[0]
+			p.OtherKernels[other] = got[0]
 		}
 		b, err := json.MarshalIndent(p, "", "  ")
 		if err != nil {
@@ -194,10 +199,10 @@ func TestReproducible(t *testing.T) {
 		return
 	}
 	if got[0] != want {
-		t.Errorf("a short training run (%+v) on the %s GEMM kernel hashes to %s, not %s as when the embedded model was trained at %s (on %s):\n"+
+		t.Errorf("a short training run (%+v) on %s (GEMM path/nn SIMD) hashes to %s, not %s as when the embedded model was trained at %s (on %s):\n"+
 			"the trainer's numbers have changed, so %q no longer makes the files in sdmini/model.\n"+
 			"Retrain them with that command (docs/sd-mini.md), then record: go test ./sdmini -run TestReproducible -update\n"+
-			"(and SDGO_GEMM_KERNEL=go go test ./sdmini -run TestReproducible -update for the go path's fingerprint)",
-			s, k, got[0], want, p.Commit, p.Kernel, p.Command)
+			"(and SDGO_GEMM_KERNEL=go go test ./sdmini -run TestReproducible -update for the go path's fingerprint, %s)",
+			s, other, got[0], want, p.Commit, p.Kernel, p.Command, other)
 	}
 }
