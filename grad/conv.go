@@ -3,6 +3,7 @@ package grad
 import (
 	"fmt"
 
+	"github.com/sdgo/sdgo/internal/gemm"
 	"github.com/sdgo/sdgo/nn"
 )
 
@@ -60,7 +61,9 @@ func (tp *Tape) Conv2dPad(x, w, b *Var, stride, top, bottom, left, right int) *V
 				tp.accumulate(x, nn.Conv2dPad(y.Grad, wf, nil, 1, kh-1-top, kh-1-bottom, kw-1-left, kw-1-right))
 			}
 			if wants(w) {
-				weightGradShifted(tp, tp.gradOf(w), x.Value, y.Grad, kh, kw, top, left, right)
+				if !weightGradBatched(tp, tp.gradOf(w), x.Value, y.Grad, kh, kw, top, left) {
+					weightGradShifted(tp, tp.gradOf(w), x.Value, y.Grad, kh, kw, top, left, right)
+				}
 			}
 		default:
 			tp.convIm2colBackward(x, w, y.Grad, stride, top, left)
@@ -247,4 +250,37 @@ func col2im(dx, col []float32, c, h, w, kh, kw, stride, top, left, r0, rows, ow 
 			}
 		}
 	})
+}
+
+// weightGradBatched adds the kernel gradient of a stride-1 convolution into
+// dw (O, C, KH, KW) as one matrix product for the whole batch,
+//
+//	dW (O, C·KH·KW) += dY (O, N·OH·OW) · colᵀ (N·OH·OW, C·KH·KW)
+//
+// with col the batch's im2col matrix (nn.Im2colBatch) and dY's images side by
+// side. At sd-mini's 8×8 latents weightGradShifted's products, one per image
+// and tap, are about 16×16 deep; this one is N·OH·OW deep, and wastes no
+// multiplications on padding columns. It adds in another order than
+// weightGradShifted, so it runs only where gemm.FastOrder allows, and only
+// while col fits in colBudget; it reports whether it ran.
+func weightGradBatched(tp *Tape, dw []float32, x, dy *nn.Tensor, kh, kw, top, left int) bool {
+	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	o, oh, ow := dy.Shape[1], dy.Shape[2], dy.Shape[3]
+	plane, ckk := oh*ow, c*kh*kw
+	if !gemm.FastOrder() || n*plane*ckk > colBudget {
+		return false
+	}
+	cols := n * plane
+	col := tp.buf(ckk*cols, false) // (C·KH·KW, N·OH·OW)
+	nn.Im2colBatch(col, x.Data, n, c, h, w, kh, kw, 1, top, left, oh, ow)
+	dyt := tp.buf(o*cols, false) // (O, N·OH·OW)
+	nn.Parallel(n*o, max(1, 1<<14/plane), func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			b, oc := j/o, j%o
+			copy(dyt[oc*cols+b*plane:oc*cols+(b+1)*plane], dy.Data[j*plane:(j+1)*plane])
+		}
+	})
+	// (O, N·OH·OW) · (C·KH·KW, N·OH·OW)ᵀ -> (O, C·KH·KW)
+	nn.MatMul(false, true, o, ckk, cols, dyt, cols, col, cols, 1, dw, ckk)
+	return true
 }

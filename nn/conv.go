@@ -107,6 +107,10 @@ func im2col(col []float32, ld int, x []float32, c, h, w, kh, kw, stride, top, le
 			i, j := ij/kw, ij%kw
 			dst := col[row*ld : row*ld+cols]
 			src := x[ci*h*w : (ci+1)*h*w]
+			if stride == 1 && ow == w {
+				shiftRows(dst, src, h, w, r0+i-top, rows, j-left)
+				continue
+			}
 			for r := 0; r < rows; r++ {
 				iy := (r0+r)*stride + i - top
 				d := dst[r*ow : (r+1)*ow]
@@ -138,6 +142,41 @@ func im2col(col []float32, ld int, x []float32, c, h, w, kh, kw, stride, top, le
 			}
 		}
 	})
+}
+
+// shiftRows writes the rows×w block d with the rows iy0… of the image src
+// (h rows of w) shifted by dj columns, zero outside the image:
+// d[r·w+q] = src[(iy0+r)·w+q+dj]. It is im2col's row for a stride-1 kernel
+// tap when the output is as wide as the input (a "same" padding), done as
+// one flat copy of the valid rows, whose columns that wrapped around the
+// image's edge are then zeroed, instead of a copy per row: at sd-mini's
+// 8×8 latents the per-row copies cost more than the product they feed.
+func shiftRows(d, src []float32, h, w, iy0, rows, dj int) {
+	d = d[:rows*w]
+	rlo, rhi := max(0, -iy0), min(rows, h-iy0) // rows inside the image
+	if rlo >= rhi || dj >= w || dj <= -w {
+		clear(d)
+		return
+	}
+	lo, hi := rlo*w, rhi*w
+	clear(d[:lo])
+	clear(d[hi:])
+	off := iy0*w + dj                                // d[f] = src[f+off]
+	flo, fhi := max(lo, -off), min(hi, len(src)-off) // within src
+	copy(d[flo:fhi], src[flo+off:fhi+off])
+	clear(d[lo:flo])
+	clear(d[fhi:hi])
+	// Zero the columns q with q+dj outside [0, w): they were read from the
+	// neighbouring row.
+	for r := rlo; r < rhi; r++ {
+		row := d[r*w : (r+1)*w]
+		for q := w - dj; q < w; q++ { // dj > 0
+			row[q] = 0
+		}
+		for q := 0; q < -dj; q++ { // dj < 0
+			row[q] = 0
+		}
+	}
 }
 
 func fill(d []float32, v float32) {
@@ -331,19 +370,20 @@ func conv2dBatched(y, x, weight, bias *Tensor, stride, top, left int) {
 	oh, ow := y.Shape[2], y.Shape[3]
 	plane, ckk := oh*ow, c*kh*kw
 	cols := n * plane
-	col := getScratch(ckk * cols)
+	ld := colStride(cols)
+	col := getScratch(ckk * ld)
 	out := getScratch(o * cols)
 	defer putScratch(col)
 	defer putScratch(out)
 	for b := 0; b < n; b++ {
 		// image b's patches are columns [b·OH·OW, (b+1)·OH·OW) of col
-		im2col(col[b*plane:], cols, x.Data[b*c*h*w:(b+1)*c*h*w], c, h, w, kh, kw, stride, top, left, 0, oh, ow)
+		im2col(col[b*plane:], ld, x.Data[b*c*h*w:(b+1)*c*h*w], c, h, w, kh, kw, stride, top, left, 0, oh, ow)
 	}
 	// (O, C·KH·KW) · (C·KH·KW, N·OH·OW) -> (O, N·OH·OW)
 	if weight.Half != nil {
-		MatMulF16A(false, false, o, cols, ckk, weight.Half, ckk, col, cols, 0, out, cols)
+		MatMulF16A(false, false, o, cols, ckk, weight.Half, ckk, col, ld, 0, out, cols)
 	} else {
-		MatMul(false, false, o, cols, ckk, weight.Data, ckk, col, cols, 0, out, cols)
+		MatMul(false, false, o, cols, ckk, weight.Data, ckk, col, ld, 0, out, cols)
 	}
 	// (O, N, OH·OW) -> (N, O, OH·OW), plus the bias
 	Parallel(n*o, max(1, 1<<14/plane), func(lo, hi int) {
@@ -359,4 +399,32 @@ func conv2dBatched(y, x, weight, bias *Tensor, stride, top, left int) {
 			}
 		}
 	})
+}
+
+// colStride is the row stride of an im2col matrix of cols columns that
+// a product reads as its B operand: cols, or 16 more when cols is a multiple
+// of 512. gemm packs a B whose row stride is a multiple of 2 KiB (its rows
+// would evict each other from the cache) and reads any other in place, so at
+// sd-mini's 16 images of 8×8 (1024 columns) the padding spares a copy of
+// the whole matrix. The stride changes no sum: the product is the same, bit
+// for bit, packed or in place.
+func colStride(cols int) int {
+	if cols%512 == 0 {
+		return cols + 16
+	}
+	return cols
+}
+
+// Im2colBatch writes the im2col matrices of the n images x (N, C, H, W) side
+// by side as the (C·KH·KW, N·OH·OW) matrix col, image b's patches in columns
+// [b·OH·OW, (b+1)·OH·OW), as Conv2dPad's batched path multiplies them:
+//
+//	col[(ci·KH+i)·KW+j, b·OH·OW+r·OW+q] = x[b, ci, r·stride+i−top, q·stride+j−left]
+//
+// (0 outside the image).
+func Im2colBatch(col, x []float32, n, c, h, w, kh, kw, stride, top, left, oh, ow int) {
+	plane := oh * ow
+	for b := 0; b < n; b++ {
+		im2col(col[b*plane:], n*plane, x[b*c*h*w:(b+1)*c*h*w], c, h, w, kh, kw, stride, top, left, 0, oh, ow)
+	}
 }

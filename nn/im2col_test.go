@@ -7,7 +7,8 @@ import (
 
 // TestIm2col checks Im2col against its index formula, on bands that start
 // inside the image and reach into the padding, for stride 1 (the copy path)
-// and 2, and with a kernel wider than the padded image allows at its edges.
+// and 2, and with a kernel wider than the padded image allows at its edges;
+// the "same width" cases take the flat-copy path (shiftRows).
 func TestIm2col(t *testing.T) {
 	for _, tc := range []struct {
 		name                         string
@@ -20,6 +21,9 @@ func TestIm2col(t *testing.T) {
 		{"1x1 stride 2", 4, 6, 6, 1, 1, 2, 0, 0, 0, 0, 0},
 		{"5x2 pad 2", 1, 4, 3, 5, 2, 1, 2, 2, 2, 2, 1},
 		{"kernel past the image", 1, 3, 2, 3, 5, 1, 1, 1, 3, 3, 0},
+		{"5x5 pad 2 same width", 2, 6, 7, 5, 5, 1, 2, 2, 2, 2, 1},
+		{"5x5 pad 2 same width past the image", 1, 2, 2, 5, 5, 1, 2, 2, 2, 2, 0},
+		{"1x3 pad 0 rows 1", 1, 4, 5, 1, 3, 1, 0, 0, 1, 1, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(5, 6))

@@ -15,6 +15,20 @@ import (
 // useAVX512 enables expSubAVX512; benchmarks turn it off to compare.
 var useAVX512 = hasAVX512
 
+// SIMD names the vector kernels nn's elementwise loops run on this CPU and
+// build: "avx512" (softmax's exponential in AVX-512, the rest AVX2), "avx2"
+// or "go" (the plain Go loops). They round differently (FMA, lane counts),
+// so with the GEMM path (gemm.Kernel) it decides a training run's bits.
+func SIMD() string {
+	switch {
+	case useAVX512:
+		return "avx512"
+	case hasAVX2:
+		return "avx2"
+	}
+	return "go"
+}
+
 // expSub replaces each v of row by e^(v−m) and returns their sum. The
 // kernel clamps v−m to at most 88 (e^88 ≈ 1.65e38, near float32's largest):
 // softmax and SiLU, its users, only ask for e^x with x ≤ 0 or don't care.

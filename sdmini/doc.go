@@ -34,7 +34,7 @@
 //
 // # Budget and result
 //
-// The stages' defaults (Stages) fit in an hour on two cores. Measured with
+// The stages' defaults (Stages) fit in an hour on two cores with AVX-512. Measured with
 // --threads 2 on the two-core development machine (Zen 5, AVX-512):
 //
 //	stage  params  steps × batch  steps/s  time
@@ -43,7 +43,10 @@
 //	vae    0.98 M  2500 × 8       4.2      10 min
 //	unet   5.93 M  12000 × 32     5.0      37 s encoding 16384 scenes + 40 min
 //
-// About 52 minutes in all. The unet stage runs each batch as two halves at
+// About 52 minutes in all. On two cores of a Zen 3 (AVX2 + FMA, no AVX-512)
+// the same command took about 2 h 30 min (clip 2.4 steps/s, unet 1.73–1.88
+// steps/s); the avx2 path's faster convolution gradients (gemm.FastOrder)
+// project it to about 2 h (docs/PERFORMANCE.md, issue 25). The unet stage runs each batch as two halves at
 // once, one per core, on local tapes (grad.NewLocalTape): its small tensors
 // keep two cores busier that way than split operation by operation (3.07
 // steps/s). The folder model/ is the result of

@@ -61,7 +61,8 @@ type Stage struct {
 	Name    string
 	Summary string
 	// Defaults are the stage's steps, batch and learning rate, sized so that
-	// all stages together train in under an hour on two cores.
+	// all stages together train in under an hour on two cores with AVX-512
+	// (about 2 h on two AVX2 cores, docs/PERFORMANCE.md).
 	Defaults Options
 	Run      func(Options) error
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -62,6 +64,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.Recipe.RelationShare, "relation-share", 0, "binding recipe: share of two-shape captions worded with a relation (default: a quarter)")
 	fs.BoolVar(&o.HardNegatives, "hard-negatives", false, "binding recipe: clip contrasts each pair image also with its caption's colours swapped")
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the training to this file (go tool pprof FILE); an existing file is not overwritten")
 	if err := parse(fs, trainUsage+stageList(), args, stdout); err != nil {
 		return err
 	}
@@ -90,6 +93,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		nn.SetThreads(*threads)
 	}
 	o.Seed, o.Log = *seed, stderr
+	if *profile != "" {
+		stop, err := startCPUProfile(*profile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if name == "all" {
 		return sdmini.TrainAll(o)
 	}
@@ -198,4 +208,21 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%d held-out captions of two shapes, %v per image\n%s", len(ev.PairResults), ev.PerImage.Round(1e6), ev.PairTable)
 	}
 	return nil
+}
+
+// startCPUProfile starts a CPU profile into a new file at path and returns
+// the function that ends it and closes the file.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile %s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -35,6 +35,17 @@ func TestTrainBadInput(t *testing.T) {
 	if code, out, _ := sdgo("train", "--help"); code != 0 || !strings.Contains(out, "--resume") || !strings.Contains(out, "unet  steps") {
 		t.Errorf("train --help: exit %d, %q", code, out)
 	}
+	// --cpuprofile writes a profile and never overwrites a file.
+	prof := filepath.Join(dir, "bpe.prof")
+	if code, _, stderr := sdgo("train", "bpe", "--out", filepath.Join(dir, "m"), "--cpuprofile", prof); code != 0 {
+		t.Fatalf("train bpe --cpuprofile: exit %d: %s", code, stderr)
+	}
+	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
+		t.Fatalf("--cpuprofile %s: %v, %v", prof, fi, err)
+	}
+	if code, _, stderr := sdgo("train", "bpe", "--out", filepath.Join(dir, "m"), "--cpuprofile", prof); code != 1 || !strings.Contains(stderr, "file exists") {
+		t.Errorf("train bpe --cpuprofile onto an existing file: exit %d, %q", code, stderr)
+	}
 }
 
 // TestTrainAll trains every stage for one step, then evaluates the model

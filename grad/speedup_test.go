@@ -1,0 +1,72 @@
+package grad
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sdgo/sdgo/internal/gemm"
+)
+
+// TestWeightGradBatched compares the batched kernel gradient of a stride-1
+// convolution (the avx2 path's) with the per-tap one, element by element,
+// and checks that it runs only where gemm.FastOrder allows.
+func TestWeightGradBatched(t *testing.T) {
+	defer gemm.SetKernel("") // "" always succeeds
+	for _, tc := range []struct {
+		name                                    string
+		n, c, o, h, w, kh, kw, top, left, right int
+	}{
+		{"3x3 same 8x8", 4, 8, 12, 8, 8, 3, 3, 1, 1, 1},
+		{"3x3 same 2x2", 3, 5, 6, 2, 2, 3, 3, 1, 1, 1},
+		{"3x3 valid", 2, 3, 4, 6, 5, 3, 3, 0, 0, 0},
+		{"5x3 uneven pad", 2, 4, 3, 7, 6, 5, 3, 2, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(3, 4))
+			oh := tc.h + 2*tc.top - tc.kh + 1
+			ow := tc.w + tc.left + tc.right - tc.kw + 1
+			x := Normal(r, 1, tc.n, tc.c, tc.h, tc.w)
+			dy := Normal(r, 1, tc.n, tc.o, oh, ow)
+			want := make([]float32, tc.o*tc.c*tc.kh*tc.kw)
+			weightGradShifted(NewTape(), want, x, dy, tc.kh, tc.kw, tc.top, tc.left, tc.right)
+			for _, k := range gemm.Kernels() {
+				if err := gemm.SetKernel(k); err != nil {
+					t.Fatal(err)
+				}
+				got := make([]float32, len(want))
+				ran := weightGradBatched(NewTape(), got, x, dy, tc.kh, tc.kw, tc.top, tc.left)
+				if ran != gemm.FastOrder() {
+					t.Fatalf("%s: weightGradBatched ran %v, gemm.FastOrder() is %v", k, ran, gemm.FastOrder())
+				}
+				if !ran {
+					continue
+				}
+				var maxAbs, maxRel float64
+				for i := range want {
+					d := math.Abs(float64(got[i] - want[i]))
+					maxAbs = max(maxAbs, d)
+					maxRel = max(maxRel, d/max(1, math.Abs(float64(want[i]))))
+				}
+				if maxRel > 1e-5 {
+					t.Errorf("%s: max abs error %g, max rel %g (of max(1, |want|))", k, maxAbs, maxRel)
+				}
+			}
+		})
+	}
+}
+
+// geluAndGrad gives gelu's and geluGrad's bits exactly.
+func TestGeluAndGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 100000 {
+		v := float32(r.NormFloat64() * 4)
+		if i < 5 {
+			v = []float32{0, -0, 1e-30, -9, 9}[i]
+		}
+		g, d := geluAndGrad(v)
+		if math.Float32bits(g) != math.Float32bits(gelu(v)) || math.Float32bits(d) != math.Float32bits(geluGrad(v)) {
+			t.Fatalf("geluAndGrad(%g) = %g, %g; gelu, geluGrad give %g, %g", v, g, d, gelu(v), geluGrad(v))
+		}
+	}
+}
