@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/x448/float16"
 )
 
 // use makes p the active path until the test ends.
@@ -316,6 +318,21 @@ func TestTranspose(t *testing.T) {
 				for j := range 16 {
 					if got, want := dst[j*kern.mr+i], src[i*21+j]; got != want {
 						t.Fatalf("%s: transposeA: dst[%d][%d] = %v, want %v", p, j, i, got, want)
+					}
+				}
+			}
+		}
+		if kern.transposeA16 != nil {
+			src := make([]uint16, kern.mr*21)
+			for i := range src {
+				src[i] = float16.Fromfloat32(float32(i) - 40.5).Bits() // exact in half precision
+			}
+			dst := make([]float32, 16*kern.mr)
+			kern.transposeA16(src, 21, dst, kern.mr)
+			for i := range kern.mr {
+				for j := range 16 {
+					if got, want := dst[j*kern.mr+i], float32(i*21+j)-40.5; got != want {
+						t.Fatalf("%s: transposeA16: dst[%d][%d] = %v, want %v", p, j, i, got, want)
 					}
 				}
 			}

@@ -12,6 +12,10 @@ var (
 func init() {
 	if cpu.X86.HasF16C {
 		avx2Kernel.convert = convertWith(convertF16C, 8)
+		avx2Kernel.transposeA16 = func(src []uint16, lds int, dst []float32, ldd int) {
+			_, _ = src[5*lds+15], dst[15*6+5] // the assembly stays in bounds
+			pack6F16(&src[0], lds, &dst[0], ldd)
+		}
 	}
 }
 
@@ -57,7 +61,11 @@ var avx2Kernel = kernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048,
 		tileAVX2(k, &a[0], rs, cs, &b[0], bs, &c[0], ldc, alpha, beta)
 	},
 	transposes: []transposer{{8, transposeAVX}},
-	convert:    convertGo, // F16C's if the CPU has it (init)
+	transposeA: func(src []float32, lds int, dst []float32, ldd int) {
+		_, _ = src[5*lds+15], dst[15*6+5] // the assembly stays in bounds
+		pack6(&src[0], lds, &dst[0], ldd)
+	},
+	convert: convertGo, // F16C's if the CPU has it (init)
 }
 
 // avx512Kernel computes 12×32 tiles with AVX-512, and 12×16 tiles for a
@@ -146,6 +154,18 @@ func transpose12(src *float32, lds int, dst *float32, ldd int)
 //
 //go:noescape
 func transpose8(src *float32, lds int, dst *float32, ldd int)
+
+// pack6 is the transposeA of avx2Kernel on the first elements of src and
+// dst: dst[j*6+i] = src[i*lds+j] for i < 6, j < 16. ldd must be 6 (the
+// packed steps are contiguous).
+//
+//go:noescape
+func pack6(src *float32, lds int, dst *float32, ldd int)
+
+// pack6F16 is pack6 on half-precision bits, converted with F16C.
+//
+//go:noescape
+func pack6F16(src *uint16, lds int, dst *float32, ldd int)
 
 // convertAVX512 writes dst[i] = float32 of the half-precision bits src[i]
 // for i < n, a multiple of 16.
