@@ -40,7 +40,7 @@ func Attention(q, k, v *Tensor, heads int, causal bool) *Tensor {
 	// from k's rows again for each block.
 	var kt []float32
 	ldk := 0
-	if qBlocks > 1 {
+	if qBlocks > 1 && attnTransposeKeys {
 		ldk = keyStride(lk)
 		kt = getScratch(b * dim * ldk)
 		defer putScratch(kt)
@@ -67,6 +67,10 @@ func Attention(q, k, v *Tensor, heads int, causal bool) *Tensor {
 	wg.Wait()
 	return out
 }
+
+// attnTransposeKeys lets tests turn the transposed keys off, to check that
+// both ways give the same bits.
+var attnTransposeKeys = true
 
 // attnKeysOf is the keys of one batch item for attnWorker.block: its rows
 // k (Lk, H·Dh), or head h's transposed keys t (Dh, ld).

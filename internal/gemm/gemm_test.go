@@ -262,6 +262,41 @@ func TestSgemmPanics(t *testing.T) {
 	}
 }
 
+// TestThreadsSameBits checks that every path gives the same bits on any
+// number of threads, on shapes whose parts and column blocks fall
+// differently with each count (and so put the narrow kernels, where there
+// are some, on different columns).
+func TestThreadsSameBits(t *testing.T) {
+	defer SetThreads(0)
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, pa := range paths() {
+		if pa == pathGonum {
+			continue // gonum's own parallel code: not ours to pin down
+		}
+		use(t, pa)
+		for _, s := range []struct{ m, n, k int }{{300, 1030, 129}, {1030, 41, 300}, {64, 4200, 64}, {200, 1000, 300}} {
+			for tr := range 4 {
+				transA, transB := tr&1 != 0, tr&2 != 0
+				p := newProblem(rng, transA, transB, s.m, s.n, s.k, 0, 1, 0)
+				var want []float32
+				for _, threads := range []int{1, 2, 3} {
+					SetThreads(threads)
+					got := p.run()
+					if want == nil {
+						want = got
+						continue
+					}
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s %dx%dx%d tA=%v tB=%v: C[%d] = %v on %d threads, %v on one", pa, s.m, s.n, s.k, transA, transB, i, got[i], threads, want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestThreads(t *testing.T) {
 	defer SetThreads(0)
 	SetThreads(3)

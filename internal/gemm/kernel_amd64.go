@@ -53,12 +53,18 @@ func paths() []path {
 	return ps
 }
 
-// avx2Kernel computes 6×16 tiles with AVX2 and FMA.
+// avx2Kernel computes 6×16 tiles with AVX2 and FMA, and 6×8 tiles for a
+// last column panel of at most 8 (attention's P·V with heads of 40: 16, 16
+// and 8 columns).
 var avx2Kernel = kernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048,
 	stridedB: true,
 	tile: func(k int, a []float32, rs, cs int, b []float32, bs int, c []float32, ldc int, alpha, beta float32) {
 		_, _, _ = a[5*rs+(k-1)*cs], b[(k-1)*bs+15], c[5*ldc+15] // the assembly stays in bounds
 		tileAVX2(k, &a[0], rs, cs, &b[0], bs, &c[0], ldc, alpha, beta)
+	},
+	narrow: func(k int, a []float32, rs, cs int, b []float32, bs int, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[5*rs+(k-1)*cs], b[(k-1)*bs+7], c[5*ldc+7] // the assembly stays in bounds
+		tileAVX2N(k, &a[0], rs, cs, &b[0], bs, &c[0], ldc, alpha, beta)
 	},
 	transposes: []transposer{{8, transposeAVX}},
 	transposeA: func(src []float32, lds int, dst []float32, ldd int) {
@@ -118,6 +124,11 @@ func transposeAVX(src []float32, lds int, dst []float32, ldd int) {
 //
 //go:noescape
 func tileAVX2(k int, a *float32, rs, cs int, b *float32, bs int, c *float32, ldc int, alpha, beta float32)
+
+// tileAVX2N is the narrow kernel.tile of avx2Kernel, on 6×8 tiles.
+//
+//go:noescape
+func tileAVX2N(k int, a *float32, rs, cs int, b *float32, bs int, c *float32, ldc int, alpha, beta float32)
 
 // tileAVX512 is the kernel.tile of avx512Kernel on the first elements of a,
 // b and c. It computes
