@@ -171,6 +171,26 @@ func TestAttention(t *testing.T) {
 	}
 }
 
+// TestAttentionKeysSameBits checks that reading the keys transposed once
+// (several blocks of queries) gives the bits of packing them per block.
+func TestAttentionKeysSameBits(t *testing.T) {
+	defer func() { attnTransposeKeys = true }()
+	r := rand.New(rand.NewPCG(3, 5))
+	for _, tc := range []struct{ b, lq, lk, heads, dh int }{{2, 300, 77, 2, 40}, {1, 200, 1100, 2, 8}, {1, 400, 512, 1, 16}} {
+		dim := tc.heads * tc.dh
+		q, k, v := randTensor(r, tc.b, tc.lq, dim), randTensor(r, tc.b, tc.lk, dim), randTensor(r, tc.b, tc.lk, dim)
+		attnTransposeKeys = false
+		want := Attention(q, k, v, tc.heads, false)
+		attnTransposeKeys = true
+		got := Attention(q, k, v, tc.heads, false)
+		for i := range got.Data {
+			if math.Float32bits(got.Data[i]) != math.Float32bits(want.Data[i]) {
+				t.Fatalf("%+v: out[%d] = %v with the keys transposed once, %v packed per block", tc, i, got.Data[i], want.Data[i])
+			}
+		}
+	}
+}
+
 func TestConv2dUpsample2x(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 3))
 	for _, tc := range []struct {

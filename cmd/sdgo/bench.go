@@ -44,6 +44,9 @@ user's file is loaded, and times
   txt2img_512_20step_s      with --full: a whole 20-step 512×512 txt2img
                             (euler, guidance 7.5) in a child, with its
                             peak RSS (txt2img_512_20step_peak_rss_mb)
+  txt2img_512_20step_taesd_s  with --full: the same decoded by a
+                            TAESD-shaped decoder (random weights, as with
+                            sdgo generate --taesd), with its peak RSS
   unet_1thread_s            the U-Net call on one thread (unet_thread_scaling:
                             its time over the time on all threads)
 
@@ -61,6 +64,9 @@ runs (Winograd can pass 100%).
 Each *_s figure is wall-clock seconds; *_cpu_s beside it is the process's CPU
 time over the same span (on a shared machine it shows how much of the wall
 time was ours; Linux only). --quick skips the 512×512 parts.
+
+The SDXL-shaped model (~7 GB written) has its own bench:
+sdgo bench --model sdxl (its --help lists what it times).
 
 Flags:
 `
@@ -106,6 +112,44 @@ type benchReport struct {
 	// Txt2ImgEstimate is pipeline.EstimateMemory's peak for the same job,
 	// to compare with the measured one.
 	Txt2ImgEstimate *float64 `json:"txt2img_512_estimate_mb"`
+
+	// SDXL says how to measure the SDXL-shaped model (benchSDXLPointer).
+	SDXL string `json:"sdxl"`
+}
+
+// benchSDXLPointer is the SD 1.5 bench's pointer to the SDXL one, whose
+// model (~7 GB written, minutes per step on a few cores) is too large to
+// measure by default.
+const benchSDXLPointer = "sdgo bench --model sdxl"
+
+// benchTAESDEntries lists the tensors of a TAESD decoder for SD 1.5's latents
+// (taesd_decoder.safetensors' names: taesd.py's layer indices): 64 channels,
+// three blocks of three 3×3 convolutions per ×2 stage.
+func benchTAESDEntries() []weights.Entry {
+	const ch, latents = 64, 4
+	var list []weights.Entry
+	conv := func(name string, out, in int, bias bool) {
+		list = append(list, weights.Entry{Name: name + ".weight", Shape: []int{out, in, 3, 3}})
+		if bias {
+			list = append(list, weights.Entry{Name: name + ".bias", Shape: []int{out}})
+		}
+	}
+	block := func(i int) {
+		for j := range 3 {
+			conv(fmt.Sprintf("%d.conv.%d", i, 2*j), ch, ch, true)
+		}
+	}
+	conv("1", ch, latents, true)
+	for s := range 3 {
+		base := 3 + 5*s
+		for j := range 3 {
+			block(base + j)
+		}
+		conv(fmt.Sprintf("%d", base+4), ch, ch, false)
+	}
+	block(18)
+	conv("19", 3, ch, true)
+	return list
 }
 
 // childReport is what the child process prints: one JSON line.
@@ -126,34 +170,22 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return runBenchSDXL(args, stdout, stderr)
 	}
 	fs := newFlags("bench", stderr)
-	jsonOut := fs.Bool("json", false, "print one JSON object instead of a table")
-	quick := fs.Bool("quick", false, "skip the 512×512 measurements")
-	noChild := fs.Bool("no-txt2img", false, "skip the txt2img in a child process")
-	keep := fs.String("dir", "", "write the checkpoint and tokenizer to this folder and keep them; reuse them when present")
-	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
+	f := addBenchFlags(fs, "skip the 512×512 measurements", "skip the txt2img in a child process")
 	kernel := fs.String("kernel", "auto", "GEMM kernel to run: auto, "+strings.Join(gemm.Kernels(), ", ")+" (AVX2 on an AVX-512 CPU measures AVX2 code on that CPU, not an AVX2 CPU)")
 	noScaling := fs.Bool("no-scaling", false, "skip the one-thread U-Net call that measures thread scaling")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to this file; each is labelled stage=NAME (go tool pprof -tagfocus stage=unet_512_s)")
-	child := fs.String("txt2img-child", "", "checkpoint for the child's one-step txt2img (internal)")
-	tokDir := fs.String("tokenizer", "", "tokenizer folder of the child (internal)")
 	childSteps := fs.Int("txt2img-steps", 1, "steps of the child's txt2img (internal)")
 	childSampler := fs.String("txt2img-sampler", "", "sampler of the child's txt2img (internal)")
-	full := fs.Bool("full", false, "also time a whole 20-step 512×512 txt2img (euler, guidance 7.5) in a child process, with its peak RSS (minutes on a few cores)")
-	fs.MarkHidden("txt2img-steps")
-	fs.MarkHidden("txt2img-sampler")
-	fs.MarkHidden("txt2img-child")
-	fs.MarkHidden("tokenizer")
+	childTAESD := fs.String("txt2img-taesd", "", "TAESD decoder of the child's txt2img (internal)")
+	full := fs.Bool("full", false, "also time whole 20-step 512×512 txt2imgs (euler, guidance 7.5), decoded by the VAE and by TAESD, each in a child process with its peak RSS (minutes on a few cores)")
+	for _, n := range []string{"txt2img-steps", "txt2img-sampler", "txt2img-taesd"} {
+		fs.MarkHidden(n)
+	}
 	if err := parse(fs, benchUsage, args, stdout); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usagef("bench: unexpected argument %q", fs.Arg(0))
-	}
-	if *threads < 0 {
-		return usagef("--threads must not be negative, got %d", *threads)
-	}
-	if *threads > 0 {
-		nn.SetThreads(*threads)
+	if err := f.check(fs); err != nil {
+		return err
 	}
 	if err := gemm.KernelEnvErr(); err != nil {
 		return err
@@ -166,16 +198,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	spec.register()
-	if *child != "" {
-		return benchChild(*child, *tokDir, spec, *childSteps, *childSampler, stdout)
+	if *f.child != "" {
+		return benchChild(*f.child, *f.tokenizer, *childTAESD, spec, *childSteps, *childSampler, stdout)
 	}
+	quick, noChild, keep := f.quick, f.noChild, f.dir
 
 	r := benchReport{GOARCH: runtime.GOARCH, Kernel: gemm.Kernel(), Threads: nn.Threads(), CPUs: runtime.NumCPU(), Model: spec.name}
-	progress := func(format string, a ...any) {
-		if !*jsonOut {
-			fmt.Fprintf(stderr, format+"\n", a...)
-		}
-	}
+	progress := f.progress(stderr)
 	progress("sdgo bench: %s/%s, %s kernel, %d threads", runtime.GOOS, r.GOARCH, r.Kernel, r.Threads)
 	r.cpuInfo = readCPUInfo()
 	r.PeakBeforeGFLOPS = measurePeak(r.Threads)
@@ -186,16 +215,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	r.GemmGFLOPS = benchGemm(1024)
 	r.GemmCPUGFLOPS = benchGemmCPU(1024)
 
-	dir := *keep
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "sdgo-bench-"); err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-		defer os.RemoveAll(dir)
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--dir: %w", err)
+	dir, cleanup, err := f.workDir()
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	ckpt := filepath.Join(dir, spec.name+".safetensors")
+	taesd := filepath.Join(dir, "taesd-random_decoder.safetensors")
 	if _, err := os.Stat(ckpt); err != nil || *keep == "" {
 		progress("writing a random %s checkpoint (fp16) to %s", spec.name, dir)
 		start := time.Now()
@@ -207,6 +233,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		r.WriteS = ptr(time.Since(start).Seconds())
 		debug.FreeOSMemory()
+	}
+	if _, err := os.Stat(taesd); *full && (err != nil || *keep == "") {
+		if err := writeRandomEntries(taesd, benchTAESDEntries()); err != nil {
+			return err
+		}
 	}
 
 	// First the child, while this process holds no model: its peak RSS is
@@ -227,6 +258,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		r.Txt2Img20S, r.Txt2Img20CPU, r.Txt2Img20PeakRSS = &c.Txt2ImgS, c.CPUS, c.PeakRSS
+		progress("the same, decoded by TAESD, in a child process")
+		c, err = benchSpawnChild(ckpt, dir, nn.Threads(), "--txt2img-steps", "20", "--txt2img-sampler", "euler", "--txt2img-taesd", taesd)
+		if err != nil {
+			return err
+		}
+		r.Txt2Img20TAESDS, r.Txt2Img20TAESDCPU, r.Txt2Img20TAESDPeakRSS = &c.Txt2ImgS, c.CPUS, c.PeakRSS
 	}
 
 	if *profile != "" {
@@ -332,7 +369,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	r.UNet512CPUEff = share(unetFLOPs(latent), r.UNet512CPU, r.PeakCoreGFLOPS)
 	r.VAEDecode512CPU = share(vaeFLOPs, r.VAEDecode512CP, r.PeakCoreGFLOPS)
 
-	if *jsonOut {
+	r.SDXL = benchSDXLPointer
+	if *f.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
@@ -380,28 +418,51 @@ func printBench(w io.Writer, r benchReport, spec benchSpec) error {
 	row(fmt.Sprintf("VAE decode %d²", full), r.VAEDecode512S, r.VAEDecode512CP, r.VAEDecode512GFLOP, r.VAEDecode512Eff, r.VAEDecode512CPU)
 	row(fmt.Sprintf("txt2img %d², 1 step (child)", full), r.Txt2Img512S, r.Txt2Img512CPU)
 	row("  child's load", r.Txt2ImgLoadS, nil)
-	if r.Txt2Img20S != nil {
-		row(fmt.Sprintf("txt2img %d², 20 steps euler (child)", full), r.Txt2Img20S, r.Txt2Img20CPU)
-		if r.Txt2Img20PeakRSS != nil {
-			fmt.Fprintf(tw, "  its peak RSS\t%.0f MB\t\n", *r.Txt2Img20PeakRSS)
-		}
-	}
 	if r.Txt2ImgPeakRSS != nil {
 		fmt.Fprintf(tw, "  child's peak RSS\t%.0f MB\t\n", *r.Txt2ImgPeakRSS)
 	}
 	if r.Txt2ImgEstimate != nil {
 		fmt.Fprintf(tw, "  its estimate (sdgo's)\t%.0f MB\t\n", *r.Txt2ImgEstimate)
 	}
-	return tw.Flush()
+	for _, w := range []struct {
+		name        string
+		s, cpu, rss *float64
+	}{
+		{"txt2img %d², 20 steps euler, guidance (child)", r.Txt2Img20S, r.Txt2Img20CPU, r.Txt2Img20PeakRSS},
+		{"txt2img %d², the same decoded by TAESD (child)", r.Txt2Img20TAESDS, r.Txt2Img20TAESDCPU, r.Txt2Img20TAESDPeakRSS},
+	} {
+		if w.s == nil {
+			continue
+		}
+		row(fmt.Sprintf(w.name, full), w.s, w.cpu)
+		if w.rss != nil {
+			fmt.Fprintf(tw, "  its peak RSS\t%.0f MB\t\n", *w.rss)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Txt2Img20S == nil {
+		fmt.Fprintln(w, "\nwhole 20-step txt2imgs (VAE and TAESD decoding, peak RSS): sdgo bench --full")
+	}
+	_, err := fmt.Fprintf(w, "SDXL-shaped model: %s\n", r.SDXL)
+	return err
 }
 
-// benchChild loads ckpt, makes one one-step image and prints a childReport.
-func benchChild(ckpt, tokDir string, spec benchSpec, steps int, sampler string, stdout io.Writer) error {
+// benchChild loads ckpt (and taesd, a TAESD decoder, unless ""), makes one
+// image of steps steps and prints a childReport.
+func benchChild(ckpt, tokDir, taesd string, spec benchSpec, steps int, sampler string, stdout io.Writer) error {
 	cpu := cpuSeconds()
 	start := time.Now()
 	m, err := pipeline.Load(ckpt, pipeline.LoadOptions{Tokenizer: tokDir})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
+	}
+	var dec pipeline.LatentDecoder
+	if taesd != "" {
+		if dec, err = loadTAESD(taesd); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
 	}
 	tuneGC(m) // as sdgo itself runs
 	var c childReport
@@ -409,7 +470,7 @@ func benchChild(ckpt, tokDir string, spec benchSpec, steps int, sampler string, 
 	start = time.Now()
 	opts := pipeline.Options{
 		Prompt: "a photo of a cat", Width: spec.size, Height: spec.size, Steps: steps, CFGScale: 7.5, Seed: 1,
-		Sampler: sampler,
+		Sampler: sampler, Decoder: dec,
 	}
 	if est, err := pipeline.EstimateMemory(m, opts); err == nil {
 		c.Estimate = float64(est.Peak) / (1 << 20)

@@ -49,10 +49,14 @@ type benchShares struct {
 	UNet1ThreadS    *float64 `json:"unet_1thread_s"`
 	UNetScaling     *float64 `json:"unet_thread_scaling"`
 
-	// --full: a whole 20-step txt2img at 512² (euler, guidance) in a child.
-	Txt2Img20S       *float64 `json:"txt2img_512_20step_s"`
-	Txt2Img20CPU     *float64 `json:"txt2img_512_20step_cpu_s"`
-	Txt2Img20PeakRSS *float64 `json:"txt2img_512_20step_peak_rss_mb"`
+	// --full: a whole 20-step txt2img at 512² (euler, guidance) in a child,
+	// and the same decoded by a TAESD-shaped decoder (random weights).
+	Txt2Img20S            *float64 `json:"txt2img_512_20step_s"`
+	Txt2Img20CPU          *float64 `json:"txt2img_512_20step_cpu_s"`
+	Txt2Img20PeakRSS      *float64 `json:"txt2img_512_20step_peak_rss_mb"`
+	Txt2Img20TAESDS       *float64 `json:"txt2img_512_20step_taesd_s"`
+	Txt2Img20TAESDCPU     *float64 `json:"txt2img_512_20step_taesd_cpu_s"`
+	Txt2Img20TAESDPeakRSS *float64 `json:"txt2img_512_20step_taesd_peak_rss_mb"`
 }
 
 // cpuInfo describes the CPU the figures were measured on.

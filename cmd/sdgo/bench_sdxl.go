@@ -145,42 +145,27 @@ type xlBenchReport struct {
 func runBenchSDXL(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", stderr)
 	fs.String("model", "sdxl", "the model whose shapes are measured: sd15 or sdxl")
-	jsonOut := fs.Bool("json", false, "print one JSON object instead of a table")
-	quick := fs.Bool("quick", false, "skip the 1024×1024 measurements")
-	noChild := fs.Bool("no-txt2img", false, "skip the txt2img runs in child processes")
-	keep := fs.String("dir", "", "write the checkpoint and tokenizer to this folder and keep them; reuse them when present")
-	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
-	child := fs.String("txt2img-child", "", "checkpoint for the child's one-step txt2img (internal)")
-	tokDir := fs.String("tokenizer", "", "tokenizer folder of the child (internal)")
+	f := addBenchFlags(fs, "skip the 1024×1024 measurements", "skip the txt2img runs in child processes")
 	size := fs.Int("size", 0, "the child's image side (internal)")
 	cfg := fs.Float64("cfg-scale", 0, "the child's guidance scale (internal)")
 	spacing := fs.String("timestep-spacing", "", "the child's timestep spacing (internal)")
-	for _, n := range []string{"txt2img-child", "tokenizer", "size", "cfg-scale", "timestep-spacing"} {
+	for _, n := range []string{"size", "cfg-scale", "timestep-spacing"} {
 		fs.MarkHidden(n)
 	}
 	if err := parse(fs, benchSDXLUsage, args, stdout); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usagef("bench: unexpected argument %q", fs.Arg(0))
-	}
-	if *threads < 0 {
-		return usagef("--threads must not be negative, got %d", *threads)
-	}
-	if *threads > 0 {
-		nn.SetThreads(*threads)
+	if err := f.check(fs); err != nil {
+		return err
 	}
 	sdxlBenchSpec().register() // before the child, which loads the file
-	if *child != "" {
-		return benchSDXLChild(*child, *tokDir, *size, *cfg, scheduler.Spacing(*spacing), stdout)
+	if *f.child != "" {
+		return benchSDXLChild(*f.child, *f.tokenizer, *size, *cfg, scheduler.Spacing(*spacing), stdout)
 	}
+	quick, keep := f.quick, f.dir
 	spec := sdxlBenchSpec()
 	r := xlBenchReport{GOARCH: runtime.GOARCH, Kernel: gemm.Kernel(), Threads: nn.Threads(), CPUs: runtime.NumCPU(), Model: spec.name}
-	progress := func(format string, a ...any) {
-		if !*jsonOut {
-			fmt.Fprintf(stderr, format+"\n", a...)
-		}
-	}
+	progress := f.progress(stderr)
 	progress("sdgo bench --model sdxl: %s/%s, %s kernel, %d threads", runtime.GOOS, r.GOARCH, r.Kernel, r.Threads)
 
 	entries, err := pipeline.SDXLSingleFileTensors(spec.unet, spec.te1, spec.te2, spec.vae)
@@ -195,15 +180,11 @@ func runBenchSDXL(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	r.FileMB = float64(2*r.Params) / 1e6
-	dir := *keep
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "sdgo-bench-"); err != nil {
-			return fmt.Errorf("bench: %w", err)
-		}
-		defer os.RemoveAll(dir)
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("--dir: %w", err)
+	dir, cleanup, err := f.workDir()
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	ckpt := filepath.Join(dir, spec.name+".safetensors")
 	if _, err := os.Stat(ckpt); err != nil || *keep == "" {
 		progress("writing a random %s checkpoint (fp16, %.1f B parameters, %.0f MB) to %s", spec.name, float64(r.Params)/1e9, r.FileMB, dir)
@@ -220,7 +201,7 @@ func runBenchSDXL(args []string, stdout, stderr io.Writer) error {
 
 	// The children first, while this process holds no model: their peak
 	// RSS is that of a user's run.
-	if !*noChild {
+	if !*f.noChild {
 		half := spec.size / 2
 		progress("SDXL-Turbo-style %d×%d txt2img (1 step, no guidance, trailing) in a child process", half, half)
 		c, err := benchSDXLSpawn(ckpt, dir, half, 1, scheduler.Trailing)
@@ -297,7 +278,7 @@ func runBenchSDXL(args []string, stdout, stderr io.Writer) error {
 		r.UNet1024GFLOP = unet.FLOPs(m.UNet.Config, 2, latent, latent) / 1e9
 	}
 
-	if *jsonOut {
+	if *f.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)

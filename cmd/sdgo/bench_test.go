@@ -3,8 +3,13 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/sdgo/sdgo/nn"
 )
 
 // TestMain lets sdgo bench re-execute the test binary as its txt2img child:
@@ -76,7 +81,27 @@ func TestBench(t *testing.T) {
 		}
 	}
 	// The table form.
-	if code, stdout, stderr := sdgo("bench", "--quick"); code != 0 || len(stdout) == 0 {
-		t.Errorf("bench --quick: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	if code, stdout, stderr := sdgo("bench", "--quick"); code != 0 || !strings.Contains(stdout, benchSDXLPointer) {
+		t.Errorf("bench --quick: exit %d, stdout %q (want the pointer to %q), stderr %q", code, stdout, benchSDXLPointer, stderr)
+	}
+}
+
+// TestBenchTAESD checks that the random TAESD decoder of sdgo bench --full
+// loads as a TAESD decoder and decodes SD 1.5's latents.
+func TestBenchTAESD(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "taesd.safetensors")
+	if err := writeRandomEntries(path, benchTAESDEntries()); err != nil {
+		t.Fatal(err)
+	}
+	dec, err := loadTAESD(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := dec.DecodeLatents(nn.New(1, 4, 2, 2)) // (1, 4, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 3, 16, 16}; !slices.Equal(y.Shape, want) {
+		t.Errorf("decoded shape %v, want %v", y.Shape, want)
 	}
 }

@@ -3,6 +3,8 @@ package gemm
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/x448/float16"
 )
 
 // kernel is a micro-kernel with the cache-block sizes that suit it.
@@ -38,6 +40,11 @@ type kernel struct {
 	// transposeA, if not nil, writes dst[j*ldd+i] = src[i*lds+j] for
 	// i < mr, j < 16; it packs A 16 steps at a time.
 	transposeA func(src []float32, lds int, dst []float32, ldd int)
+
+	// transposeA16, if not nil, is transposeA on half-precision bits,
+	// converting them: it packs a half-precision A without converting its
+	// rows into buffers.convert first.
+	transposeA16 func(src []uint16, lds int, dst []float32, ldd int)
 
 	// convert writes dst[i] = float32 of the half-precision bits src[i].
 	convert func(dst []float32, src []uint16)
@@ -351,6 +358,20 @@ func (g product) packA(mb, kb, ic, pc int, buf *buffers) {
 					kern.convert(d[p*mr:p*mr+rows], a.f16[at:at+rows])
 				} else {
 					copy(d[p*mr:p*mr+rows], a.f32[at:at+rows])
+				}
+			}
+			continue
+		}
+		if a.f16 != nil && kern.transposeA16 != nil && rows == mr {
+			src := a.f16[(ic+ir)*a.ld+pc:]
+			p0 := 0 // the transpose packs depths < p0
+			for ; p0+16 <= kb; p0 += 16 {
+				kern.transposeA16(src[p0:], a.ld, d[p0*mr:], mr)
+			}
+			for i := range rows {
+				s := src[i*a.ld : i*a.ld+kb]
+				for p := p0; p < kb; p++ {
+					d[p*mr+i] = float16.Frombits(s[p]).Float32()
 				}
 			}
 			continue

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/x448/float16"
 )
 
 // use makes p the active path until the test ends.
@@ -260,6 +262,41 @@ func TestSgemmPanics(t *testing.T) {
 	}
 }
 
+// TestThreadsSameBits checks that every path gives the same bits on any
+// number of threads, on shapes whose parts and column blocks fall
+// differently with each count (and so put the narrow kernels, where there
+// are some, on different columns).
+func TestThreadsSameBits(t *testing.T) {
+	defer SetThreads(0)
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, pa := range paths() {
+		if pa == pathGonum {
+			continue // gonum's own parallel code: not ours to pin down
+		}
+		use(t, pa)
+		for _, s := range []struct{ m, n, k int }{{300, 1030, 129}, {1030, 41, 300}, {64, 4200, 64}, {200, 1000, 300}} {
+			for tr := range 4 {
+				transA, transB := tr&1 != 0, tr&2 != 0
+				p := newProblem(rng, transA, transB, s.m, s.n, s.k, 0, 1, 0)
+				var want []float32
+				for _, threads := range []int{1, 2, 3} {
+					SetThreads(threads)
+					got := p.run()
+					if want == nil {
+						want = got
+						continue
+					}
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%s %dx%dx%d tA=%v tB=%v: C[%d] = %v on %d threads, %v on one", pa, s.m, s.n, s.k, transA, transB, i, got[i], threads, want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestThreads(t *testing.T) {
 	defer SetThreads(0)
 	SetThreads(3)
@@ -316,6 +353,21 @@ func TestTranspose(t *testing.T) {
 				for j := range 16 {
 					if got, want := dst[j*kern.mr+i], src[i*21+j]; got != want {
 						t.Fatalf("%s: transposeA: dst[%d][%d] = %v, want %v", p, j, i, got, want)
+					}
+				}
+			}
+		}
+		if kern.transposeA16 != nil {
+			src := make([]uint16, kern.mr*21)
+			for i := range src {
+				src[i] = float16.Fromfloat32(float32(i) - 40.5).Bits() // exact in half precision
+			}
+			dst := make([]float32, 16*kern.mr)
+			kern.transposeA16(src, 21, dst, kern.mr)
+			for i := range kern.mr {
+				for j := range 16 {
+					if got, want := dst[j*kern.mr+i], float32(i*21+j)-40.5; got != want {
+						t.Fatalf("%s: transposeA16: dst[%d][%d] = %v, want %v", p, j, i, got, want)
 					}
 				}
 			}

@@ -12,6 +12,10 @@ var (
 func init() {
 	if cpu.X86.HasF16C {
 		avx2Kernel.convert = convertWith(convertF16C, 8)
+		avx2Kernel.transposeA16 = func(src []uint16, lds int, dst []float32, ldd int) {
+			_, _ = src[5*lds+15], dst[15*6+5] // the assembly stays in bounds
+			pack6F16(&src[0], lds, &dst[0], ldd)
+		}
 	}
 }
 
@@ -49,15 +53,25 @@ func paths() []path {
 	return ps
 }
 
-// avx2Kernel computes 6×16 tiles with AVX2 and FMA.
+// avx2Kernel computes 6×16 tiles with AVX2 and FMA, and 6×8 tiles for a
+// last column panel of at most 8 (attention's P·V with heads of 40: 16, 16
+// and 8 columns).
 var avx2Kernel = kernel{mr: 6, nr: 16, kc: 256, mc: 144, nc: 2048,
 	stridedB: true,
 	tile: func(k int, a []float32, rs, cs int, b []float32, bs int, c []float32, ldc int, alpha, beta float32) {
 		_, _, _ = a[5*rs+(k-1)*cs], b[(k-1)*bs+15], c[5*ldc+15] // the assembly stays in bounds
 		tileAVX2(k, &a[0], rs, cs, &b[0], bs, &c[0], ldc, alpha, beta)
 	},
+	narrow: func(k int, a []float32, rs, cs int, b []float32, bs int, c []float32, ldc int, alpha, beta float32) {
+		_, _, _ = a[5*rs+(k-1)*cs], b[(k-1)*bs+7], c[5*ldc+7] // the assembly stays in bounds
+		tileAVX2N(k, &a[0], rs, cs, &b[0], bs, &c[0], ldc, alpha, beta)
+	},
 	transposes: []transposer{{8, transposeAVX}},
-	convert:    convertGo, // F16C's if the CPU has it (init)
+	transposeA: func(src []float32, lds int, dst []float32, ldd int) {
+		_, _ = src[5*lds+15], dst[15*6+5] // the assembly stays in bounds
+		pack6(&src[0], lds, &dst[0], ldd)
+	},
+	convert: convertGo, // F16C's if the CPU has it (init)
 }
 
 // avx512Kernel computes 12×32 tiles with AVX-512, and 12×16 tiles for a
@@ -111,6 +125,11 @@ func transposeAVX(src []float32, lds int, dst []float32, ldd int) {
 //go:noescape
 func tileAVX2(k int, a *float32, rs, cs int, b *float32, bs int, c *float32, ldc int, alpha, beta float32)
 
+// tileAVX2N is the narrow kernel.tile of avx2Kernel, on 6×8 tiles.
+//
+//go:noescape
+func tileAVX2N(k int, a *float32, rs, cs int, b *float32, bs int, c *float32, ldc int, alpha, beta float32)
+
 // tileAVX512 is the kernel.tile of avx512Kernel on the first elements of a,
 // b and c. It computes
 //
@@ -146,6 +165,18 @@ func transpose12(src *float32, lds int, dst *float32, ldd int)
 //
 //go:noescape
 func transpose8(src *float32, lds int, dst *float32, ldd int)
+
+// pack6 is the transposeA of avx2Kernel on the first elements of src and
+// dst: dst[j*6+i] = src[i*lds+j] for i < 6, j < 16. ldd must be 6 (the
+// packed steps are contiguous).
+//
+//go:noescape
+func pack6(src *float32, lds int, dst *float32, ldd int)
+
+// pack6F16 is pack6 on half-precision bits, converted with F16C.
+//
+//go:noescape
+func pack6F16(src *uint16, lds int, dst *float32, ldd int)
 
 // convertAVX512 writes dst[i] = float32 of the half-precision bits src[i]
 // for i < n, a multiple of 16.

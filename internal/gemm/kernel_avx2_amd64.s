@@ -150,3 +150,109 @@ storez:
 	STORE6Z(Y10, Y11)
 	VZEROUPPER
 	RET
+
+// The narrow AVX2 kernel keeps a 6×8 tile of C in Y0–Y5 (row i in Y(i)),
+// for a last column panel of at most 8: each step loads 8 values of B into
+// Y12 and adds each row's products as tileAVX2 does, in the same order, so
+// an element of C gets the same sum from either kernel.
+
+// ROWN adds row i's products: bc = A[i][p]; acc += bc * Y12.
+#define ROWN(addr, bc, acc) \
+	VBROADCASTSS addr, bc; \
+	VFMADD231PS  Y12, bc, acc
+
+// STEPN is one step p of the narrow kernel.
+#define STEPN \
+	VMOVUPS (BX), Y12; \
+	ADDQ    AX, BX; \
+	ROWN((SI), Y14, Y0); \
+	ROWN((SI)(R10*1), Y15, Y1); \
+	ROWN((SI)(R10*2), Y13, Y2); \
+	ROWN((SI)(R11*1), Y14, Y3); \
+	ROWN((DI), Y15, Y4); \
+	ROWN((DI)(R10*1), Y13, Y5); \
+	ADDQ R12, SI; \
+	ADDQ R12, DI
+
+// STOREN sets a row of C = alpha*acc + beta*C (alpha in Y12, beta in Y13).
+#define STOREN(acc) \
+	VMULPS      Y12, acc, acc; \
+	VFMADD231PS (DX), Y13, acc; \
+	VMOVUPS     acc, (DX); \
+	ADDQ        R8, DX
+
+// STORENZ sets a row of C = alpha*acc without reading C.
+#define STORENZ(acc) \
+	VMULPS  Y12, acc, acc; \
+	VMOVUPS acc, (DX); \
+	ADDQ    R8, DX
+
+// func tileAVX2N(k int, a *float32, rs, cs int, b *float32, bs int, c *float32, ldc int, alpha, beta float32)
+TEXT ·tileAVX2N(SB), NOSPLIT, $0-72
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ rs+16(FP), R10
+	SHLQ $2, R10 // row stride of A in bytes
+	LEAQ (R10)(R10*2), R11
+	MOVQ cs+24(FP), R12
+	SHLQ $2, R12 // step stride of A in bytes
+	LEAQ (SI)(R10*4), DI
+	MOVQ b+32(FP), BX
+	MOVQ bs+40(FP), AX
+	SHLQ $2, AX // step stride of B in bytes
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
+	SHLQ $2, R8 // row stride of C in bytes
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+
+	CMPQ CX, $4
+	JLT  ntail
+
+nloop4: // four steps at a time
+	STEPN
+	STEPN
+	STEPN
+	STEPN
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  nloop4
+
+ntail:
+	TESTQ CX, CX
+	JEQ   nstore
+
+nloop1:
+	STEPN
+	DECQ CX
+	JNE  nloop1
+
+nstore:
+	VBROADCASTSS alpha+64(FP), Y12
+	VBROADCASTSS beta+68(FP), Y13
+	MOVL         beta+68(FP), R9
+	SHLL         $1, R9 // drop the sign: -0 is 0 too
+	JEQ          nstorez
+	STOREN(Y0)
+	STOREN(Y1)
+	STOREN(Y2)
+	STOREN(Y3)
+	STOREN(Y4)
+	STOREN(Y5)
+	VZEROUPPER
+	RET
+
+nstorez:
+	STORENZ(Y0)
+	STORENZ(Y1)
+	STORENZ(Y2)
+	STORENZ(Y3)
+	STORENZ(Y4)
+	STORENZ(Y5)
+	VZEROUPPER
+	RET
