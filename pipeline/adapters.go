@@ -253,6 +253,9 @@ func (m *Model) prepareAdapters(o Options) (*generation, error) {
 			if err != nil {
 				return nil, err
 			}
+			if err := m.checkAdapter(a); err != nil {
+				return nil, fmt.Errorf("prompt: <lora:%s>: %w", r.name, err) // even with LoraSkipUnknown
+			}
 			g.uses = append(g.uses, lora.Use{Adapter: a, Multiplier: r.multiplier, UNet: r.unet})
 			g.labels = append(g.labels, r.name)
 		}
@@ -264,6 +267,9 @@ func (m *Model) prepareAdapters(o Options) (*generation, error) {
 		a, _, err := m.readCached(f.Path, false)
 		if err != nil {
 			return nil, fmt.Errorf("--lora: %w", err)
+		}
+		if err := m.checkAdapter(a); err != nil {
+			return nil, fmt.Errorf("--lora: %w", err) // even with LoraSkipUnknown
 		}
 		g.uses = append(g.uses, lora.Use{Adapter: a, Multiplier: f.Multiplier})
 		g.labels = append(g.labels, a.Name)
@@ -314,7 +320,7 @@ func (m *Model) hold(g *generation, o Options) error {
 			s.patch, s.applied = nil, ""
 			if len(g.uses) > 0 {
 				if s.index == nil {
-					s.index = lora.NewIndex(m.UNet.Weights, m.Text.Weights)
+					s.index = m.adapterIndex()
 				}
 				p, err := lora.Apply(s.index, g.uses, o.LoraSkipUnknown)
 				if err != nil {
@@ -330,6 +336,15 @@ func (m *Model) hold(g *generation, o Options) error {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// adapterIndex indexes the weights adapters may change: the U-Net's and
+// the text encoder's, and SDXL's second text encoder's.
+func (m *Model) adapterIndex() *lora.Index {
+	if m.Text2 != nil {
+		return lora.NewIndexSDXL(m.UNet.Weights, m.Text.Weights, m.Text2.Weights)
+	}
+	return lora.NewIndex(m.UNet.Weights, m.Text.Weights)
 }
 
 // loadEmbeddings reads the embedding folder's files (cached while they do
