@@ -75,6 +75,9 @@ type Options struct {
 	// tile size whatever the image size; see vae.Tiling. A zero Tiling
 	// means the VAE's DefaultTiling.
 	VAETiling *vae.Tiling
+	// VAEUntiled keeps the decode whole where Generate would tile it on
+	// its own (see AutoTileMinPixels).
+	VAEUntiled bool
 
 	// Loras are LoRA files applied besides the prompt's <lora:NAME:W> tags
 	// (which name files of LoadOptions.LoraDir and are removed from the
@@ -192,7 +195,50 @@ func (m *Model) withDefaults(o Options) (Options, error) {
 		}
 		o.xl = &xlCond{}
 	}
+	if o.VAETiling == nil && o.Decoder == nil && !o.VAEUntiled && m.autoTile(o) {
+		o.VAETiling = m.autoTiling()
+	}
 	return o, nil
+}
+
+// AutoTileMinPixels is the image area from which Generate decodes tile by
+// tile (vae.Model.DecodeTiled, tiles of at most 512×512 pixels overlapping
+// by a quarter, one statistics pass) when the
+// options choose neither tiling nor Options.VAEUntiled: at 1024×1024 and
+// above, when the memory estimate says the untiled decode would be the
+// run's peak (its activations outgrow the U-Net stage). The tiles share
+// the whole image's GroupNorm statistics and are blended over their
+// overlap, so no seams show; the result differs from the untiled decode
+// by a little (see TestAutoTiledDecode), which is why smaller images,
+// where the decode does not set the peak, stay untiled as diffusers
+// decodes them.
+const AutoTileMinPixels = 1024 * 1024
+
+// autoTiling is the tiling Generate chooses on its own: the VAE's
+// DefaultTiling with tiles of at most 64 latent pixels (512 image pixels;
+// SDXL's VAE config says 1024, one tile for a 1024² image).
+func (m *Model) autoTiling() *vae.Tiling {
+	t := vae.Tiling{Tile: 64, Overlap: 16, StatsPasses: 1}
+	if m.VAE != nil {
+		if d := m.VAE.DefaultTiling(); d.Tile < t.Tile {
+			t = d
+		}
+	}
+	return &t
+}
+
+// autoTile reports whether Generate tiles o's decode on its own.
+func (m *Model) autoTile(o Options) bool {
+	if o.Width*o.Height < AutoTileMinPixels || m.mem == nil {
+		return false
+	}
+	e, err := m.mem.estimate(o, m.load.Resident, gcPercent())
+	if err != nil || e.Stage != "VAE" {
+		return false
+	}
+	o.VAETiling = m.autoTiling()
+	tiled, err := m.mem.estimate(o, m.load.Resident, gcPercent())
+	return err == nil && tiled.Peak < e.Peak
 }
 
 // VAEFactor is how many pixels one latent cell covers per side (8 for SD).

@@ -218,21 +218,10 @@ func (m *Model) loadSDXL(path string, dir bool, opts LoadOptions) error {
 			return nil
 		}
 		src := weights.TextFromSDXL(m.files[0], 1)
-		var cfg clip.Config
-		var err error
-		if opts.Config != "" {
-			cfg, err = clip.ReadConfig(filepath.Join(opts.Config, "text_encoder_2", "config.json"))
-		} else if cfg, err = clip.Infer(src); err == nil {
-			cfg.Activation = clip.GELU // OpenCLIP bigG's
-			if s, ok := src.Info("text_projection.weight"); ok && len(s.Shape) == 2 {
-				cfg.ProjectionDim = s.Shape[0]
-			}
-			err = resolveText2Heads(&cfg)
-		}
+		cfg, err := text2Config(src, opts.Config)
 		if err != nil {
 			return fmt.Errorf("model %s: text encoder 2: %w", path, err)
 		}
-		cfg.Pad = 0
 		if m.Text2, err = clip.LoadProjection(src, cfg, opts.precision()); err != nil {
 			return fmt.Errorf("model %s: text encoder 2: %w", path, err)
 		}
@@ -260,6 +249,27 @@ func (m *Model) loadSDXL(path string, dir bool, opts LoadOptions) error {
 		return fmt.Errorf("model %s: the U-Net attends to a %d-wide context, the text encoders give %d + %d", path, c.CrossAttentionDim, m.Text.Config.Width, m.Text2.Config.Width)
 	}
 	return nil
+}
+
+// text2Config is the config of an SDXL single file's second text encoder
+// (src: weights.TextFromSDXL(file, 1)): configDir's
+// text_encoder_2/config.json when given, else inferred from the shapes
+// (OpenCLIP bigG's GELU, the projection's width, the heads of a known
+// model); padding is tokenizer_2's "!".
+func text2Config(src weights.Source, configDir string) (clip.Config, error) {
+	var cfg clip.Config
+	var err error
+	if configDir != "" {
+		cfg, err = clip.ReadConfig(filepath.Join(configDir, "text_encoder_2", "config.json"))
+	} else if cfg, err = clip.Infer(src); err == nil {
+		cfg.Activation = clip.GELU // OpenCLIP bigG's
+		if s, ok := src.Info("text_projection.weight"); ok && len(s.Shape) == 2 {
+			cfg.ProjectionDim = s.Shape[0]
+		}
+		err = resolveText2Heads(&cfg)
+	}
+	cfg.Pad = 0
+	return cfg, err
 }
 
 // forceZeros reads force_zeros_for_empty_prompt from dir/model_index.json;
