@@ -195,8 +195,8 @@ func (m *Model) withDefaults(o Options) (Options, error) {
 		}
 		o.xl = &xlCond{}
 	}
-	if o.VAETiling == nil && o.Decoder == nil && !o.VAEUntiled && m.autoTile(o) {
-		o.VAETiling = m.autoTiling()
+	if m.autoTile(o) {
+		o.VAETiling = autoTiling(m.VAE.Config)
 	}
 	return o, nil
 }
@@ -214,30 +214,35 @@ func (m *Model) withDefaults(o Options) (Options, error) {
 // decodes them.
 const AutoTileMinPixels = 1024 * 1024
 
-// autoTiling is the tiling Generate chooses on its own: the VAE's
-// DefaultTiling with tiles of at most 64 latent pixels (512 image pixels;
-// SDXL's VAE config says 1024, one tile for a 1024² image).
-func (m *Model) autoTiling() *vae.Tiling {
+// autoTiling is the tiling Generate chooses on its own for a VAE of config
+// c: its DefaultTiling with tiles of at most 64 latent pixels (512 image
+// pixels; SDXL's VAE config says 1024, one tile for a 1024² image).
+func autoTiling(c vae.Config) *vae.Tiling {
 	t := vae.Tiling{Tile: 64, Overlap: 16, StatsPasses: 1}
-	if m.VAE != nil {
-		if d := m.VAE.DefaultTiling(); d.Tile < t.Tile {
-			t = d
-		}
+	if d := max(1, c.SampleSize/c.ScaleFactor()); d < t.Tile {
+		t = vae.Tiling{Tile: d, Overlap: d / 4, StatsPasses: 1}
 	}
 	return &t
 }
 
 // autoTile reports whether Generate tiles o's decode on its own.
 func (m *Model) autoTile(o Options) bool {
-	if o.Width*o.Height < AutoTileMinPixels || m.mem == nil {
+	return m.mem != nil && m.mem.autoTile(o, m.load.Resident, gcPercent())
+}
+
+// autoTile reports whether Generate tiles o's decode on its own: o leaves
+// the choice to it, the image is at least AutoTileMinPixels, the untiled
+// decode is the estimate's peak stage and tiles lower the peak.
+func (mm *memModel) autoTile(o Options, resident bool, gc int) bool {
+	if o.VAETiling != nil || o.Decoder != nil || o.VAEUntiled || o.Width*o.Height < AutoTileMinPixels {
 		return false
 	}
-	e, err := m.mem.estimate(o, m.load.Resident, gcPercent())
+	e, err := mm.estimateAs(o, resident, gc)
 	if err != nil || e.Stage != "VAE" {
 		return false
 	}
-	o.VAETiling = m.autoTiling()
-	tiled, err := m.mem.estimate(o, m.load.Resident, gcPercent())
+	o.VAETiling = autoTiling(mm.vae)
+	tiled, err := mm.estimateAs(o, resident, gc)
 	return err == nil && tiled.Peak < e.Peak
 }
 

@@ -207,8 +207,17 @@ func GCPercentFor(checkpointBytes int64) int {
 }
 
 // estimate computes the peak of a generation with o, with the collector
-// at gc percent (GOGC).
+// at gc percent (GOGC), decoding tile by tile where Generate would on its
+// own (see AutoTileMinPixels).
 func (mm *memModel) estimate(o Options, resident bool, gc int) (MemoryEstimate, error) {
+	if mm.autoTile(o, resident, gc) {
+		o.VAETiling = autoTiling(mm.vae)
+	}
+	return mm.estimateAs(o, resident, gc)
+}
+
+// estimateAs is estimate with o's tiling as it is.
+func (mm *memModel) estimateAs(o Options, resident bool, gc int) (MemoryEstimate, error) {
 	f := mm.vae.ScaleFactor()
 	if o.Width == 0 || o.Height == 0 {
 		native := 512

@@ -250,9 +250,13 @@ func TestAutoTiledDecode(t *testing.T) {
 		{Options{Width: 768, Height: 768, CFGScale: 7.5}, false},
 		{Options{Width: 512, Height: 512, CFGScale: 7.5}, false},
 	} {
-		e, _ := mm.estimate(tc.o, false, 100)
-		if got := xl.autoTile(tc.o) && !tc.o.VAEUntiled; got != tc.want {
+		e, _ := mm.estimateAs(tc.o, false, 100)
+		if got := xl.autoTile(tc.o); got != tc.want {
 			t.Errorf("%dx%d untiled %v: auto tiling %v, want %v (estimate %v)", tc.o.Width, tc.o.Height, tc.o.VAEUntiled, got, tc.want, e)
+		}
+		// The estimate counts what Generate does.
+		if auto, _ := mm.estimate(tc.o, false, 100); tc.want && auto.Peak >= e.Peak || !tc.want && auto != e {
+			t.Errorf("%dx%d untiled %v: estimate %v, untiled %v", tc.o.Width, tc.o.Height, tc.o.VAEUntiled, auto, e)
 		}
 	}
 
