@@ -233,3 +233,66 @@ func TestLoraFamilyMismatch(t *testing.T) {
 		}
 	}
 }
+
+// TestSDXLEmbedding: an SDXL textual-inversion file (clip_l and clip_g
+// tensors, as AUTOMATIC1111 and kohya-ss write them) whose vectors are the
+// two encoders' own token embeddings of "horse" (one token) makes "… riding
+// a <trigger>" encode exactly as "… riding a horse": context (both halves)
+// and pooled output, every element. An SD 1.x embedding on SDXL and the
+// SDXL one on SD 1.x fail, naming the file.
+func TestSDXLEmbedding(t *testing.T) {
+	m := loadSDXLTiny(t, "diffusers", false)
+	horse := m.Tokenizer.Encode("horse")
+	if len(horse) != 1 {
+		t.Fatalf("horse is %v, want one token", horse)
+	}
+	row := func(table *nn.Tensor, id int) []float32 {
+		d := table.Shape[1]
+		return append([]float32(nil), table.Data[id*d:(id+1)*d]...)
+	}
+	l := row(m.Text.Weights["text_model.embeddings.token_embedding.weight"], horse[0])
+	g := row(m.Text2.Weights["text_model.embeddings.token_embedding.weight"], horse[0])
+	dir := t.TempDir()
+	err := weights.Write(filepath.Join(dir, "xlhorse.safetensors"), []weights.Entry{
+		{Name: "clip_l", DType: weights.F32, Shape: []int{1, len(l)}, Float: l},
+		{Name: "clip_g", DType: weights.F32, Shape: []int{1, len(g)}, Float: g},
+	}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.embeddingDir = dir
+	o := Options{Prompt: "a photograph of an astronaut riding a xlhorse", Steps: 1, CFGScale: 1, Seed: 1, Width: 32, Height: 32, Sampler: "euler", Stages: &Stages{}}
+	res, err := m.Generate(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res[0].Parameters, "TI hashes") || !strings.Contains(res[0].Parameters, "xlhorse") {
+		t.Errorf("parameters %q: no TI hash of xlhorse", res[0].Parameters)
+	}
+	got := o.Stages
+	o.Prompt, o.Stages = refPrompt, &Stages{}
+	if _, err := m.Generate(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"context_cond", "pooled_cond", "latents_step0"} {
+		compareRel(t, n, got.Tensor(n), o.Stages.Tensor(n), 0)
+	}
+
+	// An SD 1.x embedding (one tensor) on SDXL.
+	sd1 := t.TempDir()
+	if err := weights.Write(filepath.Join(sd1, "onehorse.safetensors"), []weights.Entry{{Name: "emb_params", DType: weights.F32, Shape: []int{1, len(l)}, Float: l}}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	m.embeddingDir = sd1
+	o.Prompt = "a onehorse"
+	if _, err := m.Generate(context.Background(), o); err == nil || !strings.Contains(err.Error(), "onehorse.safetensors") || !strings.Contains(err.Error(), "SD 1.x/2.x") {
+		t.Errorf("SD 1.x embedding on SDXL: error %v", err)
+	}
+	// The SDXL embedding on SD 1.x.
+	m1 := loadTiny(t, "diffusers")
+	m1.embeddingDir = dir
+	o.Prompt, o.Stages = "a xlhorse", nil
+	if _, err := m1.Generate(context.Background(), o); err == nil || !strings.Contains(err.Error(), "xlhorse.safetensors") || !strings.Contains(err.Error(), "SDXL embedding") {
+		t.Errorf("SDXL embedding on SD 1.x: error %v", err)
+	}
+}
