@@ -80,6 +80,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	fs.IntVarP(&f.width, "width", "W", 0, "image width in pixels, a multiple of 8 (default: the model's native size)")
 	fs.IntVarP(&f.height, "height", "H", 0, "image height in pixels, a multiple of 8 (default: the model's native size)")
 	fs.StringVar(&f.sampler, "sampler", "euler_a", "sampler: "+strings.Join(scheduler.Names(), ", "))
+	fs.StringVar(&f.sampler, "scheduler", "euler_a", "the same as --sampler (diffusers' word: --scheduler euler_a)")
 	fs.BoolVar(&f.karras, "karras", false, "use Karras sigmas (lms, euler, euler_a, heun, dpm++2m)")
 	fs.IntVar(&f.clipSkip, "clip-skip", 1, "use the text encoder's N-th layer from the end (2 = penultimate)")
 	fs.StringVarP(&f.initImg, "init-img", "i", "", "start from this image (img2img)")
