@@ -87,7 +87,7 @@ type memModel struct {
 	unet                     unet.Config
 	vae                      vae.Config
 	textW, unetW, vaeW       heldBytes
-	unetBlock                int64 // mapped bytes of the U-Net's largest block (what streaming keeps)
+	unetBlock                int64 // mapped bytes of the U-Net's largest stretch between page releases (what streaming keeps)
 	checkpoint               int64 // bytes of tensors in the files (streaming starts at streamMin)
 	hasStreamableHalfWeights bool
 
