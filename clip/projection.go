@@ -68,10 +68,17 @@ func LoadProjection(src weights.Source, cfg Config, p weights.Precision) (*Proje
 // (transformers' hidden_states[k]; SDXL takes hidden_states[-2], k =
 // Layers−1). Only the first k layers are run.
 func (m *Model) Hidden(ids [][]int, k int) (*nn.Tensor, error) {
+	return m.HiddenVectors(ids, nil, k)
+}
+
+// HiddenVectors is Hidden with vectors (see EncodeOptions.Vectors) in place
+// of the token embeddings of some positions: a textual-inversion
+// embedding's.
+func (m *Model) HiddenVectors(ids [][]int, vectors map[int][]float32, k int) (*nn.Tensor, error) {
 	if k < 0 || k > m.Config.Layers {
 		return nil, fmt.Errorf("clip: hidden state %d, the model has %d layers", k, m.Config.Layers)
 	}
-	return m.forward(ids, nil, k, nil) // (B, L) -> (B, L, D)
+	return m.forward(ids, vectors, k, nil) // (B, L) -> (B, L, D)
 }
 
 // EncodePooled runs every layer once and returns hidden state k (B, L, D),
@@ -79,11 +86,17 @@ func (m *Model) Hidden(ids [][]int, k int) (*nn.Tensor, error) {
 // the final LayerNorm's output at each prompt's end token (transformers'
 // text_embeds; see Pool).
 func (m *ProjectionModel) EncodePooled(ids [][]int, k int) (hidden, pooled *nn.Tensor, err error) {
+	return m.EncodePooledVectors(ids, nil, k)
+}
+
+// EncodePooledVectors is EncodePooled with vectors in place of the token
+// embeddings of some positions (see HiddenVectors).
+func (m *ProjectionModel) EncodePooledVectors(ids [][]int, vectors map[int][]float32, k int) (hidden, pooled *nn.Tensor, err error) {
 	if k < 0 || k > m.Config.Layers {
 		return nil, nil, fmt.Errorf("clip: hidden state %d, the model has %d layers", k, m.Config.Layers)
 	}
 	i := 0
-	last, err := m.forward(ids, nil, m.Config.Layers, func(x *nn.Tensor) {
+	last, err := m.forward(ids, vectors, m.Config.Layers, func(x *nn.Tensor) {
 		if i == k {
 			hidden = x.Clone() // (B, L, D)
 		}

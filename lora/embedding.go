@@ -16,7 +16,11 @@ import (
 type Embedding struct {
 	Trigger string     // the word that calls it in a prompt
 	Vectors *nn.Tensor // (N, D), D the text encoder's width
-	Path    string
+	// Vectors2 is an SDXL embedding's vectors for the second text encoder
+	// (N, D2), the file's clip_g (Vectors then being its clip_l); nil for
+	// SD 1.x and 2.x embeddings.
+	Vectors2 *nn.Tensor
+	Path     string
 	// Hash is the sha256 of the file in hex; AUTOMATIC1111's "TI hashes"
 	// record its first 12 digits.
 	Hash string
@@ -32,7 +36,9 @@ func (e *Embedding) ShortHash() string { return e.Hash[:min(12, len(e.Hash))] }
 //   - AUTOMATIC1111 .safetensors: a tensor emb_params (N, D); trigger: the
 //     file name;
 //   - diffusers learned_embeds.bin / .safetensors: {token: tensor (D) or
-//     (N, D)}; trigger: the key (diffusers' rule), one embedding per key.
+//     (N, D)}; trigger: the key (diffusers' rule), one embedding per key;
+//   - SDXL (AUTOMATIC1111, kohya-ss): tensors clip_l (N, 768) and clip_g
+//     (N, 1280), one per text encoder; trigger: the file name.
 //
 // Pickles are read with the safe unpickler of package weights: only dicts
 // of tensors and plain values, never code.
@@ -102,6 +108,20 @@ func EmbeddingsFromSource(name string, src weights.Source) ([]*Embedding, error)
 		if err != nil {
 			return nil, err
 		}
+		return []*Embedding{e}, nil
+	case contains(names, "clip_l") && contains(names, "clip_g"):
+		e, err := read("clip_l", name)
+		if err != nil {
+			return nil, err
+		}
+		g, err := read("clip_g", name)
+		if err != nil {
+			return nil, err
+		}
+		if g.Vectors.Shape[0] != e.Vectors.Shape[0] {
+			return nil, fmt.Errorf("clip_l has %d vectors, clip_g %d: want as many", e.Vectors.Shape[0], g.Vectors.Shape[0])
+		}
+		e.Vectors2 = g.Vectors
 		return []*Embedding{e}, nil
 	case contains(names, "emb_params"):
 		e, err := read("emb_params", name)

@@ -11,8 +11,9 @@ import (
 // The component prefixes of weight names in an Index, as the reference
 // data's merged files and diffusers' PEFT keys name them.
 const (
-	UNetPrefix = "unet."
-	TextPrefix = "text_encoder."
+	UNetPrefix  = "unet."
+	TextPrefix  = "text_encoder."
+	Text2Prefix = "text_encoder_2." // SDXL's second text encoder (OpenCLIP ViT-bigG)
 )
 
 // Index maps adapter module keys, in every naming convention this package
@@ -56,17 +57,42 @@ func NewIndex(unet, text map[string]*nn.Tensor) *Index {
 			ix.keys["lora_unet_"+under.Replace(l)] = w
 		}
 	}
+	ix.addText(text, "lora_te_", TextPrefix)
+	return ix
+}
+
+// NewIndexSDXL indexes SDXL's U-Net and its two text encoders, each in
+// transformers' names (clip.Model.Weights: the second encoder's are the
+// same names whatever the file called them, an OpenCLIP single file's
+// fused in_proj included, because the model's loader maps them). Each
+// weight of module M is known under the U-Net keys of NewIndex and:
+//
+//	text encoder 1 (CLIP ViT-L):      lora_te1_<M with . → _>, text_encoder.<M>
+//	text encoder 2 (OpenCLIP bigG):   lora_te2_<M with . → _>, text_encoder_2.<M>
+//
+// as kohya-ss's sd-scripts (sdxl_train_network.py) and diffusers' SDXL
+// LoRA files name them. SD 1.x's lora_te_ is not known.
+func NewIndexSDXL(unet, text, text2 map[string]*nn.Tensor) *Index {
+	ix := NewIndex(unet, nil)
+	ix.addText(text, "lora_te1_", TextPrefix)
+	ix.addText(text2, "lora_te2_", Text2Prefix)
+	return ix
+}
+
+// addText indexes a text encoder's weights under kohya's prefix and under
+// the component prefix, which also starts their weight names.
+func (ix *Index) addText(text map[string]*nn.Tensor, kohya, component string) {
+	under := strings.NewReplacer(".", "_")
 	for n, t := range text {
 		mod, ok := strings.CutSuffix(n, ".weight")
 		if !ok || len(t.Shape) < 2 {
 			continue
 		}
-		w := TextPrefix + n
+		w := component + n
 		ix.weights[w] = t
-		ix.keys["lora_te_"+under.Replace(mod)] = w
-		ix.keys[TextPrefix+mod] = w
+		ix.keys[kohya+under.Replace(mod)] = w
+		ix.keys[component+mod] = w
 	}
-	return ix
 }
 
 // Resolve returns the name of the weight a module key changes ("" if none).

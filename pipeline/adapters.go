@@ -253,6 +253,9 @@ func (m *Model) prepareAdapters(o Options) (*generation, error) {
 			if err != nil {
 				return nil, err
 			}
+			if err := m.checkAdapter(a); err != nil {
+				return nil, fmt.Errorf("prompt: <lora:%s>: %w", r.name, err) // even with LoraSkipUnknown
+			}
 			g.uses = append(g.uses, lora.Use{Adapter: a, Multiplier: r.multiplier, UNet: r.unet})
 			g.labels = append(g.labels, r.name)
 		}
@@ -264,6 +267,9 @@ func (m *Model) prepareAdapters(o Options) (*generation, error) {
 		a, _, err := m.readCached(f.Path, false)
 		if err != nil {
 			return nil, fmt.Errorf("--lora: %w", err)
+		}
+		if err := m.checkAdapter(a); err != nil {
+			return nil, fmt.Errorf("--lora: %w", err) // even with LoraSkipUnknown
 		}
 		g.uses = append(g.uses, lora.Use{Adapter: a, Multiplier: f.Multiplier})
 		g.labels = append(g.labels, a.Name)
@@ -314,7 +320,7 @@ func (m *Model) hold(g *generation, o Options) error {
 			s.patch, s.applied = nil, ""
 			if len(g.uses) > 0 {
 				if s.index == nil {
-					s.index = lora.NewIndex(m.UNet.Weights, m.Text.Weights)
+					s.index = m.adapterIndex()
 				}
 				p, err := lora.Apply(s.index, g.uses, o.LoraSkipUnknown)
 				if err != nil {
@@ -330,6 +336,15 @@ func (m *Model) hold(g *generation, o Options) error {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// adapterIndex indexes the weights adapters may change: the U-Net's and
+// the text encoder's, and SDXL's second text encoder's.
+func (m *Model) adapterIndex() *lora.Index {
+	if m.Text2 != nil {
+		return lora.NewIndexSDXL(m.UNet.Weights, m.Text.Weights, m.Text2.Weights)
+	}
+	return lora.NewIndex(m.UNet.Weights, m.Text.Weights)
 }
 
 // loadEmbeddings reads the embedding folder's files (cached while they do
@@ -405,6 +420,9 @@ func (m *Model) embeddingVectors(c prompt.Chunk, embeds []*lora.Embedding, used 
 	d := m.Text.Config.Width
 	for _, p := range c.Embeds {
 		e := embeds[p.Trigger]
+		if e.Vectors2 != nil {
+			return nil, fmt.Errorf("embedding %s (%q): an SDXL embedding (clip_l and clip_g), this model has one text encoder", e.Path, e.Trigger)
+		}
 		if e.Vectors.Shape[1] != d {
 			return nil, fmt.Errorf("embedding %s (%q): vectors of width %d, this model's text encoder is %d wide: an embedding for another model family",
 				e.Path, e.Trigger, e.Vectors.Shape[1], d)
@@ -424,7 +442,8 @@ func (m *Model) embeddingVectors(c prompt.Chunk, embeds []*lora.Embedding, used 
 type EmbeddingInfo struct {
 	Trigger string // the word that calls it
 	Vectors int    // token slots it takes
-	Width   int    // its vectors' width: the text encoder it is for (768 SD 1.x, 1024 SD 2.x)
+	Width   int    // its vectors' width: the text encoder it is for (768 SD 1.x, 1024 SD 2.x; SDXL: clip_l's, 768)
+	Width2  int    // an SDXL embedding's clip_g width (1280); 0 for others
 	Path    string
 }
 
@@ -438,7 +457,11 @@ func (m *Model) Embeddings() ([]EmbeddingInfo, error) {
 	}
 	var out []EmbeddingInfo
 	for _, e := range embs {
-		out = append(out, EmbeddingInfo{Trigger: e.Trigger, Vectors: e.Vectors.Shape[0], Width: e.Vectors.Shape[1], Path: e.Path})
+		info := EmbeddingInfo{Trigger: e.Trigger, Vectors: e.Vectors.Shape[0], Width: e.Vectors.Shape[1], Path: e.Path}
+		if e.Vectors2 != nil {
+			info.Width2 = e.Vectors2.Shape[1]
+		}
+		out = append(out, info)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Trigger < out[j].Trigger })
 	return out, nil

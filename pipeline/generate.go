@@ -75,6 +75,9 @@ type Options struct {
 	// tile size whatever the image size; see vae.Tiling. A zero Tiling
 	// means the VAE's DefaultTiling.
 	VAETiling *vae.Tiling
+	// VAEUntiled keeps the decode whole where Generate would tile it on
+	// its own (see AutoTileMinPixels).
+	VAEUntiled bool
 
 	// Loras are LoRA files applied besides the prompt's <lora:NAME:W> tags
 	// (which name files of LoadOptions.LoraDir and are removed from the
@@ -192,7 +195,55 @@ func (m *Model) withDefaults(o Options) (Options, error) {
 		}
 		o.xl = &xlCond{}
 	}
+	if m.autoTile(o) {
+		o.VAETiling = autoTiling(m.VAE.Config)
+	}
 	return o, nil
+}
+
+// AutoTileMinPixels is the image area from which Generate decodes tile by
+// tile (vae.Model.DecodeTiled, tiles of at most 512×512 pixels overlapping
+// by a quarter, one statistics pass) when the
+// options choose neither tiling nor Options.VAEUntiled: at 1024×1024 and
+// above, when the memory estimate says the untiled decode would be the
+// run's peak (its activations outgrow the U-Net stage). The tiles share
+// the whole image's GroupNorm statistics and are blended over their
+// overlap, so no seams show; the result differs from the untiled decode
+// by a little (see TestAutoTiledDecode), which is why smaller images,
+// where the decode does not set the peak, stay untiled as diffusers
+// decodes them.
+const AutoTileMinPixels = 1024 * 1024
+
+// autoTiling is the tiling Generate chooses on its own for a VAE of config
+// c: its DefaultTiling with tiles of at most 64 latent pixels (512 image
+// pixels; SDXL's VAE config says 1024, one tile for a 1024² image).
+func autoTiling(c vae.Config) *vae.Tiling {
+	t := vae.Tiling{Tile: 64, Overlap: 16, StatsPasses: 1}
+	if d := max(1, c.SampleSize/c.ScaleFactor()); d < t.Tile {
+		t = vae.Tiling{Tile: d, Overlap: d / 4, StatsPasses: 1}
+	}
+	return &t
+}
+
+// autoTile reports whether Generate tiles o's decode on its own.
+func (m *Model) autoTile(o Options) bool {
+	return m.mem != nil && m.mem.autoTile(o, m.load.Resident, gcPercent())
+}
+
+// autoTile reports whether Generate tiles o's decode on its own: o leaves
+// the choice to it, the image is at least AutoTileMinPixels, the untiled
+// decode is the estimate's peak stage and tiles lower the peak.
+func (mm *memModel) autoTile(o Options, resident bool, gc int) bool {
+	if o.VAETiling != nil || o.Decoder != nil || o.VAEUntiled || o.Width*o.Height < AutoTileMinPixels {
+		return false
+	}
+	e, err := mm.estimateAs(o, resident, gc)
+	if err != nil || e.Stage != "VAE" {
+		return false
+	}
+	o.VAETiling = autoTiling(mm.vae)
+	tiled, err := mm.estimateAs(o, resident, gc)
+	return err == nil && tiled.Peak < e.Peak
 }
 
 // VAEFactor is how many pixels one latent cell covers per side (8 for SD).

@@ -87,9 +87,18 @@ type memModel struct {
 	unet                     unet.Config
 	vae                      vae.Config
 	textW, unetW, vaeW       heldBytes
-	unetBlock                int64 // mapped bytes of the U-Net's largest block (what streaming keeps)
+	unetBlock                int64 // mapped bytes of the U-Net's largest stretch between page releases (what streaming keeps)
 	checkpoint               int64 // bytes of tensors in the files (streaming starts at streamMin)
 	hasStreamableHalfWeights bool
+
+	text2  *clip.Config // SDXL's second text encoder; nil for other models
+	text2W heldBytes
+}
+
+// addText2 records SDXL's second text encoder, read from src with
+// precision p.
+func (mm *memModel) addText2(c clip.Config, src weights.Source, p weights.Precision) {
+	mm.text2, mm.text2W = &c, held(src, p)
 }
 
 // heldBytes are a component's weights as Load keeps them: on the heap, or
@@ -122,9 +131,13 @@ func held(src weights.Source, p weights.Precision) heldBytes {
 	return h
 }
 
-// largestBlock returns the mapped bytes of the U-Net's largest top-level
-// block (down_blocks.i, mid_block, up_blocks.i) plus those outside the
-// blocks: what stays resident when the pages are released after each block.
+// largestBlock returns the mapped bytes of the U-Net's largest stretch
+// between two releases of its pages, plus those outside the blocks: what
+// stays resident when the pages are released after each block and each
+// spatial transformer (unet.Model.BlockDone). A stretch is resnet j with
+// attention j of a block (down_blocks.i, up_blocks.i), a block's down- or
+// upsampler, or the whole mid block (counted whole: a little more than its
+// largest stretch).
 func largestBlock(src weights.Source) int64 {
 	blocks := map[string]int64{}
 	var rest int64
@@ -134,12 +147,18 @@ func largestBlock(src weights.Source) int64 {
 			continue
 		}
 		n := in.End - in.Begin
-		parts := strings.SplitN(name, ".", 3)
+		parts := strings.SplitN(name, ".", 5)
+		block := parts[0]
+		if len(parts) > 1 && (block == "down_blocks" || block == "up_blocks") {
+			block, parts = block+"."+parts[1], parts[1:]
+		}
 		switch {
-		case len(parts) == 3 && (parts[0] == "down_blocks" || parts[0] == "up_blocks"):
-			blocks[parts[0]+"."+parts[1]] += n
-		case parts[0] == "mid_block":
-			blocks["mid"] += n
+		case len(parts) >= 3 && (parts[1] == "resnets" || parts[1] == "attentions") && block != parts[0]:
+			blocks[block+"."+parts[2]] += n
+		case len(parts) >= 2 && (parts[1] == "downsamplers" || parts[1] == "upsamplers"):
+			blocks[block+".sampler"] += n
+		case block == "mid_block":
+			blocks["mid"] += n // the mid block runs resnet, attention, resnet
 		default:
 			rest += n
 		}
@@ -188,8 +207,17 @@ func GCPercentFor(checkpointBytes int64) int {
 }
 
 // estimate computes the peak of a generation with o, with the collector
-// at gc percent (GOGC).
+// at gc percent (GOGC), decoding tile by tile where Generate would on its
+// own (see AutoTileMinPixels).
 func (mm *memModel) estimate(o Options, resident bool, gc int) (MemoryEstimate, error) {
+	if mm.autoTile(o, resident, gc) {
+		o.VAETiling = autoTiling(mm.vae)
+	}
+	return mm.estimateAs(o, resident, gc)
+}
+
+// estimateAs is estimate with o's tiling as it is.
+func (mm *memModel) estimateAs(o Options, resident bool, gc int) (MemoryEstimate, error) {
 	f := mm.vae.ScaleFactor()
 	if o.Width == 0 || o.Height == 0 {
 		native := 512
@@ -225,14 +253,24 @@ func (mm *memModel) estimate(o Options, resident bool, gc int) (MemoryEstimate, 
 	// The collector's allowance grows with the whole live heap, weights
 	// held on it included (an fp32 checkpoint's float32 copies): the same
 	// share of it is in use at the peak.
-	e.Heap = int64(head * float64(mm.textW.heap+mm.unetW.heap+mm.vaeW.heap))
+	e.Heap = int64(head * float64(mm.textW.heap+mm.text2W.heap+mm.unetW.heap+mm.vaeW.heap))
 
 	// Chunks of 75 tokens are encoded one by one; their outputs, (1, 77, D)
 	// each, are joined for the prompt and the negative prompt. A token
 	// takes a character at least.
 	chunks := 1 + max(len(o.Prompt), len(o.NegativePrompt))/75
-	joined := 2 * 2 * 4 * float64(chunks*c77(mm.text)*mm.text.Width) // both prompts, and the copy catTokens makes
-	e.Text = mm.textW.mapped + int64(head*(textActivations(mm.text, 1)+joined))
+	width, textActs := mm.text.Width, textActivations(mm.text, 1)
+	textMapped := mm.textW.mapped
+	if t2 := mm.text2; t2 != nil {
+		// SDXL: both encoders run on each chunk, their pages stay resident
+		// together; the context is both widths, and each chunk's two
+		// hidden states are joined into a third tensor.
+		width += t2.Width
+		textActs = max(textActs, textActivations(*t2, 1)) + 4*float64(c77(mm.text)*width)
+		textMapped += mm.text2W.mapped
+	}
+	joined := 2 * 2 * 4 * float64(chunks*c77(mm.text)*width) // both prompts, and the copy catTokens makes
+	e.Text = textMapped + int64(head*(textActs+joined))
 
 	unetMapped := mm.unetW.mapped
 	if !resident && mm.checkpoint >= streamMin {
@@ -381,6 +419,13 @@ func (m *Model) measure(dir bool, opts LoadOptions) {
 	}
 	m.load = opts
 	m.mem = newMemModel(m.Text.Config, m.UNet.Config, m.VAE.Config, text, un, va, m.files, opts.precision())
+	if m.Text2 != nil {
+		text2 := weights.TextFromSDXL(m.files[0], 1)
+		if dir && len(m.files) >= 4 {
+			text2 = m.files[3] // text_encoder_2/, kept after text_encoder, unet and vae
+		}
+		m.mem.addText2(m.Text2.Config, text2, opts.precision())
+	}
 }
 
 // peekModel opens the checkpoint at path as Load would and measures it,
@@ -409,6 +454,8 @@ func peekModel(path string, lo LoadOptions) (*memModel, func(), error) {
 		vc         vae.Config
 		text, un   weights.Source
 		va         weights.Source
+		tc2        clip.Config    // SDXL's second text encoder
+		text2      weights.Source // nil for other models
 		files      []weights.Source
 		fail       = func(err error) (*memModel, func(), error) { closeAll(); return nil, func() {}, err }
 		diffusersF = func(component string) (weights.Source, error) {
@@ -440,6 +487,15 @@ func peekModel(path string, lo LoadOptions) (*memModel, func(), error) {
 			return fail(err)
 		}
 		files = []weights.Source{text, un, va}
+		if _, err := os.Stat(filepath.Join(path, "text_encoder_2")); err == nil {
+			if tc2, err = clip.ReadConfig(filepath.Join(path, "text_encoder_2", "config.json")); err != nil {
+				return fail(fmt.Errorf("model %s: %w", path, err))
+			}
+			if text2, err = diffusersF("text_encoder_2"); err != nil {
+				return fail(err)
+			}
+			files = append(files, text2)
+		}
 	} else {
 		src, err := open(func() (weights.Source, func() error, error) { return weights.OpenAny(path) })
 		if err != nil {
@@ -453,6 +509,12 @@ func peekModel(path string, lo LoadOptions) (*memModel, func(), error) {
 		text, un, va = weights.TextFromLDM(src), weights.UNetFromLDM(src), weights.VAEFromLDM(src)
 		if tc, uc, vc, err = singleFileConfigs(text, un, va, lo.Config); err != nil {
 			return fail(fmt.Errorf("model %s: %w", path, err))
+		}
+		if layout.Text == weights.TextSDXL {
+			text2 = weights.TextFromSDXL(src, 1)
+			if tc2, err = text2Config(text2, lo.Config); err != nil {
+				return fail(fmt.Errorf("model %s: text encoder 2: %w", path, err))
+			}
 		}
 	}
 	if lo.VAE != "" {
@@ -470,7 +532,11 @@ func peekModel(path string, lo LoadOptions) (*memModel, func(), error) {
 		va = view
 		files = append(files, src)
 	}
-	return newMemModel(tc, uc, vc, text, un, va, files, lo.precision()), closeAll, nil
+	mm := newMemModel(tc, uc, vc, text, un, va, files, lo.precision())
+	if text2 != nil {
+		mm.addText2(tc2, text2, lo.precision())
+	}
+	return mm, closeAll, nil
 }
 
 // tiledDecoder decodes latents with a VAE tile by tile.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +13,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sdgo/sdgo/clip"
 	"github.com/sdgo/sdgo/internal/testdata"
+	"github.com/sdgo/sdgo/unet"
+	"github.com/sdgo/sdgo/vae"
 )
 
 // memChildEnv makes TestMemoryChild run one generation and print its
@@ -22,6 +26,7 @@ const memChildEnv = "SDGO_MEMORY_CHILD"
 // memJob is one generation whose peak is measured in a child process.
 type memJob struct {
 	Model, Config string
+	Tokenizer     string
 	Size, Steps   int
 	Tiled         bool
 }
@@ -49,7 +54,79 @@ func TestMemoryEstimate(t *testing.T) {
 		{Model: mini, Size: 512, Steps: 1},
 		{Model: mini, Size: 512, Steps: 1, Tiled: true},
 		{Model: tiny, Config: tinyCfg, Size: 128, Steps: 1},
+		{Model: filepath.Join(testdata.Dir(t, "sdxl"), "sdxl_tiny.fp16.safetensors"), Config: filepath.Join(testdata.Dir(t, "sdxl"), "diffusers"), Size: 128, Steps: 1},
 	} {
+		runMemJob(t, job)
+	}
+}
+
+// TestMemoryEstimateText2: SDXL's estimate counts the second text encoder's
+// weights (on the heap for the fp32 folder, mapped for the fp16 single
+// file) and activations, and the estimate before loading equals the one
+// after, for both layouts.
+func TestMemoryEstimateText2(t *testing.T) {
+	for _, which := range []string{"diffusers", "single.fp16"} {
+		t.Run(which, func(t *testing.T) {
+			m := loadSDXLTiny(t, which, false)
+			if m.mem == nil || m.mem.text2 == nil || m.mem.text2W.heap+m.mem.text2W.mapped == 0 {
+				t.Fatalf("the estimate does not know the second text encoder: %+v", m.mem)
+			}
+			o := Options{Prompt: "a red circle", Width: 64, Height: 64, Steps: 1}
+			with, err := EstimateMemory(m, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			one := *m.mem
+			one.text2, one.text2W = nil, heldBytes{}
+			without, err := one.estimate(o, false, gcPercent())
+			if err != nil {
+				t.Fatal(err)
+			}
+			w2 := m.mem.text2W
+			if with.Heap-without.Heap < w2.heap || with.Text-without.Text < w2.mapped+int64(textActivations(*m.mem.text2, 1))-int64(textActivations(m.mem.text, 1)) {
+				t.Errorf("with the second encoder (%s heap, %s mapped): %+v; without: %+v", FormatBytes(w2.heap), FormatBytes(w2.mapped), with, without)
+			}
+			lo := LoadOptions{}
+			path := filepath.Join(testdata.Dir(t, "sdxl"), "diffusers")
+			if which == "single.fp16" {
+				lo.Config, path = path, filepath.Join(testdata.Dir(t, "sdxl"), "sdxl_tiny.fp16.safetensors")
+			}
+			file, err := EstimateMemoryFile(path, lo, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if file.Text != with.Text || file.Heap != with.Heap {
+				t.Errorf("before loading %+v, after %+v: want the same text stage and heap", file, with)
+			}
+		})
+	}
+}
+
+// sdxlBenchEnv names a folder written by `sdgo bench --model sdxl --dir
+// DIR` (the random SDXL-shaped fp16 single file sdxl-random.safetensors
+// and its tokenizer), for TestMemoryEstimateSDXL.
+const sdxlBenchEnv = "SDGO_SDXL_BENCH_DIR"
+
+// TestMemoryEstimateSDXL checks the estimate against the measured peak of
+// a one-step guided 512×512 image of the SDXL-shaped bench model (6.9 GB,
+// its U-Net streamed from the mapped file): within 25%. It runs only when
+// $SDGO_SDXL_BENCH_DIR names the bench's folder (about two minutes on two
+// cores).
+func TestMemoryEstimateSDXL(t *testing.T) {
+	dir := os.Getenv(sdxlBenchEnv)
+	if dir == "" {
+		t.Skip("set " + sdxlBenchEnv + " to a folder of `sdgo bench --model sdxl --dir DIR`")
+	}
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("peak RSS is read from /proc/self/status (Linux only)")
+	}
+	runMemJob(t, memJob{Model: filepath.Join(dir, "sdxl-random.safetensors"), Tokenizer: dir, Size: 512, Steps: 1})
+}
+
+// runMemJob runs job in a child process and compares its measured peak with
+// the estimates before and after loading.
+func runMemJob(t *testing.T, job memJob) {
+	{
 		name := fmt.Sprintf("%s/%d/tiled=%v", filepath.Base(job.Model), job.Size, job.Tiled)
 		t.Run(name, func(t *testing.T) {
 			arg, _ := json.Marshal(job)
@@ -92,7 +169,7 @@ func TestMemoryChild(t *testing.T) {
 	if err := json.Unmarshal([]byte(arg), &job); err != nil {
 		t.Fatal(err)
 	}
-	lo := LoadOptions{Config: job.Config}
+	lo := LoadOptions{Config: job.Config, Tokenizer: job.Tokenizer}
 	o := Options{Prompt: "a red circle", Width: job.Size, Height: job.Size, Steps: job.Steps, CFGScale: 7.5, Seed: 1}
 	fileEst, err := EstimateMemoryFile(job.Model, lo, o)
 	if err != nil {
@@ -146,4 +223,67 @@ func vmHWM() (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
+}
+
+// TestAutoTiledDecode: Generate decodes tile by tile on its own exactly
+// when the image is at least AutoTileMinPixels and the untiled decode
+// would set the peak (SDXL base's shapes at 1024², not at 512² nor with a
+// TAESD decoder or VAEUntiled); and the tiled decode of the tiny SDXL
+// (shared GroupNorm statistics, blended overlaps) stays close to the
+// untiled one, every pixel compared.
+func TestAutoTiledDecode(t *testing.T) {
+	v := vae.SD15()
+	v.ScalingFactor = 0.13025
+	mm := &memModel{text: clip.SD1(), unet: unet.SDXL(), vae: v, checkpoint: 6938 << 20,
+		unetW: heldBytes{mapped: 5135 << 20}, unetBlock: 700 << 20, textW: heldBytes{mapped: 246 << 20}, vaeW: heldBytes{mapped: 160 << 20}}
+	bigG := clip.SDXLBigG()
+	mm.text2, mm.text2W = &bigG, heldBytes{mapped: 1390 << 20}
+	xl := &Model{mem: mm}
+	for _, tc := range []struct {
+		o    Options
+		want bool
+	}{
+		{Options{Width: 1024, Height: 1024, CFGScale: 7.5}, true},
+		{Options{Width: 1024, Height: 1024, CFGScale: 0}, true},
+		{Options{Width: 1536, Height: 1024, CFGScale: 7.5}, true},
+		{Options{Width: 1024, Height: 1024, CFGScale: 7.5, VAEUntiled: true}, false},
+		{Options{Width: 768, Height: 768, CFGScale: 7.5}, false},
+		{Options{Width: 512, Height: 512, CFGScale: 7.5}, false},
+	} {
+		e, _ := mm.estimateAs(tc.o, false, 100)
+		if got := xl.autoTile(tc.o); got != tc.want {
+			t.Errorf("%dx%d untiled %v: auto tiling %v, want %v (estimate %v)", tc.o.Width, tc.o.Height, tc.o.VAEUntiled, got, tc.want, e)
+		}
+		// The estimate counts what Generate does.
+		if auto, _ := mm.estimate(tc.o, false, 100); tc.want && auto.Peak >= e.Peak || !tc.want && auto != e {
+			t.Errorf("%dx%d untiled %v: estimate %v, untiled %v", tc.o.Width, tc.o.Height, tc.o.VAEUntiled, auto, e)
+		}
+	}
+
+	m := loadSDXLTiny(t, "diffusers", false)
+	if m.autoTile(Options{Width: 32, Height: 32}) {
+		t.Error("the tiny model's 32×32 image is tiled on its own")
+	}
+	o := Options{Prompt: refPrompt, Steps: 4, CFGScale: 5, Seed: 42, Width: 32, Height: 32, Sampler: "euler", Stages: &Stages{}}
+	whole, err := m.Generate(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wholeImg := o.Stages.Tensor("image")
+	// The 16×16 latents in 8×8 tiles overlapping by 2: nine tiles.
+	o.Stages, o.VAETiling = &Stages{}, &vae.Tiling{Tile: 8, Overlap: 2, StatsPasses: 1}
+	tiled, err := m.Generate(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var maxAbs, sum float64
+	for i, w := range wholeImg.Data {
+		d := math.Abs(float64(o.Stages.Tensor("image").Data[i] - w))
+		maxAbs, sum = max(maxAbs, d), sum+d
+	}
+	px := maxPixelDiff(whole[0].Image.Pix, tiled[0].Image.Pix)
+	t.Logf("tiled vs untiled decode, tiny SDXL 32×32 in 3×3 tiles: max |Δ| %.3g, mean %.3g (decoder output), %d/255 in the PNG", maxAbs, sum/float64(len(wholeImg.Data)), px)
+	if maxAbs > 0.1 || px > 16 {
+		t.Errorf("tiled decode: max |Δ| %.3g, %d/255; want ≤ 0.1, 16/255", maxAbs, px)
+	}
 }

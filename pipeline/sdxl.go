@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 
 	"github.com/sdgo/sdgo/clip"
+	"github.com/sdgo/sdgo/lora"
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/prompt"
 	"github.com/sdgo/sdgo/scheduler"
@@ -90,7 +91,7 @@ func timeIDs(o Options) *nn.Tensor {
 // in o.xl, the pooled embeddings and time ids.
 func (m *Model) conditioningXL(o Options) (cond, uncond *nn.Tensor, err error) {
 	var ids []int
-	if cond, o.xl.pooledCond, ids, err = m.encodeXL(o.Prompt, o.ClipSkip); err != nil {
+	if cond, o.xl.pooledCond, ids, err = m.encodeXLWith(o.Prompt, o.ClipSkip, o); err != nil {
 		return nil, nil, err
 	}
 	o.xl.timeIDs = timeIDs(o)
@@ -106,7 +107,7 @@ func (m *Model) conditioningXL(o Options) (cond, uncond *nn.Tensor, err error) {
 		uncond = nn.New(cond.Shape...)                       // (1, 77·k, D)
 		o.xl.pooledUncond = nn.New(o.xl.pooledCond.Shape...) // (1, P)
 	} else {
-		if uncond, o.xl.pooledUncond, ids, err = m.encodeXL(o.NegativePrompt, o.ClipSkip); err != nil {
+		if uncond, o.xl.pooledUncond, ids, err = m.encodeXLWith(o.NegativePrompt, o.ClipSkip, o); err != nil {
 			return nil, nil, err
 		}
 		o.Stages.addIDs("ids_uncond", ids)
@@ -114,7 +115,7 @@ func (m *Model) conditioningXL(o Options) (cond, uncond *nn.Tensor, err error) {
 	o.Stages.add(-1, "context_uncond", uncond)
 	o.Stages.add(-1, "pooled_uncond", o.xl.pooledUncond)
 	if cond.Shape[1] != uncond.Shape[1] {
-		empty, _, _, err := m.encodeXL("", o.ClipSkip)
+		empty, _, _, err := m.encodeXLWith("", o.ClipSkip, o)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -145,24 +146,40 @@ func zerosOr(t *nn.Tensor, zero bool) *nn.Tensor {
 // both give SDXL's own penultimate layer, N > 2 takes the first encoder's
 // hidden_states[-N]; the second encoder always gives its penultimate layer.
 func (m *Model) encodeXL(text string, clipSkip int) (ctx, pooled *nn.Tensor, ids []int, err error) {
+	return m.encodeXLWith(text, clipSkip, Options{})
+}
+
+// encodeXLWith is encodeXL where the SDXL textual-inversion embeddings of
+// o.adapters whose trigger words the text holds take their slots in both
+// encoders' inputs, clip_l's vectors in the first and clip_g's in the
+// second (recorded in o.usedTI).
+func (m *Model) encodeXLWith(text string, clipSkip int, o Options) (ctx, pooled *nn.Tensor, ids []int, err error) {
 	tok := m.Tokenizer
+	var embeds []*lora.Embedding
+	if o.adapters != nil {
+		embeds = o.adapters.embeds
+	}
 	comma, ok := tok.ID(",</w>")
 	if !ok {
 		comma = -1
 	}
 	segs := prompt.Parse(text)
-	vocab := prompt.Vocab{Encode: tok.Encode, BOS: tok.BOS(), EOS: tok.EOS(), Pad: tok.EOS(), Comma: comma}
+	vocab := prompt.Vocab{Encode: tok.Encode, BOS: tok.BOS(), EOS: tok.EOS(), Pad: tok.EOS(), Comma: comma, Triggers: m.triggers(embeds)}
 	chunks1 := prompt.Chunks(segs, vocab)
 	vocab.Pad = m.Text2.Config.Pad // tokenizer_2 pads with "!", id 0
 	chunks2 := prompt.Chunks(segs, vocab)
 	k1 := m.Text.Config.Layers + 1 - max(clipSkip, 2) // hidden_states[-N] = hidden state L+1−N
 	k2 := m.Text2.Config.Layers - 1
 	for i, c := range chunks1 {
-		h1, err := m.Text.Hidden([][]int{c.IDs}, k1) // (1, 77) -> (1, 77, D1)
+		v1, v2, err := m.embeddingVectorsXL(c, embeds, o.usedTI)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		h1, err := m.Text.HiddenVectors([][]int{c.IDs}, v1, k1) // (1, 77) -> (1, 77, D1)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("text encoder: %w", err)
 		}
-		h2, p, err := m.Text2.EncodePooled([][]int{chunks2[i].IDs}, k2) // (1, 77) -> (1, 77, D2), (1, P)
+		h2, p, err := m.Text2.EncodePooledVectors([][]int{chunks2[i].IDs}, v2, k2) // (1, 77) -> (1, 77, D2), (1, P)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("text encoder 2: %w", err)
 		}
@@ -177,6 +194,36 @@ func (m *Model) encodeXL(text string, clipSkip int) (ctx, pooled *nn.Tensor, ids
 		}
 	}
 	return ctx, pooled, ids, nil
+}
+
+// embeddingVectorsXL maps the slots of chunk c that SDXL embeddings take to
+// their vectors for each encoder (clip_l's for the first, clip_g's for the
+// second), checking that each is an SDXL embedding of the encoders' widths.
+func (m *Model) embeddingVectorsXL(c prompt.Chunk, embeds []*lora.Embedding, used map[*lora.Embedding]bool) (v1, v2 map[int][]float32, err error) {
+	if len(c.Embeds) == 0 {
+		return nil, nil, nil
+	}
+	v1, v2 = map[int][]float32{}, map[int][]float32{}
+	d1, d2 := m.Text.Config.Width, m.Text2.Config.Width
+	for _, p := range c.Embeds {
+		e := embeds[p.Trigger]
+		if e.Vectors2 == nil {
+			return nil, nil, fmt.Errorf("embedding %s (%q): one set of vectors (width %d), the model is SDXL (clip_l %d and clip_g %d wide): an embedding for SD 1.x/2.x",
+				e.Path, e.Trigger, e.Vectors.Shape[1], d1, d2)
+		}
+		if e.Vectors.Shape[1] != d1 || e.Vectors2.Shape[1] != d2 {
+			return nil, nil, fmt.Errorf("embedding %s (%q): clip_l %d and clip_g %d wide, this model's text encoders are %d and %d: an embedding for another model",
+				e.Path, e.Trigger, e.Vectors.Shape[1], e.Vectors2.Shape[1], d1, d2)
+		}
+		for k := range e.Vectors.Shape[0] {
+			v1[p.Pos+k] = e.Vectors.Data[k*d1 : (k+1)*d1]
+			v2[p.Pos+k] = e.Vectors2.Data[k*d2 : (k+1)*d2]
+		}
+		if used != nil {
+			used[e] = true
+		}
+	}
+	return v1, v2, nil
 }
 
 // catFeatures joins (1, L, D1) and (1, L, D2) along the features: (1, L, D1+D2).
@@ -218,21 +265,10 @@ func (m *Model) loadSDXL(path string, dir bool, opts LoadOptions) error {
 			return nil
 		}
 		src := weights.TextFromSDXL(m.files[0], 1)
-		var cfg clip.Config
-		var err error
-		if opts.Config != "" {
-			cfg, err = clip.ReadConfig(filepath.Join(opts.Config, "text_encoder_2", "config.json"))
-		} else if cfg, err = clip.Infer(src); err == nil {
-			cfg.Activation = clip.GELU // OpenCLIP bigG's
-			if s, ok := src.Info("text_projection.weight"); ok && len(s.Shape) == 2 {
-				cfg.ProjectionDim = s.Shape[0]
-			}
-			err = resolveText2Heads(&cfg)
-		}
+		cfg, err := text2Config(src, opts.Config)
 		if err != nil {
 			return fmt.Errorf("model %s: text encoder 2: %w", path, err)
 		}
-		cfg.Pad = 0
 		if m.Text2, err = clip.LoadProjection(src, cfg, opts.precision()); err != nil {
 			return fmt.Errorf("model %s: text encoder 2: %w", path, err)
 		}
@@ -260,6 +296,27 @@ func (m *Model) loadSDXL(path string, dir bool, opts LoadOptions) error {
 		return fmt.Errorf("model %s: the U-Net attends to a %d-wide context, the text encoders give %d + %d", path, c.CrossAttentionDim, m.Text.Config.Width, m.Text2.Config.Width)
 	}
 	return nil
+}
+
+// text2Config is the config of an SDXL single file's second text encoder
+// (src: weights.TextFromSDXL(file, 1)): configDir's
+// text_encoder_2/config.json when given, else inferred from the shapes
+// (OpenCLIP bigG's GELU, the projection's width, the heads of a known
+// model); padding is tokenizer_2's "!".
+func text2Config(src weights.Source, configDir string) (clip.Config, error) {
+	var cfg clip.Config
+	var err error
+	if configDir != "" {
+		cfg, err = clip.ReadConfig(filepath.Join(configDir, "text_encoder_2", "config.json"))
+	} else if cfg, err = clip.Infer(src); err == nil {
+		cfg.Activation = clip.GELU // OpenCLIP bigG's
+		if s, ok := src.Info("text_projection.weight"); ok && len(s.Shape) == 2 {
+			cfg.ProjectionDim = s.Shape[0]
+		}
+		err = resolveText2Heads(&cfg)
+	}
+	cfg.Pad = 0
+	return cfg, err
 }
 
 // forceZeros reads force_zeros_for_empty_prompt from dir/model_index.json;

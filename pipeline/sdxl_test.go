@@ -220,8 +220,8 @@ func TestCheckAdapterFamily(t *testing.T) {
 		{"xl-on-sd1", sd1, map[string][]int{"lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_down.weight": {4, 32}}, "SDXL adapter"},
 		{"sd1-on-xl", xl, map[string][]int{"lora_te_text_model_encoder_layers_0_mlp_fc1.lora_down.weight": {4, 32}}, "single text encoder"},
 		{"xl-unet-on-xl", xl, map[string][]int{"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight": {4, 80}}, ""},
-		{"wide-unet-on-xl", xl, map[string][]int{"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_v.lora_down.weight": {4, 768}}, "SD 1.x's context (width 768)"},
-		{"peft-xl-on-sd1", sd1, map[string][]int{"unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.lora_A.weight": {4, 2048}}, "SDXL's context"},
+		{"wide-unet-on-xl", xl, map[string][]int{"lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn2_to_v.lora_down.weight": {4, 768}}, "a context of width 768 (SD 1.x)"},
+		{"peft-xl-on-sd1", sd1, map[string][]int{"unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.lora_A.weight": {4, 2048}}, "width 2048 (SDXL)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeNames(t, "a.safetensors", tc.shapes)

@@ -41,12 +41,15 @@ type embeddingItem struct {
 }
 
 // embeddings lists the textual-inversion embeddings of --embd-dir in
-// A1111's shape: those whose width fits the loaded text encoder are
-// "loaded", the others "skipped".
+// A1111's shape: those whose widths fit the loaded text encoders (SDXL's:
+// clip_l and clip_g) are "loaded", the others "skipped".
 func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	lm, release := s.models.acquire()
 	infos, err := lm.model.Embeddings()
-	width := lm.model.Text.Config.Width
+	width, width2 := lm.model.Text.Config.Width, 0
+	if lm.model.Text2 != nil {
+		width2 = lm.model.Text2.Config.Width // SDXL: clip_g's width
+	}
 	release()
 	if err != nil {
 		return err
@@ -54,7 +57,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	loaded, skipped := map[string]embeddingItem{}, map[string]embeddingItem{}
 	for _, e := range infos {
 		item := embeddingItem{Shape: e.Width, Vectors: e.Vectors}
-		if e.Width == width {
+		if e.Width == width && e.Width2 == width2 {
 			loaded[e.Trigger] = item
 		} else {
 			skipped[e.Trigger] = item

@@ -42,7 +42,8 @@ loads it as a user's sd_xl_base_1.0.safetensors is loaded, and times
                                file: one step, no guidance, trailing spacing,
                                in a child process, with its peak RSS
   txt2img_1024_1step_s         a one-step 1024×1024 txt2img with guidance, in a
-                               child process, with its peak RSS (Linux only)
+                               child process, with its peak RSS (Linux only);
+                               its decode is tiled, as sdgo's own at 1024²
 
 --quick skips the 1024×1024 parts.
 

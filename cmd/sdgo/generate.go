@@ -57,10 +57,11 @@ type genFlags struct {
 	karras, overwrite, quiet, fp16                      bool
 	xl                                                  xlFlags // SDXL and Turbo: sdxl.go
 
-	inpaint   inpaintFlags // --mask, --outpaint, … (inpaint.go)
-	bind      bindFlags    // --bind, … (bind.go)
-	maxMemory string
-	vaeTiling bool
+	inpaint      inpaintFlags // --mask, --outpaint, … (inpaint.go)
+	bind         bindFlags    // --bind, … (bind.go)
+	maxMemory    string
+	vaeTiling    bool
+	vaeTilingSet bool // --vae-tiling was given (=false: never tile)
 }
 
 func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
@@ -79,6 +80,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	fs.IntVarP(&f.width, "width", "W", 0, "image width in pixels, a multiple of 8 (default: the model's native size)")
 	fs.IntVarP(&f.height, "height", "H", 0, "image height in pixels, a multiple of 8 (default: the model's native size)")
 	fs.StringVar(&f.sampler, "sampler", "euler_a", "sampler: "+strings.Join(scheduler.Names(), ", "))
+	fs.StringVar(&f.sampler, "scheduler", "euler_a", "the same as --sampler (diffusers' word: --scheduler euler_a)")
 	fs.BoolVar(&f.karras, "karras", false, "use Karras sigmas (lms, euler, euler_a, heun, dpm++2m)")
 	fs.IntVar(&f.clipSkip, "clip-skip", 1, "use the text encoder's N-th layer from the end (2 = penultimate)")
 	fs.StringVarP(&f.initImg, "init-img", "i", "", "start from this image (img2img)")
@@ -98,10 +100,11 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	f.xl.register(fs)
 	f.inpaint.register(fs)
 	fs.StringVar(&f.maxMemory, "max-memory", "", "refuse jobs whose estimated peak memory exceeds this (e.g. 6GB; default: the machine's available memory)")
-	fs.BoolVar(&f.vaeTiling, "vae-tiling", false, "decode the image tile by tile: bounded memory for large images, approximate at the seams")
+	fs.BoolVar(&f.vaeTiling, "vae-tiling", false, "decode the image tile by tile: bounded memory for large images, approximate at the seams (from 1024×1024 on by itself when the decode would set the peak memory; --vae-tiling=false keeps it whole)")
 	if err := parse(fs, generateUsage, args, stdout); err != nil {
 		return err
 	}
+	f.vaeTilingSet = fs.Changed("vae-tiling")
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q (quote the prompt and pass it with -p)", fs.Arg(0))
 	}
@@ -160,6 +163,8 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	if f.vaeTiling {
 		opts.VAETiling = &vae.Tiling{} // the VAE's DefaultTiling
+	} else if f.vaeTilingSet {
+		opts.VAEUntiled = true // --vae-tiling=false: not even on its own
 	}
 	if err := f.bind.validate(); err != nil {
 		return err

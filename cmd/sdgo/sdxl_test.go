@@ -72,6 +72,19 @@ func TestGenerateSDXL(t *testing.T) {
 		t.Errorf("turbo: pooled_cond differs by %.3g", d)
 	}
 
+	// The same with the flags alone (as for SD-Turbo, whose folder's
+	// scheduler is not Turbo's): --scheduler euler_a --timestep-spacing trailing.
+	st = filepath.Join(dir, "turbo-flags")
+	code, _, stderr = sdgo("-m", folder, "-p", prompt, "--steps", "1", "--cfg-scale", "0", "--scheduler", "euler_a",
+		"--timestep-spacing", "trailing", "-W", "32", "-H", "32", "-o", filepath.Join(dir, "turbo-flags.png"), "--dump-stages", st, "-q")
+	if code != 0 {
+		t.Fatalf("turbo flags: exit %d: %s", code, stderr)
+	}
+	got, want = stagesAndRef(t, st, filepath.Join(td, "runs", "turbo_1.safetensors"))
+	if d := maxDiff(got("latents_step0"), want("w32.final_latents")); d > 1e-5*57 {
+		t.Errorf("turbo flags: final latents differ by %.3g", d)
+	}
+
 	st = filepath.Join(dir, "micro")
 	code, _, stderr = sdgo("-m", filepath.Join(td, "sdxl_tiny.fp16.safetensors"), "--config", folder,
 		"-p", prompt, "--steps", "4", "--cfg-scale", "5", "--sampler", "euler", "-W", "32", "-H", "32",
