@@ -333,19 +333,7 @@ func TestJetStreamCluster(t *testing.T) {
 // worker registers a job before it reads the bucket. Cancels land from the
 // moment of submission to well into the run.
 func TestJetStreamCancelAcross(t *testing.T) {
-	ns, err := StartNATS("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown) // after the queues close
-	conn := func() *nats.Conn {
-		nc, err := nats.Connect("", nats.InProcessServer(ns))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	conn := inProcessConns(t)
 	front := newQueue(t, conn(), JetStreamOptions{Memory: true, Capacity: 64})
 	worker := newQueue(t, conn(), JetStreamOptions{Memory: true, Name: "other"})
 	var ended sync.Map // job id → when its run returned
@@ -424,19 +412,7 @@ func TestJetStreamCancelAcross(t *testing.T) {
 // another connection runs it (sd-mini) stops within a bounded time, and
 // its event stream ends with the cancel.
 func TestEventsAcross(t *testing.T) {
-	ns, err := StartNATS("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown) // after the queues close
-	conn := func() *nats.Conn {
-		nc, err := nats.Connect("", nats.InProcessServer(ns))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	conn := inProcessConns(t)
 	worker, err := NewServer(Config{Model: loadMini(t), ModelTitle: BuiltinModel,
 		Queue: newQueue(t, conn(), JetStreamOptions{Memory: true, Name: "other"})})
 	if err != nil {
@@ -546,5 +522,25 @@ func TestJetStreamIdleClose(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second { // a pull lasts 5 s
 		t.Errorf("closing idle workers took %v", d)
+	}
+}
+
+// inProcessConns starts an embedded NATS server for the test and returns a
+// function that opens a new in-process connection to it each time; the
+// server shuts down after the connections and queues the test made close.
+func inProcessConns(t *testing.T) func() *nats.Conn {
+	t.Helper()
+	ns, err := StartNATS("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown) // after the queues close
+	return func() *nats.Conn {
+		nc, err := nats.Connect("", nats.InProcessServer(ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
 	}
 }
