@@ -7,11 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sdgo/sdgo/clip"
 	"github.com/sdgo/sdgo/internal/testdata"
 	"github.com/sdgo/sdgo/nn"
-	"github.com/sdgo/sdgo/unet"
-	"github.com/sdgo/sdgo/vae"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -271,66 +268,5 @@ func TestSDXLClipSkipAndLongPrompt(t *testing.T) {
 	o := Options{Prompt: long, NegativePrompt: "blurry", Steps: 1, CFGScale: 5, Width: 32, Height: 32, Sampler: "euler", Stages: &Stages{}}
 	if _, err := m.Generate(context.Background(), o); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestSDXLSingleFileTensors: the tensors listed from the tiny SDXL's
-// configs through the loaders are exactly those of the reference's single
-// file (made by diffusers' conversion script), names and shapes.
-func TestSDXLSingleFileTensors(t *testing.T) {
-	dir := testdata.Dir(t, "sdxl")
-	d := filepath.Join(dir, "diffusers")
-	t1, err := clip.ReadConfig(filepath.Join(d, "text_encoder", "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t2, err := clip.ReadConfig(filepath.Join(d, "text_encoder_2", "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := unet.ReadConfig(filepath.Join(d, "unet", "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := vae.ReadConfig(filepath.Join(d, "vae", "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := SDXLSingleFileTensors(u, t1, t2, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := weights.Open(filepath.Join(dir, "sdxl_tiny.fp16.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	want := map[string][]int{}
-	for _, n := range f.Names() {
-		if strings.HasSuffix(n, "position_ids") || strings.HasSuffix(n, "logit_scale") {
-			continue
-		}
-		in, _ := f.Info(n)
-		want[n] = in.Shape
-	}
-	seen := map[string]bool{}
-	for _, e := range got {
-		if seen[e.Name] {
-			t.Errorf("%s listed twice", e.Name)
-		}
-		seen[e.Name] = true
-		if s, ok := want[e.Name]; !ok {
-			t.Errorf("%s %v is not in the single file", e.Name, e.Shape)
-		} else if !nn.SameShape(s, e.Shape) {
-			t.Errorf("%s: shape %v, the file's %v", e.Name, e.Shape, s)
-		}
-	}
-	for n := range want {
-		if !seen[n] {
-			t.Errorf("%s is missing from the list", n)
-		}
-	}
-	if len(got) != len(want) {
-		t.Errorf("%d tensors listed, the file has %d (+ position_ids and logit_scale)", len(got), len(want))
 	}
 }

@@ -66,12 +66,36 @@ func TextFromSDXL(src Source, i int) Source {
 // diffusers/transformers names (as a ShapeRecorder lists them), to the
 // names and shapes of an SDXL single file: the inverse of UNetFromLDM,
 // VAEFromLDM and TextFromSDXL, from the same name maps. component is
-// "unet", "vae", "text_encoder" or "text_encoder_2". The U-Net's and the
-// VAE's layouts are read from the names; the VAE's mid-block attention
-// becomes 1×1 convolutions, text_encoder_2's q, k and v projections one
-// fused in_proj and its text_projection OpenCLIP's (D, P) matrix. Data, if
-// any, is kept only for tensors whose layout does not change.
+// "unet", "vae", "text_encoder" or "text_encoder_2". The U-Net and the VAE
+// are renamed as [LDMSingleFile] renames them; text_encoder_2's q, k and v
+// projections become one fused in_proj and its text_projection OpenCLIP's
+// (D, P) matrix. Data, if any, is kept only for tensors whose layout does
+// not change.
 func SDXLSingleFile(component string, entries []Entry) ([]Entry, error) {
+	switch component {
+	case "text_encoder":
+		return renameEntries(component, entries, func(e Entry) (Entry, bool) {
+			e.Name = SDXLCLIPPrefix + e.Name
+			return e, true
+		})
+	case "text_encoder_2":
+		return openCLIPEntries(entries)
+	case "unet", "vae":
+		return LDMSingleFile(component, entries)
+	}
+	return nil, fmt.Errorf("weights: SDXLSingleFile: unknown component %q", component)
+}
+
+// LDMSingleFile renames the tensors of one SD 1.x component, listed in
+// diffusers/transformers names (as a ShapeRecorder lists them), to the
+// names and shapes of an original (LDM) single file such as
+// v1-5-pruned-emaonly.safetensors: the inverse of UNetFromLDM, VAEFromLDM
+// and the SD 1.x text-encoder prefix, from the same name maps. component is
+// "unet", "vae" or "text_encoder". The U-Net's and the VAE's layouts are
+// read from the names; the VAE's mid-block attention becomes 1×1
+// convolutions. Data, if any, is kept only for tensors whose layout does
+// not change.
+func LDMSingleFile(component string, entries []Entry) ([]Entry, error) {
 	names := make([]string, len(entries))
 	for i, e := range entries {
 		names[i] = e.Name
@@ -101,19 +125,23 @@ func SDXLSingleFile(component string, entries []Entry) ([]Entry, error) {
 		}
 	case "text_encoder":
 		conv = func(e Entry) (Entry, bool) {
-			e.Name = SDXLCLIPPrefix + e.Name
+			e.Name = LDMCLIPPrefix + e.Name
 			return e, true
 		}
-	case "text_encoder_2":
-		return openCLIPEntries(entries)
 	default:
-		return nil, fmt.Errorf("weights: SDXLSingleFile: unknown component %q", component)
+		return nil, fmt.Errorf("weights: LDMSingleFile: unknown component %q", component)
 	}
+	return renameEntries(component, entries, conv)
+}
+
+// renameEntries applies conv to every entry, failing on the first name it
+// has no single-file name for.
+func renameEntries(component string, entries []Entry, conv func(Entry) (Entry, bool)) ([]Entry, error) {
 	out := make([]Entry, 0, len(entries))
 	for _, e := range entries {
 		c, ok := conv(e)
 		if !ok {
-			return nil, fmt.Errorf("weights: SDXLSingleFile: %s tensor %q has no single-file name", component, e.Name)
+			return nil, fmt.Errorf("weights: %s tensor %q has no single-file name", component, e.Name)
 		}
 		out = append(out, c)
 	}

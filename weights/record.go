@@ -23,14 +23,20 @@ type ShapeRecorder struct {
 	// Shape, with DType F16 for matrices a loader keeps in half precision
 	// and F32 otherwise; no data.
 	Entries []Entry
+	// Known gives the shapes of tensors a loader reads its architecture
+	// from (a model without a config, such as TAESD, whose width is its
+	// first convolution's): Info answers with them.
+	Known map[string][]int
 }
 
 // Names lists nothing: the recorder holds no tensors of its own.
 func (r *ShapeRecorder) Names() []string { return nil }
 
 // Info reports every name as present (so optional parts are loaded and
-// recorded), with no shape.
-func (r *ShapeRecorder) Info(name string) (Info, bool) { return Info{Name: name, DType: F32}, true }
+// recorded), with its shape in Known or none.
+func (r *ShapeRecorder) Info(name string) (Info, bool) {
+	return Info{Name: name, DType: F32, Shape: r.Known[name]}, true
+}
 
 // Tensor fails: tensors are only handed out through a Loader.
 func (r *ShapeRecorder) Tensor(name string) (*nn.Tensor, error) {

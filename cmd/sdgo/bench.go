@@ -23,6 +23,7 @@ import (
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/unet"
+	"github.com/sdgo/sdgo/vae"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -123,33 +124,14 @@ type benchReport struct {
 const benchSDXLPointer = "sdgo bench --model sdxl"
 
 // benchTAESDEntries lists the tensors of a TAESD decoder for SD 1.5's latents
-// (taesd_decoder.safetensors' names: taesd.py's layer indices): 64 channels,
-// three blocks of three 3×3 convolutions per ×2 stage.
-func benchTAESDEntries() []weights.Entry {
-	const ch, latents = 64, 4
-	var list []weights.Entry
-	conv := func(name string, out, in int, bias bool) {
-		list = append(list, weights.Entry{Name: name + ".weight", Shape: []int{out, in, 3, 3}})
-		if bias {
-			list = append(list, weights.Entry{Name: name + ".bias", Shape: []int{out}})
-		}
+// (taesd_decoder.safetensors' names: taesd.py's layer indices), as the
+// decoder's loader reads them: 64 channels, read from the first convolution.
+func benchTAESDEntries() ([]weights.Entry, error) {
+	rec := &weights.ShapeRecorder{Known: map[string][]int{"1.weight": {64, 4, 3, 3}}} // (C, latent channels, 3, 3)
+	if _, err := vae.LoadTinyDecoder(rec); err != nil {
+		return nil, fmt.Errorf("bench: taesd: %w", err)
 	}
-	block := func(i int) {
-		for j := range 3 {
-			conv(fmt.Sprintf("%d.conv.%d", i, 2*j), ch, ch, true)
-		}
-	}
-	conv("1", ch, latents, true)
-	for s := range 3 {
-		base := 3 + 5*s
-		for j := range 3 {
-			block(base + j)
-		}
-		conv(fmt.Sprintf("%d", base+4), ch, ch, false)
-	}
-	block(18)
-	conv("19", 3, ch, true)
-	return list
+	return rec.Entries, nil
 }
 
 // childReport is what the child process prints: one JSON line.
@@ -235,7 +217,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		debug.FreeOSMemory()
 	}
 	if _, err := os.Stat(taesd); *full && (err != nil || *keep == "") {
-		if err := writeRandomEntries(taesd, benchTAESDEntries()); err != nil {
+		entries, err := benchTAESDEntries()
+		if err != nil {
+			return err
+		}
+		if err := writeRandomEntries(taesd, entries); err != nil {
 			return err
 		}
 	}
@@ -606,40 +592,34 @@ func fillNoise(d []float32, a float32, seed uint64) {
 }
 
 // benchSpec is the architecture of the random model: SD 1.5's, or a
-// scaled-down one of the same layout for tests. Tensors are named as in an
-// original (LDM) single-file checkpoint.
+// scaled-down one of the same layout for tests, as component configs. Its
+// checkpoint is an original (LDM) single file whose tensors the loaders
+// list from these configs (pipeline.SingleFileTensors).
 type benchSpec struct {
-	name       string
-	size       int    // image side of the "512" measurements
-	unet       []int  // U-Net block_out_channels
-	unetAttn   []bool // levels with a spatial transformer
-	unetLayers int    // resnets per down level
-	context    int    // cross-attention width = text encoder width
-	vae        []int  // VAE block_out_channels
-	vaeLayers  int    // resnets per encoder level
-	textLayers int
-	textFF     int // text encoder MLP width
-	vocab      int
+	name string
+	size int // image side of the "512" measurements
+	unet unet.Config
+	text clip.Config
+	vae  vae.Config
 }
 
-// sd15Spec is Stable Diffusion 1.5 (runwayml/stable-diffusion-v1-5).
+// sd15Spec is Stable Diffusion 1.5 (runwayml/stable-diffusion-v1-5: unet,
+// text_encoder and vae config.json).
 func sd15Spec() benchSpec {
-	return benchSpec{
-		name: "sd15-random", size: 512,
-		unet: []int{320, 640, 1280, 1280}, unetAttn: []bool{true, true, true, false}, unetLayers: 2, context: 768,
-		vae: []int{128, 256, 512, 512}, vaeLayers: 2,
-		textLayers: 12, textFF: 3072, vocab: 49408,
-	}
+	return benchSpec{name: "sd15-random", size: 512, unet: unet.SD15(), text: clip.SD1(), vae: vae.SD15()}
 }
 
 // tinySpec keeps SD 1.5's layout at a few megabytes, for tests.
 func tinySpec() benchSpec {
-	return benchSpec{
-		name: "tiny-random", size: 64,
-		unet: []int{32, 64}, unetAttn: []bool{true, false}, unetLayers: 1, context: 64,
-		vae: []int{32, 32}, vaeLayers: 1,
-		textLayers: 2, textFF: 256, vocab: 49408,
-	}
+	s := benchSpec{name: "tiny-random", size: 64, unet: unet.SD15(), text: clip.SD1(), vae: vae.SD15()}
+	u := &s.unet
+	u.BlockOutChannels, u.Heads, u.TransformerLayersPerBlock = []int{32, 64}, []int{8, 8}, []int{1, 1}
+	u.DownBlockTypes = []string{unet.CrossAttnDownBlock2D, unet.DownBlock2D}
+	u.UpBlockTypes = []string{unet.UpBlock2D, unet.CrossAttnUpBlock2D}
+	u.LayersPerBlock, u.CrossAttentionDim = 1, 64
+	s.text.Width, s.text.MLPWidth, s.text.Heads, s.text.Layers = 64, 256, 1, 2
+	s.vae.BlockOut, s.vae.LayersPerBlock = []int{32, 32}, 1
+	return s
 }
 
 func benchSpecFromEnv() (benchSpec, error) {
@@ -653,185 +633,13 @@ func benchSpecFromEnv() (benchSpec, error) {
 	}
 }
 
-// tensors calls add with the name and shape of every tensor of the model.
-func (s benchSpec) tensors(add func(name string, shape ...int)) {
-	s.unetTensors(add)
-	s.vaeTensors(add)
-	s.textTensors(add)
-}
-
-// unetTensors lists model.diffusion_model.*: LDM's UNetModel.
-func (s benchSpec) unetTensors(add func(name string, shape ...int)) {
-	p := weights.LDMUNetPrefix
-	c0 := s.unet[0]
-	temb := 4 * c0
-	linear := func(name string, out, in int) { add(name+".weight", out, in); add(name+".bias", out) }
-	conv := func(name string, out, in, k int) { add(name+".weight", out, in, k, k); add(name+".bias", out) }
-	norm := func(name string, c int) { add(name+".weight", c); add(name+".bias", c) }
-	resblock := func(name string, in, out int) {
-		norm(name+".in_layers.0", in)
-		conv(name+".in_layers.2", out, in, 3)
-		linear(name+".emb_layers.1", out, temb)
-		norm(name+".out_layers.0", out)
-		conv(name+".out_layers.3", out, out, 3)
-		if in != out {
-			conv(name+".skip_connection", out, in, 1)
-		}
-	}
-	transformer := func(name string, c int) {
-		norm(name+".norm", c)
-		conv(name+".proj_in", c, c, 1)
-		b := name + ".transformer_blocks.0"
-		for _, a := range []struct {
-			name string
-			kv   int
-		}{{"attn1", c}, {"attn2", s.context}} {
-			add(b+"."+a.name+".to_q.weight", c, c)
-			add(b+"."+a.name+".to_k.weight", c, a.kv)
-			add(b+"."+a.name+".to_v.weight", c, a.kv)
-			linear(b+"."+a.name+".to_out.0", c, c)
-		}
-		for _, n := range []string{"norm1", "norm2", "norm3"} {
-			norm(b+"."+n, c)
-		}
-		linear(b+".ff.net.0.proj", 8*c, c) // GEGLU: value and gate
-		linear(b+".ff.net.2", c, 4*c)
-		conv(name+".proj_out", c, c, 1)
-	}
-
-	linear(p+"time_embed.0", temb, c0)
-	linear(p+"time_embed.2", temb, temb)
-	conv(p+"input_blocks.0.0", c0, 4, 3)
-	skips := []int{c0} // channels of each skip connection, pushed going down
-	k, in := 1, c0
-	for i, c := range s.unet {
-		for range s.unetLayers {
-			resblock(fmt.Sprintf("%sinput_blocks.%d.0", p, k), in, c)
-			if s.unetAttn[i] {
-				transformer(fmt.Sprintf("%sinput_blocks.%d.1", p, k), c)
-			}
-			in = c
-			skips = append(skips, c)
-			k++
-		}
-		if i < len(s.unet)-1 {
-			conv(fmt.Sprintf("%sinput_blocks.%d.0.op", p, k), c, c, 3)
-			skips = append(skips, c)
-			k++
-		}
-	}
-	resblock(p+"middle_block.0", in, in)
-	transformer(p+"middle_block.1", in)
-	resblock(p+"middle_block.2", in, in)
-	k = 0
-	for i := len(s.unet) - 1; i >= 0; i-- {
-		c := s.unet[i]
-		for j := 0; j <= s.unetLayers; j++ {
-			skip := skips[len(skips)-1]
-			skips = skips[:len(skips)-1]
-			resblock(fmt.Sprintf("%soutput_blocks.%d.0", p, k), in+skip, c)
-			sub := 1
-			if s.unetAttn[i] {
-				transformer(fmt.Sprintf("%soutput_blocks.%d.1", p, k), c)
-				sub = 2
-			}
-			in = c
-			if j == s.unetLayers && i > 0 {
-				conv(fmt.Sprintf("%soutput_blocks.%d.%d.conv", p, k, sub), c, c, 3)
-			}
-			k++
-		}
-	}
-	norm(p+"out.0", c0)
-	conv(p+"out.2", 4, c0, 3)
-}
-
-// vaeTensors lists first_stage_model.*: LDM's AutoencoderKL.
-func (s benchSpec) vaeTensors(add func(name string, shape ...int)) {
-	p := weights.LDMVAEPrefix
-	conv := func(name string, out, in, k int) { add(name+".weight", out, in, k, k); add(name+".bias", out) }
-	norm := func(name string, c int) { add(name+".weight", c); add(name+".bias", c) }
-	resnet := func(name string, in, out int) {
-		norm(name+".norm1", in)
-		conv(name+".conv1", out, in, 3)
-		norm(name+".norm2", out)
-		conv(name+".conv2", out, out, 3)
-		if in != out {
-			conv(name+".nin_shortcut", out, in, 1)
-		}
-	}
-	mid := func(name string, c int) {
-		resnet(name+".block_1", c, c)
-		norm(name+".attn_1.norm", c)
-		for _, n := range []string{"q", "k", "v", "proj_out"} {
-			conv(name+".attn_1."+n, c, c, 1)
-		}
-		resnet(name+".block_2", c, c)
-	}
-	top := s.vae[len(s.vae)-1]
-	conv(p+"encoder.conv_in", s.vae[0], 3, 3)
-	in := s.vae[0]
-	for i, c := range s.vae {
-		for j := range s.vaeLayers {
-			resnet(fmt.Sprintf("%sencoder.down.%d.block.%d", p, i, j), in, c)
-			in = c
-		}
-		if i < len(s.vae)-1 {
-			conv(fmt.Sprintf("%sencoder.down.%d.downsample.conv", p, i), c, c, 3)
-		}
-	}
-	mid(p+"encoder.mid", top)
-	norm(p+"encoder.norm_out", top)
-	conv(p+"encoder.conv_out", 8, top, 3) // mean and log-variance of 4 channels
-	conv(p+"quant_conv", 8, 8, 1)
-	conv(p+"post_quant_conv", 4, 4, 1)
-	conv(p+"decoder.conv_in", top, 4, 3)
-	mid(p+"decoder.mid", top)
-	in = top
-	for i := len(s.vae) - 1; i >= 0; i-- { // LDM numbers the decoder's levels from the bottom
-		c := s.vae[i]
-		for j := 0; j <= s.vaeLayers; j++ {
-			resnet(fmt.Sprintf("%sdecoder.up.%d.block.%d", p, i, j), in, c)
-			in = c
-		}
-		if i > 0 {
-			conv(fmt.Sprintf("%sdecoder.up.%d.upsample.conv", p, i), c, c, 3)
-		}
-	}
-	norm(p+"decoder.norm_out", s.vae[0])
-	conv(p+"decoder.conv_out", 3, s.vae[0], 3)
-}
-
-// textTensors lists cond_stage_model.transformer.text_model.*: transformers'
-// CLIPTextModel, as SD 1.x checkpoints hold it.
-func (s benchSpec) textTensors(add func(name string, shape ...int)) {
-	p := weights.LDMCLIPPrefix + "text_model."
-	w := s.context
-	linear := func(name string, out, in int) { add(name+".weight", out, in); add(name+".bias", out) }
-	norm := func(name string, c int) { add(name+".weight", c); add(name+".bias", c) }
-	add(p+"embeddings.token_embedding.weight", s.vocab, w)
-	add(p+"embeddings.position_embedding.weight", 77, w)
-	for l := range s.textLayers {
-		b := fmt.Sprintf("%sencoder.layers.%d.", p, l)
-		for _, n := range []string{"q_proj", "k_proj", "v_proj", "out_proj"} {
-			linear(b+"self_attn."+n, w, w)
-		}
-		norm(b+"layer_norm1", w)
-		norm(b+"layer_norm2", w)
-		linear(b+"mlp.fc1", s.textFF, w)
-		linear(b+"mlp.fc2", w, s.textFF)
-	}
-	norm(p+"final_layer_norm", w)
-}
-
-// writeBenchCheckpoint writes the random model to path in fp16. Weights are
-// uniform with variance 1/fan-in, norms' weights 1, biases 0. Tensors of the
-// same fan-in share one random buffer (SD 1.5 in float32 would need 4 GB).
+// writeBenchCheckpoint writes the random model to path in fp16 (see
+// writeRandomEntries).
 func writeBenchCheckpoint(path string, s benchSpec) error {
-	var entries []weights.Entry
-	s.tensors(func(name string, shape ...int) {
-		entries = append(entries, weights.Entry{Name: name, Shape: shape})
-	})
+	entries, err := pipeline.SingleFileTensors(s.unet, s.text, s.vae)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
 	return writeRandomEntries(path, entries)
 }
 

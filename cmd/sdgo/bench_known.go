@@ -4,30 +4,20 @@ import (
 	"os"
 	"sync"
 
-	"github.com/sdgo/sdgo/clip"
 	"github.com/sdgo/sdgo/pipeline"
-	"github.com/sdgo/sdgo/unet"
 )
 
 var registerTiny, registerTinyXL sync.Once
 
 // register makes the scaled-down test model a known model, so that its
-// single file loads as SD 1.5's does (its heads are not in the weights):
-// 1 text head of width 64, 8 U-Net heads. SD 1.5 is known already.
+// single file loads as SD 1.5's does (its heads are not in the weights).
+// SD 1.5 is known already.
 func (s benchSpec) register() {
 	if s.name != tinySpec().name {
 		return
 	}
 	registerTiny.Do(func() {
-		heads := make([]int, len(s.unet))
-		for i := range heads {
-			heads[i] = 8
-		}
-		pipeline.RegisterKnownModel(pipeline.KnownModel{
-			Name: s.name,
-			Text: clip.Config{Width: s.context, MLPWidth: s.textFF, Positions: 77, Heads: max(1, s.context/64)},
-			UNet: unet.Config{BlockOutChannels: s.unet, CrossAttentionDim: s.context, LayersPerBlock: s.unetLayers, Heads: heads},
-		})
+		pipeline.RegisterKnownModel(pipeline.KnownModel{Name: s.name, Text: s.text, UNet: s.unet})
 	})
 }
 

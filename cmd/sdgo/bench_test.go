@@ -90,7 +90,11 @@ func TestBench(t *testing.T) {
 // loads as a TAESD decoder and decodes SD 1.5's latents.
 func TestBenchTAESD(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "taesd.safetensors")
-	if err := writeRandomEntries(path, benchTAESDEntries()); err != nil {
+	entries, err := benchTAESDEntries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeRandomEntries(path, entries); err != nil {
 		t.Fatal(err)
 	}
 	dec, err := loadTAESD(path)
