@@ -356,12 +356,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	r.VAEDecode512CPU = share(vaeFLOPs, r.VAEDecode512CP, r.PeakCoreGFLOPS)
 
 	r.SDXL = benchSDXLPointer
-	if *f.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	return printBench(stdout, r, spec)
+	return f.report(stdout, r, func() error { return printBench(stdout, r, spec) })
 }
 
 // printBench writes the report as a table.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -74,4 +75,14 @@ func (f *benchFlags) progress(stderr io.Writer) func(format string, a ...any) {
 			fmt.Fprintf(stderr, format+"\n", a...)
 		}
 	}
+}
+
+// report writes r to stdout as indented JSON with --json, else calls table.
+func (f *benchFlags) report(stdout io.Writer, r any, table func() error) error {
+	if *f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return table()
 }

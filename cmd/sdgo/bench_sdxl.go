@@ -279,12 +279,7 @@ func runBenchSDXL(args []string, stdout, stderr io.Writer) error {
 		r.UNet1024GFLOP = unet.FLOPs(m.UNet.Config, 2, latent, latent) / 1e9
 	}
 
-	if *f.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	return printBenchSDXL(stdout, r, spec)
+	return f.report(stdout, r, func() error { return printBenchSDXL(stdout, r, spec) })
 }
 
 // printBenchSDXL writes the report as a table.
