@@ -339,10 +339,8 @@ func (ex *exploration) sendStep(d pipeline.StepDetail, attn *figure.CrossAttenti
 	add("schedule", sched)
 	add("latent", vae.Preview(d.Latents))
 	if ex.preview != nil { // the latent as TAESD sees it, beside the cheap map
-		if x, derr := ex.preview.DecodeLatents(d.Latents); derr == nil {
-			if imgs, derr := vae.ToImages(x); derr == nil {
-				add("latent_taesd", imgs[0])
-			}
+		if img, derr := figure.Decoded(ex.preview, d.Latents); derr == nil {
+			add("latent_taesd", img)
 		}
 	}
 	if d.X0 != nil {
@@ -408,7 +406,7 @@ func (ex *exploration) attentionSprite(attn *figure.CrossAttention, level string
 // else the model's VAE when the latent is small (sd-mini), else the cheap
 // RGB map. It names what it used.
 func (ex *exploration) decode(latent *nn.Tensor) (image.Image, string) {
-	var dec pipeline.LatentDecoder
+	var dec figure.LatentDecoder
 	how := ""
 	switch {
 	case ex.preview != nil:
@@ -417,10 +415,8 @@ func (ex *exploration) decode(latent *nn.Tensor) (image.Image, string) {
 		dec, how = ex.m.VAE, "the VAE"
 	}
 	if dec != nil {
-		if x, err := dec.DecodeLatents(latent); err == nil {
-			if imgs, err := vae.ToImages(x); err == nil {
-				return imgs[0], how
-			}
+		if img, err := figure.Decoded(dec, latent); err == nil {
+			return img, how
 		}
 	}
 	return vae.Preview(latent), "the RGB map (decoding every step would be slow at this size)"
