@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/sdgo/sdgo/internal/atomicfile"
 )
 
 // chromium finds a Chromium (Debian's chromium package) or Chrome.
@@ -108,7 +110,7 @@ func (p *page) shot(name string, w, h int64, full bool) {
 	if os.Getenv("SDGO_UPDATE_DOCS") != "" {
 		dir = filepath.Join("..", "docs", "img")
 	}
-	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, name), png, true); err != nil {
 		p.t.Fatal(err)
 	}
 }

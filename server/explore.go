@@ -16,6 +16,7 @@ import (
 	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/prompt"
 	"github.com/sdgo/sdgo/tokenizer"
+	"github.com/sdgo/sdgo/unet"
 	"github.com/sdgo/sdgo/vae"
 )
 
@@ -77,8 +78,9 @@ func (s *Server) explore(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var need int64 // the generation's estimated peak, when the server has a memory limit
 	if s.cfg.Estimate != nil && s.cfg.MaxMemory > 0 {
-		need, err := s.cfg.Estimate(lm.model, opts)
+		need, err = s.cfg.Estimate(lm.model, opts)
 		if err != nil {
 			return fmt.Errorf("estimating the exploration's memory: %w", err)
 		}
@@ -110,6 +112,9 @@ func (s *Server) explore(w http.ResponseWriter, r *http.Request) error {
 		return rc.Flush()
 	}}
 	ex.attention = req.Attention == nil || *req.Attention
+	if s.cfg.Estimate != nil && s.cfg.MaxMemory > 0 {
+		ex.need, ex.maxMemory = need, s.cfg.MaxMemory
+	}
 	if err := ex.run(r); err != nil {
 		if r.Context().Err() != nil {
 			return errDisconnect
@@ -126,6 +131,8 @@ type exploration struct {
 	preview   *vae.TinyDecoder
 	send      func(event string, v any) error
 	attention bool
+	need      int64 // the generation's estimated peak memory, and the server's
+	maxMemory int64 // limit (--max-memory), when it has one; else 0
 
 	words    []exploreWord
 	timeProj []float32 // the current step's sinusoidal features (C0)
@@ -146,9 +153,9 @@ func (ex *exploration) run(r *http.Request) error {
 		"negative_prompt": o.NegativePrompt}); err != nil {
 		return err
 	}
-	chunks := ex.chunks(o.Prompt)
+	chunks, uncond := ex.chunks(o.Prompt), ex.chunks(o.NegativePrompt)
 	if err := ex.send("tokens", map[string]any{"chunks": chunks, "slots": tokenizer.ContextLength,
-		"weighted": weighted(chunks), "uncond": ex.chunks(o.NegativePrompt)}); err != nil {
+		"weighted": weighted(chunks), "uncond": uncond}); err != nil {
 		return err
 	}
 	for c, ch := range chunks {
@@ -174,12 +181,16 @@ func (ex *exploration) run(r *http.Request) error {
 			attn.Trace(name, t)
 		}
 	})
+	attnBytes := attentionMemory(m.UNet.Config, h, w, tokenizer.ContextLength*max(len(chunks), len(uncond), 1))
 	attnNote := ""
 	switch {
 	case !ex.attention:
 		attnNote = "attention maps were not asked for"
 	case h*w > maxAttentionCells:
 		attnNote = fmt.Sprintf("attention maps are captured only for latents of at most %d cells (512×512 for SD 1.x); this run's is %d×%d", maxAttentionCells, w, h)
+	case ex.maxMemory > 0 && ex.need+attnBytes > ex.maxMemory:
+		attnNote = fmt.Sprintf("attention maps would take an estimated %d MiB more than this run's %d MiB, past the %d MiB the server allows (--max-memory); make the image smaller to see them",
+			attnBytes>>20, ex.need>>20, ex.maxMemory>>20)
 	case len(ex.words) == 0:
 		attnNote = "the prompt has no words to show attention for"
 	default:
@@ -237,6 +248,28 @@ func (ex *exploration) run(r *http.Request) error {
 		return err
 	}
 	return ex.send("done", map[string]any{})
+}
+
+// attentionMemory estimates, in bytes, what the cross-attention maps of an
+// exploration take beyond its generation, for a latent of h×w cells and a
+// context of tokens slots: the sums figure.CrossAttention keeps (every
+// level's and their total, a float64 per slot and cell) and the peak of
+// recomputing one transformer's probabilities (the level's pixel features a
+// few times over, and (heads, N, tokens) probabilities twice).
+func attentionMemory(c unet.Config, h, w, tokens int) int64 {
+	cells, m := int64(h*w), int64(tokens)
+	levels := int64(len(c.DownBlockTypes) + 1 + len(c.UpBlockTypes))
+	sums := (levels + 1) * m * cells * 8
+	var peak int64
+	for i, ch := range c.BlockOutChannels {
+		n := cells >> (2 * i) // the level's pixels
+		heads := int64(1)
+		if i < len(c.Heads) {
+			heads = int64(c.Heads[i])
+		}
+		peak = max(peak, 4*(5*n*int64(ch)+(2*heads+1)*n*m))
+	}
+	return sums + peak
 }
 
 // chunks splits text as the pipeline does (emphasis, BREAK, 75-token
@@ -339,10 +372,8 @@ func (ex *exploration) sendStep(d pipeline.StepDetail, attn *figure.CrossAttenti
 	add("schedule", sched)
 	add("latent", vae.Preview(d.Latents))
 	if ex.preview != nil { // the latent as TAESD sees it, beside the cheap map
-		if x, derr := ex.preview.DecodeLatents(d.Latents); derr == nil {
-			if imgs, derr := vae.ToImages(x); derr == nil {
-				add("latent_taesd", imgs[0])
-			}
+		if img, derr := figure.Decoded(ex.preview, d.Latents); derr == nil {
+			add("latent_taesd", img)
 		}
 	}
 	if d.X0 != nil {
@@ -408,7 +439,7 @@ func (ex *exploration) attentionSprite(attn *figure.CrossAttention, level string
 // else the model's VAE when the latent is small (sd-mini), else the cheap
 // RGB map. It names what it used.
 func (ex *exploration) decode(latent *nn.Tensor) (image.Image, string) {
-	var dec pipeline.LatentDecoder
+	var dec figure.LatentDecoder
 	how := ""
 	switch {
 	case ex.preview != nil:
@@ -417,10 +448,8 @@ func (ex *exploration) decode(latent *nn.Tensor) (image.Image, string) {
 		dec, how = ex.m.VAE, "the VAE"
 	}
 	if dec != nil {
-		if x, err := dec.DecodeLatents(latent); err == nil {
-			if imgs, err := vae.ToImages(x); err == nil {
-				return imgs[0], how
-			}
+		if img, err := figure.Decoded(dec, latent); err == nil {
+			return img, how
 		}
 	}
 	return vae.Preview(latent), "the RGB map (decoding every step would be slow at this size)"

@@ -8,8 +8,9 @@ import (
 )
 
 // The Explore page in a real headless Chromium: type a prompt, Explore,
-// watch every panel fill, move the step slider, and see the attention map
-// change with the word chosen. With SDGO_UPDATE_DOCS=1 the screenshots go
+// watch every panel fill, move the step slider, see the attention map
+// change with the word chosen, and compare two prompts, then two guidance
+// scales. With SDGO_UPDATE_DOCS=1 the screenshots go
 // to docs/img/explore.png and docs/img/explore-phone.png.
 func TestExplorePageInBrowser(t *testing.T) {
 	pg := newPage(t)
@@ -27,9 +28,10 @@ func TestExplorePageInBrowser(t *testing.T) {
 	)
 	poll("Done", status+`.startsWith("Done")`)
 
-	// Every panel has its pictures; the weighted word is marked.
+	// Every picture on screen is drawn (none empty or broken, the hidden
+	// TAESD one included); the weighted word is marked.
 	var missing []string
-	eval(`[...document.querySelectorAll("#panels img")].filter(i => !i.closest("[hidden]") && !(i.src.startsWith("data:image/png") && i.naturalWidth > 0)).map(i => i.id)`, &missing)
+	eval(`[...document.querySelectorAll("#panels img")].filter(i => i.getClientRects().length > 0 && !(i.src.startsWith("data:image/png") && i.naturalWidth > 0)).map(i => i.id)`, &missing)
 	if len(missing) != 0 {
 		t.Errorf("pictures missing: %v", missing)
 	}
@@ -113,6 +115,24 @@ func TestExplorePageInBrowser(t *testing.T) {
 
 	pg.shot("explore.png", 1280, 800, true)
 	pg.shot("explore-phone.png", 390, 844, true)
+
+	// Compare two guidance scales: the same prompt (an empty second prompt),
+	// the same noise, guidance 2 against 6.
+	eval(`document.getElementById("prompt-b").value = "", document.getElementById("cfg-b").value = "6", true`, new(bool))
+	pg.do(chromedp.Click(chromedp.ID("explore")))
+	poll("both runs, two scales", status+`.startsWith("Done: A and B") && document.getElementById("cmp-b-label").textContent.endsWith("g 6")`)
+	var scales []string
+	eval(`["cmp-a-label", "cmp-b-label", "cmp-a-image", "cmp-b-image"].map(id => document.getElementById(id).textContent || document.getElementById(id).src)`, &scales)
+	if !strings.HasSuffix(scales[0], "g 2") || !strings.Contains(scales[1], "a (red:1.3) circle above a blue square") || scales[2] == scales[3] {
+		t.Errorf("guidance compare: A %q, B %q, same image %v", scales[0], scales[1], scales[2] == scales[3])
+	}
+	// The same noise: at the first step, with the same prompt, the U-Net
+	// sees the same latent, so its prediction with the prompt is the same.
+	var sameNoise bool
+	eval(`runs.length == 2 && runs[0].steps[0].eps_cond.startsWith("data:image/png") && runs[0].steps[0].eps_cond === runs[1].steps[0].eps_cond`, &sameNoise)
+	if !sameNoise {
+		t.Error("A and B's first noise predictions differ: not the same noise")
+	}
 }
 
 // Behind an API key the Explore page sends the key the browser keeps.

@@ -18,6 +18,8 @@ import (
 	"testing"
 
 	"github.com/sdgo/sdgo/internal/testdata"
+	"github.com/sdgo/sdgo/pipeline"
+	"github.com/sdgo/sdgo/unet"
 	"github.com/sdgo/sdgo/vae"
 	"github.com/sdgo/sdgo/weights"
 )
@@ -111,6 +113,9 @@ func TestExploreStream(t *testing.T) {
 			ev := map[string]map[string]any{}
 			for _, e := range events {
 				ev[e.Name] = e.Data
+				if path := floatDump(e.Data, e.Name); path != "" {
+					t.Errorf("%s: a list of numbers sent to the browser; send a picture", path)
+				}
 			}
 			// Tokens: 77 slots, start, words, end, padding; the weight where asked.
 			chunks := ev["tokens"]["chunks"].([]any)
@@ -171,6 +176,91 @@ func TestExploreStream(t *testing.T) {
 	}
 }
 
+// floatDump returns the path of the first list of more than three numbers
+// in v (a latent's shape is three), or "".
+func floatDump(v any, path string) string {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if p := floatDump(x, path+"."+k); p != "" {
+				return p
+			}
+		}
+	case []any:
+		nums := 0
+		for i, x := range v {
+			if _, ok := x.(float64); ok {
+				nums++
+			}
+			if p := floatDump(x, fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+		if nums > 3 {
+			return path
+		}
+	}
+	return ""
+}
+
+// The serve issue's limits hold for explorations: steps and sizes past the
+// server's, and a memory estimate past --max-memory, are refused before the
+// stream starts, naming the field; a run that fits but whose attention maps
+// would not gets every stage and a note saying why there are no maps.
+func TestExploreLimits(t *testing.T) {
+	_, ts := newTest(t, Config{Limits: Limits{MaxSteps: 10, MaxWidth: 128, MaxHeight: 128}, MaxMemory: 4 << 20,
+		Estimate: func(m *pipeline.Model, o pipeline.Options) (int64, error) {
+			return int64(o.Width*o.Height) << 10, nil // 1 MiB at 32×32, 4 MiB at 64×64, 16 MiB at 128×128
+		}})
+	for _, c := range []struct{ body, field, msg string }{
+		{`{"prompt":"x","steps":11}`, "steps", "between 1 and 10"},
+		{`{"prompt":"x","width":136,"steps":2}`, "width", "to 128"},
+		{`{"prompt":"x","height":136,"steps":2}`, "height", "to 128"},
+		{`{"prompt":"x","width":128,"height":128,"steps":2}`, "width", "estimated 16 MiB, more than the 4 MiB"},
+	} {
+		var out map[string]any
+		res := call(t, ts, "POST", "/api/explore", c.body, &out)
+		if got := fmt.Sprint(out); res.StatusCode != 400 || !strings.Contains(got, c.field) || !strings.Contains(got, c.msg) {
+			t.Errorf("%s: %d %v, want 400 naming %s: %q", c.body, res.StatusCode, got, c.field, c.msg)
+		}
+	}
+	for _, c := range []struct {
+		size int
+		maps bool
+	}{{32, true}, {64, false}} {
+		_, events := explore(t, ts.URL, fmt.Sprintf(`{"prompt":"a red circle","steps":2,"width":%d,"height":%d}`, c.size, c.size))
+		var names []string
+		for _, e := range events {
+			names = append(names, e.Name)
+			if e.Name == "attention" {
+				note, _ := e.Data["note"].(string)
+				if got := len(e.Data["levels"].([]any)) > 0; got != c.maps || (!c.maps && !strings.Contains(note, "--max-memory")) {
+					t.Errorf("%d px: attention %v, want maps %v", c.size, e.Data, c.maps)
+				}
+			}
+			if e.Name == "step" && (e.Data["attention"] != nil) != c.maps {
+				t.Errorf("%d px: step %v has maps %v, want %v", c.size, e.Data["step"], e.Data["attention"] != nil, c.maps)
+			}
+		}
+		if got := strings.Join(names, " "); got != "start tokens text attention step step decode done" {
+			t.Errorf("%d px: events %q", c.size, got)
+		}
+	}
+}
+
+// attentionMemory grows with the latent and the context, and is tens of
+// MiB, not gigabytes, for SD 1.5 at 512×512.
+func TestAttentionMemory(t *testing.T) {
+	sd := unet.SD15()
+	at512 := attentionMemory(sd, 64, 64, 77)
+	if at512 < 20<<20 || at512 > 200<<20 {
+		t.Errorf("SD 1.5 at 512×512: %d MiB", at512>>20)
+	}
+	if attentionMemory(sd, 32, 32, 77) >= at512 || attentionMemory(sd, 64, 64, 154) <= at512 {
+		t.Error("not growing with the latent and the context")
+	}
+}
+
 // Bad requests are refused before the stream starts, naming the field;
 // attention maps can be declined; the page is served.
 func TestExploreRequests(t *testing.T) {
@@ -204,7 +294,8 @@ func TestExploreRequests(t *testing.T) {
 }
 
 // Each walkthrough stage page links to the live view of its stage: a panel
-// the Explore page has.
+// the Explore page has; the main page and docs/walkthrough.md link to the
+// Explore page.
 func TestWalkthroughLinksExplore(t *testing.T) {
 	pages, err := filepath.Glob(filepath.Join("..", "docs", "walkthrough", "[1-6]-*.md"))
 	if err != nil || len(pages) != 6 {
@@ -227,6 +318,9 @@ func TestWalkthroughLinksExplore(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join("static", "index.html")); !bytes.Contains(b, []byte(`href="/explore"`)) {
 		t.Error("the main page does not link to /explore")
+	}
+	if b, _ := os.ReadFile(filepath.Join("..", "docs", "walkthrough.md")); !bytes.Contains(b, []byte(`(http://127.0.0.1:7860/explore)`)) {
+		t.Error("docs/walkthrough.md does not link to /explore")
 	}
 }
 

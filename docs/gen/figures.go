@@ -102,18 +102,9 @@ func (g *gen) generate(o pipeline.Options) (*image.NRGBA, *pipeline.Stages, erro
 // latentPreview renders a latent (1, 4, h, w) as an h×w RGB picture.
 func latentPreview(latents *nn.Tensor) image.Image { return vae.Preview(latents) }
 
-// decode runs the VAE on a latent of the U-Net's scale (1, 4, h, w).
-func decode(m *vae.Model, latents *nn.Tensor) (image.Image, error) {
-	x, err := m.DecodeLatents(latents) // (1, 4, h, w) -> (1, 3, f·h, f·w)
-	if err != nil {
-		return nil, err
-	}
-	imgs, err := vae.ToImages(x)
-	if err != nil {
-		return nil, err
-	}
-	return imgs[0], nil
-}
+// decode runs the VAE on a latent of the U-Net's scale (1, 4, h, w): the
+// same drawing as the Explore page's x̂₀ (figure.Decoded).
+func decode(m *vae.Model, latents *nn.Tensor) (image.Image, error) { return fig.Decoded(m, latents) }
 
 // pickSteps chooses at most n of the steps 0…total−1, evenly spaced, always
 // with the last.

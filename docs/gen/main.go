@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sdgo/sdgo/internal/atomicfile"
 	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/sdmini"
 )
@@ -158,7 +159,7 @@ func writePNG(path string, img image.Image) error {
 	if err := enc.Encode(&buf, img); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return atomicfile.Write(path, buf.Bytes(), true)
 }
 
 // joinFloats prints v as a comma-separated list.

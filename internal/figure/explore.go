@@ -3,10 +3,13 @@ package figure
 import (
 	"image"
 	"math"
+
+	"github.com/sdgo/sdgo/nn"
+	"github.com/sdgo/sdgo/vae"
 )
 
-// The small figures of the server's Explore page: a matrix as a heat map
-// and curves over an index.
+// The small figures of the server's Explore page: a matrix as a heat map,
+// curves over an index, and a latent decoded (docs/gen's step figure too).
 
 // Matrix draws a rows×cols matrix (row-major) as a cols×rows heat map, one
 // pixel per element, coloured over the matrix's own range: a text context
@@ -67,4 +70,24 @@ func ticks(lo, hi float64) []float64 {
 		out = append(out, math.Round(v/step)*step)
 	}
 	return out
+}
+
+// LatentDecoder turns latents of the U-Net's scale (B, 4, h, w) into images
+// (B, 3, f·h, f·w) in [-1, 1]: the VAE (*vae.Model) or TAESD (*vae.TinyDecoder).
+type LatentDecoder interface {
+	DecodeLatents(latents *nn.Tensor) (*nn.Tensor, error)
+}
+
+// Decoded shows a latent (1, 4, h, w), a step's latent or its x̂₀, as the
+// picture dec decodes it to.
+func Decoded(dec LatentDecoder, latent *nn.Tensor) (image.Image, error) {
+	x, err := dec.DecodeLatents(latent) // (1, 4, h, w) -> (1, 3, f·h, f·w)
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := vae.ToImages(x)
+	if err != nil {
+		return nil, err
+	}
+	return imgs[0], nil
 }

@@ -1,8 +1,11 @@
 package figure
 
 import (
+	"errors"
+	"image/color"
 	"testing"
 
+	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/scheduler"
 )
 
@@ -33,5 +36,42 @@ func TestExploreFigures(t *testing.T) {
 		if err != nil || img.Bounds().Dx() != 400 || img.Bounds().Dy() != 280 {
 			t.Errorf("step %d: %v", cur, err)
 		}
+	}
+}
+
+// fakeDecoder "decodes" a (1, 4, h, w) latent into a (1, 3, 2h, 2w) image of
+// its first channel, or fails.
+type fakeDecoder struct{ err error }
+
+func (d fakeDecoder) DecodeLatents(l *nn.Tensor) (*nn.Tensor, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
+	h, w := l.Shape[2], l.Shape[3]
+	x := nn.New(1, 3, 2*h, 2*w)
+	for i := range x.Data {
+		x.Data[i] = l.Data[0]
+	}
+	return x, nil
+}
+
+// Decoded shows what the decoder makes of a latent, at its size, and passes
+// its error on.
+func TestDecoded(t *testing.T) {
+	l := nn.New(1, 4, 3, 5)
+	l.Data[0] = 1 // white, in [-1, 1]
+	img, err := Decoded(fakeDecoder{}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 10 || b.Dy() != 6 {
+		t.Errorf("decoded %v, want 10×6", b)
+	}
+	if c := color.NRGBAModel.Convert(img.At(9, 5)).(color.NRGBA); c != (color.NRGBA{255, 255, 255, 255}) {
+		t.Errorf("pixel %v, want white", c)
+	}
+	want := errors.New("no decoder")
+	if _, err := Decoded(fakeDecoder{want}, l); !errors.Is(err, want) {
+		t.Errorf("error %v, want %v", err, want)
 	}
 }
