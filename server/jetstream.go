@@ -693,7 +693,10 @@ func (q *JetStreamQueue) Ahead(id string) int {
 	return n
 }
 
-// Running implements Queue: the jobs this process knows to be running.
+// Running implements Queue: the jobs this process knows to be running,
+// its own workers' included when no front end here holds them (a job
+// queued before a restart, or by another front end): /sdapi/v1/progress
+// shows and /sdapi/v1/interrupt stops whatever this server is running.
 func (q *JetStreamQueue) Running() []*Job {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -701,6 +704,11 @@ func (q *JetStreamQueue) Running() []*Job {
 	for _, jj := range q.jobs {
 		if jj.job.State() == StateRunning {
 			out = append(out, jj.job)
+		}
+	}
+	for id, wj := range q.running {
+		if q.jobs[id] == nil && wj.State() == StateRunning {
+			out = append(out, wj)
 		}
 	}
 	return out

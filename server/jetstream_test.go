@@ -544,3 +544,55 @@ func inProcessConns(t *testing.T) func() *nats.Conn {
 		return nc
 	}
 }
+
+// A job this server's worker runs though no front end here holds it (queued
+// by another front end, or before a restart) shows in /sdapi/v1/progress,
+// and /sdapi/v1/interrupt stops it.
+func TestProgressAndInterruptOfAnotherFrontEndsJob(t *testing.T) {
+	ns, err := StartNATS("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown) // last: after the queues and the server
+	conn := func() *nats.Conn {
+		nc, err := nats.Connect("", nats.InProcessServer(ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	s, ts := newTest(t, Config{Queue: newQueue(t, conn(), JetStreamOptions{Memory: true})})
+	if err := s.StartWorkers(1); err != nil {
+		t.Fatal(err)
+	}
+	other := newQueue(t, conn(), JetStreamOptions{Memory: true})
+	job := NewJob(context.Background(), pipeline.Options{Prompt: "x", Width: 64, Height: 64, Steps: 150, BatchCount: 8, CFGScale: 2, Seed: 1})
+	job.Model = BuiltinModel
+	if err := other.Submit(job); err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Task  string `json:"current_task"`
+		State struct {
+			Step  int `json:"sampling_step"`
+			Steps int `json:"sampling_steps"`
+		} `json:"state"`
+	}
+	waitFor(t, func() bool {
+		call(t, ts, "GET", "/sdapi/v1/progress", "", &p)
+		return p.Task == job.ID && p.State.Step > 0
+	})
+	if p.State.Steps != 150 {
+		t.Errorf("progress of the other front end's job: %+v", p)
+	}
+	call(t, ts, "POST", "/sdapi/v1/interrupt", "", nil)
+	select {
+	case <-job.Done():
+		if st := job.Status(); st.State != StateCancelled {
+			t.Errorf("after interrupt: %s %v", st.State, st.Err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("interrupt did not stop the job")
+	}
+}
