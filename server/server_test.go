@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/png"
 	"io"
@@ -183,10 +184,11 @@ func TestTxt2Img(t *testing.T) {
 			t.Errorf("parameters chunk %q lacks %q", params, want)
 		}
 	}
-	// send_images false: no images, the rest as usual.
-	call(t, ts, "POST", "/sdapi/v1/txt2img", `{"prompt":"x","steps":1,"send_images":false}`, &r)
-	if len(r.Images) != 0 || r.Info == "" {
-		t.Errorf("send_images false: %d images, info %q", len(r.Images), r.Info)
+	// send_images false: no images, the rest as usual; save_images is
+	// taken (and echoed: without --output-dir nothing is saved).
+	call(t, ts, "POST", "/sdapi/v1/txt2img", `{"prompt":"x","steps":1,"send_images":false,"save_images":true}`, &r)
+	if len(r.Images) != 0 || r.Info == "" || r.Parameters["save_images"] != true || r.Parameters["send_images"] != false {
+		t.Errorf("send_images false: %d images, info %q, parameters %v", len(r.Images), r.Info, r.Parameters)
 	}
 	// The image is read back by png-info.
 	var pi struct {
@@ -198,6 +200,42 @@ func TestTxt2Img(t *testing.T) {
 		t.Errorf("png-info %+v", pi)
 	}
 	waitFor(t, func() bool { got := s.queue.Stats(); return got.Running == 0 && got.Waiting == 0 })
+}
+
+// Every sampler name A1111's clients send, with the scheduler field or the
+// older "… Karras" spelling, runs the sampler it names: the PNG's
+// parameters and the info say which.
+func TestA1111Samplers(t *testing.T) {
+	_, ts := newTest(t, Config{})
+	for _, tc := range []struct {
+		sampler, scheduler, label string
+		karras                    bool
+	}{
+		{"Euler a", "", "Euler a", false},
+		{"Euler", "", "Euler", false},
+		{"LMS", "", "LMS", false},
+		{"Heun", "", "Heun", false},
+		{"DPM++ 2M", "", "DPM++ 2M", false},
+		{"DDIM", "", "DDIM", false},
+		{"PLMS", "", "PLMS", false},
+		{"LCM", "", "LCM", false},
+		{"DPM++ 2M", "Karras", "DPM++ 2M", true},
+		{"Euler", "karras", "Euler", true},
+		{"DPM++ 2M Karras", "", "DPM++ 2M", true},
+		{"DPM++ 2M", "Automatic", "DPM++ 2M", false},
+		{"euler_a", "", "Euler a", false}, // sdgo's own names pass too
+	} {
+		body := fmt.Sprintf(`{"prompt":"x","steps":3,"seed":1,"sampler_name":%q,"scheduler":%q}`, tc.sampler, tc.scheduler)
+		var r a1111Reply
+		if res := call(t, ts, "POST", "/sdapi/v1/txt2img", body, &r); res.StatusCode != 200 || len(r.Images) != 1 {
+			t.Errorf("%s: status %d, %d images", body, res.StatusCode, len(r.Images))
+			continue
+		}
+		_, params := decodePNG(t, r.Images[0])
+		if !strings.Contains(params, "Sampler: "+tc.label+",") || strings.Contains(params, "Schedule type: Karras") != tc.karras {
+			t.Errorf("%s: parameters %q, want sampler %s, Karras %v", body, params, tc.label, tc.karras)
+		}
+	}
 }
 
 // r2 makes one image and returns it as base64.
@@ -229,6 +267,12 @@ func TestImg2Img(t *testing.T) {
 	json.Unmarshal([]byte(r.Info), &info)
 	if info["denoising_strength"] != 0.5 {
 		t.Errorf("info %v", info)
+	}
+	// Plain base64, without the data: prefix, is taken too.
+	res = call(t, ts, "POST", "/sdapi/v1/img2img", `{"prompt":"a green square","steps":4,"denoising_strength":0.5,"seed":3,
+		"init_images":["`+src+`"]}`, &r)
+	if res.StatusCode != 200 || len(r.Images) != 1 {
+		t.Fatalf("without data: status %d, %d images", res.StatusCode, len(r.Images))
 	}
 }
 
@@ -366,9 +410,18 @@ func TestBadInput(t *testing.T) {
 		var e map[string]any
 		res := call(t, ts, "POST", tc.path, tc.body, &e)
 		msg := ""
-		switch {
+		switch { // each API's own error shape
 		case strings.HasPrefix(tc.path, "/sdapi"):
 			msg, _ = e["detail"].(string)
+			if e["error"] != http.StatusText(tc.status) || e["errors"] != msg {
+				t.Errorf("POST %s %.60s: not A1111's error shape: %v", tc.path, tc.body, e)
+			}
+		case strings.HasPrefix(tc.path, "/v1/"):
+			m, _ := e["error"].(map[string]any)
+			msg, _ = m["message"].(string)
+			if m["type"] != "invalid_request_error" {
+				t.Errorf("POST %s %.60s: not OpenAI's error shape: %v", tc.path, tc.body, e)
+			}
 		default:
 			if m, ok := e["error"].(map[string]any); ok {
 				msg, _ = m["message"].(string)
@@ -561,6 +614,13 @@ func TestInterruptAndDisconnect(t *testing.T) {
 		call(t, ts, "GET", "/sdapi/v1/progress", "", &p)
 		return p["state"].(map[string]any)["sampling_step"].(float64) > 0 && p["current_image"] != nil
 	})
+	if st := p["state"].(map[string]any); st["sampling_steps"] != 150.0 || st["job_count"].(float64) < 1 ||
+		p["progress"].(float64) <= 0 || p["progress"].(float64) >= 1 || p["eta_relative"].(float64) <= 0 {
+		t.Errorf("progress %v", p)
+	}
+	if _, err := base64.StdEncoding.DecodeString(p["current_image"].(string)); err != nil {
+		t.Errorf("current_image: %v", err)
+	}
 	call(t, ts, "POST", "/sdapi/v1/interrupt", "", nil)
 	select {
 	case r := <-done:
