@@ -810,3 +810,66 @@ func TestAhead(t *testing.T) {
 		t.Errorf("after a cancel: ahead %d, want 0", b)
 	}
 }
+
+// One worker takes the jobs first in, first out.
+func TestQueueFIFO(t *testing.T) {
+	q, err := NewEmbeddedQueue("", "", JetStreamOptions{Capacity: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	var mu sync.Mutex
+	var order []uint64
+	release := make(chan struct{})
+	q.Work(BuiltinModel, 1, func(ctx context.Context, j *Job) error {
+		mu.Lock()
+		order = append(order, j.Options.Seed)
+		mu.Unlock()
+		if j.Options.Seed == 0 {
+			<-release // the others queue up behind the first
+		}
+		j.Finish(nil, nil)
+		return nil
+	})
+	var jobs []*Job
+	for i := range 6 {
+		j := NewJob(context.Background(), pipeline.Options{Prompt: "x", Steps: 1, BatchCount: 1, Seed: uint64(i)})
+		j.Model = BuiltinModel
+		if err := q.Submit(j); err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, j)
+		if i == 0 {
+			waitFor(t, func() bool { return j.State() == StateRunning })
+		}
+	}
+	close(release)
+	for _, j := range jobs {
+		<-j.Done()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(order) != "[0 1 2 3 4 5]" {
+		t.Errorf("jobs ran in the order %v", order)
+	}
+}
+
+// The limits' defaults are the documented ones, and a raised limit lets
+// through what the default refuses.
+func TestLimits(t *testing.T) {
+	if got, want := (Limits{}).withDefaults(), (Limits{MaxWidth: 2048, MaxHeight: 2048, MaxSteps: 150, MaxBatch: 8, MaxBody: 50 << 20, MaxImageSide: 4096}); got != want {
+		t.Errorf("defaults %+v, want %+v", got, want)
+	}
+	q, _ := fakeQueue(1, 4, nil)
+	_, ts := newTest(t, Config{Queue: q, Limits: Limits{MaxSteps: 200, MaxBatch: 10, MaxWidth: 4096}})
+	for _, body := range []string{`{"steps":200}`, `{"batch_size":10}`, `{"width":4096,"height":64}`} {
+		if res := call(t, ts, "POST", "/sdapi/v1/txt2img", body, nil); res.StatusCode != 200 {
+			t.Errorf("%s with the limit raised: %d", body, res.StatusCode)
+		}
+	}
+	for _, body := range []string{`{"steps":201}`, `{"batch_size":11}`, `{"height":4096}`} {
+		if res := call(t, ts, "POST", "/sdapi/v1/txt2img", body, nil); res.StatusCode != 422 {
+			t.Errorf("%s past the raised limit: %d", body, res.StatusCode)
+		}
+	}
+}
