@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"image"
+	"image/jpeg"
 	"image/png"
 	"io"
 	"log/slog"
@@ -365,11 +368,34 @@ func TestBadInput(t *testing.T) {
 		png.Encode(&b, image.NewGray(image.Rect(0, 0, 5000, 5000)))
 		return base64.StdEncoding.EncodeToString(b.Bytes())
 	}()
+	// A PNG header alone claiming 100000×100000, and a JPEG whose frame header
+	// claims 60000×50000 over an 8×8 scan: refused from the header, before any
+	// decoding (which would fail on the missing data, or allocate gigabytes).
+	pngHeader := func() string {
+		var b bytes.Buffer
+		png.Encode(&b, image.NewGray(image.Rect(0, 0, 8, 8)))
+		h := b.Bytes()[:33] // signature, IHDR
+		binary.BigEndian.PutUint32(h[16:], 100000)
+		binary.BigEndian.PutUint32(h[20:], 100000)
+		binary.BigEndian.PutUint32(h[29:], crc32.ChecksumIEEE(h[12:29]))
+		return base64.StdEncoding.EncodeToString(h)
+	}()
+	jpegHeader := func() string {
+		var b bytes.Buffer
+		jpeg.Encode(&b, image.NewGray(image.Rect(0, 0, 8, 8)), nil)
+		h := b.Bytes()
+		i := bytes.Index(h, []byte{0xff, 0xc0}) // SOF0: length, precision, height, width
+		binary.BigEndian.PutUint16(h[i+5:], 50000)
+		binary.BigEndian.PutUint16(h[i+7:], 60000)
+		return base64.StdEncoding.EncodeToString(h) // the 8×8 scan: far too short for the size claimed
+	}()
 	for _, tc := range []struct {
 		path, body string
 		status     int
 		field      string // named in the error
 	}{
+		{"/sdapi/v1/img2img", `{"init_images":["` + pngHeader + `"]}`, 422, "image is 100000x100000, the limit is 4096x4096"},
+		{"/sdapi/v1/img2img", `{"init_images":["` + jpegHeader + `"]}`, 422, "image is 60000x50000, the limit is 4096x4096"},
 		{"/sdapi/v1/txt2img", `{"prompt":`, 422, "malformed JSON"},
 		{"/sdapi/v1/txt2img", ``, 422, "empty request body"},
 		{"/sdapi/v1/txt2img", `[1,2]`, 422, "must be a JSON object"},
