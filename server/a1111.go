@@ -31,7 +31,7 @@ func (s *Server) a1111Generate(w http.ResponseWriter, r *http.Request, img2img b
 	if !img2img {
 		g.InitImages, g.Mask = nil, "" // txt2img ignores them, as A1111 does
 	}
-	job, err := s.submit(r, &g)
+	job, err := s.submit(r, &g, true)
 	if err != nil {
 		return err
 	}

@@ -63,8 +63,10 @@ func (s *Server) defaultCFG() float64 {
 	return lm.defaultCFG
 }
 
-// submit validates g against the current model and queues it.
-func (s *Server) submit(r *http.Request, g *genRequest) (*Job, error) {
+// submit validates g against the current model and queues it. A
+// synchronous request (the reply waits for the images) without an
+// Idempotency-Key makes a transient job (see Job.Transient).
+func (s *Server) submit(r *http.Request, g *genRequest, synchronous bool) (*Job, error) {
 	lm, release := s.models.acquire()
 	opts, err := g.options(s.lim, lm.model)
 	if err == nil && s.cfg.Estimate != nil && s.cfg.MaxMemory > 0 {
@@ -90,6 +92,7 @@ func (s *Server) submit(r *http.Request, g *genRequest) (*Job, error) {
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		job.Key, job.ID = key, IDForKey(key)
 	}
+	job.Transient = synchronous && job.Key == ""
 	if err := s.queue.Submit(job); err != nil {
 		s.metrics.jobs.WithLabelValues("rejected").Inc()
 		return nil, &httpError{status: http.StatusServiceUnavailable, err: err, header: map[string]string{"Retry-After": "5"}}
@@ -151,7 +154,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, s.lim.MaxBody, &g); err != nil {
 		return err
 	}
-	job, err := s.submit(r, &g)
+	job, err := s.submit(r, &g, false)
 	if err != nil {
 		return err
 	}

@@ -693,7 +693,10 @@ func (q *JetStreamQueue) Ahead(id string) int {
 	return n
 }
 
-// Running implements Queue: the jobs this process knows to be running.
+// Running implements Queue: the jobs this process knows to be running,
+// its own workers' included when no front end here holds them (a job
+// queued before a restart, or by another front end): /sdapi/v1/progress
+// shows and /sdapi/v1/interrupt stops whatever this server is running.
 func (q *JetStreamQueue) Running() []*Job {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -701,6 +704,11 @@ func (q *JetStreamQueue) Running() []*Job {
 	for _, jj := range q.jobs {
 		if jj.job.State() == StateRunning {
 			out = append(out, jj.job)
+		}
+	}
+	for id, wj := range q.running {
+		if q.jobs[id] == nil && wj.State() == StateRunning {
+			out = append(out, wj)
 		}
 	}
 	return out
@@ -735,7 +743,8 @@ func (q *JetStreamQueue) Stats() QueueStats {
 const closeGrace = 2 * time.Second
 
 // Close implements Queue: this process's workers stop taking jobs; the
-// jobs still queued stay in the stream for the next start.
+// jobs still queued stay in the stream for the next start, but for the
+// transient ones (see Job.Transient), which are cancelled in the bucket.
 func (q *JetStreamQueue) Close(ctx context.Context) error {
 	q.mu.Lock()
 	if q.closing {
@@ -752,6 +761,10 @@ func (q *JetStreamQueue) Close(ctx context.Context) error {
 	}
 	q.mu.Unlock()
 	for _, j := range waiting {
+		if j.Transient {
+			j.finish(nil, ErrClosed) // before the bucket's cancel can reach it
+			q.forget(j)
+		}
 		j.cancelWith(ErrClosed)
 	}
 	q.stop() // the fetch loops end; the running jobs go on
@@ -789,6 +802,28 @@ func (q *JetStreamQueue) Close(ctx context.Context) error {
 	}
 	close(q.closed)
 	return err
+}
+
+// forget cancels a transient job in the bucket as its front end stops
+// (see Job.Transient): the worker that takes its message then drops it,
+// and one that runs it already stops it.
+func (q *JetStreamQueue) forget(j *Job) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	const why = "its front end stopped; the request that waited for it was answered 503"
+	q.updateRecord(ctx, j.ID, func(r *jobRecord) bool {
+		switch {
+		case final(r.State):
+			return false
+		case r.State == StateQueued:
+			r.State, r.Error, r.Ended = StateCancelled, ErrClosed.Error(), time.Now()
+			r.Log = append(r.Log, "cancelled while queued: "+why)
+		default:
+			r.Cancel = ErrClosed.Error()
+			r.Log = append(r.Log, "cancel asked while running: "+why)
+		}
+		return true
+	})
 }
 
 // runningJob reports whether this process's workers run job id.

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -542,5 +545,138 @@ func inProcessConns(t *testing.T) func() *nats.Conn {
 		}
 		t.Cleanup(nc.Close)
 		return nc
+	}
+}
+
+// A job this server's worker runs though no front end here holds it (queued
+// by another front end, or before a restart) shows in /sdapi/v1/progress,
+// and /sdapi/v1/interrupt stops it.
+func TestProgressAndInterruptOfAnotherFrontEndsJob(t *testing.T) {
+	ns, err := StartNATS("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown) // last: after the queues and the server
+	conn := func() *nats.Conn {
+		nc, err := nats.Connect("", nats.InProcessServer(ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	s, ts := newTest(t, Config{Queue: newQueue(t, conn(), JetStreamOptions{Memory: true})})
+	if err := s.StartWorkers(1); err != nil {
+		t.Fatal(err)
+	}
+	other := newQueue(t, conn(), JetStreamOptions{Memory: true})
+	job := NewJob(context.Background(), pipeline.Options{Prompt: "x", Width: 64, Height: 64, Steps: 150, BatchCount: 8, CFGScale: 2, Seed: 1})
+	job.Model = BuiltinModel
+	if err := other.Submit(job); err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Task  string `json:"current_task"`
+		State struct {
+			Step  int `json:"sampling_step"`
+			Steps int `json:"sampling_steps"`
+		} `json:"state"`
+	}
+	waitFor(t, func() bool {
+		call(t, ts, "GET", "/sdapi/v1/progress", "", &p)
+		return p.Task == job.ID && p.State.Step > 0
+	})
+	if p.State.Steps != 150 {
+		t.Errorf("progress of the other front end's job: %+v", p)
+	}
+	call(t, ts, "POST", "/sdapi/v1/interrupt", "", nil)
+	select {
+	case <-job.Done():
+		if st := job.Status(); st.State != StateCancelled {
+			t.Errorf("after interrupt: %s %v", st.State, st.Err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("interrupt did not stop the job")
+	}
+}
+
+// On shutdown the jobs of synchronous requests without an Idempotency-Key
+// (transient: their requests are answered 503, nobody is left to collect
+// the images) are cancelled for good, running or waiting; a keyed
+// request's job and an /api/jobs job stay queued for the next start.
+func TestShutdownForgetsTransientJobs(t *testing.T) {
+	ns, err := StartNATS(t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown) // last: after the queues and the server
+	conn := func() *nats.Conn {
+		nc, err := nats.Connect("", nats.InProcessServer(ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	var logs syncBuffer
+	q := newQueue(t, conn(), JetStreamOptions{})
+	s, ts := newTest(t, Config{Queue: q, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err := s.StartWorkers(1); err != nil {
+		t.Fatal(err)
+	}
+	post := func(path, body, key string) <-chan int {
+		status := make(chan int, 1)
+		go func() {
+			req, _ := http.NewRequest("POST", ts.URL+path, strings.NewReader(body))
+			if key != "" {
+				req.Header.Set("Idempotency-Key", key)
+			}
+			res, err := ts.Client().Do(req)
+			if err != nil {
+				status <- 0
+				return
+			}
+			res.Body.Close()
+			status <- res.StatusCode
+		}()
+		return status
+	}
+	const long = `{"prompt":"x","steps":150,"n_iter":8}`
+	replies := []<-chan int{post("/sdapi/v1/txt2img", long, "")}
+	waitFor(t, func() bool { return len(s.queue.Running()) == 1 })
+	replies = append(replies, post("/sdapi/v1/txt2img", long, ""), post("/v1/images/generations", `{"prompt":"x","steps":150,"n":8}`, ""),
+		post("/sdapi/v1/txt2img", long, "retry-me"))
+	var native map[string]any
+	call(t, ts, "POST", "/api/jobs", long, &native)
+	waitFor(t, func() bool { return s.queue.Stats().Waiting == 4 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	q.Close(ctx) // as Server.Close does first
+	for i, r := range replies {
+		if status := <-r; status != http.StatusServiceUnavailable {
+			t.Errorf("request %d: %d, want 503", i, status)
+		}
+	}
+	// Each request's job, from its log line.
+	jobs := map[string]string{}
+	for _, m := range regexp.MustCompile(`route="POST (\S+)" status=503 duration=\S+ job=(\w+)`).FindAllStringSubmatch(logs.String(), -1) {
+		jobs[m[2]] = m[1]
+	}
+	want := map[string]JobState{IDForKey("retry-me"): StateQueued, native["id"].(string): StateQueued}
+	for id := range jobs {
+		if _, ok := want[id]; !ok {
+			want[id] = StateCancelled
+		}
+	}
+	if len(want) != 5 {
+		t.Fatalf("jobs %v from the log:\n%s", jobs, logs.String())
+	}
+	next := newQueue(t, conn(), JetStreamOptions{})
+	for id, state := range want {
+		got, _, log, err := next.Record(context.Background(), id)
+		if err != nil || got != state {
+			t.Errorf("job %s (%s): %s %v, want %s; log %q", id, jobs[id], got, err, state, log)
+		}
 	}
 }

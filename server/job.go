@@ -50,6 +50,12 @@ type Job struct {
 	// Key, when set, is the client's idempotency key: a queue that sees it
 	// twice queues the job once (JetStream's message id).
 	Key string
+	// Transient marks a job whose images only the request that made it can
+	// collect (a synchronous request without a Key): when its front end
+	// shuts down, the queue cancels it for good instead of keeping it for
+	// the next start, since that request has its 503 and nobody is left to
+	// read the images.
+	Transient bool
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc

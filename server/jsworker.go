@@ -325,8 +325,10 @@ func (q *JetStreamQueue) handle(msg jetstream.Msg, run RunFunc) {
 			}
 			msg.NakWithDelay(100 * time.Millisecond)
 		}
-	case errors.Is(st.Err, ErrClosed):
+	case errors.Is(st.Err, ErrClosed) && (front == nil || !front.Transient):
 		// This worker stops: the job goes back to the queue for another.
+		// (A transient job of this process's front end is cancelled for
+		// good, below: its request has its 503.)
 		_, err := q.updateRecord(ctx, wj.ID, func(r *jobRecord) bool {
 			r.State = StateQueued
 			r.Log = append(r.Log, fmt.Sprintf("returned by %s, which stopped", q.opts.Name))

@@ -34,7 +34,7 @@ var openAIFields = map[string]string{"batch_size": "n", "width": "size", "height
 	"init_images[0]": "image"}
 
 func (s *Server) openAIRun(w http.ResponseWriter, r *http.Request, g *genRequest) error {
-	job, err := s.submit(r, g)
+	job, err := s.submit(r, g, true)
 	var fe *fieldError
 	if errors.As(err, &fe) && openAIFields[fe.Field] != "" {
 		fe.Field = openAIFields[fe.Field]
@@ -45,6 +45,9 @@ func (s *Server) openAIRun(w http.ResponseWriter, r *http.Request, g *genRequest
 	st, err := wait(r, job)
 	if err != nil {
 		return err
+	}
+	if errors.Is(st.Err, ErrClosed) {
+		return st.Err // 503 with Retry-After, as for a full queue
 	}
 	if st.State != StateDone {
 		return statusError(http.StatusInternalServerError, "generation %s: %v", st.State, st.Err)

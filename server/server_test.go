@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"hash/crc32"
 	"image"
+	"image/jpeg"
 	"image/png"
 	"io"
 	"log/slog"
@@ -183,10 +187,11 @@ func TestTxt2Img(t *testing.T) {
 			t.Errorf("parameters chunk %q lacks %q", params, want)
 		}
 	}
-	// send_images false: no images, the rest as usual.
-	call(t, ts, "POST", "/sdapi/v1/txt2img", `{"prompt":"x","steps":1,"send_images":false}`, &r)
-	if len(r.Images) != 0 || r.Info == "" {
-		t.Errorf("send_images false: %d images, info %q", len(r.Images), r.Info)
+	// send_images false: no images, the rest as usual; save_images is
+	// taken (and echoed: without --output-dir nothing is saved).
+	call(t, ts, "POST", "/sdapi/v1/txt2img", `{"prompt":"x","steps":1,"send_images":false,"save_images":true}`, &r)
+	if len(r.Images) != 0 || r.Info == "" || r.Parameters["save_images"] != true || r.Parameters["send_images"] != false {
+		t.Errorf("send_images false: %d images, info %q, parameters %v", len(r.Images), r.Info, r.Parameters)
 	}
 	// The image is read back by png-info.
 	var pi struct {
@@ -198,6 +203,42 @@ func TestTxt2Img(t *testing.T) {
 		t.Errorf("png-info %+v", pi)
 	}
 	waitFor(t, func() bool { got := s.queue.Stats(); return got.Running == 0 && got.Waiting == 0 })
+}
+
+// Every sampler name A1111's clients send, with the scheduler field or the
+// older "… Karras" spelling, runs the sampler it names: the PNG's
+// parameters and the info say which.
+func TestA1111Samplers(t *testing.T) {
+	_, ts := newTest(t, Config{})
+	for _, tc := range []struct {
+		sampler, scheduler, label string
+		karras                    bool
+	}{
+		{"Euler a", "", "Euler a", false},
+		{"Euler", "", "Euler", false},
+		{"LMS", "", "LMS", false},
+		{"Heun", "", "Heun", false},
+		{"DPM++ 2M", "", "DPM++ 2M", false},
+		{"DDIM", "", "DDIM", false},
+		{"PLMS", "", "PLMS", false},
+		{"LCM", "", "LCM", false},
+		{"DPM++ 2M", "Karras", "DPM++ 2M", true},
+		{"Euler", "karras", "Euler", true},
+		{"DPM++ 2M Karras", "", "DPM++ 2M", true},
+		{"DPM++ 2M", "Automatic", "DPM++ 2M", false},
+		{"euler_a", "", "Euler a", false}, // sdgo's own names pass too
+	} {
+		body := fmt.Sprintf(`{"prompt":"x","steps":3,"seed":1,"sampler_name":%q,"scheduler":%q}`, tc.sampler, tc.scheduler)
+		var r a1111Reply
+		if res := call(t, ts, "POST", "/sdapi/v1/txt2img", body, &r); res.StatusCode != 200 || len(r.Images) != 1 {
+			t.Errorf("%s: status %d, %d images", body, res.StatusCode, len(r.Images))
+			continue
+		}
+		_, params := decodePNG(t, r.Images[0])
+		if !strings.Contains(params, "Sampler: "+tc.label+",") || strings.Contains(params, "Schedule type: Karras") != tc.karras {
+			t.Errorf("%s: parameters %q, want sampler %s, Karras %v", body, params, tc.label, tc.karras)
+		}
+	}
 }
 
 // r2 makes one image and returns it as base64.
@@ -229,6 +270,12 @@ func TestImg2Img(t *testing.T) {
 	json.Unmarshal([]byte(r.Info), &info)
 	if info["denoising_strength"] != 0.5 {
 		t.Errorf("info %v", info)
+	}
+	// Plain base64, without the data: prefix, is taken too.
+	res = call(t, ts, "POST", "/sdapi/v1/img2img", `{"prompt":"a green square","steps":4,"denoising_strength":0.5,"seed":3,
+		"init_images":["`+src+`"]}`, &r)
+	if res.StatusCode != 200 || len(r.Images) != 1 {
+		t.Fatalf("without data: status %d, %d images", res.StatusCode, len(r.Images))
 	}
 }
 
@@ -321,11 +368,34 @@ func TestBadInput(t *testing.T) {
 		png.Encode(&b, image.NewGray(image.Rect(0, 0, 5000, 5000)))
 		return base64.StdEncoding.EncodeToString(b.Bytes())
 	}()
+	// A PNG header alone claiming 100000×100000, and a JPEG whose frame header
+	// claims 60000×50000 over an 8×8 scan: refused from the header, before any
+	// decoding (which would fail on the missing data, or allocate gigabytes).
+	pngHeader := func() string {
+		var b bytes.Buffer
+		png.Encode(&b, image.NewGray(image.Rect(0, 0, 8, 8)))
+		h := b.Bytes()[:33] // signature, IHDR
+		binary.BigEndian.PutUint32(h[16:], 100000)
+		binary.BigEndian.PutUint32(h[20:], 100000)
+		binary.BigEndian.PutUint32(h[29:], crc32.ChecksumIEEE(h[12:29]))
+		return base64.StdEncoding.EncodeToString(h)
+	}()
+	jpegHeader := func() string {
+		var b bytes.Buffer
+		jpeg.Encode(&b, image.NewGray(image.Rect(0, 0, 8, 8)), nil)
+		h := b.Bytes()
+		i := bytes.Index(h, []byte{0xff, 0xc0}) // SOF0: length, precision, height, width
+		binary.BigEndian.PutUint16(h[i+5:], 50000)
+		binary.BigEndian.PutUint16(h[i+7:], 60000)
+		return base64.StdEncoding.EncodeToString(h) // the 8×8 scan: far too short for the size claimed
+	}()
 	for _, tc := range []struct {
 		path, body string
 		status     int
 		field      string // named in the error
 	}{
+		{"/sdapi/v1/img2img", `{"init_images":["` + pngHeader + `"]}`, 422, "image is 100000x100000, the limit is 4096x4096"},
+		{"/sdapi/v1/img2img", `{"init_images":["` + jpegHeader + `"]}`, 422, "image is 60000x50000, the limit is 4096x4096"},
 		{"/sdapi/v1/txt2img", `{"prompt":`, 422, "malformed JSON"},
 		{"/sdapi/v1/txt2img", ``, 422, "empty request body"},
 		{"/sdapi/v1/txt2img", `[1,2]`, 422, "must be a JSON object"},
@@ -366,9 +436,18 @@ func TestBadInput(t *testing.T) {
 		var e map[string]any
 		res := call(t, ts, "POST", tc.path, tc.body, &e)
 		msg := ""
-		switch {
+		switch { // each API's own error shape
 		case strings.HasPrefix(tc.path, "/sdapi"):
 			msg, _ = e["detail"].(string)
+			if e["error"] != http.StatusText(tc.status) || e["errors"] != msg {
+				t.Errorf("POST %s %.60s: not A1111's error shape: %v", tc.path, tc.body, e)
+			}
+		case strings.HasPrefix(tc.path, "/v1/"):
+			m, _ := e["error"].(map[string]any)
+			msg, _ = m["message"].(string)
+			if m["type"] != "invalid_request_error" {
+				t.Errorf("POST %s %.60s: not OpenAI's error shape: %v", tc.path, tc.body, e)
+			}
 		default:
 			if m, ok := e["error"].(map[string]any); ok {
 				msg, _ = m["message"].(string)
@@ -561,6 +640,13 @@ func TestInterruptAndDisconnect(t *testing.T) {
 		call(t, ts, "GET", "/sdapi/v1/progress", "", &p)
 		return p["state"].(map[string]any)["sampling_step"].(float64) > 0 && p["current_image"] != nil
 	})
+	if st := p["state"].(map[string]any); st["sampling_steps"] != 150.0 || st["job_count"].(float64) < 1 ||
+		p["progress"].(float64) <= 0 || p["progress"].(float64) >= 1 || p["eta_relative"].(float64) <= 0 {
+		t.Errorf("progress %v", p)
+	}
+	if _, err := base64.StdEncoding.DecodeString(p["current_image"].(string)); err != nil {
+		t.Errorf("current_image: %v", err)
+	}
 	call(t, ts, "POST", "/sdapi/v1/interrupt", "", nil)
 	select {
 	case r := <-done:
@@ -748,5 +834,68 @@ func TestAhead(t *testing.T) {
 	jobs[1].Cancel()
 	if b := q.Ahead(jobs[2].ID); b != 0 {
 		t.Errorf("after a cancel: ahead %d, want 0", b)
+	}
+}
+
+// One worker takes the jobs first in, first out.
+func TestQueueFIFO(t *testing.T) {
+	q, err := NewEmbeddedQueue("", "", JetStreamOptions{Capacity: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	var mu sync.Mutex
+	var order []uint64
+	release := make(chan struct{})
+	q.Work(BuiltinModel, 1, func(ctx context.Context, j *Job) error {
+		mu.Lock()
+		order = append(order, j.Options.Seed)
+		mu.Unlock()
+		if j.Options.Seed == 0 {
+			<-release // the others queue up behind the first
+		}
+		j.Finish(nil, nil)
+		return nil
+	})
+	var jobs []*Job
+	for i := range 6 {
+		j := NewJob(context.Background(), pipeline.Options{Prompt: "x", Steps: 1, BatchCount: 1, Seed: uint64(i)})
+		j.Model = BuiltinModel
+		if err := q.Submit(j); err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, j)
+		if i == 0 {
+			waitFor(t, func() bool { return j.State() == StateRunning })
+		}
+	}
+	close(release)
+	for _, j := range jobs {
+		<-j.Done()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(order) != "[0 1 2 3 4 5]" {
+		t.Errorf("jobs ran in the order %v", order)
+	}
+}
+
+// The limits' defaults are the documented ones, and a raised limit lets
+// through what the default refuses.
+func TestLimits(t *testing.T) {
+	if got, want := (Limits{}).withDefaults(), (Limits{MaxWidth: 2048, MaxHeight: 2048, MaxSteps: 150, MaxBatch: 8, MaxBody: 50 << 20, MaxImageSide: 4096}); got != want {
+		t.Errorf("defaults %+v, want %+v", got, want)
+	}
+	q, _ := fakeQueue(1, 4, nil)
+	_, ts := newTest(t, Config{Queue: q, Limits: Limits{MaxSteps: 200, MaxBatch: 10, MaxWidth: 4096}})
+	for _, body := range []string{`{"steps":200}`, `{"batch_size":10}`, `{"width":4096,"height":64}`} {
+		if res := call(t, ts, "POST", "/sdapi/v1/txt2img", body, nil); res.StatusCode != 200 {
+			t.Errorf("%s with the limit raised: %d", body, res.StatusCode)
+		}
+	}
+	for _, body := range []string{`{"steps":201}`, `{"batch_size":11}`, `{"height":4096}`} {
+		if res := call(t, ts, "POST", "/sdapi/v1/txt2img", body, nil); res.StatusCode != 422 {
+			t.Errorf("%s past the raised limit: %d", body, res.StatusCode)
+		}
 	}
 }
