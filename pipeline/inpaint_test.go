@@ -141,11 +141,10 @@ func TestInpaintParity(t *testing.T) {
 			// Paste-back (the default): diffusers' apply_overlay with the raw mask.
 			compareU8(t, "image_overlay_u8", pasted, wantU8(t, ref, "w32.image_overlay_u8"), 1)
 
-			// fp16 files: the single file and the diffusers folder (the
-			// short runs: they load the same weights as the long one).
-			if r.steps > 8 {
-				return
-			}
+			// fp16 files: the single file and the diffusers folder, every
+			// run (the reference records w16 final latents and images, not
+			// each step's); the 20-step run too: its w16 final latents are
+			// within 2.9e-6 of max |ref| (README: ≤ 1e-5·max), ≈ 3 s more.
 			opts.NoPasteBack = true
 			for _, m := range []*Model{w16[k], folder[k]} {
 				st, img := gen(m, opts)
