@@ -10,9 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sdgo/sdgo/clip"
 	"github.com/sdgo/sdgo/internal/testdata"
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/scheduler"
+	"github.com/sdgo/sdgo/unet"
 	"github.com/sdgo/sdgo/vae"
 	"github.com/sdgo/sdgo/weights"
 )
@@ -384,6 +386,29 @@ func TestInpaintConvInDetection(t *testing.T) {
 	}
 	if loadTiny(t, "sd_tiny.safetensors").IsInpainting() {
 		t.Fatal("a 4-channel model is an inpainting model")
+	}
+	// Without --config (a real sd-v1-5-inpainting.safetensors): the sizes
+	// inferred from the shapes give in_channels 9, and the heads' lookup
+	// ignores it: the tiny model stops there only for its unknown widths,
+	// as its 4-channel twin does, and SD 1.5's shapes with 9 channels pass.
+	src, err := weights.Open(filepath.Join(dir, "sd_tiny_inpaint.fp16.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	_, uc, _, err := singleFileConfigs(weights.TextFromLDM(src), weights.UNetFromLDM(src), weights.VAEFromLDM(src), "")
+	if uc.InChannels != 9 || uc.OutChannels != 4 {
+		t.Fatalf("inferred in/out channels %d/%d, want 9/4", uc.InChannels, uc.OutChannels)
+	}
+	if err == nil || !strings.Contains(err.Error(), "attention heads") {
+		t.Fatalf("tiny inpainting single file without a config: %v, want the heads' error", err)
+	}
+	sd := unet.SD15()
+	uc.BlockOutChannels, uc.CrossAttentionDim, uc.LayersPerBlock = sd.BlockOutChannels, sd.CrossAttentionDim, sd.LayersPerBlock
+	uc.UseLinearProjection = sd.UseLinearProjection
+	tc := clip.SD1()
+	if err := resolveHeads(&tc, &uc); err != nil || uc.InChannels != 9 {
+		t.Fatalf("SD 1.5-shaped 9-channel U-Net: %v, in_channels %d", err, uc.InChannels)
 	}
 }
 
