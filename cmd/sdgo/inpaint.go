@@ -28,8 +28,9 @@ levels ≥ 128; a mask with transparency uses its alpha, painted = repaint) and
 keeps the rest. Inpainting models (9-channel U-Net, e.g. sd-v1-5-inpainting)
 are detected and see what to keep; ordinary models are inpainted as diffusers
 does. --strength defaults to 1 with a mask. The result is pasted back over the
-original through the mask, so kept pixels stay bit for bit (--paste-back=false
-returns the whole regenerated frame, as diffusers does by default).
+original through the mask, so pixels outside it stay bit for bit (--paste-back=false
+returns the whole regenerated frame, as diffusers does by default; a --mask-blur
+of N blends the original's pixels within about 2.5·N of the mask's edge).
 Outpainting (--outpaint L,T,R,B): pads the image by those pixels and repaints
 the new border.`
 
@@ -37,7 +38,7 @@ the new border.`
 func (f *inpaintFlags) register(fs *pflag.FlagSet) {
 	f.fs = fs
 	fs.StringVar(&f.mask, "mask", "", "inpaint -i's image: repaint where this mask is white, keep where black")
-	fs.IntVar(&f.blur, "mask-blur", 4, "inpainting: blur the mask by N pixels (softens the pasted-back edge; 0 = none, as diffusers)")
+	fs.IntVar(&f.blur, "mask-blur", 0, "inpainting: blur the mask by N pixels before binarising it (0: none, as diffusers; AUTOMATIC1111's 4 softens the pasted-back seam but blends the original's pixels within about 2.5·N of the mask)")
 	fs.BoolVar(&f.invert, "invert-mask", false, "inpainting: repaint the black part of the mask instead")
 	fs.BoolVar(&f.fullRes, "inpaint-full-res", false, "inpainting: repaint only the mask's area, at -W×-H (default: the model's size), and paste it back")
 	fs.IntVar(&f.padding, "inpaint-full-res-padding", 32, "--inpaint-full-res: pixels of context around the mask")

@@ -12,6 +12,7 @@ import (
 	"github.com/sdgo/sdgo/internal/testdata"
 	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/vae"
+	"github.com/sdgo/sdgo/weights"
 )
 
 func writePNG(t *testing.T, path string, img image.Image) string {
@@ -162,5 +163,60 @@ func TestParsePadding(t *testing.T) {
 		if _, err := parsePadding(s); err == nil {
 			t.Errorf("parsePadding(%q) accepted", s)
 		}
+	}
+}
+
+// The command with its default flags is diffusers' StableDiffusionInpaintPipeline:
+// the reference's blob_ddim_4 run (grey-edged mask, strength 0.75) with the
+// fp16 files gives the reference's image (--paste-back=false, the frame
+// diffusers returns); pasted back (the default), the pixels where the mask
+// is black are the original's, those where it is white the frame's.
+func TestInpaintCommandReference(t *testing.T) {
+	td := testdata.Dir(t, "inpaint")
+	dir := t.TempDir()
+	initPath, maskPath := filepath.Join(td, "init.png"), filepath.Join(td, "mask_blob.png")
+	args := []string{"-m", filepath.Join(td, "sd_tiny_inpaint.fp16.safetensors"), "--config", filepath.Join(td, "diffusers"),
+		"-p", "a red vase of flowers on a table", "--sampler", "ddim", "--steps", "4", "--strength", "0.75",
+		"--cfg-scale", "7.5", "--seed", "42", "-q", "-i", initPath, "--mask", maskPath}
+	frame, pasted := filepath.Join(dir, "frame.png"), filepath.Join(dir, "pasted.png")
+	for _, a := range [][]string{{"--paste-back=false", "-o", frame}, {"-o", pasted}} {
+		if code, _, stderr := sdgo(append(args, a...)...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", a, code, stderr)
+		}
+	}
+	ref, err := weights.Open(filepath.Join(td, "runs", "blob_ddim_4.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	want, shape, err := ref.Int64s("w16.image_u8") // (H, W, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readNRGBA(t, frame)
+	if b := got.Bounds(); b.Dx() != shape[1] || b.Dy() != shape[0] {
+		t.Fatalf("frame %v, want %dx%d", b, shape[1], shape[0])
+	}
+	worst := 0
+	for p := 0; p < shape[0]*shape[1]; p++ {
+		for c := 0; c < 3; c++ {
+			d := int(got.Pix[4*p+c]) - int(want[3*p+c])
+			worst = max(worst, d, -d)
+		}
+	}
+	if worst > 1 {
+		t.Errorf("frame differs from diffusers' image by up to %d levels (> 1)", worst)
+	}
+	mask, err := vae.ReadImage(maskPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	init, out := readNRGBA(t, initPath), readNRGBA(t, pasted)
+	m := mask.(*image.Gray)
+	if n := differing(out, init, func(x, y int) bool { return m.GrayAt(x, y).Y == 0 }); n != 0 {
+		t.Errorf("paste-back: %d pixels where the mask is black differ from the original", n)
+	}
+	if n := differing(out, got, func(x, y int) bool { return m.GrayAt(x, y).Y == 255 }); n != 0 {
+		t.Errorf("paste-back: %d pixels where the mask is white differ from the frame", n)
 	}
 }
