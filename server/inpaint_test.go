@@ -57,11 +57,14 @@ func TestInpaintBadInput(t *testing.T) {
 	img := maskB64(64, 64, func(x, y int) bool { return (x+y)%2 == 0 })
 	half := maskB64(64, 64, func(x, _ int) bool { return x < 32 })
 	black := maskB64(64, 64, func(int, int) bool { return false })
+	white := maskB64(64, 64, func(int, int) bool { return true })
 	wide := maskB64(128, 32, func(x, _ int) bool { return x < 32 })
 	for _, tc := range []struct{ body, field string }{
 		{`"mask":"%%%"`, "mask: not valid base64"},
-		{`"mask":"` + black + `"`, "mask"},
-		{`"mask":"` + wide + `"`, "mask"},
+		{`"mask":"` + black + `"`, "mask has no white pixels"},
+		{`"mask":"` + white + `"`, "mask is all white"},
+		{`"mask":"` + wide + `"`, "mask is 128x32 but the image is 64x64"},
+		{`"mask":"` + colouredB64(64, 64) + `"`, "mask has coloured pixels"},
 		{`"mask":"` + half + `","mask_blur":-1`, "mask_blur"},
 		{`"mask":"` + half + `","inpainting_fill":7`, "inpainting_fill"},
 		{`"mask":"` + half + `","inpainting_mask_invert":2`, "inpainting_mask_invert"},
@@ -70,10 +73,23 @@ func TestInpaintBadInput(t *testing.T) {
 		var e map[string]any
 		res := call(t, ts, "POST", "/sdapi/v1/img2img", `{"prompt":"x","init_images":["`+img+`"],`+tc.body+`}`, &e)
 		msg, _ := e["detail"].(string)
-		if res.StatusCode != 422 || !strings.Contains(msg, tc.field) {
+		if res.StatusCode != 422 || !strings.Contains(msg, tc.field) || strings.Contains(msg, "\n") {
 			t.Errorf("%.60s: %d %q, want 422 naming %q", tc.body, res.StatusCode, msg, tc.field)
 		}
 	}
+}
+
+// colouredB64 returns a w×h PNG with a red and a blue pixel on white, as base64.
+func colouredB64(w, h int) string {
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range m.Pix {
+		m.Pix[i] = 255
+	}
+	m.SetNRGBA(0, 0, color.NRGBA{255, 0, 0, 255})
+	m.SetNRGBA(1, 0, color.NRGBA{0, 0, 255, 255})
+	var b bytes.Buffer
+	png.Encode(&b, m)
+	return base64.StdEncoding.EncodeToString(b.Bytes())
 }
 
 // checkLeftRepainted checks an inpainting result whose mask was the left
