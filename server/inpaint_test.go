@@ -3,11 +3,14 @@ package server
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
 	"strings"
 	"testing"
+
+	"github.com/sdgo/sdgo/pipeline"
 )
 
 // maskB64 returns a w×h PNG mask, white where white(x, y), as base64.
@@ -48,6 +51,55 @@ func TestInpaintRoute(t *testing.T) {
 	checkLeftRepainted(t, out, init)
 	if r.Parameters["mask"] != nil {
 		t.Errorf("mask echoed back")
+	}
+
+	// inpainting_mask_invert 1 repaints the black part: a mask white on the
+	// right half repaints the left half.
+	right := maskB64(w, h, func(x, _ int) bool { return x >= w/2 })
+	res = call(t, ts, "POST", "/sdapi/v1/img2img", `{"prompt":"a red circle","steps":3,"seed":7,"denoising_strength":1,
+		"init_images":["`+src+`"],"mask":"`+right+`","mask_blur":0,"inpainting_fill":1,"inpaint_full_res":false,
+		"inpainting_mask_invert":1}`, &r)
+	if res.StatusCode != 200 || len(r.Images) != 1 {
+		t.Fatalf("inverted: status %d, %d images", res.StatusCode, len(r.Images))
+	}
+	out, params = decodePNG(t, r.Images[0])
+	if !strings.Contains(params, "Mask mode: Inpaint not masked") {
+		t.Errorf("inverted: parameters %q", params)
+	}
+	checkLeftRepainted(t, out, init)
+}
+
+// The inpainting fields map to pipeline.Inpaint, absent ones taking
+// AUTOMATIC1111's defaults (mask blur 4, fill 0, full resolution on,
+// padding 0, not inverted).
+func TestInpaintFields(t *testing.T) {
+	half := maskB64(64, 64, func(x, _ int) bool { return x < 32 })
+	for _, tc := range []struct {
+		body string
+		want pipeline.Inpaint
+	}{
+		{`{}`, pipeline.Inpaint{}},
+		{`{"mask":"` + half + `"}`, pipeline.Inpaint{MaskBlur: 4, Fill: pipeline.FillBlur, FullRes: true}},
+		{`{"mask":"` + half + `","mask_blur":0,"inpainting_fill":3,"inpaint_full_res":false,"inpaint_full_res_padding":12,"inpainting_mask_invert":1}`,
+			pipeline.Inpaint{MaskBlur: 0, Fill: pipeline.FillLatentNothing, FullResPadding: 12, InvertMask: true}},
+		{`{"mask":"` + half + `","inpainting_fill":2,"inpaint_full_res":true}`, pipeline.Inpaint{MaskBlur: 4, Fill: pipeline.FillLatentNoise, FullRes: true}},
+		{`{"mask":"` + half + `","inpainting_fill":1}`, pipeline.Inpaint{MaskBlur: 4, Fill: pipeline.FillOriginal, FullRes: true}},
+	} {
+		var p inpaintRequest
+		if err := json.Unmarshal([]byte(tc.body), &p); err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.inpaint(2048)
+		if err != nil {
+			t.Fatalf("%.60s: %v", tc.body, err)
+		}
+		if (got.Mask != nil) != (p.Mask != "") {
+			t.Errorf("%.60s: mask decoded %v", tc.body, got.Mask != nil)
+		}
+		got.Mask = nil
+		if got != tc.want {
+			t.Errorf("%.60s: %+v, want %+v", tc.body, got, tc.want)
+		}
 	}
 }
 
