@@ -103,9 +103,12 @@ func (f *inpaintFlags) apply(o *pipeline.Options, width, height int) error {
 			return usagef("--outpaint makes its own mask (the new border): pass neither --mask nor --invert-mask with it")
 		}
 		o.InitImage, o.Mask = pipeline.Outpaint(o.InitImage, pad, fillColour)
-		if width == 0 && height == 0 { // the padded image's size, rounded down to multiples of 8
+		if width == 0 && height == 0 { // the padded image's size, which must fit the model
 			b := o.InitImage.Bounds()
-			o.Width, o.Height = b.Dx()/8*8, b.Dy()/8*8
+			if err := checkPaddedSize(b.Dx(), b.Dy()); err != nil {
+				return usagef("--outpaint %s: %v", f.outpaint, err)
+			}
+			o.Width, o.Height = b.Dx(), b.Dy()
 		}
 	}
 	if f.fullRes && width == 0 && height == 0 {
@@ -118,6 +121,26 @@ func (f *inpaintFlags) apply(o *pipeline.Options, width, height int) error {
 		return usageError{fmt.Errorf("--mask %s: %w", f.mask, err)}
 	}
 	return nil
+}
+
+// checkPaddedSize refuses an outpainted w×h whose sides are not multiples
+// of 8: rounding them down, as -i's images are, would resize the whole
+// picture and lose the original's pixels.
+func checkPaddedSize(w, h int) error {
+	if w%8 == 0 && h%8 == 0 {
+		return nil
+	}
+	var fix []string
+	for _, side := range []struct {
+		n   int
+		dir string
+	}{{w, "across"}, {h, "down"}} {
+		if side.n%8 != 0 {
+			fix = append(fix, fmt.Sprintf("%d more or %d fewer pixels %s", 8-side.n%8, side.n%8, side.dir))
+		}
+	}
+	return fmt.Errorf("the padded image is %dx%d, and its sides must be multiples of 8 to keep the original's pixels: "+
+		"pad %s (or give -W and -H to resize it)", w, h, strings.Join(fix, " and "))
 }
 
 // parsePadding reads --outpaint's L,T,R,B.

@@ -142,6 +142,8 @@ func TestInpaintCommand(t *testing.T) {
 		{[]string{"--mask", maskPath}, "--mask needs -i"},
 		{[]string{"-i", initPath, "--outpaint", "1,2,3"}, "--outpaint: want L,T,R,B"},
 		{[]string{"-i", initPath, "--outpaint", "0,0,0,0"}, "nothing to extend"},
+		{[]string{"-i", initPath, "--outpaint", "0,0,10,0"}, "the padded image is 42x32, and its sides must be multiples of 8 to keep the original's pixels: pad 6 more or 2 fewer pixels across (or give -W and -H"},
+		{[]string{"-i", initPath, "--outpaint", "1,2,3,4"}, "the padded image is 36x38, and its sides must be multiples of 8 to keep the original's pixels: pad 4 more or 4 fewer pixels across and 2 more or 6 fewer pixels down"},
 		{[]string{"-i", initPath, "--outpaint", "0,0,8,0", "--mask", maskPath}, "makes its own mask"},
 		{[]string{"-i", initPath, "--outpaint", "0,0,8,0", "--outpaint-fill", "purple"}, "--outpaint-fill"},
 		{[]string{"-i", initPath, "--mask", maskPath, "--masked-content", "magic"}, "--masked-content"},
