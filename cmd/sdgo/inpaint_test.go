@@ -28,6 +28,14 @@ func writePNG(t *testing.T, path string, img image.Image) string {
 	return path
 }
 
+func writeFile(t *testing.T, path string, data []byte) string {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func readNRGBA(t *testing.T, path string) *image.NRGBA {
 	t.Helper()
 	img, err := vae.ReadImage(path)
@@ -128,6 +136,7 @@ func TestInpaintCommand(t *testing.T) {
 		writePNG(t, filepath.Join(dir, "red.png"), red):                                       "mask has coloured pixels",
 		writePNG(t, filepath.Join(dir, "wide.png"), image.NewGray(image.Rect(0, 0, 64, 32))):  "mask is 64x32 but the image is 32x32",
 		filepath.Join(dir, "missing.png"):                                                     "--mask",
+		writeFile(t, filepath.Join(dir, "empty.png"), nil):                                    "empty.png is empty (0 bytes), not an image",
 	}
 	for path, want := range bad {
 		code, _, stderr := sdgo(append(model, "-i", initPath, "--mask", path, "-o", filepath.Join(dir, "bad.png"))...)
