@@ -231,3 +231,26 @@ func TestInpaintCommandReference(t *testing.T) {
 		t.Errorf("paste-back: %d pixels where the mask is white differ from the frame", n)
 	}
 }
+
+// --outpaint-fill's names and #rrggbb.
+func TestParseOutpaintFill(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		want color.Color
+	}{
+		{"edge", nil},
+		{"black", color.NRGBA{0, 0, 0, 255}},
+		{"white", color.NRGBA{255, 255, 255, 255}},
+		{"grey", color.NRGBA{128, 128, 128, 255}},
+		{"#12abEF", color.NRGBA{0x12, 0xab, 0xef, 255}},
+	} {
+		if got, err := parseOutpaintFill(c.s); err != nil || got != c.want {
+			t.Errorf("parseOutpaintFill(%q) = %v, %v; want %v", c.s, got, err, c.want)
+		}
+	}
+	for _, s := range []string{"", "purple", "#12345", "#12345g", "12abef"} {
+		if _, err := parseOutpaintFill(s); err == nil {
+			t.Errorf("parseOutpaintFill(%q) accepted", s)
+		}
+	}
+}
