@@ -2,10 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -421,6 +423,43 @@ func TestInpaintConvInDetection(t *testing.T) {
 	}
 	if loadTiny(t, "sd_tiny.safetensors").IsInpainting() {
 		t.Fatal("a 4-channel model is an inpainting model")
+	}
+	// A diffusers folder whose unet/config.json says in_channels 4 (a
+	// converted or hand-edited one) with 9-channel weights: the weights win.
+	orig := filepath.Join(dir, "diffusers")
+	folder := t.TempDir()
+	for _, c := range []string{"model_index.json", "scheduler", "text_encoder", "tokenizer", "vae"} {
+		if err := os.Symlink(filepath.Join(orig, c), filepath.Join(folder, c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := os.ReadFile(filepath.Join(orig, "unet", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uj map[string]any
+	if err := json.Unmarshal(cfg, &uj); err != nil || uj["in_channels"] != 9.0 {
+		t.Fatalf("unet config: in_channels %v, %v", uj["in_channels"], err)
+	}
+	uj["in_channels"] = 4
+	cfg, _ = json.Marshal(uj)
+	if err := os.Mkdir(filepath.Join(folder, "unet"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(folder, "unet", "config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const w = "diffusion_pytorch_model.fp16.safetensors"
+	if err := os.Symlink(filepath.Join(orig, "unet", w), filepath.Join(folder, "unet", w)); err != nil {
+		t.Fatal(err)
+	}
+	fm, err := Load(folder, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fm.Close()
+	if !fm.IsInpainting() {
+		t.Fatalf("folder with a 4-channel config: in_channels %d, want 9 from conv_in", fm.UNet.Config.InChannels)
 	}
 	// Without --config (a real sd-v1-5-inpainting.safetensors): the sizes
 	// inferred from the shapes give in_channels 9, and the heads' lookup
