@@ -64,6 +64,9 @@ func DecodeImageFile(path string) (image.Image, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
+	if st.Size() == 0 {
+		return nil, fmt.Errorf("%s is empty (0 bytes), not an image", path)
+	}
 	if st.Size() > maxImageFile {
 		return nil, fmt.Errorf("%s: %d bytes, larger than any image sdgo reads (%d)", path, st.Size(), maxImageFile)
 	}

@@ -44,7 +44,7 @@ func TestReadImageRefuses(t *testing.T) {
 		{write("bomb.png", pngClaiming(t, 100000, 100000)), "100000×100000 pixels is past sdgo's limit"},
 		{write("wide.png", pngClaiming(t, 20000, 1)), "past sdgo's limit"},
 		{write("fake.png", []byte("this is not a PNG at all")), "not a PNG, JPEG or WebP image"},
-		{write("empty.png", nil), "not a PNG, JPEG or WebP image"},
+		{write("empty.png", nil), "empty.png is empty (0 bytes), not an image"},
 		{dir, "not a regular file"},
 		{"/dev/zero", "not a regular file"},
 		{filepath.Join(dir, "missing.png"), "no such file"},

@@ -58,6 +58,7 @@ const maskThreshold = 128
 type greyMask struct {
 	w, h int
 	pix  []uint8
+	rgb  *image.NRGBA // the opaque RGB picture pix is the luma of (nil for grey and alpha masks); read by resize, which comes before invert and blur
 }
 
 // errMaskColour says a mask has coloured pixels.
@@ -99,9 +100,10 @@ func maskToGrey(img image.Image) (greyMask, error) {
 	if !opaque {
 		return g, nil
 	}
+	g.rgb = toNRGBA(img)
 	for i := range g.pix {
-		c := color.NRGBAModel.Convert(img.At(b.Min.X+i%g.w, b.Min.Y+i/g.w)).(color.NRGBA)
-		r, gr, bl := int(c.R), int(c.G), int(c.B)
+		c := g.rgb.Pix[4*i : 4*i+3]
+		r, gr, bl := int(c[0]), int(c[1]), int(c[2])
 		if max(r, gr, bl)-min(r, gr, bl) > 8 {
 			return g, fmt.Errorf("%w (pixel %d,%d is rgb(%d,%d,%d))", errMaskColour, i%g.w, i/g.w, r, gr, bl)
 		}
@@ -387,12 +389,24 @@ func resizePlane(src []uint8, w, h, nw, nh int) []uint8 {
 	return out
 }
 
-// resize returns the mask resized to w×h.
+// resize returns the mask resized to w×h, as diffusers' mask processor
+// does: an RGB mask's channels are resized first and then converted to
+// luma (Pillow's resize, then convert("L")); grey and alpha masks resize
+// their levels.
 func (g greyMask) resize(w, h int) greyMask {
 	if g.w == w && g.h == h {
 		return g
 	}
-	return greyMask{w: w, h: h, pix: resizePlane(g.pix, g.w, g.h, w, h)}
+	if g.rgb == nil {
+		return greyMask{w: w, h: h, pix: resizePlane(g.pix, g.w, g.h, w, h)}
+	}
+	rgb := resizeRGB(g.rgb, w, h)
+	out := greyMask{w: w, h: h, pix: make([]uint8, w*h), rgb: rgb}
+	for i := range out.pix {
+		c := rgb.Pix[4*i : 4*i+3]
+		out.pix[i] = luma(int(c[0]), int(c[1]), int(c[2]))
+	}
+	return out
 }
 
 // toNRGBA copies an image into an opaque RGB *image.NRGBA with its origin

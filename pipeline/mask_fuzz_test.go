@@ -11,8 +11,16 @@ import (
 // FuzzMask feeds arbitrary PNG masks and settings to the mask
 // preprocessing: it must return a mask or an error, never panic.
 func FuzzMask(f *testing.F) {
+	rgb := image.NewNRGBA(image.Rect(0, 0, 16, 16)) // opaque grey RGB: luma, resized channel by channel
+	for i := range rgb.Pix {
+		rgb.Pix[i] = uint8(255 * (i / 4 % 16 / 8))
+		if i%4 == 3 {
+			rgb.Pix[i] = 255
+		}
+	}
 	for _, m := range []image.Image{
 		gray(32, 32, image.Rect(4, 4, 20, 20), 255),
+		rgb,
 		gray(16, 16, image.Rect(0, 0, 16, 8), 200),
 		image.NewNRGBA(image.Rect(0, 0, 8, 8)),
 		image.NewGray(image.Rect(0, 0, 1, 1)),

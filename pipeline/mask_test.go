@@ -180,3 +180,34 @@ func TestCropRegion(t *testing.T) {
 		t.Fatalf("expanded at the edge %v", e)
 	}
 }
+
+// An RGB mask of another size is resized as diffusers' mask processor does
+// it: its channels first (Pillow's Lanczos, TestResizeLanczos), then
+// converted to luma (TestLuma); converting first rounds differently.
+func TestResizeRGBMask(t *testing.T) {
+	rgb := image.NewNRGBA(image.Rect(0, 0, 64, 48))
+	for i := 0; i < 64*48; i++ { // near-grey, as JPEG leaves a grey mask
+		v := uint8(i * 37 % 241) // ≤ 240: the offsets below do not wrap
+		rgb.Pix[4*i], rgb.Pix[4*i+1], rgb.Pix[4*i+2], rgb.Pix[4*i+3] = v, v+uint8(i%5), v+uint8(i%3)*3, 255
+	}
+	g, err := maskToGrey(rgb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := g.resize(24, 18)
+	small := resizeRGB(rgb, 24, 18)
+	lumaFirst := greyMask{w: 64, h: 48, pix: g.pix}.resize(24, 18)
+	differ := 0
+	for i, v := range got.pix {
+		c := small.Pix[4*i : 4*i+3]
+		if w := luma(int(c[0]), int(c[1]), int(c[2])); v != w {
+			t.Fatalf("pixel %d,%d = %d, want %d (channels resized, then luma)", i%24, i/24, v, w)
+		}
+		if v != lumaFirst.pix[i] {
+			differ++
+		}
+	}
+	if differ == 0 {
+		t.Error("luma-then-resize gives the same mask: the test does not tell the orders apart")
+	}
+}

@@ -3,11 +3,14 @@ package server
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
 	"strings"
 	"testing"
+
+	"github.com/sdgo/sdgo/pipeline"
 )
 
 // maskB64 returns a w×h PNG mask, white where white(x, y), as base64.
@@ -49,6 +52,55 @@ func TestInpaintRoute(t *testing.T) {
 	if r.Parameters["mask"] != nil {
 		t.Errorf("mask echoed back")
 	}
+
+	// inpainting_mask_invert 1 repaints the black part: a mask white on the
+	// right half repaints the left half.
+	right := maskB64(w, h, func(x, _ int) bool { return x >= w/2 })
+	res = call(t, ts, "POST", "/sdapi/v1/img2img", `{"prompt":"a red circle","steps":3,"seed":7,"denoising_strength":1,
+		"init_images":["`+src+`"],"mask":"`+right+`","mask_blur":0,"inpainting_fill":1,"inpaint_full_res":false,
+		"inpainting_mask_invert":1}`, &r)
+	if res.StatusCode != 200 || len(r.Images) != 1 {
+		t.Fatalf("inverted: status %d, %d images", res.StatusCode, len(r.Images))
+	}
+	out, params = decodePNG(t, r.Images[0])
+	if !strings.Contains(params, "Mask mode: Inpaint not masked") {
+		t.Errorf("inverted: parameters %q", params)
+	}
+	checkLeftRepainted(t, out, init)
+}
+
+// The inpainting fields map to pipeline.Inpaint, absent ones taking
+// AUTOMATIC1111's defaults (mask blur 4, fill 0, full resolution on,
+// padding 0, not inverted).
+func TestInpaintFields(t *testing.T) {
+	half := maskB64(64, 64, func(x, _ int) bool { return x < 32 })
+	for _, tc := range []struct {
+		body string
+		want pipeline.Inpaint
+	}{
+		{`{}`, pipeline.Inpaint{}},
+		{`{"mask":"` + half + `"}`, pipeline.Inpaint{MaskBlur: 4, Fill: pipeline.FillBlur, FullRes: true}},
+		{`{"mask":"` + half + `","mask_blur":0,"inpainting_fill":3,"inpaint_full_res":false,"inpaint_full_res_padding":12,"inpainting_mask_invert":1}`,
+			pipeline.Inpaint{MaskBlur: 0, Fill: pipeline.FillLatentNothing, FullResPadding: 12, InvertMask: true}},
+		{`{"mask":"` + half + `","inpainting_fill":2,"inpaint_full_res":true}`, pipeline.Inpaint{MaskBlur: 4, Fill: pipeline.FillLatentNoise, FullRes: true}},
+		{`{"mask":"` + half + `","inpainting_fill":1}`, pipeline.Inpaint{MaskBlur: 4, Fill: pipeline.FillOriginal, FullRes: true}},
+	} {
+		var p inpaintRequest
+		if err := json.Unmarshal([]byte(tc.body), &p); err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.inpaint(2048)
+		if err != nil {
+			t.Fatalf("%.60s: %v", tc.body, err)
+		}
+		if (got.Mask != nil) != (p.Mask != "") {
+			t.Errorf("%.60s: mask decoded %v", tc.body, got.Mask != nil)
+		}
+		got.Mask = nil
+		if got != tc.want {
+			t.Errorf("%.60s: %+v, want %+v", tc.body, got, tc.want)
+		}
+	}
 }
 
 func TestInpaintBadInput(t *testing.T) {
@@ -57,11 +109,14 @@ func TestInpaintBadInput(t *testing.T) {
 	img := maskB64(64, 64, func(x, y int) bool { return (x+y)%2 == 0 })
 	half := maskB64(64, 64, func(x, _ int) bool { return x < 32 })
 	black := maskB64(64, 64, func(int, int) bool { return false })
+	white := maskB64(64, 64, func(int, int) bool { return true })
 	wide := maskB64(128, 32, func(x, _ int) bool { return x < 32 })
 	for _, tc := range []struct{ body, field string }{
 		{`"mask":"%%%"`, "mask: not valid base64"},
-		{`"mask":"` + black + `"`, "mask"},
-		{`"mask":"` + wide + `"`, "mask"},
+		{`"mask":"` + black + `"`, "mask has no white pixels"},
+		{`"mask":"` + white + `"`, "mask is all white"},
+		{`"mask":"` + wide + `"`, "mask is 128x32 but the image is 64x64"},
+		{`"mask":"` + colouredB64(64, 64) + `"`, "mask has coloured pixels"},
 		{`"mask":"` + half + `","mask_blur":-1`, "mask_blur"},
 		{`"mask":"` + half + `","inpainting_fill":7`, "inpainting_fill"},
 		{`"mask":"` + half + `","inpainting_mask_invert":2`, "inpainting_mask_invert"},
@@ -70,10 +125,23 @@ func TestInpaintBadInput(t *testing.T) {
 		var e map[string]any
 		res := call(t, ts, "POST", "/sdapi/v1/img2img", `{"prompt":"x","init_images":["`+img+`"],`+tc.body+`}`, &e)
 		msg, _ := e["detail"].(string)
-		if res.StatusCode != 422 || !strings.Contains(msg, tc.field) {
+		if res.StatusCode != 422 || !strings.Contains(msg, tc.field) || strings.Contains(msg, "\n") {
 			t.Errorf("%.60s: %d %q, want 422 naming %q", tc.body, res.StatusCode, msg, tc.field)
 		}
 	}
+}
+
+// colouredB64 returns a w×h PNG with a red and a blue pixel on white, as base64.
+func colouredB64(w, h int) string {
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range m.Pix {
+		m.Pix[i] = 255
+	}
+	m.SetNRGBA(0, 0, color.NRGBA{255, 0, 0, 255})
+	m.SetNRGBA(1, 0, color.NRGBA{0, 0, 255, 255})
+	var b bytes.Buffer
+	png.Encode(&b, m)
+	return base64.StdEncoding.EncodeToString(b.Bytes())
 }
 
 // checkLeftRepainted checks an inpainting result whose mask was the left

@@ -28,8 +28,9 @@ levels ≥ 128; a mask with transparency uses its alpha, painted = repaint) and
 keeps the rest. Inpainting models (9-channel U-Net, e.g. sd-v1-5-inpainting)
 are detected and see what to keep; ordinary models are inpainted as diffusers
 does. --strength defaults to 1 with a mask. The result is pasted back over the
-original through the mask, so kept pixels stay bit for bit (--paste-back=false
-returns the whole regenerated frame, as diffusers does by default).
+original through the mask, so pixels outside it stay bit for bit (--paste-back=false
+returns the whole regenerated frame, as diffusers does by default; a --mask-blur
+of N blends the original's pixels within about 2.5·N of the mask's edge).
 Outpainting (--outpaint L,T,R,B): pads the image by those pixels and repaints
 the new border.`
 
@@ -37,7 +38,7 @@ the new border.`
 func (f *inpaintFlags) register(fs *pflag.FlagSet) {
 	f.fs = fs
 	fs.StringVar(&f.mask, "mask", "", "inpaint -i's image: repaint where this mask is white, keep where black")
-	fs.IntVar(&f.blur, "mask-blur", 4, "inpainting: blur the mask by N pixels (softens the pasted-back edge; 0 = none, as diffusers)")
+	fs.IntVar(&f.blur, "mask-blur", 0, "inpainting: blur the mask by N pixels before binarising it (0: none, as diffusers; AUTOMATIC1111's 4 softens the pasted-back seam but blends the original's pixels within about 2.5·N of the mask)")
 	fs.BoolVar(&f.invert, "invert-mask", false, "inpainting: repaint the black part of the mask instead")
 	fs.BoolVar(&f.fullRes, "inpaint-full-res", false, "inpainting: repaint only the mask's area, at -W×-H (default: the model's size), and paste it back")
 	fs.IntVar(&f.padding, "inpaint-full-res-padding", 32, "--inpaint-full-res: pixels of context around the mask")
@@ -102,9 +103,12 @@ func (f *inpaintFlags) apply(o *pipeline.Options, width, height int) error {
 			return usagef("--outpaint makes its own mask (the new border): pass neither --mask nor --invert-mask with it")
 		}
 		o.InitImage, o.Mask = pipeline.Outpaint(o.InitImage, pad, fillColour)
-		if width == 0 && height == 0 { // the padded image's size, rounded down to multiples of 8
+		if width == 0 && height == 0 { // the padded image's size, which must fit the model
 			b := o.InitImage.Bounds()
-			o.Width, o.Height = b.Dx()/8*8, b.Dy()/8*8
+			if err := checkPaddedSize(b.Dx(), b.Dy()); err != nil {
+				return usagef("--outpaint %s: %v", f.outpaint, err)
+			}
+			o.Width, o.Height = b.Dx(), b.Dy()
 		}
 	}
 	if f.fullRes && width == 0 && height == 0 {
@@ -117,6 +121,26 @@ func (f *inpaintFlags) apply(o *pipeline.Options, width, height int) error {
 		return usageError{fmt.Errorf("--mask %s: %w", f.mask, err)}
 	}
 	return nil
+}
+
+// checkPaddedSize refuses an outpainted w×h whose sides are not multiples
+// of 8: rounding them down, as -i's images are, would resize the whole
+// picture and lose the original's pixels.
+func checkPaddedSize(w, h int) error {
+	if w%8 == 0 && h%8 == 0 {
+		return nil
+	}
+	var fix []string
+	for _, side := range []struct {
+		n   int
+		dir string
+	}{{w, "across"}, {h, "down"}} {
+		if side.n%8 != 0 {
+			fix = append(fix, fmt.Sprintf("%d more or %d fewer pixels %s", 8-side.n%8, side.n%8, side.dir))
+		}
+	}
+	return fmt.Errorf("the padded image is %dx%d, and its sides must be multiples of 8 to keep the original's pixels: "+
+		"pad %s (or give -W and -H to resize it)", w, h, strings.Join(fix, " and "))
 }
 
 // parsePadding reads --outpaint's L,T,R,B.
