@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/sdgo/sdgo/internal/testdata"
+	"github.com/sdgo/sdgo/pipeline"
+	"github.com/sdgo/sdgo/sdmini"
 )
 
 // Every float flag rejects NaN, ±Inf and values out of its range with one
@@ -140,6 +142,33 @@ func TestSDMiniWords(t *testing.T) {
 		"-p", "a photograph of an astronaut riding a horse", "-W", "32", "-H", "32", "--steps", "1", "-o", filepath.Join(dir, "c.png"), "-q")
 	if code != 0 || strings.Contains(stderr, "warning") {
 		t.Errorf("another model: exit %d, stderr %q; want no warning", code, stderr)
+	}
+}
+
+// The warning names words the text encoder sees: the prompt's syntax
+// (<lora:…> tags, BREAK, brackets, weights) is none of them. It named
+// "lora", "foo" and "break" before.
+func TestSDMiniWordsSyntax(t *testing.T) {
+	path, err := sdmini.Path()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := pipeline.Load(path, pipeline.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, tc := range []struct{ prompt, want string }{
+		{"(red:1.2) circle BREAK [blue] square", ""},
+		{"a red circle, <lora:foo:0.5> <lyco:bar:1:0.5>", ""},
+		{"a (horse:1.2) BREAK a break", `knows nothing of "horse", "break";`},
+		{`a \(circle\) of <hypernet:x:1>cats`, `knows nothing of "cats";`},
+	} {
+		var buf bytes.Buffer
+		warnSDMiniWords(&buf, m, tc.prompt)
+		if got := buf.String(); tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("%q: warning %q, want %q", tc.prompt, got, tc.want)
+		}
 	}
 }
 
