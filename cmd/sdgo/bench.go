@@ -473,7 +473,7 @@ func benchChild(ckpt, tokDir, taesd string, spec benchSpec, steps int, sampler s
 		Sampler: sampler, Decoder: dec,
 	}
 	if est, err := pipeline.EstimateMemory(m, opts); err == nil {
-		c.Estimate = float64(est.Peak) / (1 << 20)
+		c.Estimate = float64(est.Peak) / 1e6 // MB of 10⁶ bytes, as the peak RSS beside it
 	}
 	_, err = m.Generate(context.Background(), opts)
 	if err != nil {
