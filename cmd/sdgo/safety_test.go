@@ -77,6 +77,11 @@ func TestMemoryRefused(t *testing.T) {
 		// From 1024² the decode is tiled on its own where that lowers the
 		// peak (and the estimate counts it); --vae-tiling=false keeps it whole.
 		{[]string{"-W", "2048", "-H", "2048", "--max-memory", "1.5GB", "--vae-tiling=false"}, []string{"with --vae-tiling it needs about", "and fits"}},
+		// --taesd decodes instead of the VAE, and its full-resolution
+		// activations (64 channels) are counted: sd-mini's own VAE decode
+		// fits 200 MB at 512², TAESD's does not (it was estimated as the VAE's).
+		{[]string{"-W", "512", "-H", "512", "--max-memory", "200MB", "--taesd", testdata.Path(t, "taesd/random_arch/taesd_decoder.fp16.safetensors")},
+			[]string{"(peak in the TAESD decoder), but 200 MB allowed"}},
 	} {
 		start := time.Now()
 		code, _, stderr := sdgo(append([]string{"-p", "a red circle", "-o", out, "-q"}, tc.args...)...)
