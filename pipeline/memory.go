@@ -287,11 +287,14 @@ func (mm *memModel) estimateAs(o Options, resident bool, gc int) (MemoryEstimate
 	case *vae.Model:
 		acts = vaeDecodeActivations(d.Config, H, W, nil)
 	default:
-		channels := 64 // TAESD's
+		// TAESD decodes at 8× the latents whatever the VAE's factor (the
+		// image is resized after): its width and output count there.
+		channels, scale := 64, 8.0
 		if t, ok := d.(*vae.TinyDecoder); ok && t.ConvIn.Weight != nil && len(t.ConvIn.Weight.Shape) > 0 {
-			channels = t.ConvIn.Weight.Shape[0]
+			channels, scale = t.ConvIn.Weight.Shape[0], float64(int(1)<<len(t.Stages))
 		}
-		vaeStage, acts = "TAESD decoder", tinyDecodeActivations(channels, H, W)
+		th, tw := h*scale, w*scale
+		vaeStage, acts = "TAESD decoder", tinyDecodeActivations(channels, th, tw)+3*4*th*tw
 		if o.InitImage == nil {
 			vaeMapped = 0
 		}

@@ -58,6 +58,8 @@ func TestMemoryEstimate(t *testing.T) {
 		{Model: mini, Size: 512, Steps: 1, Tiled: true},
 		{Model: mini, Size: 512, Steps: 1, TAESD: testdata.Path(t, "taesd/random_arch/taesd_decoder.fp16.safetensors")},
 		{Model: tiny, Config: tinyCfg, Size: 128, Steps: 1},
+		// TAESD decodes the tiny model's 64×64 latents (a ×2 VAE) to 512².
+		{Model: tiny, Config: tinyCfg, Size: 128, Steps: 1, TAESD: testdata.Path(t, "taesd/random_arch/taesd_decoder.fp16.safetensors")},
 		{Model: filepath.Join(testdata.Dir(t, "sdxl"), "sdxl_tiny.fp16.safetensors"), Config: filepath.Join(testdata.Dir(t, "sdxl"), "diffusers"), Size: 128, Steps: 1},
 	} {
 		runMemJob(t, job)
