@@ -222,10 +222,17 @@ func TestTrainFloatFlags(t *testing.T) {
 		{[]string{"train", "unet", "--out", dir, "--lr", "Inf"}, "--lr must be a number in [0, 1]"},
 		{[]string{"eval", "--cfg-scale", "NaN"}, "--cfg-scale must be a finite number"},
 		{[]string{"train", "eval", "--cfg-scale", "-Inf"}, "--cfg-scale must be a finite number"},
+		// train lora wrote an adapter of NaNs with --lr NaN, Inf or 1e39.
+		{[]string{"train", "lora", "--concept", "a green circle", "--out", filepath.Join(dir, "l.safetensors"), "--lr", "NaN"}, "--lr must be a number in (0, 1]"},
+		{[]string{"train", "lora", "--concept", "a green circle", "--out", filepath.Join(dir, "l.safetensors"), "--lr", "Inf"}, "--lr must be a number in (0, 1]"},
+		{[]string{"train", "lora", "--concept", "a green circle", "--out", filepath.Join(dir, "l.safetensors"), "--lr", "1e39"}, "--lr must be a number in (0, 1]"},
 	} {
 		code, _, stderr := sdgo(tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+			t.Fatalf("%v: wrote %s", tc.args, entries[0].Name())
 		}
 	}
 }
