@@ -171,4 +171,10 @@ func TestDecodeImageFileKeepsAlpha(t *testing.T) {
 	if _, err := DecodeImageFile("/dev/zero"); err == nil {
 		t.Error("/dev/zero accepted")
 	}
+	// Masks (--mask) are checked from the header too.
+	bomb := filepath.Join(t.TempDir(), "bomb.png")
+	os.WriteFile(bomb, pngClaiming(t, 100000, 100000), 0o644)
+	if _, err := DecodeImageFile(bomb); err == nil || !strings.Contains(err.Error(), "past sdgo's limit") {
+		t.Errorf("a mask claiming 100000×100000 pixels: %v", err)
+	}
 }

@@ -278,24 +278,41 @@ func (mm *memModel) estimateAs(o Options, resident bool, gc int) (MemoryEstimate
 	}
 	e.UNet = unetMapped + int64(head*unetActivations(mm.unet, float64(batch), h, w))
 
-	acts := vaeDecodeActivations(mm.vae, H, W, o.VAETiling)
+	// Another decoder (TAESD) replaces the VAE's, tiled or not, as in
+	// Generate; the VAE's pages are then touched only to encode an init
+	// image.
+	vaeStage, acts, vaeMapped := "VAE", vaeDecodeActivations(mm.vae, H, W, o.VAETiling), mm.vaeW.mapped
+	switch d := o.Decoder.(type) {
+	case nil:
+	case *vae.Model:
+		acts = vaeDecodeActivations(d.Config, H, W, nil)
+	default:
+		// TAESD decodes at 8× the latents whatever the VAE's factor (the
+		// image is resized after): its width and output count there.
+		channels, scale := 64, 8.0
+		if t, ok := d.(*vae.TinyDecoder); ok && t.ConvIn.Weight != nil && len(t.ConvIn.Weight.Shape) > 0 {
+			channels, scale = t.ConvIn.Weight.Shape[0], float64(int(1)<<len(t.Stages))
+		}
+		th, tw := h*scale, w*scale
+		vaeStage, acts = "TAESD decoder", tinyDecodeActivations(channels, th, tw)+3*4*th*tw
+		if o.InitImage == nil {
+			vaeMapped = 0
+		}
+	}
 	if o.InitImage != nil {
 		acts = max(acts, vaeEncodeActivations(mm.vae, H, W))
 	}
 	// The image leaves as float32 (3, H, W), then 8-bit NRGBA; the batch's
 	// images are kept until the end.
 	acts += 3*4*H*W + 4*H*W*float64(max(1, o.BatchCount))
-	e.VAE = mm.vaeW.mapped + int64(head*acts)
-	if o.Decoder != nil && o.VAETiling == nil {
-		e.VAE = 0 // another decoder (TAESD): small next to the U-Net
-	}
+	e.VAE = vaeMapped + int64(head*acts)
 
 	e.Stage, e.Peak = "text encoder", e.Text
 	if e.UNet > e.Peak {
 		e.Stage, e.Peak = "U-Net", e.UNet
 	}
 	if e.VAE > e.Peak {
-		e.Stage, e.Peak = "VAE", e.VAE
+		e.Stage, e.Peak = vaeStage, e.VAE
 	}
 	e.Peak += e.Base + e.Heap
 	return e, nil
@@ -391,6 +408,15 @@ func vaeDecodeActivations(c vae.Config, H, W float64, t *vae.Tiling) float64 {
 	side := float64(tileSide) * f
 	tile := level(min(side, H), min(side, W))
 	return 4*max(mid, tile+4*H*W) + scratchHeld(scratch)
+}
+
+// tinyDecodeActivations are TAESD's decoder's live activations for an
+// H×W image (batch 1), in bytes: at full resolution, after the last
+// upsampling, a block's input, two of its hidden states and its output,
+// all of the decoder's width, and the Winograd scratch of its
+// convolutions.
+func tinyDecodeActivations(channels int, H, W float64) float64 {
+	return 4*4*float64(channels)*H*W + scratchHeld(float64(nn.Conv3x3Workspace(1, channels, channels, int(H), int(W))))
 }
 
 // vaeEncodeActivations are the encoder's live activations for an H×W image:

@@ -331,6 +331,15 @@ func (g *genRequest) options(lim Limits, m *pipeline.Model) (pipeline.Options, e
 	case g.RNG != "" && g.RNG != string(pipeline.TorchCPU) && g.RNG != string(pipeline.CUDA):
 		return o, badField("rng", "must be %s or %s, got %q", pipeline.TorchCPU, pipeline.CUDA, g.RNG)
 	}
+	// (word:w) weights out of range: the client's error, found before the
+	// job is queued (Generate's own check would fail it three times as the
+	// server's).
+	if err := pipeline.CheckPromptWeights(g.Prompt); err != nil {
+		return o, badField("prompt", "%v", err)
+	}
+	if err := pipeline.CheckPromptWeights(g.NegativePrompt); err != nil {
+		return o, badField("negative_prompt", "%v", err)
+	}
 	if len(g.InitImages) > 0 {
 		if g.DenoisingStrength <= 0 || g.DenoisingStrength > 1 {
 			return o, badField("denoising_strength", "must be in (0, 1], got %g", g.DenoisingStrength)

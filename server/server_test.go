@@ -414,6 +414,10 @@ func TestBadInput(t *testing.T) {
 		{"/sdapi/v1/txt2img", `{"override_settings":{"CLIP_stop_at_last_layers":1.5}}`, 422, "CLIP_stop_at_last_layers"},
 		{"/sdapi/v1/txt2img", `{"prompt":"` + strings.Repeat("x", 2<<20) + `"}`, 413, "larger than"},
 		{"/sdapi/v1/txt2img", `{"prompt":"` + strings.Repeat("x ", 9000) + `"}`, 422, "prompt: is 18000 bytes"},
+		// Answered 500 "failed after 3 attempts" before.
+		{"/sdapi/v1/txt2img", `{"prompt":"a (red:1000000000) circle"}`, 422, `prompt: the weight of "red" must be in [-10, 10]`},
+		{"/sdapi/v1/txt2img", `{"prompt":"x","negative_prompt":"(blurry:-99)"}`, 422, "negative_prompt: the weight"},
+		{"/v1/images/generations", `{"prompt":"(x:50)"}`, 400, "prompt: the weight"},
 		{"/sdapi/v1/img2img", `{"prompt":"x"}`, 422, "init_images"},
 		{"/sdapi/v1/img2img", `{"init_images":["%%%"]}`, 422, "init_images[0]: not valid base64"},
 		{"/sdapi/v1/img2img", `{"init_images":["` + notImage + `"]}`, 422, "init_images[0]: not a PNG"},

@@ -243,13 +243,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		r.Txt2Img20S, r.Txt2Img20CPU, r.Txt2Img20PeakRSS = &c.Txt2ImgS, c.CPUS, c.PeakRSS
+		r.Txt2Img20S, r.Txt2Img20CPU, r.Txt2Img20PeakRSS, r.Txt2Img20Estimate = &c.Txt2ImgS, c.CPUS, c.PeakRSS, &c.Estimate
 		progress("the same, decoded by TAESD, in a child process")
-		c, err = benchSpawnChild(ckpt, dir, nn.Threads(), "--txt2img-steps", "20", "--txt2img-sampler", "euler", "--txt2img-taesd", taesd)
+		// A new report: the first one's fields are pointed to above.
+		ct, err := benchSpawnChild(ckpt, dir, nn.Threads(), "--txt2img-steps", "20", "--txt2img-sampler", "euler", "--txt2img-taesd", taesd)
 		if err != nil {
 			return err
 		}
-		r.Txt2Img20TAESDS, r.Txt2Img20TAESDCPU, r.Txt2Img20TAESDPeakRSS = &c.Txt2ImgS, c.CPUS, c.PeakRSS
+		r.Txt2Img20TAESDS, r.Txt2Img20TAESDCPU, r.Txt2Img20TAESDPeakRSS, r.Txt2Img20TAESDEstimate = &ct.Txt2ImgS, ct.CPUS, ct.PeakRSS, &ct.Estimate
 	}
 
 	if *profile != "" {
@@ -406,11 +407,11 @@ func printBench(w io.Writer, r benchReport, spec benchSpec) error {
 		fmt.Fprintf(tw, "  its estimate (sdgo's)\t%.0f MB\t\n", *r.Txt2ImgEstimate)
 	}
 	for _, w := range []struct {
-		name        string
-		s, cpu, rss *float64
+		name             string
+		s, cpu, rss, est *float64
 	}{
-		{"txt2img %d², 20 steps euler, guidance (child)", r.Txt2Img20S, r.Txt2Img20CPU, r.Txt2Img20PeakRSS},
-		{"txt2img %d², the same decoded by TAESD (child)", r.Txt2Img20TAESDS, r.Txt2Img20TAESDCPU, r.Txt2Img20TAESDPeakRSS},
+		{"txt2img %d², 20 steps euler, guidance (child)", r.Txt2Img20S, r.Txt2Img20CPU, r.Txt2Img20PeakRSS, r.Txt2Img20Estimate},
+		{"txt2img %d², the same decoded by TAESD (child)", r.Txt2Img20TAESDS, r.Txt2Img20TAESDCPU, r.Txt2Img20TAESDPeakRSS, r.Txt2Img20TAESDEstimate},
 	} {
 		if w.s == nil {
 			continue
@@ -418,6 +419,9 @@ func printBench(w io.Writer, r benchReport, spec benchSpec) error {
 		row(fmt.Sprintf(w.name, full), w.s, w.cpu)
 		if w.rss != nil {
 			fmt.Fprintf(tw, "  its peak RSS\t%.0f MB\t\n", *w.rss)
+		}
+		if w.est != nil {
+			fmt.Fprintf(tw, "  its estimate (sdgo's)\t%.0f MB\t\n", *w.est)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -454,7 +458,7 @@ func benchChild(ckpt, tokDir, taesd string, spec benchSpec, steps int, sampler s
 		Sampler: sampler, Decoder: dec,
 	}
 	if est, err := pipeline.EstimateMemory(m, opts); err == nil {
-		c.Estimate = float64(est.Peak) / (1 << 20)
+		c.Estimate = float64(est.Peak) / 1e6 // MB of 10⁶ bytes, as the peak RSS beside it
 	}
 	_, err = m.Generate(context.Background(), opts)
 	if err != nil {

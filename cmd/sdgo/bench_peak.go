@@ -57,6 +57,9 @@ type benchShares struct {
 	Txt2Img20TAESDS       *float64 `json:"txt2img_512_20step_taesd_s"`
 	Txt2Img20TAESDCPU     *float64 `json:"txt2img_512_20step_taesd_cpu_s"`
 	Txt2Img20TAESDPeakRSS *float64 `json:"txt2img_512_20step_taesd_peak_rss_mb"`
+	// pipeline.EstimateMemory's peaks for the same two jobs.
+	Txt2Img20Estimate      *float64 `json:"txt2img_512_20step_estimate_mb"`
+	Txt2Img20TAESDEstimate *float64 `json:"txt2img_512_20step_taesd_estimate_mb"`
 }
 
 // cpuInfo describes the CPU the figures were measured on.

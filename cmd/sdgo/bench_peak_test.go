@@ -62,12 +62,18 @@ func TestBenchFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"txt2img_512_20step_s", "txt2img_512_20step_cpu_s", "txt2img_512_1step_s",
+		"txt2img_512_20step_estimate_mb", "txt2img_512_20step_taesd_estimate_mb",
 		"peak_gflops", "peak_1thread_gflops", "peak_core_gflops", "gemm_efficiency",
 		"unet_256_efficiency", "unet_512_efficiency", "vae_decode_512_efficiency",
 		"unet_512_cpu_efficiency", "vae_decode_512_cpu_efficiency"} {
 		if v, ok := r[k].(float64); !ok || v <= 0 {
 			t.Errorf("bench --full: %s = %v, want a positive number", k, r[k])
 		}
+	}
+	// Each child's figures are its own (the VAE-decoded child's were the
+	// TAESD child's, written over): the estimates differ, as the decoders do.
+	if r["txt2img_512_20step_estimate_mb"] == r["txt2img_512_20step_taesd_estimate_mb"] {
+		t.Errorf("bench --full: the same estimate %v for the VAE- and the TAESD-decoded child", r["txt2img_512_20step_estimate_mb"])
 	}
 }
 

@@ -171,6 +171,15 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	f.xl.loadOptions(&loadOpts)
 	f.lora.load(&loadOpts)
+	// TAESD (a few MB) is loaded first: the estimate counts its decode,
+	// not the VAE's.
+	var taesd *vae.TinyDecoder
+	if f.taesd != "" {
+		if taesd, err = loadTAESD(f.taesd); err != nil {
+			return err
+		}
+		opts.Decoder = taesd
+	}
 	if err := f.checkMemory(loadOpts, opts); err != nil {
 		return err
 	}
@@ -187,13 +196,6 @@ func runGenerate(args []string, stdout, stderr io.Writer) (err error) {
 
 	if opts.Bind, err = f.bind.binder(f.model); err != nil {
 		return err
-	}
-	var taesd *vae.TinyDecoder
-	if f.taesd != "" {
-		if taesd, err = loadTAESD(f.taesd); err != nil {
-			return err
-		}
-		opts.Decoder = taesd
 	}
 	if f.preview != "" || f.dumpStages != "" {
 		prev := &previewer{taesd: taesd}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/sdgo/sdgo/internal/testdata"
+	"github.com/sdgo/sdgo/pipeline"
+	"github.com/sdgo/sdgo/sdmini"
 )
 
 // Every float flag rejects NaN, ±Inf and values out of its range with one
@@ -75,6 +77,11 @@ func TestMemoryRefused(t *testing.T) {
 		// From 1024² the decode is tiled on its own where that lowers the
 		// peak (and the estimate counts it); --vae-tiling=false keeps it whole.
 		{[]string{"-W", "2048", "-H", "2048", "--max-memory", "1.5GB", "--vae-tiling=false"}, []string{"with --vae-tiling it needs about", "and fits"}},
+		// --taesd decodes instead of the VAE, and its full-resolution
+		// activations (64 channels) are counted: sd-mini's own VAE decode
+		// fits 200 MB at 512², TAESD's does not (it was estimated as the VAE's).
+		{[]string{"-W", "512", "-H", "512", "--max-memory", "200MB", "--taesd", testdata.Path(t, "taesd/random_arch/taesd_decoder.fp16.safetensors")},
+			[]string{"(peak in the TAESD decoder), but 200 MB allowed"}},
 	} {
 		start := time.Now()
 		code, _, stderr := sdgo(append([]string{"-p", "a red circle", "-o", out, "-q"}, tc.args...)...)
@@ -143,6 +150,33 @@ func TestSDMiniWords(t *testing.T) {
 	}
 }
 
+// The warning names words the text encoder sees: the prompt's syntax
+// (<lora:…> tags, BREAK, brackets, weights) is none of them. It named
+// "lora", "foo" and "break" before.
+func TestSDMiniWordsSyntax(t *testing.T) {
+	path, err := sdmini.Path()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := pipeline.Load(path, pipeline.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, tc := range []struct{ prompt, want string }{
+		{"(red:1.2) circle BREAK [blue] square", ""},
+		{"a red circle, <lora:foo:0.5> <lyco:bar:1:0.5>", ""},
+		{"a (horse:1.2) BREAK a break", `knows nothing of "horse", "break";`},
+		{`a \(circle\) of <hypernet:x:1>cats`, `knows nothing of "cats";`},
+	} {
+		var buf bytes.Buffer
+		warnSDMiniWords(&buf, m, tc.prompt)
+		if got := buf.String(); tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("%q: warning %q, want %q", tc.prompt, got, tc.want)
+		}
+	}
+}
+
 // -i reads the header first: a PNG claiming 100000×100000 pixels, a file
 // that is not an image, a folder and /dev/zero each give one line.
 func TestInitImageRefused(t *testing.T) {
@@ -188,10 +222,17 @@ func TestTrainFloatFlags(t *testing.T) {
 		{[]string{"train", "unet", "--out", dir, "--lr", "Inf"}, "--lr must be a number in [0, 1]"},
 		{[]string{"eval", "--cfg-scale", "NaN"}, "--cfg-scale must be a finite number"},
 		{[]string{"train", "eval", "--cfg-scale", "-Inf"}, "--cfg-scale must be a finite number"},
+		// train lora wrote an adapter of NaNs with --lr NaN, Inf or 1e39.
+		{[]string{"train", "lora", "--concept", "a green circle", "--out", filepath.Join(dir, "l.safetensors"), "--lr", "NaN"}, "--lr must be a number in (0, 1]"},
+		{[]string{"train", "lora", "--concept", "a green circle", "--out", filepath.Join(dir, "l.safetensors"), "--lr", "Inf"}, "--lr must be a number in (0, 1]"},
+		{[]string{"train", "lora", "--concept", "a green circle", "--out", filepath.Join(dir, "l.safetensors"), "--lr", "1e39"}, "--lr must be a number in (0, 1]"},
 	} {
 		code, _, stderr := sdgo(tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+			t.Fatalf("%v: wrote %s", tc.args, entries[0].Name())
 		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/sdmini"
@@ -44,6 +45,8 @@ func runTrainLoRA(args []string, stdout, stderr io.Writer) error {
 		return usagef("train lora: --concept is required")
 	case o.Rank < 1 || o.Steps < 1 || o.Batch < 1 || o.Scenes < 1 || o.LR <= 0:
 		return usagef("train lora: --rank, --steps, --batch, --scenes and --lr must be positive")
+	case math.IsNaN(o.LR) || o.LR > 1:
+		return usagef("train lora: --lr must be a number in (0, 1], got %g: larger rates diverge at once", o.LR)
 	case *threads < 0:
 		return usagef("--threads must not be negative, got %d", *threads)
 	}

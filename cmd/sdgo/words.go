@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/sdgo/sdgo/pipeline"
+	"github.com/sdgo/sdgo/prompt"
 	"github.com/sdgo/sdgo/sdmini"
 	"github.com/sdgo/sdgo/shapes"
 )
@@ -21,11 +23,11 @@ func isSDMini(m *pipeline.Model) bool {
 // warnSDMiniWords names, for sd-mini, the prompt's words outside the
 // caption grammar it was trained on: it has never seen them, and makes a
 // shape picture whatever they say. Real models get no such warning.
-func warnSDMiniWords(w io.Writer, m *pipeline.Model, prompt string) {
+func warnSDMiniWords(w io.Writer, m *pipeline.Model, text string) {
 	if !isSDMini(m) {
 		return
 	}
-	unknown := shapes.UnknownWords(prompt)
+	unknown := shapes.UnknownWords(encodedText(text))
 	if len(unknown) == 0 {
 		return
 	}
@@ -36,4 +38,20 @@ func warnSDMiniWords(w io.Writer, m *pipeline.Model, prompt string) {
 	fmt.Fprintf(w, "sdgo: warning: sd-mini, the built-in model, draws only coloured circles, squares and triangles and knows nothing of %s; "+
 		"try \"a large red circle on the left on a white background\" or \"a blue square above a yellow triangle\", or pass a real model with -m\n",
 		strings.Join(quoted, ", "))
+}
+
+// extraNetwork is AUTOMATIC1111's <type:args> tag (<lora:NAME:W>), which
+// the pipeline removes from the prompt before encoding it.
+var extraNetwork = regexp.MustCompile(`<\w+:[^>]+>`)
+
+// encodedText is the text of a prompt that reaches the text encoder: its
+// <lora:…> tags, BREAK keywords, brackets and (word:w) weights removed.
+func encodedText(text string) string {
+	var parts []string
+	for _, s := range prompt.Parse(extraNetwork.ReplaceAllString(text, " ")) {
+		if !s.Break {
+			parts = append(parts, s.Text)
+		}
+	}
+	return strings.Join(parts, " ")
 }
