@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/sdgo/sdgo/internal/testdata"
 	"github.com/sdgo/sdgo/lora"
@@ -567,5 +568,64 @@ func TestAdapterUnmapped(t *testing.T) {
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "2 modules skipped") {
 		t.Errorf("warnings %q, want one counting 2 skipped", warnings)
+	}
+}
+
+// A LoRA on the fp16 checkpoint copies only the weights it touches: every
+// other weight keeps its memory-mapped half-precision data (the same
+// memory), each touched one gets a private half-precision copy (the patch's
+// bytes are exactly theirs), and the next generation without adapters
+// puts the mapped data back.
+func TestAdapterFP16Shared(t *testing.T) {
+	m := loadTinyAdapters(t, "sd_tiny.fp16.safetensors")
+	ref, err := weights.Open(filepath.Join(testdata.Dir(t, "lora"), "merged", "locon.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	touched := map[string]bool{}
+	for _, n := range ref.Names() {
+		touched[n] = true
+	}
+	all := map[string]*nn.Tensor{}
+	for n, w := range m.UNet.Weights {
+		all[lora.UNetPrefix+n] = w
+	}
+	for n, w := range m.Text.Weights {
+		all[lora.TextPrefix+n] = w
+	}
+	mapped := map[string]*uint16{}
+	for n, w := range all {
+		if w.Half != nil {
+			mapped[n] = unsafe.SliceData(w.Half)
+		}
+	}
+	if len(mapped) == 0 {
+		t.Fatal("no half-precision weights: not the fp16 checkpoint?")
+	}
+	runTiny(t, m, refPrompt+" <lora:locon:0.8>")
+	var copied int64
+	for n, p := range mapped {
+		w := all[n]
+		switch {
+		case w.Half == nil:
+			t.Errorf("%s: no longer half precision", n)
+		case touched[n] && unsafe.SliceData(w.Half) == p:
+			t.Errorf("%s: changed by the LoRA but still the mapped data", n)
+		case !touched[n] && unsafe.SliceData(w.Half) != p:
+			t.Errorf("%s: not in the LoRA but copied", n)
+		}
+		if touched[n] {
+			copied += int64(2 * len(w.Half))
+		}
+	}
+	if p := m.adapters.patch; p == nil || p.Bytes != copied || p.Weights != len(touched) {
+		t.Errorf("patch %+v, want %d weights, %d bytes", p, len(touched), copied)
+	}
+	runTiny(t, m, refPrompt)
+	for n, p := range mapped {
+		if unsafe.SliceData(all[n].Half) != p {
+			t.Errorf("%s: not the mapped data again after the adapters were undone", n)
+		}
 	}
 }
