@@ -122,12 +122,20 @@ func Apply(ix *Index, uses []Use, skipUnknown bool) (*Patch, error) {
 		}
 	}
 	scratch := make([]float32, largest)
+	read := 0 // bytes of half-precision weights read since Index.Release
+	if ix.Release != nil {
+		defer ix.Release()
+	}
 	for _, w := range order {
 		t := ix.Weight(w)
 		// acc = W + Σ m·Δ in float32 (within ~1e-7 of float64).
 		var acc []float32
 		if t.Half != nil {
 			acc = t.FloatsInto(scratch) // converted exactly
+			if read += 2 * len(t.Half); read >= releaseEvery && ix.Release != nil {
+				ix.Release()
+				read = 0
+			}
 		} else {
 			acc = append([]float32(nil), t.Data...) // the weight's new private data
 		}
