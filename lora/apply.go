@@ -111,12 +111,33 @@ func Apply(ix *Index, uses []Use, skipUnknown bool) (*Patch, error) {
 	}
 	sort.Strings(order)
 	p := &Patch{saved: map[*nn.Tensor]nn.Tensor{}, Skipped: skipped}
+	// A half-precision weight is summed in one float32 buffer reused from
+	// weight to weight, so that the merge's peak memory is the private
+	// half-precision copies and one weight's float32 values, not a float32
+	// copy of every weight left to the garbage collector.
+	largest := 0
+	for _, w := range order {
+		if t := ix.Weight(w); t.Half != nil {
+			largest = max(largest, len(t.Half))
+		}
+	}
+	scratch := make([]float32, largest)
+	read := 0 // bytes of half-precision weights read since Index.Release
+	if ix.Release != nil {
+		defer ix.Release()
+	}
 	for _, w := range order {
 		t := ix.Weight(w)
 		// acc = W + Σ m·Δ in float32 (within ~1e-7 of float64).
-		acc := t.Floats() // a new slice for a half-precision weight (converted exactly)
-		if t.Half == nil {
-			acc = append([]float32(nil), acc...)
+		var acc []float32
+		if t.Half != nil {
+			acc = t.FloatsInto(scratch) // converted exactly
+			if read += 2 * len(t.Half); read >= releaseEvery && ix.Release != nil {
+				ix.Release()
+				read = 0
+			}
+		} else {
+			acc = append([]float32(nil), t.Data...) // the weight's new private data
 		}
 		for _, tm := range targets[w] {
 			if err := tm.mod.addTo(acc, t.Shape, tm.m); err != nil { // checked above

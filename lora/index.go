@@ -22,7 +22,17 @@ const (
 type Index struct {
 	keys    map[string]string     // module key → weight name ("unet.down_blocks.0.….to_q.weight")
 	weights map[string]*nn.Tensor // weight name → the model's tensor
+	// Release, when set, is called by Apply after every releaseEvery bytes
+	// of half-precision weights it has read, and at its end, so that the
+	// owner of a memory-mapped checkpoint can give the pages read back
+	// (pipeline.Model.ReleasePages): the merge then holds its private
+	// copies, not also the mapped pages of every weight it touched.
+	Release func()
 }
+
+// releaseEvery is how many bytes of weights Apply reads between calls of
+// Index.Release.
+const releaseEvery = 128 << 20
 
 // NewIndex indexes a U-Net's weights (unet.Model.Weights: diffusers names)
 // and a text encoder's (clip.Model.Weights: transformers CLIPTextModel

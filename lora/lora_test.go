@@ -279,3 +279,29 @@ func TestSplitMultiplier(t *testing.T) {
 		t.Errorf("changed %d weights, want the text encoder's %d", p.Weights, te)
 	}
 }
+
+// Apply on a half-precision weight keeps it half precision and calls the
+// index's Release once the weights are read, for a memory-mapped model to
+// give their pages back.
+func TestApplyRelease(t *testing.T) {
+	w := nn.From([]float32{1, 0, 0, 1}, 2, 2).ToHalf() // (out, in)
+	ix := lora.NewIndex(map[string]*nn.Tensor{"mid_block.attentions.0.proj_in.weight": w}, nil)
+	released := 0
+	ix.Release = func() { released++ }
+	a := &lora.Adapter{Name: "tiny", Modules: []*lora.Module{{
+		Key:   "lora_unet_mid_block_attentions_0_proj_in",
+		Kind:  lora.LoRA,
+		Parts: map[string]*nn.Tensor{"down": nn.From([]float32{1, 2}, 1, 2), "up": nn.From([]float32{2, 0}, 2, 1)},
+	}}}
+	p, err := lora.Apply(ix, []lora.Use{{Adapter: a, Multiplier: 0.5}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(w.Floats()); w.Half == nil || got != "[2 2 0 1]" || released != 1 || p.Bytes != 8 {
+		t.Errorf("merged %s (half %v), released %d times, %d bytes; want [2 2 0 1], half, 1, 8", got, w.Half != nil, released, p.Bytes)
+	}
+	p.Undo()
+	if got := fmt.Sprint(w.Floats()); got != "[1 0 0 1]" {
+		t.Errorf("undone: %s", got)
+	}
+}

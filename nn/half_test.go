@@ -58,6 +58,9 @@ func TestHalfWeights(t *testing.T) {
 		t.Fatalf("half tensor: Data %v, Len %d", h.Data != nil, h.Len())
 	}
 	same("Floats", h.Floats(), w.Data)
+	buf := make([]float32, 200)
+	same("FloatsInto half", h.FloatsInto(buf), w.Data)
+	same("FloatsInto float", w.FloatsInto(buf), w.Data)
 	if h.String() != w.String() {
 		t.Errorf("String: %s, want %s", h, w)
 	}

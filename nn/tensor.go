@@ -61,6 +61,19 @@ func (t *Tensor) Floats() []float32 {
 	return out
 }
 
+// FloatsInto writes t's values as float32 into dst, which must hold
+// t.Len() values, and returns dst[:t.Len()]: Floats into a buffer the
+// caller reuses, without allocating.
+func (t *Tensor) FloatsInto(dst []float32) []float32 {
+	dst = dst[:t.Len()]
+	if t.Half == nil {
+		copy(dst, t.Data)
+	} else {
+		halfToFloat(dst, t.Half)
+	}
+	return dst
+}
+
 // New returns a zero tensor of the given shape.
 func New(shape ...int) *Tensor {
 	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, Numel(shape))}

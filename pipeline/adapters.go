@@ -339,12 +339,20 @@ func (m *Model) hold(g *generation, o Options) error {
 }
 
 // adapterIndex indexes the weights adapters may change: the U-Net's and
-// the text encoder's, and SDXL's second text encoder's.
+// the text encoder's, and SDXL's second text encoder's. When the U-Net's
+// mapped pages are streamed (see LoadOptions.Resident), the merge gives
+// the pages it reads back as it goes.
 func (m *Model) adapterIndex() *lora.Index {
+	var ix *lora.Index
 	if m.Text2 != nil {
-		return lora.NewIndexSDXL(m.UNet.Weights, m.Text.Weights, m.Text2.Weights)
+		ix = lora.NewIndexSDXL(m.UNet.Weights, m.Text.Weights, m.Text2.Weights)
+	} else {
+		ix = lora.NewIndex(m.UNet.Weights, m.Text.Weights)
 	}
-	return lora.NewIndex(m.UNet.Weights, m.Text.Weights)
+	if m.UNet.BlockDone != nil {
+		ix.Release = func() { m.ReleasePages() }
+	}
+	return ix
 }
 
 // loadEmbeddings reads the embedding folder's files (cached while they do

@@ -8,11 +8,14 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/sdgo/sdgo/internal/testdata"
+	"github.com/sdgo/sdgo/lora"
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/weights"
 )
@@ -385,6 +388,244 @@ func TestAdapterConcurrent(t *testing.T) {
 	for range 3 * len(prompts) {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// A trigger word in the negative prompt takes its slots there: a negative
+// prompt that is the emb_st run's prompt encodes to that run's ids and
+// context, and the parameters record the embedding's hash.
+func TestAdapterNegativeEmbedding(t *testing.T) {
+	m := loadTinyAdapters(t, "sd_tiny.safetensors")
+	ref, err := weights.Open(filepath.Join(testdata.Dir(t, "lora"), "runs", "emb_st_euler_4.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	stages := &Stages{}
+	res, err := m.Generate(context.Background(), Options{
+		Prompt: refPrompt, NegativePrompt: ref.Metadata["a1111_prompt"], Steps: 1, CFGScale: 7.5,
+		Seed: 42, Width: 32, Height: 32, Sampler: "euler", Stages: stages,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _, err := ref.Int64s("ids_cond")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stages.ids("ids_uncond"); fmt.Sprint(got) != fmt.Sprint(ids) {
+		t.Errorf("ids_uncond\n got %v\nwant %v", got, ids)
+	}
+	want, err := ref.Tensor("w32.cond") // (1, 77, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareRel(t, "uncond", stages.Tensor("context_uncond"), want, 1e-5)
+	if p := res[0].Parameters; !strings.Contains(p, `TI hashes: "emb_st: `) {
+		t.Errorf("parameters lack the negative prompt's TI hash: %q", p)
+	}
+}
+
+// infotextField is AUTOMATIC1111's "Key: value" of a parameters line, the
+// value plain or a quoted string (modules/infotext_utils.py re_param_code).
+var infotextField = regexp.MustCompile(`\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)`)
+
+// The parameters written with <lora:…> tags and an embedding are enough to
+// make the image again: a model loaded afresh, given the settings read back
+// from the text and the files its "Lora hashes" and "TI hashes" name (their
+// hashes checked), makes the same image bit for bit.
+func TestAdapterReproduce(t *testing.T) {
+	m := loadTinyAdapters(t, "sd_tiny.safetensors")
+	first := &Stages{}
+	res, err := m.Generate(context.Background(), Options{
+		Prompt: refPrompt + " <lora:kohya:0.5> <lora:loha:1>", NegativePrompt: "emb_st", Steps: 3, CFGScale: 6,
+		Seed: 7, Width: 32, Height: 32, Sampler: "dpm++2m", Stages: first,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := res[0].Parameters
+	lines := strings.Split(text, "\n")
+	if len(lines) != 3 {
+		t.Fatalf("parameters %q: want prompt, negative prompt and settings lines", text)
+	}
+	o := Options{Prompt: lines[0], Stages: &Stages{}}
+	var ok bool
+	if o.NegativePrompt, ok = strings.CutPrefix(lines[1], "Negative prompt: "); !ok {
+		t.Fatalf("second line %q", lines[1])
+	}
+	fields := map[string]string{}
+	for _, f := range infotextField.FindAllStringSubmatch(lines[2], -1) {
+		v := f[2]
+		if uq, err := strconv.Unquote(v); err == nil {
+			v = uq
+		}
+		fields[f[1]] = v
+	}
+	var err2 error
+	atoi := func(k string) int {
+		n, err := strconv.Atoi(fields[k])
+		if err != nil {
+			err2 = fmt.Errorf("%s: %v", k, err)
+		}
+		return n
+	}
+	o.Steps = atoi("Steps")
+	o.Seed = uint64(atoi("Seed"))
+	if _, err := fmt.Sscanf(fields["Size"], "%dx%d", &o.Width, &o.Height); err != nil {
+		t.Fatalf("Size %q: %v", fields["Size"], err)
+	}
+	if o.CFGScale, err = strconv.ParseFloat(fields["CFG scale"], 64); err != nil || err2 != nil {
+		t.Fatalf("parameters %q: %v %v", text, err, err2)
+	}
+	for s, label := range samplerLabels {
+		if label == fields["Sampler"] {
+			o.Sampler = s
+		}
+	}
+	// Each hash names the file the folders hold under that name.
+	hashes := map[string]string{}
+	for _, k := range []string{"Lora hashes", "TI hashes"} {
+		for _, item := range strings.Split(fields[k], ", ") {
+			name, h, _ := strings.Cut(item, ": ")
+			hashes[name] = h
+		}
+	}
+	loraDir := testdata.Dir(t, "lora")
+	for name, file := range map[string]string{"kohya": "kohya.safetensors", "loha": "loha.safetensors", "emb_st": "emb_st.safetensors"} {
+		var short string
+		if name == "emb_st" {
+			e, err := lora.OpenEmbedding(filepath.Join(loraDir, file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			short = e[0].ShortHash()
+		} else {
+			a, err := lora.Open(filepath.Join(loraDir, file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			short = a.ShortHash()
+		}
+		if hashes[name] != short {
+			t.Errorf("parameters record %s: %q, the file's hash is %q (%q)", name, hashes[name], short, text)
+		}
+	}
+	again, err := loadTinyAdapters(t, "sd_tiny.safetensors").Generate(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0].Parameters != text {
+		t.Errorf("parameters\n got %q\nwant %q", again[0].Parameters, text)
+	}
+	a, b := first.Tensor("image"), o.Stages.Tensor("image")
+	for i := range a.Data {
+		if a.Data[i] != b.Data[i] {
+			t.Fatalf("image[%d] = %g made again from the parameters, %g first", i, b.Data[i], a.Data[i])
+		}
+	}
+}
+
+// A file with a module the model lacks and a tensor of no known kind fails,
+// naming the file and the tensors; with LoraSkipUnknown the rest applies
+// and one warning gives the count.
+func TestAdapterUnmapped(t *testing.T) {
+	m := loadTinyAdapters(t, "sd_tiny.safetensors")
+	src, err := weights.Open(filepath.Join(testdata.Dir(t, "lora"), "kohya.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var entries []weights.Entry
+	for _, n := range src.Names() {
+		x, err := src.Tensor(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, weights.Entry{Name: n, DType: weights.F32, Shape: x.Shape, Float: x.Data})
+	}
+	entries = append(entries,
+		weights.Entry{Name: "lora_unet_down_blocks_9_attentions_0_proj_in.lora_down.weight", DType: weights.F32, Shape: []int{4, 32}, Float: make([]float32, 4*32)},
+		weights.Entry{Name: "lora_unet_down_blocks_9_attentions_0_proj_in.lora_up.weight", DType: weights.F32, Shape: []int{32, 4}, Float: make([]float32, 32*4)},
+		weights.Entry{Name: "lora_unet_mid_block_attentions_0_proj_in.dora_scale", DType: weights.F32, Shape: []int{1, 32}, Float: make([]float32, 32)})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "odd.safetensors")
+	if err := weights.Write(path, entries, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Prompt: refPrompt, Steps: 1, Width: 32, Height: 32, Sampler: "euler", Loras: []LoraFile{{Path: path, Multiplier: 0.8}}}
+	_, err = m.Generate(context.Background(), o)
+	for _, want := range []string{path, "lora_unet_down_blocks_9_attentions_0_proj_in.lora_down.weight", "lora_unet_mid_block_attentions_0_proj_in.dora_scale"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to name %s", err, want)
+		}
+	}
+	var warnings []string
+	o.LoraSkipUnknown, o.Warn = true, func(s string) { warnings = append(warnings, s) }
+	if _, err := m.Generate(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "2 modules skipped") {
+		t.Errorf("warnings %q, want one counting 2 skipped", warnings)
+	}
+}
+
+// A LoRA on the fp16 checkpoint copies only the weights it touches: every
+// other weight keeps its memory-mapped half-precision data (the same
+// memory), each touched one gets a private half-precision copy (the patch's
+// bytes are exactly theirs), and the next generation without adapters
+// puts the mapped data back.
+func TestAdapterFP16Shared(t *testing.T) {
+	m := loadTinyAdapters(t, "sd_tiny.fp16.safetensors")
+	ref, err := weights.Open(filepath.Join(testdata.Dir(t, "lora"), "merged", "locon.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	touched := map[string]bool{}
+	for _, n := range ref.Names() {
+		touched[n] = true
+	}
+	all := map[string]*nn.Tensor{}
+	for n, w := range m.UNet.Weights {
+		all[lora.UNetPrefix+n] = w
+	}
+	for n, w := range m.Text.Weights {
+		all[lora.TextPrefix+n] = w
+	}
+	mapped := map[string]*uint16{}
+	for n, w := range all {
+		if w.Half != nil {
+			mapped[n] = unsafe.SliceData(w.Half)
+		}
+	}
+	if len(mapped) == 0 {
+		t.Fatal("no half-precision weights: not the fp16 checkpoint?")
+	}
+	runTiny(t, m, refPrompt+" <lora:locon:0.8>")
+	var copied int64
+	for n, p := range mapped {
+		w := all[n]
+		switch {
+		case w.Half == nil:
+			t.Errorf("%s: no longer half precision", n)
+		case touched[n] && unsafe.SliceData(w.Half) == p:
+			t.Errorf("%s: changed by the LoRA but still the mapped data", n)
+		case !touched[n] && unsafe.SliceData(w.Half) != p:
+			t.Errorf("%s: not in the LoRA but copied", n)
+		}
+		if touched[n] {
+			copied += int64(2 * len(w.Half))
+		}
+	}
+	if p := m.adapters.patch; p == nil || p.Bytes != copied || p.Weights != len(touched) {
+		t.Errorf("patch %+v, want %d weights, %d bytes", p, len(touched), copied)
+	}
+	runTiny(t, m, refPrompt)
+	for n, p := range mapped {
+		if unsafe.SliceData(all[n].Half) != p {
+			t.Errorf("%s: not the mapped data again after the adapters were undone", n)
 		}
 	}
 }

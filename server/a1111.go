@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/sdgo/sdgo/pipeline"
@@ -214,6 +216,11 @@ func (s *Server) pngInfo(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// infotextField is one "Key: value" of the parameters' last line, the value
+// plain or a quoted string holding commas (AUTOMATIC1111's re_param_code,
+// modules/infotext_utils.py).
+var infotextField = regexp.MustCompile(`\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)`)
+
 // parseInfotext splits A1111's parameters text into its fields: "Prompt",
 // "Negative prompt" and each "Key: value" of the last line.
 func parseInfotext(text string) map[string]any {
@@ -225,10 +232,12 @@ func parseInfotext(text string) map[string]any {
 	last := lines[len(lines)-1]
 	if strings.Contains(last, "Steps: ") {
 		lines = lines[:len(lines)-1]
-		for _, kv := range strings.Split(last, ", ") {
-			if k, v, ok := strings.Cut(kv, ": "); ok {
-				out[k] = v
+		for _, f := range infotextField.FindAllStringSubmatch(last, -1) {
+			v := f[2]
+			if uq, err := strconv.Unquote(v); err == nil && strings.HasPrefix(v, `"`) {
+				v = uq // a quoted value: Lora hashes: "a: 0123456789ab, b: …"
 			}
+			out[f[1]] = v
 		}
 	}
 	var prompt, neg []string

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"testing"
@@ -104,11 +105,15 @@ func BenchmarkLoraSD15(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	m, err := pipeline.Load(ckpt, pipeline.LoadOptions{Tokenizer: dir, Resident: true})
+	// Loaded as the command loads it: fp16 weights memory-mapped, the
+	// U-Net's pages given back after each block.
+	start := time.Now()
+	m, err := pipeline.Load(ckpt, pipeline.LoadOptions{Tokenizer: dir})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer m.Close()
+	load := time.Since(start).Seconds()
 	all := map[string]*nn.Tensor{}
 	for n, t := range m.UNet.Weights {
 		all[lora.UNetPrefix+n] = t
@@ -140,8 +145,11 @@ func BenchmarkLoraSD15(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		runtime.GC()
+		// Each phase's peak RSS (VmHWM) is measured from a reset of the
+		// high-water mark with the Go heap's free pages given back first.
+		resetPeakRSS()
 		base := step()
+		peakBase := peakRSS()
 		rss0 := currentRSS()
 		start := time.Now()
 		a, err := lora.Open(lpath)
@@ -149,18 +157,37 @@ func BenchmarkLoraSD15(b *testing.B) {
 			b.Fatal(err)
 		}
 		read := time.Since(start).Seconds()
+		// Run time: the base step with the factors held, and the products
+		// the LoRA adds to it, timed apart (lowRankCost).
+		resetPeakRSS()
+		step()
+		extra, extraFLOPs := lowRankCost(a, m, side)
+		peakLowRank := peakRSS()
+		// Merge: the merge itself, then a step with the merged weights.
+		resetPeakRSS()
 		start = time.Now()
-		p, err := lora.Apply(lora.NewIndex(m.UNet.Weights, m.Text.Weights), []lora.Use{{Adapter: a, Multiplier: 0.8}}, false)
+		ix := lora.NewIndex(m.UNet.Weights, m.Text.Weights)
+		ix.Release = func() { m.ReleasePages() } // as the pipeline's index of a streamed model
+		p, err := lora.Apply(ix, []lora.Use{{Adapter: a, Multiplier: 0.8}}, false)
 		if err != nil {
 			b.Fatal(err)
 		}
 		merge := time.Since(start).Seconds()
 		rss1 := currentRSS()
 		merged := step()
+		peakMerge := peakRSS()
 		start = time.Now()
 		p.Undo()
 		undo := time.Since(start).Seconds()
-		extra, extraFLOPs := lowRankCost(a, m, side)
+		b.ReportMetric(load, "load_s")
+		for _, pk := range []struct {
+			v    *float64
+			name string
+		}{{peakBase, "peak_rss_base_MB"}, {peakLowRank, "peak_rss_lowrank_MB"}, {peakMerge, "peak_rss_merge_MB"}} {
+			if pk.v != nil {
+				b.ReportMetric(*pk.v, pk.name)
+			}
+		}
 		b.ReportMetric(extraFLOPs/unet.FLOPs(m.UNet.Config, 2, side, side), "lowrank_flop_ratio")
 		b.ReportMetric(float64(modules), "modules")
 		b.ReportMetric(float64(st.Size())/1e6, "file_MB")
@@ -187,6 +214,16 @@ func BenchmarkLoraSD15(b *testing.B) {
 		b.ReportMetric(merged, "unet256_merged_s")
 		b.ReportMetric(extra, "unet256_lowrank_extra_s")
 	}
+}
+
+// resetPeakRSS gives the Go heap's free pages back to the system and
+// resets the process's peak RSS (VmHWM) to its current RSS (Linux
+// /proc/self/clear_refs "5"), so that peakRSS then reports the peak of
+// what follows. Where it cannot, peakRSS keeps the peak since the start.
+func resetPeakRSS() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
 // lowRankCost times the products a run-time LoRA adds to one U-Net call on

@@ -110,4 +110,25 @@ func TestServeLoras(t *testing.T) {
 	if worst > 1 {
 		t.Errorf("served <lora:kohya:0.8> image differs from diffusers' by up to %d levels, want ≤ 1", worst)
 	}
+
+	// OpenAI's route takes the same syntax and gives the same image.
+	body = `{"prompt":"a photograph of an astronaut riding a horse <lora:kohya:0.8>","seed":42,"sampler_name":"Euler",
+		"steps":4,"size":"32x32","cfg_scale":7.5}`
+	res, err = http.Post(url+"/v1/images/generations", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oai struct {
+		Data []struct {
+			B64 string `json:"b64_json"`
+		}
+	}
+	json.NewDecoder(res.Body).Decode(&oai)
+	res.Body.Close()
+	if res.StatusCode != 200 || len(oai.Data) != 1 {
+		t.Fatalf("/v1/images/generations: status %d, %d images", res.StatusCode, len(oai.Data))
+	}
+	if b, _ := base64.StdEncoding.DecodeString(oai.Data[0].B64); !bytes.Equal(b, served) {
+		t.Errorf("/v1/images/generations with <lora:kohya:0.8>: the PNG differs from /sdapi/v1/txt2img's")
+	}
 }
