@@ -87,7 +87,7 @@ type memModel struct {
 	unet                     unet.Config
 	vae                      vae.Config
 	textW, unetW, vaeW       heldBytes
-	unetBlock                int64 // mapped bytes of the U-Net's largest stretch between page releases (what streaming keeps)
+	unetLevels               []int64 // mapped bytes streaming keeps at each U-Net level: its largest stretch between page releases, and the weights outside the blocks
 	checkpoint               int64 // bytes of tensors in the files (streaming starts at streamMin)
 	hasStreamableHalfWeights bool
 
@@ -131,15 +131,20 @@ func held(src weights.Source, p weights.Precision) heldBytes {
 	return h
 }
 
-// largestBlock returns the mapped bytes of the U-Net's largest stretch
-// between two releases of its pages, plus those outside the blocks: what
-// stays resident when the pages are released after each block and each
-// spatial transformer (unet.Model.BlockDone). A stretch is resnet j with
-// attention j of a block (down_blocks.i, up_blocks.i), a block's down- or
-// upsampler, or the whole mid block (counted whole: a little more than its
-// largest stretch).
-func largestBlock(src weights.Source) int64 {
-	blocks := map[string]int64{}
+// levelStretches returns, for each of the U-Net's levels (levels of them,
+// level 0 at full latent resolution), the mapped bytes that stay resident
+// while it runs when the pages are released after each block and each
+// spatial transformer (unet.Model.BlockDone): the level's largest stretch
+// between two releases, plus the weights outside the blocks (conv_in, the
+// timestep embedding, conv_out), which stay throughout. A stretch is
+// resnet j with attention j of a block (down_blocks.i and up_blocks.(L−1−i)
+// run at level i), a block's down- or upsampler, or the whole mid block
+// (counted whole at the deepest level: a little more than its largest
+// stretch).
+func levelStretches(src weights.Source, levels int) []int64 {
+	out := make([]int64, max(1, levels))
+	blocks := map[string]int64{} // stretch -> bytes
+	level := map[string]int{}    // stretch -> level
 	var rest int64
 	for _, name := range src.Names() {
 		in, ok := src.Info(name)
@@ -148,33 +153,45 @@ func largestBlock(src weights.Source) int64 {
 		}
 		n := in.End - in.Begin
 		parts := strings.SplitN(name, ".", 5)
-		block := parts[0]
-		if len(parts) > 1 && (block == "down_blocks" || block == "up_blocks") {
-			block, parts = block+"."+parts[1], parts[1:]
+		kind := parts[0]
+		lv := len(out) - 1
+		if len(parts) > 1 && (kind == "down_blocks" || kind == "up_blocks") {
+			i, _ := strconv.Atoi(parts[1])
+			lv = i
+			if kind == "up_blocks" {
+				lv = len(out) - 1 - i
+			}
+			lv = min(max(lv, 0), len(out)-1)
+			kind, parts = kind+"."+parts[1], parts[1:]
 		}
 		switch {
-		case len(parts) >= 3 && (parts[1] == "resnets" || parts[1] == "attentions") && block != parts[0]:
-			blocks[block+"."+parts[2]] += n
+		case len(parts) >= 3 && (parts[1] == "resnets" || parts[1] == "attentions") && kind != parts[0]:
+			blocks[kind+"."+parts[2]] += n
+			level[kind+"."+parts[2]] = lv
 		case len(parts) >= 2 && (parts[1] == "downsamplers" || parts[1] == "upsamplers"):
-			blocks[block+".sampler"] += n
-		case block == "mid_block":
+			blocks[kind+".sampler"] += n
+			level[kind+".sampler"] = lv
+		case kind == "mid_block":
 			blocks["mid"] += n // the mid block runs resnet, attention, resnet
+			level["mid"] = len(out) - 1
 		default:
 			rest += n
 		}
 	}
-	var big int64
-	for _, n := range blocks {
-		big = max(big, n)
+	for k, n := range blocks {
+		out[level[k]] = max(out[level[k]], n)
 	}
-	return big + rest
+	for i := range out {
+		out[i] += rest
+	}
+	return out
 }
 
 // newMemModel measures the components of a model from their sources.
 func newMemModel(tc clip.Config, uc unet.Config, vc vae.Config, text, un, va weights.Source, files []weights.Source, p weights.Precision) *memModel {
 	mm := &memModel{text: tc, unet: uc, vae: vc}
 	mm.textW, mm.unetW, mm.vaeW = held(text, p), held(un, p), held(va, p)
-	mm.unetBlock = largestBlock(un)
+	mm.unetLevels = levelStretches(un, len(uc.BlockOutChannels))
 	for _, src := range files {
 		for _, name := range src.Names() {
 			if in, ok := src.Info(name); ok {
@@ -272,11 +289,16 @@ func (mm *memModel) estimateAs(o Options, resident bool, gc int) (MemoryEstimate
 	joined := 2 * 2 * 4 * float64(chunks*c77(mm.text)*width) // both prompts, and the copy catTokens makes
 	e.Text = textMapped + int64(head*(textActs+joined))
 
-	unetMapped := mm.unetW.mapped
-	if !resident && mm.checkpoint >= streamMin {
-		unetMapped = min(unetMapped, mm.unetBlock)
+	// Streamed, each level holds its own stretch of the weights beside its
+	// activations, and the peak is the largest sum; otherwise every page
+	// stays resident with the largest level's activations.
+	for i, a := range unetLevelActivations(mm.unet, float64(batch), h, w) {
+		mapped := mm.unetW.mapped
+		if !resident && mm.checkpoint >= streamMin && i < len(mm.unetLevels) {
+			mapped = min(mapped, mm.unetLevels[i])
+		}
+		e.UNet = max(e.UNet, mapped+int64(head*a))
 	}
-	e.UNet = unetMapped + int64(head*unetActivations(mm.unet, float64(batch), h, w))
 
 	// Another decoder (TAESD) replaces the VAE's, tiled or not, as in
 	// Generate; the VAE's pages are then touched only to encode an init
@@ -335,16 +357,21 @@ func textActivations(c clip.Config, b int) float64 {
 	return 4 * float64(b*c.Positions) * float64(6*c.Width+2*c.MLPWidth)
 }
 
-// unetActivations are the U-Net's live activations for a batch of b latents
-// of h×w, in bytes: the skip connections every down level pushes (kept until
-// the up level that pops them), plus the working set of the costliest
-// level: a resnet's input, normalised input, hidden state and output, and
-// a spatial transformer's tensors (norm, q, k, v, attention output,
-// projection, feed-forward output; its GEGLU runs on chunks of rows).
-func unetActivations(c unet.Config, b, h, w float64) float64 {
+// unetLevelActivations are the U-Net's live activations for a batch of b
+// latents of h×w while each level runs (level 0 at full latent
+// resolution), in bytes: the skip connections every down level pushes
+// (all counted, though the up levels pop them on the way), plus the
+// level's working set: a resnet's input, normalised input, hidden state
+// and output, and a spatial transformer's tensors (norm, q, k, v,
+// attention output, projection, feed-forward output; its GEGLU runs on
+// chunks of rows), plus the Winograd scratch nn's pool holds for the
+// widest 3×3 convolution (pooled buffers stay between calls, so every
+// level counts the largest).
+func unetLevelActivations(c unet.Config, b, h, w float64) []float64 {
 	levels := len(c.BlockOutChannels)
 	skips := float64(c.BlockOutChannels[0]) * h * w // conv_in
-	var work, scratch float64
+	work := make([]float64, levels)
+	var scratch float64
 	lh, lw := h, w
 	for i, ch := range c.BlockOutChannels {
 		C := float64(ch)
@@ -358,7 +385,7 @@ func unetActivations(c unet.Config, b, h, w float64) float64 {
 		if c.DownBlockTypes[i] == unet.CrossAttnDownBlock2D || c.UpBlockTypes[levels-1-i] == unet.CrossAttnUpBlock2D {
 			attn = 8 * C * lh * lw // the feed-forward runs in chunks of rows (unet.ffChunk)
 		}
-		work = max(work, res+attn)
+		work[i] = res + attn
 		// Winograd's scratch for the level's widest 3×3 convolution (the
 		// up level's first, from its input and skip concatenated).
 		scratch = max(scratch, float64(nn.Conv3x3Workspace(int(b), int(in+C), ch, int(lh), int(lw))))
@@ -367,7 +394,11 @@ func unetActivations(c unet.Config, b, h, w float64) float64 {
 			skips += C * lh * lw // the downsampler's output
 		}
 	}
-	return 4*b*(skips+work) + scratchHeld(scratch)
+	out := make([]float64, levels)
+	for i := range out {
+		out[i] = 4*b*(skips+work[i]) + scratchHeld(scratch)
+	}
+	return out
 }
 
 // scratchHeld is what nn's scratch pool holds for convolutions whose
