@@ -88,7 +88,7 @@ type memModel struct {
 	vae                      vae.Config
 	textW, unetW, vaeW       heldBytes
 	unetLevels               []int64 // mapped bytes streaming keeps at each U-Net level: its largest stretch between page releases, and the weights outside the blocks
-	checkpoint               int64 // bytes of tensors in the files (streaming starts at streamMin)
+	checkpoint               int64   // bytes of tensors in the files (streaming starts at streamMin)
 	hasStreamableHalfWeights bool
 
 	text2  *clip.Config // SDXL's second text encoder; nil for other models
