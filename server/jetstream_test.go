@@ -336,7 +336,7 @@ func TestJetStreamCluster(t *testing.T) {
 // worker registers a job before it reads the bucket. Cancels land from the
 // moment of submission to well into the run.
 func TestJetStreamCancelAcross(t *testing.T) {
-	conn := inProcessConns(t)
+	conn := inProcessConns(t, "")
 	front := newQueue(t, conn(), JetStreamOptions{Memory: true, Capacity: 64})
 	worker := newQueue(t, conn(), JetStreamOptions{Memory: true, Name: "other"})
 	var ended sync.Map // job id → when its run returned
@@ -415,7 +415,7 @@ func TestJetStreamCancelAcross(t *testing.T) {
 // another connection runs it (sd-mini) stops within a bounded time, and
 // its event stream ends with the cancel.
 func TestEventsAcross(t *testing.T) {
-	conn := inProcessConns(t)
+	conn := inProcessConns(t, "")
 	worker, err := NewServer(Config{Model: loadMini(t), ModelTitle: BuiltinModel,
 		Queue: newQueue(t, conn(), JetStreamOptions{Memory: true, Name: "other"})})
 	if err != nil {
@@ -528,12 +528,13 @@ func TestJetStreamIdleClose(t *testing.T) {
 	}
 }
 
-// inProcessConns starts an embedded NATS server for the test and returns a
-// function that opens a new in-process connection to it each time; the
-// server shuts down after the connections and queues the test made close.
-func inProcessConns(t *testing.T) func() *nats.Conn {
+// inProcessConns starts an embedded NATS server for the test (keeping its
+// streams in dir, or in memory when dir is "") and returns a function that
+// opens a new in-process connection to it each time; the server shuts down
+// after the connections and queues the test made close.
+func inProcessConns(t *testing.T, dir string) func() *nats.Conn {
 	t.Helper()
-	ns, err := StartNATS("", "")
+	ns, err := StartNATS(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -552,19 +553,7 @@ func inProcessConns(t *testing.T) func() *nats.Conn {
 // by another front end, or before a restart) shows in /sdapi/v1/progress,
 // and /sdapi/v1/interrupt stops it.
 func TestProgressAndInterruptOfAnotherFrontEndsJob(t *testing.T) {
-	ns, err := StartNATS("", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown) // last: after the queues and the server
-	conn := func() *nats.Conn {
-		nc, err := nats.Connect("", nats.InProcessServer(ns))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	conn := inProcessConns(t, "")
 	s, ts := newTest(t, Config{Queue: newQueue(t, conn(), JetStreamOptions{Memory: true})})
 	if err := s.StartWorkers(1); err != nil {
 		t.Fatal(err)
@@ -605,19 +594,7 @@ func TestProgressAndInterruptOfAnotherFrontEndsJob(t *testing.T) {
 // the images) are cancelled for good, running or waiting; a keyed
 // request's job and an /api/jobs job stay queued for the next start.
 func TestShutdownForgetsTransientJobs(t *testing.T) {
-	ns, err := StartNATS(t.TempDir(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown) // last: after the queues and the server
-	conn := func() *nats.Conn {
-		nc, err := nats.Connect("", nats.InProcessServer(ns))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	conn := inProcessConns(t, t.TempDir())
 	var logs syncBuffer
 	q := newQueue(t, conn(), JetStreamOptions{})
 	s, ts := newTest(t, Config{Queue: q, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
