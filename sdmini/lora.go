@@ -23,14 +23,19 @@ const saltLoRA = 0x10a
 type LoRAOptions struct {
 	Model   string // a trained sd-mini model folder (sdmini.Path for the built-in one)
 	Out     string // the LoRA file to write (kohya-ss format, .safetensors)
-	Concept string // the caption of the scenes to learn, "a green circle": one object, its colour and kind
+	Concept string // the caption of the scenes to learn, "a green circle": one object, its colour and kind (size and place if named: "a large green circle")
 	Rank    int    // LoRA rank (default 4)
 	Steps   int    // optimizer steps (default 300)
 	Batch   int    // samples per step (default 8)
 	LR      float64
 	Seed    uint64
 	Scenes  int // concept scenes encoded up front (default 64)
-	Log     io.Writer
+	// Prior is the share of each batch taken from ordinary training scenes
+	// (any shapes, with their own captions) instead of the concept's: prior
+	// preservation, so that the factors learn what the concept's captions
+	// need and leave other prompts as the model draws them (default 0).
+	Prior float64
+	Log   io.Writer
 }
 
 // loraTarget is one linear layer of the U-Net that the LoRA changes.
@@ -48,7 +53,9 @@ type loraTarget struct {
 // starting at zero (so training starts from the model itself), the model's
 // weights stay frozen, and the loss is the U-Net stage's (ε-prediction,
 // Min-SNR-5). It writes o.Out in kohya-ss's format with alpha = rank
-// (scale 1), which `sdgo --lora` and <lora:NAME:W> read.
+// (scale 1), which `sdgo --lora` and <lora:NAME:W> read. With o.Prior > 0
+// that share of every batch is ordinary training scenes (prior
+// preservation, as DreamBooth does with the model's own class images).
 func TrainLoRA(o LoRAOptions) error {
 	if o.Rank == 0 {
 		o.Rank = 4
@@ -73,6 +80,9 @@ func TrainLoRA(o LoRAOptions) error {
 		return fmt.Errorf("sdmini: lora concept %q: want one object, such as \"a green circle\" (%v)", o.Concept, err)
 	}
 	want := spec.Objects[0]
+	if o.Prior < 0 || o.Prior >= 1 || math.IsNaN(o.Prior) {
+		return fmt.Errorf("sdmini: lora: prior share %g not in [0, 1)", o.Prior)
+	}
 	tok, err := loadTokenizer(o.Model)
 	if err != nil {
 		return err
@@ -92,7 +102,8 @@ func TrainLoRA(o LoRAOptions) error {
 	}
 
 	// The concept's scenes: drawn from the training distribution, kept when
-	// their one shape has the concept's colour and kind, encoded to latents.
+	// their one shape has the concept's colour and kind (and its size and
+	// place, if it names them), encoded to latents.
 	r := rand.New(rand.NewPCG(o.Seed, saltLoRA))
 	pool := &latentPool{}
 	sf := float32(v.Config.ScalingFactor)
@@ -101,7 +112,8 @@ func TrainLoRA(o LoRAOptions) error {
 			return fmt.Errorf("sdmini: lora concept %q: too few training scenes show it", o.Concept)
 		}
 		s := shapes.Sample(r, shapes.Train)
-		if len(s.Shapes) != 1 || s.Shapes[0].Kind != want.Kind || s.Shapes[0].Colour != want.Colour {
+		if len(s.Shapes) != 1 || s.Shapes[0].Kind != want.Kind || s.Shapes[0].Colour != want.Colour ||
+			want.Size != shapes.AnySize && s.Shapes[0].Size != want.Size || want.Pos != shapes.AnyPos && s.Shapes[0].Pos != want.Pos {
 			continue
 		}
 		img := nn.From(shapes.ToTensor(nil, s.Render(ImageSize)), 1, 3, ImageSize, ImageSize)
@@ -116,6 +128,14 @@ func TrainLoRA(o LoRAOptions) error {
 		pool.scenes = append(pool.scenes, s)
 	}
 	fmt.Fprintf(o.Log, "lora: %d scenes of %q encoded\n", len(pool.scenes), o.Concept)
+	nPrior := int(math.Round(o.Prior * float64(o.Batch)))
+	var prior *latentPool
+	if nPrior > 0 {
+		if prior, err = encodePool(v, r, o.Scenes, shapes.Recipe{}); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Log, "lora: %d ordinary scenes encoded, %d of each batch of %d\n", len(prior.scenes), nPrior, o.Batch)
+	}
 
 	// The trained U-Net, frozen.
 	cfg := UNetConfig()
@@ -169,15 +189,19 @@ func TrainLoRA(o LoRAOptions) error {
 		ts := make([]float32, o.Batch)
 		captions := make([]string, o.Batch)
 		for b := range o.Batch {
-			i := r.IntN(len(pool.scenes))
-			captions[b] = pool.scenes[i].Caption(r)
+			p := pool // the first nPrior samples are ordinary scenes
+			if b < nPrior {
+				p = prior
+			}
+			i := r.IntN(len(p.scenes))
+			captions[b] = p.scenes[i].Caption(r)
 			step := r.IntN(schedCfg.TrainSteps)
 			ts[b] = float32(step)
 			e := eps.Data[b*n : (b+1)*n]
 			for j := range e {
 				e[j] = float32(r.NormFloat64())
 			}
-			_ = sched.AddNoise(x.Data[b*n:(b+1)*n], pool.latents[i*n:(i+1)*n], e, step)
+			_ = sched.AddNoise(x.Data[b*n:(b+1)*n], p.latents[i*n:(i+1)*n], e, step)
 		}
 		ctx, err := text.Encode(encodeCaptions(tok, captions), clipOptions) // (B, 77, D), frozen
 		if err != nil {
@@ -205,7 +229,7 @@ func TrainLoRA(o LoRAOptions) error {
 	}
 	meta := map[string]string{"ss_network_module": "networks.lora", "ss_network_dim": fmt.Sprint(o.Rank),
 		"ss_network_alpha": fmt.Sprint(o.Rank), "ss_output_name": strings.TrimSuffix(filepath.Base(o.Out), filepath.Ext(o.Out)),
-		"sdgo_concept": o.Concept, "ss_steps": fmt.Sprint(o.Steps)}
+		"sdgo_concept": o.Concept, "ss_steps": fmt.Sprint(o.Steps), "sdgo_prior": fmt.Sprint(o.Prior)}
 	if err := weights.Write(o.Out, entries, meta, true); err != nil {
 		return err
 	}

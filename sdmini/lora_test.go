@@ -38,6 +38,18 @@ func TestTrainLoRA(t *testing.T) {
 	if len(a.Modules) == 0 || p.Weights != len(a.Modules) || a.Modules[0].Alpha != 2 {
 		t.Errorf("%d modules, %d weights changed, alpha %g", len(a.Modules), p.Weights, a.Modules[0].Alpha)
 	}
+	// With prior preservation half of each batch is ordinary scenes; a
+	// concept that names a size keeps scenes of that size.
+	prior := filepath.Join(t.TempDir(), "prior.safetensors")
+	if err := sdmini.TrainLoRA(sdmini.LoRAOptions{Model: model, Out: prior, Concept: "a large green circle", Steps: 2, Batch: 2, Scenes: 2, Rank: 2, Prior: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := lora.Open(prior); err != nil || len(b.Modules) != len(a.Modules) {
+		t.Errorf("prior-preserving LoRA: %v", err)
+	}
+	if err := sdmini.TrainLoRA(sdmini.LoRAOptions{Model: model, Out: prior, Concept: "a green circle", Prior: 1}); err == nil {
+		t.Error("a prior share of 1 (no concept scenes) was accepted")
+	}
 	if err := sdmini.TrainLoRA(sdmini.LoRAOptions{Model: model, Out: out, Concept: "two circles"}); err == nil {
 		t.Error("a concept of no single object was accepted")
 	}

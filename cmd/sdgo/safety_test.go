@@ -226,6 +226,7 @@ func TestTrainFloatFlags(t *testing.T) {
 		{[]string{"train", "lora", "--concept", "a green circle", "--out", filepath.Join(dir, "l.safetensors"), "--lr", "NaN"}, "--lr must be a number in (0, 1]"},
 		{[]string{"train", "lora", "--concept", "a green circle", "--out", filepath.Join(dir, "l.safetensors"), "--lr", "Inf"}, "--lr must be a number in (0, 1]"},
 		{[]string{"train", "lora", "--concept", "a green circle", "--out", filepath.Join(dir, "l.safetensors"), "--lr", "1e39"}, "--lr must be a number in (0, 1]"},
+		{[]string{"train", "lora", "--concept", "a green circle", "--out", filepath.Join(dir, "l.safetensors"), "--prior", "1"}, "--prior must be in [0, 1)"},
 	} {
 		code, _, stderr := sdgo(tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

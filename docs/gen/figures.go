@@ -35,6 +35,10 @@ type setup struct {
 	Note             string    // printed under every figure made with the model, e.g. which model it was
 
 	HeldOut sdmini.EvalOptions // the held-out grid's captions, seeds and sampling: `sdgo eval`'s
+
+	LoraFile   string   // the trained LoRA of the lora-trained figure
+	LoraPrompt string   // its prompt
+	LoraSeeds  []uint64 // its columns
 }
 
 // defaultSetup is the walkthrough's running example.
@@ -49,6 +53,10 @@ func defaultSetup() setup {
 		Scales:   []float64{1, 3, 5, 7.5, 12},
 		Samplers: []string{"ddim", "pndm", "euler", "euler_a", "heun", "dpm++2m"},
 		HeldOut:  evalDefaults(heldOutCols * 4),
+
+		LoraFile:   filepath.Join("samples", "green-circle.safetensors"),
+		LoraPrompt: "a green circle",
+		LoraSeeds:  []uint64{1, 2, 3, 4, 5, 6, 7, 8},
 	}
 }
 
@@ -75,6 +83,7 @@ var figures = []figure{
 	{"cfg", true, func(g *gen) (image.Image, error) { return g.figCFG() }},
 	{"samplers", true, func(g *gen) (image.Image, error) { return g.figSamplers() }},
 	{"lora", true, func(g *gen) (image.Image, error) { return g.figLora() }},
+	{"lora-trained", true, func(g *gen) (image.Image, error) { return g.figLoraTrained() }},
 	{"heldout", true, func(g *gen) (image.Image, error) { return g.figHeldOut() }},
 	{"inpaint", true, func(g *gen) (image.Image, error) { return g.figInpaint() }},
 	{"bind", true, func(g *gen) (image.Image, error) { return g.figBind() }},

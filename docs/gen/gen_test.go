@@ -40,6 +40,7 @@ func fastSetup() setup {
 	s.Scales = []float64{1, 7.5}
 	s.Samplers = []string{"euler", "dpm++2m"}
 	s.HeldOut = sdmini.EvalOptions{N: 3, Steps: 3, CFGScale: 2, Sampler: "euler_a", Seed: 1}
+	s.LoraSeeds = []uint64{1, 2}
 	return s
 }
 
@@ -62,6 +63,7 @@ func checkPNG(t *testing.T, path string, minW int) {
 // Every figure's generator runs on the tiny model and writes a PNG that decodes.
 func TestFigures(t *testing.T) {
 	g := &gen{model: tinyModel(t), dir: testdata.Dir(t, "pipeline/diffusers"), s: fastSetup()}
+	g.s.LoraFile = filepath.Join(testdata.Dir(t, "lora"), "kohya.safetensors") // one that fits the tiny model
 	dir := t.TempDir()
 	var log bytes.Buffer
 	if err := g.write(dir, figures, &log); err != nil {

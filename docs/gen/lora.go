@@ -13,6 +13,7 @@ import (
 	"github.com/sdgo/sdgo/clip"
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/pipeline"
+	"github.com/sdgo/sdgo/shapes"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -185,4 +186,67 @@ func promptContext(m *pipeline.Model, prompt string) (*nn.Tensor, error) {
 		return nil, err
 	}
 	return nn.From(ctx.Data, ctx.Shape[1], ctx.Shape[2]), nil
+}
+
+// loraTrainedWeights are the multipliers of the trained-LoRA figure's rows.
+var loraTrainedWeights = []float64{0, 0.5, 1}
+
+// figLoraTrained draws the trained sample LoRA (setup.LoraFile, by default
+// samples/green-circle.safetensors, made by `sdgo train lora`) on its
+// prompt (setup.LoraPrompt) at the multipliers loraTrainedWeights, one row
+// each, for the seeds setup.LoraSeeds: the same starting noise in every
+// column, so each column shows what the LoRA changes in one image. Each
+// picture is labelled with its seed and with what the shapes package's
+// pixel scorer reads there: the kind of the largest shape and, for a
+// circle, "round" when its squareness (Found.Corners) is under
+// loraRoundCorners.
+func (g *gen) figLoraTrained() (image.Image, error) {
+	if g.s.LoraFile == "" {
+		return nil, fmt.Errorf("no LoRA file (-lora-file)")
+	}
+	var rows [][]fig.Cell
+	var labels []string
+	for _, w := range loraTrainedWeights {
+		var row []fig.Cell
+		for _, seed := range g.s.LoraSeeds {
+			o := g.s.options()
+			o.Prompt, o.Seed = g.s.LoraPrompt, seed
+			if w != 0 {
+				o.Loras = []pipeline.LoraFile{{Path: g.s.LoraFile, Multiplier: w}}
+			}
+			img, _, err := g.generate(o)
+			if err != nil {
+				return nil, fmt.Errorf("lora-trained W = %g, seed %d: %w", w, seed, err)
+			}
+			row = append(row, fig.Cell{Img: img, Label: fmt.Sprintf("%d: %s", seed, roundness(img))})
+		}
+		rows = append(rows, row)
+		labels = append(labels, fmt.Sprintf("W = %g", w))
+	}
+	title := fmt.Sprintf("%q with %s at W (columns: seeds; labels: what the scorer reads)", g.s.LoraPrompt, filepath.Base(g.s.LoraFile))
+	return fig.Grid(rows, labels, g.s.Side, title), nil
+}
+
+// loraRoundCorners is the squareness (shapes.Found.Corners) under which the
+// trained-LoRA figure calls a circle round: a drawn circle reads within
+// ±0.0003 and a drawn square at 0.017, while the shapes package's own
+// threshold (0.007) counts sd-mini's rounded small squares, which read
+// 0.005–0.009, as circles.
+const loraRoundCorners = 0.003
+
+// roundness names the largest shape the scorer finds in img: "round" for a
+// circle with squareness under loraRoundCorners, else its kind.
+func roundness(img image.Image) string {
+	rd := shapes.Read(img)
+	if len(rd.Found) == 0 {
+		return "none"
+	}
+	f := rd.Found[0]
+	if f.Kind == shapes.Circle && f.Corners < loraRoundCorners {
+		return "round"
+	}
+	if f.Kind == shapes.Circle {
+		return "squarish"
+	}
+	return f.Kind.String()
 }

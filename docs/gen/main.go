@@ -67,6 +67,8 @@ func run(args []string, stderr io.Writer) error {
 	fs.Float64Var(&s.CFG, "cfg", s.CFG, "guidance scale")
 	fs.StringVar(&s.Note, "note", s.Note, "a line printed under every figure made with the model (say which model it is)")
 	fs.IntVar(&s.Side, "side", s.Side, "side of each picture in the grids, pixels")
+	fs.StringVar(&s.LoraFile, "lora-file", s.LoraFile, "the trained LoRA of the lora-trained figure")
+	fs.StringVar(&s.LoraPrompt, "lora-prompt", s.LoraPrompt, "the lora-trained figure's prompt")
 	scales := fs.String("scales", joinFloats(s.Scales), "guidance scales of the sweep")
 	samplers := fs.String("samplers", strings.Join(s.Samplers, ","), "samplers of the comparison")
 	if err := fs.Parse(args); err != nil {
