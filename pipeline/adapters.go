@@ -158,8 +158,12 @@ func parseLoraTags(prompt string) (text string, refs []loraRef, other []string, 
 		}
 		refs = append(refs, r)
 	}
-	return loraTag.ReplaceAllString(prompt, ""), refs, other, nil
+	return StripExtraNetworks(prompt), refs, other, nil
 }
+
+// StripExtraNetworks removes every <type:args> tag (<lora:…>, <lyco:…>,
+// <hypernet:…>) from prompt: the text the text encoder reads.
+func StripExtraNetworks(prompt string) string { return loraTag.ReplaceAllString(prompt, "") }
 
 // adapterState is a model's record of its adapters.
 type adapterState struct {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -40,15 +39,11 @@ func warnSDMiniWords(w io.Writer, m *pipeline.Model, text string) {
 		strings.Join(quoted, ", "))
 }
 
-// extraNetwork is AUTOMATIC1111's <type:args> tag (<lora:NAME:W>), which
-// the pipeline removes from the prompt before encoding it.
-var extraNetwork = regexp.MustCompile(`<\w+:[^>]+>`)
-
 // encodedText is the text of a prompt that reaches the text encoder: its
 // <lora:…> tags, BREAK keywords, brackets and (word:w) weights removed.
 func encodedText(text string) string {
 	var parts []string
-	for _, s := range prompt.Parse(extraNetwork.ReplaceAllString(text, " ")) {
+	for _, s := range prompt.Parse(pipeline.StripExtraNetworks(text)) {
 		if !s.Break {
 			parts = append(parts, s.Text)
 		}
