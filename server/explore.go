@@ -78,8 +78,9 @@ func (s *Server) explore(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var need int64 // the generation's estimated peak, when the server has a memory limit
+	var need, limit int64 // the generation's estimated peak and --max-memory, when the server has a limit
 	if s.cfg.Estimate != nil && s.cfg.MaxMemory > 0 {
+		limit = s.cfg.MaxMemory
 		need, err = s.cfg.Estimate(lm.model, opts)
 		if err != nil {
 			return fmt.Errorf("estimating the exploration's memory: %w", err)
@@ -112,9 +113,7 @@ func (s *Server) explore(w http.ResponseWriter, r *http.Request) error {
 		return rc.Flush()
 	}}
 	ex.attention = req.Attention == nil || *req.Attention
-	if s.cfg.Estimate != nil && s.cfg.MaxMemory > 0 {
-		ex.need, ex.maxMemory = need, s.cfg.MaxMemory
-	}
+	ex.need, ex.maxMemory = need, limit
 	if err := ex.run(r); err != nil {
 		if r.Context().Err() != nil {
 			return errDisconnect
