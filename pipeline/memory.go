@@ -143,8 +143,11 @@ func held(src weights.Source, p weights.Precision) heldBytes {
 // stretch).
 func levelStretches(src weights.Source, levels int) []int64 {
 	out := make([]int64, max(1, levels))
-	blocks := map[string]int64{} // stretch -> bytes
-	level := map[string]int{}    // stretch -> level
+	type stretch struct {
+		name  string
+		level int
+	}
+	blocks := map[stretch]int64{} // bytes of each stretch
 	var rest int64
 	for _, name := range src.Names() {
 		in, ok := src.Info(name)
@@ -166,20 +169,17 @@ func levelStretches(src weights.Source, levels int) []int64 {
 		}
 		switch {
 		case len(parts) >= 3 && (parts[1] == "resnets" || parts[1] == "attentions") && kind != parts[0]:
-			blocks[kind+"."+parts[2]] += n
-			level[kind+"."+parts[2]] = lv
+			blocks[stretch{kind + "." + parts[2], lv}] += n
 		case len(parts) >= 2 && (parts[1] == "downsamplers" || parts[1] == "upsamplers"):
-			blocks[kind+".sampler"] += n
-			level[kind+".sampler"] = lv
+			blocks[stretch{kind + ".sampler", lv}] += n
 		case kind == "mid_block":
-			blocks["mid"] += n // the mid block runs resnet, attention, resnet
-			level["mid"] = len(out) - 1
+			blocks[stretch{"mid", len(out) - 1}] += n // the mid block runs resnet, attention, resnet
 		default:
 			rest += n
 		}
 	}
 	for k, n := range blocks {
-		out[level[k]] = max(out[level[k]], n)
+		out[k.level] = max(out[k.level], n)
 	}
 	for i := range out {
 		out[i] += rest
