@@ -119,13 +119,7 @@ const sdxlBenchEnv = "SDGO_SDXL_BENCH_DIR"
 // $SDGO_SDXL_BENCH_DIR names the bench's folder (about two minutes on two
 // cores).
 func TestMemoryEstimateSDXL(t *testing.T) {
-	dir := os.Getenv(sdxlBenchEnv)
-	if dir == "" {
-		t.Skip("set " + sdxlBenchEnv + " to a folder of `sdgo bench --model sdxl --dir DIR`")
-	}
-	if _, err := os.Stat("/proc/self/status"); err != nil {
-		t.Skip("peak RSS is read from /proc/self/status (Linux only)")
-	}
+	dir := benchFolder(t, sdxlBenchEnv, "sdgo bench --model sdxl --dir DIR")
 	runMemJob(t, memJob{Model: filepath.Join(dir, "sdxl-random.safetensors"), Tokenizer: dir, Size: 512, Steps: 1})
 }
 
@@ -142,13 +136,7 @@ const sd15BenchEnv = "SDGO_SD15_BENCH_DIR"
 // default GOGC of 100: within 25%. It runs only when $SDGO_SD15_BENCH_DIR
 // names the bench's folder (a few CPU-minutes).
 func TestMemoryEstimateSD15(t *testing.T) {
-	dir := os.Getenv(sd15BenchEnv)
-	if dir == "" {
-		t.Skip("set " + sd15BenchEnv + " to a folder of `sdgo bench --dir DIR`")
-	}
-	if _, err := os.Stat("/proc/self/status"); err != nil {
-		t.Skip("peak RSS is read from /proc/self/status (Linux only)")
-	}
+	dir := benchFolder(t, sd15BenchEnv, "sdgo bench --dir DIR")
 	ckpt := filepath.Join(dir, "sd15-random.safetensors")
 	taesd := testdata.Path(t, "taesd/random_arch/taesd_decoder.fp16.safetensors")
 	for _, job := range []memJob{
@@ -158,6 +146,20 @@ func TestMemoryEstimateSD15(t *testing.T) {
 	} {
 		runMemJob(t, job)
 	}
+}
+
+// benchFolder returns the bench folder $env names, skipping the test when
+// it names none (written by the command made) or peak RSS cannot be read.
+func benchFolder(t *testing.T, env, made string) string {
+	t.Helper()
+	dir := os.Getenv(env)
+	if dir == "" {
+		t.Skip("set " + env + " to a folder of `" + made + "`")
+	}
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("peak RSS is read from /proc/self/status (Linux only)")
+	}
+	return dir
 }
 
 // runMemJob runs job in a child process and compares its measured peak with
