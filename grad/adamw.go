@@ -1,10 +1,6 @@
 package grad
 
-import (
-	"math"
-
-	"github.com/sdgo/sdgo/nn"
-)
+import "math"
 
 // AdamW is Adam with decoupled weight decay (Loshchilov & Hutter, 2019),
 // step for step as torch.optim.AdamW (amsgrad off). For each parameter θ
@@ -59,28 +55,34 @@ func (o *AdamW) Step() {
 	o.grow()
 	o.Steps++
 	b1, b2, eps := float32(o.Beta1), float32(o.Beta2), float32(o.Eps)
+	type factors struct{ stepSize, bc2Sqrt, decay float32 }
+	f := make([]factors, len(o.params.names))
 	for i, name := range o.params.names {
-		p := o.params.vars[name]
-		if p.Grad == nil {
+		if o.params.vars[name].Grad == nil {
 			continue
 		}
 		o.t[i]++
 		t := float64(o.t[i])
-		stepSize := float32(o.LR / (1 - math.Pow(o.Beta1, t)))
-		bc2Sqrt := float32(math.Sqrt(1 - math.Pow(o.Beta2, t)))
-		decay := float32(1 - o.LR*o.WeightDecay)
-		if o.NoDecay != nil && o.NoDecay(name) {
-			decay = 1
+		f[i] = factors{
+			stepSize: float32(o.LR / (1 - math.Pow(o.Beta1, t))),
+			bc2Sqrt:  float32(math.Sqrt(1 - math.Pow(o.Beta2, t))),
+			decay:    float32(1 - o.LR*o.WeightDecay),
 		}
-		theta, g, m, v := p.Value.Data, p.Grad.Data, o.m[i], o.v[i]
-		nn.Parallel(len(theta), 1<<14, func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				theta[j] *= decay
-				m[j] += (1 - b1) * (g[j] - m[j]) // torch: exp_avg.lerp_(grad, 1-β1)
-				v[j] = b2*v[j] + (1-b2)*g[j]*g[j]
-				denom := float32(math.Sqrt(float64(v[j])))/bc2Sqrt + eps
-				theta[j] -= stepSize * m[j] / denom
-			}
-		})
+		if o.NoDecay != nil && o.NoDecay(name) {
+			f[i].decay = 1
+		}
 	}
+	// All parameters at once, split across the threads.
+	o.params.ranges(o.params.withGrad, func(i, lo, hi int) {
+		p := o.params.vars[o.params.names[i]]
+		theta, g, m, v := p.Value.Data[lo:hi], p.Grad.Data[lo:hi], o.m[i][lo:hi], o.v[i][lo:hi]
+		stepSize, bc2Sqrt, decay := f[i].stepSize, f[i].bc2Sqrt, f[i].decay
+		for j := range theta {
+			theta[j] *= decay
+			m[j] += (1 - b1) * (g[j] - m[j]) // torch: exp_avg.lerp_(grad, 1-β1)
+			v[j] = b2*v[j] + (1-b2)*g[j]*g[j]
+			denom := float32(math.Sqrt(float64(v[j])))/bc2Sqrt + eps
+			theta[j] -= stepSize * m[j] / denom
+		}
+	})
 }

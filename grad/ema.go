@@ -1,10 +1,6 @@
 package grad
 
-import (
-	"math"
-
-	"github.com/sdgo/sdgo/nn"
-)
+import "math"
 
 // EMA keeps an exponential moving average of a parameter set's values: the
 // weights diffusion models are released with (Stable Diffusion's checkpoints
@@ -38,14 +34,14 @@ func NewEMA(params *Params, decay float64) *EMA {
 func (e *EMA) Update() {
 	d := float32(math.Min(e.Decay, float64(1+e.Updates)/float64(10+e.Updates)))
 	e.Updates++
-	for _, name := range e.params.names {
-		theta, avg := e.params.vars[name].Value.Data, e.avg.vars[name].Value.Data
-		nn.Parallel(len(avg), 1<<14, func(lo, hi int) {
-			for j := lo; j < hi; j++ {
-				avg[j] = d*avg[j] + (1-d)*theta[j]
-			}
-		})
-	}
+	// All parameters at once, split across the threads.
+	e.params.ranges(func(int) bool { return true }, func(i, lo, hi int) {
+		name := e.params.names[i]
+		theta, avg := e.params.vars[name].Value.Data[lo:hi], e.avg.vars[name].Value.Data[lo:hi]
+		for j := range avg {
+			avg[j] = d*avg[j] + (1-d)*theta[j]
+		}
+	})
 }
 
 // Averages returns the averaged values as a parameter set with the same
