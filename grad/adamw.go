@@ -21,6 +21,10 @@ type AdamW struct {
 	// NoDecay, if set, exempts the parameters it names from weight decay
 	// (a common choice: biases, norm weights and embeddings).
 	NoDecay func(name string) bool
+	// LRScale, if set, multiplies LR for the parameter it names (a
+	// torch param group of its own learning rate, following the same
+	// schedule): the update and the decay use LR·LRScale(name).
+	LRScale func(name string) float64
 	// Steps is the number of Step calls so far (for schedules); Load
 	// restores it.
 	Steps int
@@ -63,10 +67,14 @@ func (o *AdamW) Step() {
 		}
 		o.t[i]++
 		t := float64(o.t[i])
+		lr := o.LR
+		if o.LRScale != nil {
+			lr *= o.LRScale(name)
+		}
 		f[i] = factors{
-			stepSize: float32(o.LR / (1 - math.Pow(o.Beta1, t))),
+			stepSize: float32(lr / (1 - math.Pow(o.Beta1, t))),
 			bc2Sqrt:  float32(math.Sqrt(1 - math.Pow(o.Beta2, t))),
-			decay:    float32(1 - o.LR*o.WeightDecay),
+			decay:    float32(1 - lr*o.WeightDecay),
 		}
 		if o.NoDecay != nil && o.NoDecay(name) {
 			f[i].decay = 1

@@ -120,3 +120,55 @@ func TestClipGradNorm(t *testing.T) {
 		}
 	}
 }
+
+// TestAdamWLRScale checks that a parameter whose LRScale is s steps exactly
+// as it would under an optimizer of learning rate LR·s (update and decay),
+// while the others keep LR.
+func TestAdamWLRScale(t *testing.T) {
+	const lr, scale = 0.1, 0.5 // LR·s is exact in float64
+	init := []float32{0.5, -1.5, 2}
+	type run struct {
+		ps   *Params
+		a, b *Var
+		opt  *AdamW
+	}
+	newRun := func(lr float64, lrScale func(string) float64) run {
+		ps := NewParams()
+		r := run{ps: ps, a: ps.Add("a", nn.From(append([]float32(nil), init...), 3)), b: ps.Add("b", nn.From(append([]float32(nil), init...), 3))}
+		r.opt = NewAdamW(ps, lr)
+		r.opt.LRScale = lrScale
+		return r
+	}
+	scaled := newRun(lr, func(name string) float64 {
+		if name == "b" {
+			return scale
+		}
+		return 1
+	})
+	plain, slow := newRun(lr, nil), newRun(lr*scale, nil)
+	for step := range 5 {
+		for _, r := range []run{scaled, plain, slow} {
+			for _, p := range []*Var{r.a, r.b} {
+				p.Grad = nn.New(3)
+				for i := range p.Grad.Data {
+					p.Grad.Data[i] = float32(math.Sin(float64(step*5 + i)))
+				}
+			}
+			r.opt.Step()
+		}
+	}
+	for _, c := range []struct {
+		name      string
+		got, want *Var
+	}{{"a (scale 1)", scaled.a, plain.a}, {"b (scale 0.5)", scaled.b, slow.b}} {
+		for i, x := range c.got.Value.Data {
+			if x != c.want.Value.Data[i] {
+				t.Errorf("%s: %v, want %v", c.name, c.got.Value.Data, c.want.Value.Data)
+				break
+			}
+		}
+	}
+	if scaled.b.Value.Data[0] == plain.b.Value.Data[0] {
+		t.Errorf("b stepped at the full rate: %v", scaled.b.Value.Data)
+	}
+}

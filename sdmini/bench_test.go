@@ -57,27 +57,53 @@ func BenchmarkVAEStep(b *testing.B) {
 }
 
 // BenchmarkUNetStep runs the batch as one pass (parts=1) and as the unet
-// stage does, in unetShards parts at once on local tapes.
+// stage does, in unetShards parts at once on local tapes; and so again
+// with the text encoder trained with the U-Net on the batch's 77-token
+// captions (text, Options.TextLR) instead of a fixed context. cpu-s/op is
+// the process's CPU time per step, the figure that means something on a
+// shared machine.
 func BenchmarkUNetStep(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	ps := grad.NewParams()
 	cfg := UNetConfig()
-	m, _ := NewUNet(ps, r, cfg)
 	const batch = 32
 	x := grad.Normal(r, 1, batch, 4, 8, 8)
 	ctx := grad.Normal(r, 1, batch, 77, cfg.CrossAttentionDim)
+	ids := make([][]int, batch)
+	for i := range ids {
+		ids[i] = make([]int, 77)
+		for j := range ids[i] {
+			ids[i][j] = r.IntN(314)
+		}
+	}
 	ts := make([]float32, batch)
 	for i := range ts {
 		ts[i] = float32(r.IntN(1000))
 	}
-	for _, parts := range []int{1, unetShards} {
-		b.Run(fmt.Sprintf("parts=%d", parts), func(b *testing.B) {
+	for _, c := range []struct {
+		parts int
+		text  bool
+	}{{1, false}, {unetShards, false}, {unetShards, true}} {
+		name := fmt.Sprintf("parts=%d", c.parts)
+		if c.text {
+			name += ",text"
+		}
+		b.Run(name, func(b *testing.B) {
+			parts := c.parts
+			ps := grad.NewParams()
+			m, _ := NewUNet(ps, rand.New(rand.NewPCG(1, 1)), cfg)
+			var text *Text
+			if c.text {
+				text, _ = NewText(ps, rand.New(rand.NewPCG(1, 2)), TextConfig(316))
+			}
 			t := &trainer{ps: ps, opt: grad.NewAdamW(ps, 1e-4), shards: parts}
 			t.shard = func(*rand.Rand) func(tp *grad.Tape, s int) *grad.Var {
 				return func(tp *grad.Tape, s int) *grad.Var {
 					lo, hi := s*batch/parts, (s+1)*batch/parts
 					xs := grad.Const(nn.From(x.Data[lo*256:hi*256], hi-lo, 4, 8, 8))
 					cs := grad.Const(nn.From(ctx.Data[lo*77*cfg.CrossAttentionDim:hi*77*cfg.CrossAttentionDim], hi-lo, 77, cfg.CrossAttentionDim))
+					if text != nil {
+						cs = text.Forward(tp, ids[lo:hi]) // (b, 77, D)
+					}
 					return tp.Scale(tp.MSE(m.Forward(tp, xs, ts[lo:hi], cs), xs), float32(hi-lo)/batch)
 				}
 			}
@@ -85,12 +111,14 @@ func BenchmarkUNetStep(b *testing.B) {
 			for range parts {
 				tapes = append(tapes, grad.NewLocalTape())
 			}
-			b.ReportMetric(float64(ps.Count()), "params")
+			cpu0 := cpuSeconds()
 			for b.Loop() {
 				ps.ZeroGrad()
 				t.shardedStep(tapes, nil)
 				t.opt.Step()
 			}
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+			b.ReportMetric(float64(ps.Count()), "params") // after the loop, whose start drops reported metrics
 		})
 	}
 }

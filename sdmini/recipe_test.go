@@ -2,10 +2,16 @@ package sdmini
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sdgo/sdgo/pipeline"
 	"github.com/sdgo/sdgo/shapes"
+	"github.com/sdgo/sdgo/weights"
 )
 
 // The binding recipe's knobs train end to end: bpe, then the clip stage
@@ -37,5 +43,118 @@ func TestHardNegatives(t *testing.T) {
 	got := hardNegatives([]shapes.Scene{one, pair}, []string{"a red circle", "a red circle to the left of a blue square"})
 	if len(got) != 1 || got[0] != "a blue circle to the left of a red square" {
 		t.Errorf("hard negatives %q", got)
+	}
+}
+
+// TestTextLR trains the unet stage a few steps with the text encoder frozen
+// (TextLR 0: the encoder's file untouched, nothing of it in the checkpoint)
+// and fine-tuned: then its weights change, the clip stage's are kept aside,
+// the folder generates through the pipeline, a resumed run and a second
+// fresh one give the same files as the first (both start from the kept
+// encoder or the checkpoint, never the overwritten file), a frozen resume
+// of its checkpoint is refused, and a new clip stage drops the kept copy.
+func TestTextLR(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains for a few seconds")
+	}
+	var log bytes.Buffer
+	base := Options{Dir: t.TempDir(), Steps: 2, Batch: 4, Scenes: 16, Seed: 7, LogEvery: 1, Log: &log}
+	for _, s := range Stages()[:3] { // bpe, clip, vae
+		if err := s.Run(base); err != nil {
+			t.Fatalf("%s: %v\n%s", s.Name, err, log.String())
+		}
+	}
+	clipText, err := os.ReadFile(filepath.Join(base.Dir, textWeights))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// fresh returns options for a copy of the earlier stages' output.
+	fresh := func(textLR float64) Options {
+		o := base
+		o.Dir, o.TextLR = t.TempDir(), textLR
+		for _, d := range []string{"tokenizer", "text_encoder", "vae"} {
+			if err := copyDir(filepath.Join(base.Dir, d), filepath.Join(o.Dir, d)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return o
+	}
+	read := func(o Options, file string) []byte {
+		b, err := os.ReadFile(filepath.Join(o.Dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	hasText := func(o Options) bool {
+		f, err := weights.Open(filepath.Join(o.Dir, "checkpoints", "unet.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		_, ok := f.Info("text_model.final_layer_norm.weight")
+		return ok
+	}
+
+	frozen := fresh(0)
+	if err := TrainUNet(frozen); err != nil {
+		t.Fatalf("frozen: %v\n%s", err, log.String())
+	}
+	if !bytes.Equal(read(frozen, textWeights), clipText) || hasText(frozen) {
+		t.Errorf("TextLR 0: the text encoder changed or was trained")
+	}
+	if _, err := os.Stat(filepath.Join(frozen.Dir, clipOriginal)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("TextLR 0 kept a copy of the text encoder (%v)", err)
+	}
+
+	tuned := fresh(1e-3)
+	if err := TrainUNet(tuned); err != nil {
+		t.Fatalf("tuned: %v\n%s", err, log.String())
+	}
+	if !strings.Contains(log.String(), "unet: fine-tuning the text encoder at lr 0.001") {
+		t.Errorf("log lacks the fine-tuning line:\n%s", log.String())
+	}
+	textFile, unetFile := read(tuned, textWeights), read(tuned, unetWeights)
+	if bytes.Equal(textFile, clipText) || !hasText(tuned) {
+		t.Errorf("TextLR 1e-3: the text encoder did not change")
+	}
+	if !bytes.Equal(read(tuned, clipOriginal), clipText) {
+		t.Errorf("%s is not the clip stage's text encoder", clipOriginal)
+	}
+	m, err := pipeline.Load(tuned.Dir, pipeline.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Generate(context.Background(), pipeline.Options{Prompt: "a red circle above a blue square", Steps: 2}); err != nil {
+		t.Fatal(err)
+	}
+
+	// 1 step resumed to 2, then 2 steps afresh over the fine-tuned folder:
+	// both the files of the uninterrupted run.
+	again := fresh(1e-3)
+	again.Log = nil
+	for _, c := range []struct {
+		name   string
+		steps  int
+		resume bool
+		check  bool
+	}{{"1 step", 1, false, false}, {"resumed to 2", 2, true, true}, {"2 steps afresh", 2, false, true}} {
+		again.Steps, again.Resume = c.steps, c.resume
+		if err := TrainUNet(again); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if c.check && (!bytes.Equal(read(again, textWeights), textFile) || !bytes.Equal(read(again, unetWeights), unetFile)) {
+			t.Errorf("%s: the files differ from an uninterrupted run's", c.name)
+		}
+	}
+	again.TextLR, again.Resume = 0, true
+	if err := TrainUNet(again); err == nil || !strings.Contains(err.Error(), "resume it with --text-lr") {
+		t.Errorf("a frozen resume of a fine-tuned checkpoint: %v", err)
+	}
+	if err := TrainCLIP(again); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(again.Dir, clipOriginal)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the clip stage left an older encoder's copy (%v)", err)
 	}
 }

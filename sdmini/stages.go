@@ -1,9 +1,11 @@
 package sdmini
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -172,6 +174,10 @@ func TrainCLIP(o Options) error {
 	}
 	if err := writeJSON(filepath.Join(o.Dir, "text_encoder", "config.json"), textConfigJSON(cfg)); err != nil {
 		return err
+	}
+	// A copy an earlier unet stage kept (Options.TextLR) is of an older encoder.
+	if err := os.Remove(filepath.Join(o.Dir, clipOriginal)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("sdmini: %w", err)
 	}
 	fmt.Fprintf(o.Log, "clip: text encoder written to %s\n", filepath.Join(o.Dir, "text_encoder"))
 	return nil

@@ -52,6 +52,15 @@ type Options struct {
 	// swapped (shapes.Scene.SwapColours), so that the text encoder learns
 	// which colour goes with which shape. Off by default.
 	HardNegatives bool
+	// TextLR, when positive, fine-tunes the text encoder jointly with the
+	// U-Net in the unet stage, at this peak learning rate on the same
+	// schedule as the U-Net's LR: the diffusion loss then supervises every
+	// one of the 77 outputs the U-Net cross-attends to, where the clip
+	// stage's contrastive loss reaches only the pooled one. The stage
+	// exports the encoder's EMA over Dir/text_encoder and keeps the clip
+	// stage's as Dir/checkpoints/text_encoder.clip.safetensors. Zero (the
+	// default) keeps the encoder frozen.
+	TextLR float64
 	// Log receives the progress lines; nil discards them.
 	Log io.Writer
 }

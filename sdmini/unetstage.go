@@ -96,7 +96,9 @@ func encodePool(v *vae.Model, r *rand.Rand, n int, rc shapes.Recipe) (*latentPoo
 // weights it exports are the exponential moving average of the trained ones
 // (see emaDecay). Each batch runs as unetShards parts at once, one per
 // core. Writes Dir/unet, Dir/scheduler and Dir/model_index.json, completing
-// the model folder.
+// the model folder. With Options.TextLR the text encoder is not frozen but
+// trained with the U-Net, and its average replaces Dir/text_encoder's
+// weights (see newTunedText).
 func TrainUNet(o Options) error {
 	o = o.withDefaults(stageDefaults("unet"))
 	tok, err := loadTokenizer(o.Dir)
@@ -135,8 +137,23 @@ func TrainUNet(o Options) error {
 		return err
 	}
 	contexts := newContextCache(tok, text, contextCacheBytes)
+	var tuned *Text // the text encoder trained with the U-Net, or nil: frozen
+	if o.TextLR > 0 {
+		if tuned, err = newTunedText(ps, o.Dir, text.Config); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Log, "unet: fine-tuning the text encoder at lr %g (from %s)\n", o.TextLR, filepath.Join(o.Dir, clipOriginal))
+	}
+	if tuned == nil && o.Resume {
+		if err := checkFrozenResume(o.Dir); err != nil {
+			return err
+		}
+	}
 	parts := min(unetShards, o.Batch)
 	t := &trainer{name: "unet", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltUNet, ema: grad.NewEMA(ps, emaDecay), shards: parts}
+	if tuned != nil {
+		t.opt.LRScale = textLRScale(o.LR, o.TextLR)
+	}
 	n := pool.size
 	t.shard = func(r *rand.Rand) func(tp *grad.Tape, s int) *grad.Var {
 		// The whole batch is drawn first, so the random stream does not
@@ -165,11 +182,17 @@ func TrainUNet(o Options) error {
 			rows := func(t *nn.Tensor) *nn.Tensor {
 				return nn.From(t.Data[lo*n:hi*n], append([]int{hi - lo}, t.Shape[1:]...)...)
 			}
-			ctx, err := contexts.encode(captions[lo:hi]) // (b, 77, D), frozen
-			if err != nil {
-				panic(err) // the ids come from our own tokenizer and fit the model
+			var c *grad.Var
+			if tuned != nil {
+				c = tuned.Forward(tp, encodeCaptions(tok, captions[lo:hi])) // (b, 77, D), trained
+			} else {
+				ctx, err := contexts.encode(captions[lo:hi]) // (b, 77, D), frozen
+				if err != nil {
+					panic(err) // the ids come from our own tokenizer and fit the model
+				}
+				c = grad.Const(ctx)
 			}
-			pred := m.Forward(tp, grad.Const(rows(x)), ts[lo:hi], grad.Const(ctx)) // ε̂ (b, 4, 8, 8)
+			pred := m.Forward(tp, grad.Const(rows(x)), ts[lo:hi], c) // ε̂ (b, 4, 8, 8)
 			loss := l2(tp, pred, grad.Const(rows(eps)), nn.From(w.Data[lo*n:hi*n], (hi-lo)*n))
 			return tp.Scale(loss, float32(hi-lo)/float32(o.Batch)) // the part's share of the batch's mean
 		}
@@ -177,7 +200,11 @@ func TrainUNet(o Options) error {
 	if _, err := t.run(); err != nil {
 		return err
 	}
-	if err := exportParams(t.ema.Averages(), "", filepath.Join(o.Dir, unetWeights)); err != nil {
+	if tuned != nil {
+		if err := exportTuned(t.ema.Averages(), o.Dir); err != nil {
+			return err
+		}
+	} else if err := exportParams(t.ema.Averages(), "", filepath.Join(o.Dir, unetWeights)); err != nil {
 		return err
 	}
 	for _, f := range []struct {

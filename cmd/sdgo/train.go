@@ -63,6 +63,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.Recipe.HoldOutPairs, "hold-out-pairs", false, "binding recipe: hold out pairs of coloured kinds whole, at every size and background")
 	fs.Float64Var(&o.Recipe.RelationShare, "relation-share", 0, "binding recipe: share of two-shape captions worded with a relation (default: a quarter)")
 	fs.BoolVar(&o.HardNegatives, "hard-negatives", false, "binding recipe: clip contrasts each pair image also with its caption's colours swapped")
+	fs.Float64Var(&o.TextLR, "text-lr", 0, "binding recipe: unet also fine-tunes the text encoder, at this peak learning rate (default 0: frozen)")
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the training to this file (go tool pprof FILE); an existing file is not overwritten")
 	if err := parse(fs, trainUsage+stageList(), args, stdout); err != nil {
@@ -86,6 +87,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return usagef("train: --checkpoint-every and --log-every must be positive")
 	case math.IsNaN(o.LR) || o.LR > 1:
 		return usagef("train: --lr must be a number in [0, 1] (0: the stage's), got %g: larger rates diverge at once", o.LR)
+	case !(o.TextLR >= 0 && o.TextLR <= 1):
+		return usagef("train: --text-lr must be a number in [0, 1] (0: frozen), got %g", o.TextLR)
+	case o.TextLR > 0 && name != "unet" && name != "all":
+		return usagef("train: --text-lr is for the unet stage (train unet or all), not %s", name)
 	case *threads < 0:
 		return usagef("--threads must not be negative, got %d", *threads)
 	}
