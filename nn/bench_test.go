@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"github.com/sdgo/sdgo/internal/cputime"
 	"math/rand/v2"
 	"testing"
 )
@@ -33,11 +34,11 @@ func BenchmarkConv2d(b *testing.B) {
 			b.Run(tc.name+"/"+path.name, func(b *testing.B) {
 				defer func(v bool, n int) { useShifted, shiftBudget = v, n }(useShifted, shiftBudget)
 				useShifted, shiftBudget = path.shifted, path.budget
-				cpu := cpuTime()
+				cpu := cputime.Process()
 				for b.Loop() {
 					Conv2d(x, w, bias, 1, 1)
 				}
-				b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N), "cpu-s/op")
+				b.ReportMetric((cputime.Process()-cpu).Seconds()/float64(b.N), "cpu-s/op")
 				flops := 2 * float64(tc.n*tc.o*tc.h*tc.w*tc.c*tc.k*tc.k)
 				b.ReportMetric(flops/b.Elapsed().Seconds()*float64(b.N)/1e9, "GFLOP/s")
 			})
@@ -59,11 +60,11 @@ func BenchmarkUpsampleConv(b *testing.B) {
 		{"two_steps", func() { Conv2d(UpsampleNearest2x(x), w, bias, 1, 1) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			cpu := cpuTime()
+			cpu := cputime.Process()
 			for b.Loop() {
 				tc.f()
 			}
-			b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N), "cpu-s/op")
+			b.ReportMetric((cputime.Process()-cpu).Seconds()/float64(b.N), "cpu-s/op")
 		})
 	}
 }
@@ -83,11 +84,11 @@ func BenchmarkNormConv(b *testing.B) {
 		{"two_steps", func() { Conv2d(GroupNormSiLU(x, 32, gw, gb, 1e-6), w, bias, 1, 1) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			cpu := cpuTime()
+			cpu := cputime.Process()
 			for b.Loop() {
 				tc.f()
 			}
-			b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N), "cpu-s/op")
+			b.ReportMetric((cputime.Process()-cpu).Seconds()/float64(b.N), "cpu-s/op")
 		})
 	}
 }
@@ -103,11 +104,11 @@ func BenchmarkAttention(b *testing.B) {
 		dim := tc.heads * tc.dh
 		q, k, v := randTensor(r, tc.b, tc.lq, dim), randTensor(r, tc.b, tc.lk, dim), randTensor(r, tc.b, tc.lk, dim)
 		b.Run(fmt.Sprintf("%dx%dx%dx%d", tc.b, tc.lq, tc.lk, dim), func(b *testing.B) {
-			cpu := cpuTime()
+			cpu := cputime.Process()
 			for b.Loop() {
 				Attention(q, k, v, tc.heads, false)
 			}
-			b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N), "cpu-s/op")
+			b.ReportMetric((cputime.Process()-cpu).Seconds()/float64(b.N), "cpu-s/op")
 			flops := 4 * float64(tc.b*tc.lq*tc.lk*dim)
 			b.ReportMetric(flops/b.Elapsed().Seconds()*float64(b.N)/1e9, "GFLOP/s")
 		})
@@ -136,19 +137,19 @@ func BenchmarkElementwise(b *testing.B) {
 		{"LayerNorm", func() { LayerNorm(tokens, w, bias, 1e-5) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			cpu := cpuTime()
+			cpu := cputime.Process()
 			for b.Loop() {
 				tc.f()
 			}
-			b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N)*1e3, "cpu-ms/op")
+			b.ReportMetric((cputime.Process()-cpu).Seconds()/float64(b.N)*1e3, "cpu-ms/op")
 		})
 	}
 	b.Run("GroupNormSiLU", func(b *testing.B) {
-		cpu := cpuTime()
+		cpu := cputime.Process()
 		for b.Loop() {
 			GroupNormSiLU(x, 32, w, bias, 1e-5)
 		}
-		b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N)*1e3, "cpu-ms/op")
+		b.ReportMetric((cputime.Process()-cpu).Seconds()/float64(b.N)*1e3, "cpu-ms/op")
 	})
 }
 

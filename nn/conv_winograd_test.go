@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"github.com/sdgo/sdgo/internal/cputime"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -143,11 +144,11 @@ func BenchmarkWinograd(b *testing.B) {
 		for _, mode := range []string{"off", "f2", "f4", "auto"} {
 			b.Run(tc.name+"/"+mode, func(b *testing.B) {
 				useWinograd(b, mode)
-				cpu := cpuTime()
+				cpu := cputime.Process()
 				for b.Loop() {
 					Conv2d(x, w, bias, 1, 1)
 				}
-				b.ReportMetric((cpuTime()-cpu).Seconds()/float64(b.N), "cpu-s/op")
+				b.ReportMetric((cputime.Process()-cpu).Seconds()/float64(b.N), "cpu-s/op")
 				flops := 2 * 9 * float64(tc.n*tc.o*tc.h*tc.w*tc.c)
 				b.ReportMetric(flops/b.Elapsed().Seconds()*float64(b.N)/1e9, "GFLOP/s")
 			})

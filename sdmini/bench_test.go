@@ -2,6 +2,7 @@ package sdmini
 
 import (
 	"fmt"
+	"github.com/sdgo/sdgo/internal/cputime"
 	"math/rand/v2"
 	"testing"
 
@@ -111,13 +112,13 @@ func BenchmarkUNetStep(b *testing.B) {
 			for range parts {
 				tapes = append(tapes, grad.NewLocalTape())
 			}
-			cpu0 := cpuSeconds()
+			cpu0 := cputime.Process().Seconds()
 			for b.Loop() {
 				ps.ZeroGrad()
 				t.shardedStep(tapes, nil)
 				t.opt.Step()
 			}
-			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+			b.ReportMetric((cputime.Process().Seconds()-cpu0)/float64(b.N), "cpu-s/op")
 			b.ReportMetric(float64(ps.Count()), "params") // after the loop, whose start drops reported metrics
 		})
 	}

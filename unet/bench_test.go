@@ -2,6 +2,7 @@ package unet
 
 import (
 	"fmt"
+	"github.com/sdgo/sdgo/internal/cputime"
 	"math"
 	"reflect"
 	"testing"
@@ -112,7 +113,7 @@ func BenchmarkForwardSD15(b *testing.B) {
 				fillUniform(ctx.Data, 1.7, 3)
 				t := []float32{999, 999}
 				b.ResetTimer()
-				cpu0 := cpuSeconds()
+				cpu0 := cputime.Process().Seconds()
 				for b.Loop() {
 					if _, err := m.Forward(x, t, ctx); err != nil {
 						b.Fatal(err)
@@ -121,7 +122,7 @@ func BenchmarkForwardSD15(b *testing.B) {
 				sec := b.Elapsed().Seconds() / float64(b.N)
 				b.ReportMetric(sec, "s/call")
 				// CPU time shows how much of the wall time was ours on a shared machine.
-				b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/call")
+				b.ReportMetric((cputime.Process().Seconds()-cpu0)/float64(b.N), "cpu-s/call")
 				b.ReportMetric(FLOPs(cfg, batch, side, side)/sec/1e9, "GFLOP/s")
 			})
 		}

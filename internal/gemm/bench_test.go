@@ -3,6 +3,7 @@ package gemm
 import (
 	"flag"
 	"fmt"
+	"github.com/sdgo/sdgo/internal/cputime"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -76,11 +77,11 @@ func BenchmarkSgemm(b *testing.B) {
 		for _, p := range paths() {
 			b.Run(fmt.Sprintf("%s/%s", s.name, p), func(b *testing.B) {
 				use(b, p)
-				cpu := cpuTime()
+				cpu := cputime.Process()
 				for b.Loop() {
 					Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, ldc)
 				}
-				report(b, s.m, s.n, s.k, cpuTime()-cpu)
+				report(b, s.m, s.n, s.k, cputime.Process()-cpu)
 			})
 		}
 	}
@@ -120,11 +121,11 @@ func BenchmarkSgemmF16B(b *testing.B) {
 		for _, p := range paths() {
 			b.Run(fmt.Sprintf("%s/%s", s.name, p), func(b *testing.B) {
 				use(b, p)
-				cpu := cpuTime()
+				cpu := cputime.Process()
 				for b.Loop() {
 					SgemmF16B(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
 				}
-				report(b, s.m, s.n, s.k, cpuTime()-cpu)
+				report(b, s.m, s.n, s.k, cputime.Process()-cpu)
 			})
 		}
 	}
@@ -149,11 +150,11 @@ func BenchmarkSgemmF16A(b *testing.B) {
 		for _, p := range paths() {
 			b.Run(fmt.Sprintf("%s/%s", s.name, p), func(b *testing.B) {
 				use(b, p)
-				cpu := cpuTime()
+				cpu := cputime.Process()
 				for b.Loop() {
 					SgemmF16A(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
 				}
-				report(b, s.m, s.n, s.k, cpuTime()-cpu)
+				report(b, s.m, s.n, s.k, cputime.Process()-cpu)
 			})
 		}
 	}
