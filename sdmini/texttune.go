@@ -11,7 +11,6 @@ import (
 	"github.com/sdgo/sdgo/clip"
 	"github.com/sdgo/sdgo/grad"
 	"github.com/sdgo/sdgo/internal/atomicfile"
-	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/weights"
 )
 
@@ -55,19 +54,8 @@ func newTunedText(ps *grad.Params, dir string, cfg clip.Config) (*Text, error) {
 		return nil, fmt.Errorf("sdmini: --text-lr: %w", err)
 	}
 	defer f.Close()
-	for _, name := range ps.Names() {
-		if !strings.HasPrefix(name, textPrefix) {
-			continue
-		}
-		dst := ps.Get(name).Value
-		if info, ok := f.Info(name); !ok || !nn.SameShape(info.Shape, dst.Shape) {
-			return nil, fmt.Errorf("sdmini: --text-lr: %s: %s missing or not of shape %v", orig, name, dst.Shape)
-		}
-		src, err := f.Tensor(name)
-		if err != nil {
-			return nil, fmt.Errorf("sdmini: --text-lr: %s: %s: %w", orig, name, err)
-		}
-		copy(dst.Data, src.Data)
+	if err := textParams(ps, true).LoadFrom(f); err != nil {
+		return nil, fmt.Errorf("sdmini: --text-lr: %s: %w", orig, err)
 	}
 	return m, nil
 }
@@ -103,14 +91,21 @@ func textLRScale(lr, textLR float64) func(name string) float64 {
 // encoder: the U-Net's to Dir/unet, the text encoder's over
 // Dir/text_encoder's weights (the clip stage's are in clipOriginal).
 func exportTuned(avg *grad.Params, dir string) error {
-	u := grad.NewParams()
-	for _, name := range avg.Names() {
-		if !strings.HasPrefix(name, textPrefix) {
-			u.Add(name, avg.Get(name).Value)
-		}
-	}
-	if err := exportParams(u, "", filepath.Join(dir, unetWeights)); err != nil {
+	if err := exportParams(textParams(avg, false), "", filepath.Join(dir, unetWeights)); err != nil {
 		return err
 	}
 	return exportParams(avg, textPrefix, filepath.Join(dir, textWeights))
+}
+
+// textParams returns the parameters of ps that are the text encoder's
+// (text_model.…) when text is true, the others when it is false, as a
+// set sharing ps's values.
+func textParams(ps *grad.Params, text bool) *grad.Params {
+	sub := grad.NewParams()
+	for _, name := range ps.Names() {
+		if strings.HasPrefix(name, textPrefix) == text {
+			sub.Add(name, ps.Get(name).Value)
+		}
+	}
+	return sub
 }

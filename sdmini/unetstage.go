@@ -136,18 +136,20 @@ func TrainUNet(o Options) error {
 	if err != nil {
 		return err
 	}
-	contexts := newContextCache(tok, text, contextCacheBytes)
-	var tuned *Text // the text encoder trained with the U-Net, or nil: frozen
+	var tuned *Text            // the text encoder trained with the U-Net, or nil: frozen
+	var contexts *contextCache // the frozen encoder's contexts
 	if o.TextLR > 0 {
 		if tuned, err = newTunedText(ps, o.Dir, text.Config); err != nil {
 			return err
 		}
 		fmt.Fprintf(o.Log, "unet: fine-tuning the text encoder at lr %g (from %s)\n", o.TextLR, filepath.Join(o.Dir, clipOriginal))
-	}
-	if tuned == nil && o.Resume {
-		if err := checkFrozenResume(o.Dir); err != nil {
-			return err
+	} else {
+		if o.Resume {
+			if err := checkFrozenResume(o.Dir); err != nil {
+				return err
+			}
 		}
+		contexts = newContextCache(tok, text, contextCacheBytes)
 	}
 	parts := min(unetShards, o.Batch)
 	t := &trainer{name: "unet", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltUNet, ema: grad.NewEMA(ps, emaDecay), shards: parts}
