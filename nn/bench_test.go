@@ -2,9 +2,10 @@ package nn
 
 import (
 	"fmt"
-	"github.com/sdgo/sdgo/internal/cputime"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/sdgo/sdgo/internal/cputime"
 )
 
 // Benchmarks at the shapes of SD 1.5 (U-Net at 64×64 latents, VAE decoder

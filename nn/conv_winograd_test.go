@@ -1,11 +1,12 @@
 package nn
 
 import (
-	"github.com/sdgo/sdgo/internal/cputime"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/sdgo/sdgo/internal/cputime"
 )
 
 // useWinograd sets winogradMode until the test ends.

@@ -2,11 +2,11 @@ package sdmini
 
 import (
 	"fmt"
-	"github.com/sdgo/sdgo/internal/cputime"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/sdgo/sdgo/grad"
+	"github.com/sdgo/sdgo/internal/cputime"
 	"github.com/sdgo/sdgo/nn"
 )
 

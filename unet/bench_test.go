@@ -2,12 +2,12 @@ package unet
 
 import (
 	"fmt"
-	"github.com/sdgo/sdgo/internal/cputime"
 	"math"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/sdgo/sdgo/internal/cputime"
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/nn/layer"
 	"github.com/sdgo/sdgo/weights"

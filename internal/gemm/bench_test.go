@@ -3,12 +3,13 @@ package gemm
 import (
 	"flag"
 	"fmt"
-	"github.com/sdgo/sdgo/internal/cputime"
 	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/x448/float16"
+
+	"github.com/sdgo/sdgo/internal/cputime"
 )
 
 // benchShapes are a square reference and the products of Stable Diffusion 1.5
