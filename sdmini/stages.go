@@ -12,6 +12,7 @@ import (
 
 	"github.com/sdgo/sdgo/grad"
 	"github.com/sdgo/sdgo/grad/layers"
+	"github.com/sdgo/sdgo/internal/gemm"
 	"github.com/sdgo/sdgo/nn"
 	"github.com/sdgo/sdgo/shapes"
 	"github.com/sdgo/sdgo/tokenizer"
@@ -268,20 +269,24 @@ func TrainVAE(o Options) error {
 		last.Bias.Value.Data[i] = initLogVar
 	}
 	t := &trainer{name: "vae", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltVAE}
-	t.step = func(tp *grad.Tape, r *rand.Rand) *grad.Var {
-		imgs, scenes := trainingImages(r, o.Batch, o.Recipe)
-		x := grad.Const(imgs)
-		moments := m.Encode(tp, x)                      // (B, 2·4, 8, 8)
-		mean := selectChannels(tp, moments, 0, lat)     // μ (B, 4, 8, 8)
-		logVar := selectChannels(tp, moments, lat, lat) // log σ²
-		eps := grad.Normal(r, 1, mean.Shape()...)
-		z := tp.Add(mean, tp.Mul(tp.Exp(tp.Scale(logVar, 0.5)), grad.Const(eps))) // μ + σ·ε
-		y := m.Decode(tp, z)                                                      // (B, 3, 64, 64)
-		// KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1), per element; the
-		// constant −1 is left out (it has no gradient).
-		kl := tp.Scale(tp.Mean(tp.Sub(tp.Add(tp.Mul(mean, mean), tp.Exp(logVar)), logVar)), 0.5)
-		w := foregroundWeights(imgs, scenes)
-		return tp.Add(tp.Add(l1(tp, y, x, w), l2(tp, y, x, w)), tp.Scale(kl, klWeight))
+	// draw returns one step's batch: the images, their scenes and the noise ε
+	// of the sampled latents, drawn in this order from r.
+	draw := func(r *rand.Rand) (*nn.Tensor, []shapes.Scene, *nn.Tensor) {
+		imgs, scenes := trainingImages(r, o.Batch, o.Recipe)             // (B, 3, 64, 64)
+		eps := grad.Normal(r, 1, o.Batch, lat, ImageSize/8, ImageSize/8) // ε (B, 4, 8, 8)
+		return imgs, scenes, eps
+	}
+	if parts := min(vaeShards, o.Batch); gemm.FastOrder() && parts > 1 {
+		t.shards = parts
+		t.shard = func(r *rand.Rand) func(tp *grad.Tape, s int) *grad.Var {
+			imgs, scenes, eps := draw(r)
+			return vaePart(m, imgs, scenes, eps, parts)
+		}
+	} else {
+		t.step = func(tp *grad.Tape, r *rand.Rand) *grad.Var {
+			imgs, scenes, eps := draw(r)
+			return vaeLoss(tp, m, imgs, scenes, eps)
+		}
 	}
 	if _, err := t.run(); err != nil {
 		return err
@@ -313,6 +318,54 @@ func TrainVAE(o Options) error {
 	}
 	fmt.Fprintf(o.Log, "vae: reconstructions of %d held-out scenes, as the pixel scorer reads them:\n%s", vaeEvalScenes, table)
 	return nil
+}
+
+// vaeShards is the number of parts the vae stage splits each batch into on
+// the GEMM paths where gemm.FastOrder allows sums in another order (the
+// avx2 path): the parts run at once, one per core (see trainer.shard),
+// where one pass over the batch keeps about one core busy. It is part of
+// that path's recipe, not a thread count: the parts' gradients are summed
+// in another order than one pass's, so the bits change with it, and the
+// paths whose bits the provenance record pins (avx512, which trained the
+// embedded model, and go) keep one pass.
+const vaeShards = 2
+
+// vaeLoss is the vae stage's loss on a batch x (b, 3, 64, 64) of scenes:
+// L1 + L2 of the reconstruction of the sampled latent z = μ + σ·ε (ε, (b,
+// 4, 8, 8)), weighted towards the shapes' pixels, plus klWeight × the KL
+// divergence of N(μ, σ²) from N(0, 1), per element.
+func vaeLoss(tp *grad.Tape, m *VAE, x *nn.Tensor, scenes []shapes.Scene, eps *nn.Tensor) *grad.Var {
+	lat := eps.Shape[1]
+	xv := grad.Const(x)
+	moments := m.Encode(tp, xv)                                               // (b, 2·4, 8, 8)
+	mean := selectChannels(tp, moments, 0, lat)                               // μ (b, 4, 8, 8)
+	logVar := selectChannels(tp, moments, lat, lat)                           // log σ²
+	z := tp.Add(mean, tp.Mul(tp.Exp(tp.Scale(logVar, 0.5)), grad.Const(eps))) // μ + σ·ε
+	y := m.Decode(tp, z)                                                      // (b, 3, 64, 64)
+	// KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1), per element; the
+	// constant −1 is left out (it has no gradient).
+	kl := tp.Scale(tp.Mean(tp.Sub(tp.Add(tp.Mul(mean, mean), tp.Exp(logVar)), logVar)), 0.5)
+	w := foregroundWeights(x, scenes)
+	return tp.Add(tp.Add(l1(tp, y, xv, w), l2(tp, y, xv, w)), tp.Scale(kl, klWeight))
+}
+
+// vaePart returns the forward pass of part s of parts of the batch imgs (B,
+// 3, 64, 64) with its scenes and noise ε (B, 4, 8, 8): vaeLoss on the part's
+// rows, weighted by the part's share of the batch, so that the parts' losses
+// and gradients add up to the whole batch's.
+func vaePart(m *VAE, imgs *nn.Tensor, scenes []shapes.Scene, eps *nn.Tensor, parts int) func(tp *grad.Tape, s int) *grad.Var {
+	b := imgs.Shape[0]
+	return func(tp *grad.Tape, s int) *grad.Var {
+		lo, hi := s*b/parts, (s+1)*b/parts // the part's rows
+		loss := vaeLoss(tp, m, rows(imgs, lo, hi), scenes[lo:hi], rows(eps, lo, hi))
+		return tp.Scale(loss, float32(hi-lo)/float32(b))
+	}
+}
+
+// rows is the view of rows lo to hi of the batch t (B, ...).
+func rows(t *nn.Tensor, lo, hi int) *nn.Tensor {
+	n := len(t.Data) / t.Shape[0]
+	return nn.From(t.Data[lo*n:hi*n], append([]int{hi - lo}, t.Shape[1:]...)...)
 }
 
 // ScalingFactor returns 1/std of the latent means of n training images

@@ -181,9 +181,6 @@ func TrainUNet(o Options) error {
 		w := minSNRWeights(sched.AlphasCumprod, ts, n) // (B·4·8·8)
 		return func(tp *grad.Tape, s int) *grad.Var {
 			lo, hi := s*o.Batch/parts, (s+1)*o.Batch/parts // the part's rows
-			rows := func(t *nn.Tensor) *nn.Tensor {
-				return nn.From(t.Data[lo*n:hi*n], append([]int{hi - lo}, t.Shape[1:]...)...)
-			}
 			var c *grad.Var
 			if tuned != nil {
 				c = tuned.Forward(tp, encodeCaptions(tok, captions[lo:hi])) // (b, 77, D), trained
@@ -194,8 +191,8 @@ func TrainUNet(o Options) error {
 				}
 				c = grad.Const(ctx)
 			}
-			pred := m.Forward(tp, grad.Const(rows(x)), ts[lo:hi], c) // ε̂ (b, 4, 8, 8)
-			loss := l2(tp, pred, grad.Const(rows(eps)), nn.From(w.Data[lo*n:hi*n], (hi-lo)*n))
+			pred := m.Forward(tp, grad.Const(rows(x, lo, hi)), ts[lo:hi], c) // ε̂ (b, 4, 8, 8)
+			loss := l2(tp, pred, grad.Const(rows(eps, lo, hi)), nn.From(w.Data[lo*n:hi*n], (hi-lo)*n))
 			return tp.Scale(loss, float32(hi-lo)/float32(o.Batch)) // the part's share of the batch's mean
 		}
 	}
