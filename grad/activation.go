@@ -7,8 +7,8 @@ import (
 )
 
 // SiLU is x·σ(x), as torch.nn.SiLU; its derivative is σ(x)·(1 + x·(1 − σ(x))).
-// The U-Net calls it on every ResNet block, so its backward loop is
-// written out with the float32 sigmoid instead of going through unary.
+// The U-Net calls it on every ResNet block, so its backward pass runs
+// nn.SiLUGrad's vector loop instead of going through unary.
 func (tp *Tape) SiLU(x *Var) *Var {
 	y := tp.result(x.Value.Shape, x)
 	copy(y.Value.Data, x.Value.Data)
@@ -16,11 +16,7 @@ func (tp *Tape) SiLU(x *Var) *Var {
 	tp.record(y, func() {
 		dx, dy, X := tp.gradOf(x), y.Grad.Data, x.Value.Data
 		nn.Parallel(len(dx), 1<<13, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				v := X[i]
-				s := nn.Sigmoid32(v)
-				dx[i] += dy[i] * s * (1 + v*(1-s))
-			}
+			nn.SiLUGrad(dx[lo:hi], dy[lo:hi], X[lo:hi])
 		})
 	})
 	return y

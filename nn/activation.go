@@ -8,6 +8,12 @@ func SiLU(x *Tensor) *Tensor {
 	return x
 }
 
+// SiLUGrad adds dy[i]·SiLU′(x[i]) to dx[i], the backward pass of SiLU:
+// SiLU′(v) = σ(v)·(1 + v·(1 − σ(v))), with σ in float32 (Sigmoid32). The
+// slices have dx's length at least. Its AVX2 kernel gives the plain Go
+// loop's bits, so a training run's bits do not depend on it.
+func SiLUGrad(dx, dy, x []float32) { siluGrad(dx, dy, x) }
+
 // GELU applies the exact GELU, x·Φ(x) = x/2·(1 + erf(x/√2)), in place.
 func GELU(x *Tensor) *Tensor {
 	apply(x.Data, func(d []float32) { geluSlice(d, d) })

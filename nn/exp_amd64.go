@@ -22,6 +22,9 @@ func expSubAVX2(p *float32, n int, m float32) float32
 func siluAVX2(dst, src *float32, n int, scale, shift float32)
 
 //go:noescape
+func siluGradAVX2(dx, dy, x *float32, n int) int
+
+//go:noescape
 func maxAVX2(p *float32, n int) float32
 
 //go:noescape

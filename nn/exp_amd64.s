@@ -650,3 +650,120 @@ expsub512_done:
 	VZEROUPPER
 	MOVSS         X0, ret+24(FP)
 	RET
+
+// Constants of siluGradAVX2, each in 8 lanes. Offsets: sign 0, lo −87 32,
+// round 1.5·2²³ 64.
+DATA silugc<>+0(SB)/4, $0x80000000
+DATA silugc<>+4(SB)/4, $0x80000000
+DATA silugc<>+8(SB)/4, $0x80000000
+DATA silugc<>+12(SB)/4, $0x80000000
+DATA silugc<>+16(SB)/4, $0x80000000
+DATA silugc<>+20(SB)/4, $0x80000000
+DATA silugc<>+24(SB)/4, $0x80000000
+DATA silugc<>+28(SB)/4, $0x80000000
+DATA silugc<>+32(SB)/4, $0xc2ae0000
+DATA silugc<>+36(SB)/4, $0xc2ae0000
+DATA silugc<>+40(SB)/4, $0xc2ae0000
+DATA silugc<>+44(SB)/4, $0xc2ae0000
+DATA silugc<>+48(SB)/4, $0xc2ae0000
+DATA silugc<>+52(SB)/4, $0xc2ae0000
+DATA silugc<>+56(SB)/4, $0xc2ae0000
+DATA silugc<>+60(SB)/4, $0xc2ae0000
+DATA silugc<>+64(SB)/4, $0x4b400000
+DATA silugc<>+68(SB)/4, $0x4b400000
+DATA silugc<>+72(SB)/4, $0x4b400000
+DATA silugc<>+76(SB)/4, $0x4b400000
+DATA silugc<>+80(SB)/4, $0x4b400000
+DATA silugc<>+84(SB)/4, $0x4b400000
+DATA silugc<>+88(SB)/4, $0x4b400000
+DATA silugc<>+92(SB)/4, $0x4b400000
+GLOBL silugc<>(SB), RODATA|NOPTR, $96
+
+// func siluGradAVX2(dx, dy, x *float32, n int) int
+//
+// dx[i] += dy[i]·s·(1 + x[i]·(1 − s)) with s = σ(x[i]) = 1/(1 + e^−x[i]),
+// rounding each operation as siluGradGo does (sigmoid32, exp32: no FMA), so
+// the bits are the Go loop's. It stops before the first block of 8 with a
+// lane where exp32 leaves its polynomial (−x ∉ (−87, 88), or NaN) and
+// returns how many values it did.
+TEXT ·siluGradAVX2(SB), NOSPLIT, $0-40
+	MOVQ    dx+0(FP), DI
+	MOVQ    dy+8(FP), SI
+	MOVQ    x+16(FP), BX
+	MOVQ    n+24(FP), CX
+	XORQ    AX, AX
+	VMOVUPS silugc<>+0(SB), Y15  // sign bit
+	VMOVUPS silugc<>+32(SB), Y14 // −87
+	VMOVUPS expc<>+352(SB), Y13  // 88
+	VMOVUPS silugc<>+64(SB), Y12 // round
+	VMOVUPS expc<>+0(SB), Y11    // log2e
+	VMOVUPS expc<>+288(SB), Y10  // one
+
+silugrad_loop:
+	CMPQ      CX, $8
+	JL        silugrad_done
+	VMOVUPS   (BX), Y8         // v
+	VXORPS    Y15, Y8, Y0      // t = −v
+	VCMPPS    $0x1e, Y14, Y0, Y1 // t > −87
+	VCMPPS    $0x11, Y13, Y0, Y2 // t < 88
+	VANDPS    Y2, Y1, Y1
+	VMOVMSKPS Y1, DX
+	CMPL      DX, $0xff
+	JNE       silugrad_done
+
+	// n = (t·log2e + round) − round, the nearest integer to t/ln2
+	VMULPS Y11, Y0, Y1
+	VADDPS Y12, Y1, Y1
+	VSUBPS Y12, Y1, Y1
+
+	// r = t − n·ln2hi − n·ln2lo
+	VMULPS expc<>+32(SB), Y1, Y2
+	VSUBPS Y2, Y0, Y2
+	VMULPS expc<>+64(SB), Y1, Y3
+	VSUBPS Y3, Y2, Y2
+
+	// p = (((((p0·r + p1)·r + p2)·r + p3)·r + p4)·r + p5
+	VMOVUPS expc<>+96(SB), Y3
+	VMULPS  Y2, Y3, Y3
+	VADDPS  expc<>+128(SB), Y3, Y3
+	VMULPS  Y2, Y3, Y3
+	VADDPS  expc<>+160(SB), Y3, Y3
+	VMULPS  Y2, Y3, Y3
+	VADDPS  expc<>+192(SB), Y3, Y3
+	VMULPS  Y2, Y3, Y3
+	VADDPS  expc<>+224(SB), Y3, Y3
+	VMULPS  Y2, Y3, Y3
+	VADDPS  expc<>+256(SB), Y3, Y3
+
+	// e = (p·r·r + r + 1)·2ⁿ
+	VMULPS     Y2, Y3, Y3
+	VMULPS     Y2, Y3, Y3
+	VADDPS     Y2, Y3, Y3
+	VADDPS     Y10, Y3, Y3
+	VCVTTPS2DQ Y1, Y1
+	VPADDD     expc<>+384(SB), Y1, Y1
+	VPSLLD     $23, Y1, Y1
+	VMULPS     Y1, Y3, Y3
+
+	// s = 1/(1 + e); dx += dy·s·(1 + v·(1 − s))
+	VADDPS  Y10, Y3, Y3
+	VDIVPS  Y3, Y10, Y4
+	VSUBPS  Y4, Y10, Y5
+	VMULPS  Y5, Y8, Y5
+	VADDPS  Y10, Y5, Y5
+	VMULPS  (SI), Y4, Y6
+	VMULPS  Y5, Y6, Y6
+	VADDPS  (DI), Y6, Y6
+	VMOVUPS Y6, (DI)
+
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, BX
+	ADDQ $8, AX
+	SUBQ $8, CX
+	JMP  silugrad_loop
+
+silugrad_done:
+	VZEROUPPER
+	MOVQ AX, ret+32(FP)
+	RET

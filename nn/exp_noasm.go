@@ -12,6 +12,8 @@ func expSubAVX2(p *float32, n int, m float32) float32 { panic("nn: no AVX2") }
 
 func siluAVX2(dst, src *float32, n int, scale, shift float32) { panic("nn: no AVX2") }
 
+func siluGradAVX2(dx, dy, x *float32, n int) int { panic("nn: no AVX2") }
+
 func maxAVX2(p *float32, n int) float32 { panic("nn: no AVX2") }
 
 func halfToFloatF16C(dst *float32, src *uint16, n int) { panic("nn: no F16C") }

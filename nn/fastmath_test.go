@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -140,6 +141,41 @@ func TestSIMD(t *testing.T) {
 			w := o / (1 + math.Exp(-o))
 			if d := math.Abs(float64(dst[i]) - w); d > 4e-7*max(1, math.Abs(w)) {
 				t.Errorf("siluAffine(%g) = %g, want %g", v, dst[i], w)
+			}
+		}
+	}
+}
+
+// SiLUGrad's AVX2 kernel gives its Go loop's bits on every input, the
+// values outside the exponential's polynomial range included, and the loop
+// is SiLU's derivative to float32 rounding.
+func TestSiLUGrad(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	inf := float32(math.Inf(1))
+	special := []float32{-inf, -200, -88.5, -88, -87.5, -87, -86.9, -30, -1e-3, 0, float32(math.Copysign(0, -1)), 1e-3, 30, 86.9, 87, 87.5, 88, 100, inf}
+	for _, n := range []int{1, 7, 8, 9, 16, 17, 24, 31, 32, 33, 1000} {
+		x, dy, dx := make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.NormFloat64() * 4)
+			if r.IntN(8) == 0 {
+				x[i] = special[r.IntN(len(special))]
+			}
+			dy[i] = float32(r.NormFloat64())
+			dx[i] = float32(r.NormFloat64())
+		}
+		got, want := slices.Clone(dx), slices.Clone(dx)
+		SiLUGrad(got, dy, x)
+		siluGradGo(want, dy, x)
+		for i := range x {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+				t.Errorf("n %d: SiLUGrad at x = %g: %g (%#x), the Go loop %g (%#x)", n, x[i], got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+			}
+			if v := float64(x[i]); math.Abs(v) < 80 {
+				s := 1 / (1 + math.Exp(-v))
+				d := float64(dx[i]) + float64(dy[i])*s*(1+v*(1-s))
+				if e := math.Abs(float64(want[i]) - d); e > 1e-6*(math.Abs(d)+math.Abs(float64(dx[i]))+math.Abs(float64(dy[i]))) {
+					t.Errorf("n %d: SiLUGrad at x = %g: %g, float64 %g", n, x[i], want[i], d)
+				}
 			}
 		}
 	}

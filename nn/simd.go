@@ -79,6 +79,31 @@ func siluAffine(dst, src []float32, scale, shift float32) {
 	}
 }
 
+// siluGrad adds dy[i]·SiLU′(x[i]) to dx[i]. The AVX2 kernel rounds every
+// operation as siluGradGo does, so it gives the same bits; it leaves to the
+// Go loop a block of 8 with a value whose exponential takes exp32's slow
+// path.
+func siluGrad(dx, dy, x []float32) {
+	dy, x = dy[:len(dx)], x[:len(dx)]
+	for len(dx) > 0 {
+		if n := len(dx) &^ 7; hasAVX2 && n > 0 {
+			done := siluGradAVX2(&dx[0], &dy[0], &x[0], n)
+			dx, dy, x = dx[done:], dy[done:], x[done:]
+		}
+		k := min(len(dx), 8) // the tail, or the block the kernel left
+		siluGradGo(dx[:k], dy[:k], x[:k])
+		dx, dy, x = dx[k:], dy[k:], x[k:]
+	}
+}
+
+// siluGradGo is siluGrad's reference loop: SiLU′(v) = σ(v)·(1 + v·(1 − σ(v))).
+func siluGradGo(dx, dy, x []float32) {
+	for i, v := range x {
+		s := sigmoid32(v)
+		dx[i] += dy[i] * s * (1 + v*(1-s))
+	}
+}
+
 // maxOf returns the largest value of a non-empty row.
 func maxOf(row []float32) float32 {
 	m := row[0]
