@@ -75,16 +75,6 @@ func geluGrad(v float32) float32 {
 	return cdf + v*pdf
 }
 
-// geluAndGrad returns gelu(v) and geluGrad(v), the same bits, with one
-// erf instead of two.
-func geluAndGrad(v float32) (float32, float32) {
-	e := nn.Erf32(v * (1 / math.Sqrt2))
-	cdf := 0.5 * (1 + e)
-	const invSqrt2Pi = 0.3989422804014327 // 1/√(2π)
-	pdf := nn.Exp32(-0.5*v*v) * invSqrt2Pi
-	return 0.5 * v * (1 + e), cdf + v*pdf
-}
-
 // GEGLU splits the last dimension of x (…, 2F) into a value half and a gate
 // half and returns value·GELU(gate) (…, F), as diffusers' GEGLU after its
 // projection. Backward: dvalue = dy·GELU(gate), dgate = dy·value·GELU′(gate).
@@ -98,11 +88,7 @@ func (tp *Tape) GEGLU(x *Var) *Var {
 			for r := lo; r < hi; r++ {
 				val, gate := X[r*f2:r*f2+f], X[r*f2+f:(r+1)*f2]
 				dval, dgate, g := dx[r*f2:r*f2+f], dx[r*f2+f:(r+1)*f2], dy[r*f:(r+1)*f]
-				for i, z := range gate {
-					v, d := geluAndGrad(z)
-					dval[i] += g[i] * v
-					dgate[i] += g[i] * val[i] * d
-				}
+				nn.GEGLUGrad(dval, dgate, val, gate, g)
 			}
 		})
 	})

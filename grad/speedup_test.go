@@ -3,9 +3,11 @@ package grad
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/sdgo/sdgo/internal/gemm"
+	"github.com/sdgo/sdgo/nn"
 )
 
 // TestWeightGradBatched compares the batched kernel gradient of a stride-1
@@ -56,17 +58,29 @@ func TestWeightGradBatched(t *testing.T) {
 	}
 }
 
-// geluAndGrad gives gelu's and geluGrad's bits exactly.
-func TestGeluAndGrad(t *testing.T) {
+// nn.GEGLUGrad, GEGLU's backward pass, adds dy·gelu(v) and dy·val·geluGrad(v)
+// with their bits exactly, on every path (its AVX2 kernel and the Go loop),
+// gates beyond exp32's polynomial range included.
+func TestGEGLUGrad(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for i := range 100000 {
-		v := float32(r.NormFloat64() * 4)
-		if i < 5 {
-			v = []float32{0, -0, 1e-30, -9, 9}[i]
+	const n = 100003
+	val, gate, dy := make([]float32, n), make([]float32, n), make([]float32, n)
+	dval, dgate := make([]float32, n), make([]float32, n)
+	for i := range n {
+		gate[i] = float32(r.NormFloat64() * 4)
+		if i < 7 {
+			gate[i] = []float32{0, float32(math.Copysign(0, -1)), 1e-30, -9, 9, -14, 20}[i]
 		}
-		g, d := geluAndGrad(v)
-		if math.Float32bits(g) != math.Float32bits(gelu(v)) || math.Float32bits(d) != math.Float32bits(geluGrad(v)) {
-			t.Fatalf("geluAndGrad(%g) = %g, %g; gelu, geluGrad give %g, %g", v, g, d, gelu(v), geluGrad(v))
+		val[i], dy[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+		dval[i], dgate[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+	}
+	gotVal, gotGate := slices.Clone(dval), slices.Clone(dgate)
+	nn.GEGLUGrad(gotVal, gotGate, val, gate, dy)
+	for i, v := range gate {
+		wantVal := dval[i] + dy[i]*gelu(v)
+		wantGate := dgate[i] + dy[i]*val[i]*geluGrad(v)
+		if math.Float32bits(gotVal[i]) != math.Float32bits(wantVal) || math.Float32bits(gotGate[i]) != math.Float32bits(wantGate) {
+			t.Fatalf("GEGLUGrad at gate %g: %g, %g; gelu, geluGrad give %g, %g", v, gotVal[i], gotGate[i], wantVal, wantGate)
 		}
 	}
 }

@@ -14,6 +14,13 @@ func SiLU(x *Tensor) *Tensor {
 // loop's bits, so a training run's bits do not depend on it.
 func SiLUGrad(dx, dy, x []float32) { siluGrad(dx, dy, x) }
 
+// GEGLUGrad is the backward pass of GEGLU over one row of gates and values:
+// dval[i] += dy[i]·GELU(gate[i]) and dgate[i] += dy[i]·val[i]·GELU′(gate[i]),
+// with erf and exp in float32 (Erf32, Exp32). The slices have dy's length
+// at least. Its AVX2 kernel gives the plain Go loop's bits, so a training
+// run's bits do not depend on it.
+func GEGLUGrad(dval, dgate, val, gate, dy []float32) { gegluGrad(dval, dgate, val, gate, dy) }
+
 // GELU applies the exact GELU, x·Φ(x) = x/2·(1 + erf(x/√2)), in place.
 func GELU(x *Tensor) *Tensor {
 	apply(x.Data, func(d []float32) { geluSlice(d, d) })

@@ -25,6 +25,9 @@ func siluAVX2(dst, src *float32, n int, scale, shift float32)
 func siluGradAVX2(dx, dy, x *float32, n int) int
 
 //go:noescape
+func gegluGradAVX2(dval, dgate, val, gate, dy *float32, n int) int
+
+//go:noescape
 func maxAVX2(p *float32, n int) float32
 
 //go:noescape

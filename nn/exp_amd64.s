@@ -679,6 +679,39 @@ DATA silugc<>+88(SB)/4, $0x4b400000
 DATA silugc<>+92(SB)/4, $0x4b400000
 GLOBL silugc<>(SB), RODATA|NOPTR, $96
 
+// EXPEXACT8 sets Y3 = e^Y0 lane by lane, rounding each operation as exp32
+// does (no FMA, so the same bits), for lanes whose Y0 is in (−87, 88), where
+// exp32 takes its polynomial: n = (t·log2e + round) − round, r = t − n·ln2hi
+// − n·ln2lo, (p·r·r + r + 1)·2ⁿ. Expects Y12 = round, Y11 = log2e, Y10 = one;
+// clobbers Y1 and Y2.
+#define EXPEXACT8 \
+	VMULPS     Y11, Y0, Y1 \
+	VADDPS     Y12, Y1, Y1 \
+	VSUBPS     Y12, Y1, Y1 \
+	VMULPS     expc<>+32(SB), Y1, Y2 \
+	VSUBPS     Y2, Y0, Y2 \
+	VMULPS     expc<>+64(SB), Y1, Y3 \
+	VSUBPS     Y3, Y2, Y2 \
+	VMOVUPS    expc<>+96(SB), Y3 \
+	VMULPS     Y2, Y3, Y3 \
+	VADDPS     expc<>+128(SB), Y3, Y3 \
+	VMULPS     Y2, Y3, Y3 \
+	VADDPS     expc<>+160(SB), Y3, Y3 \
+	VMULPS     Y2, Y3, Y3 \
+	VADDPS     expc<>+192(SB), Y3, Y3 \
+	VMULPS     Y2, Y3, Y3 \
+	VADDPS     expc<>+224(SB), Y3, Y3 \
+	VMULPS     Y2, Y3, Y3 \
+	VADDPS     expc<>+256(SB), Y3, Y3 \
+	VMULPS     Y2, Y3, Y3 \
+	VMULPS     Y2, Y3, Y3 \
+	VADDPS     Y2, Y3, Y3 \
+	VADDPS     Y10, Y3, Y3 \
+	VCVTTPS2DQ Y1, Y1 \
+	VPADDD     expc<>+384(SB), Y1, Y1 \
+	VPSLLD     $23, Y1, Y1 \
+	VMULPS     Y1, Y3, Y3
+
 // func siluGradAVX2(dx, dy, x *float32, n int) int
 //
 // dx[i] += dy[i]·s·(1 + x[i]·(1 − s)) with s = σ(x[i]) = 1/(1 + e^−x[i]),
@@ -711,39 +744,7 @@ silugrad_loop:
 	CMPL      DX, $0xff
 	JNE       silugrad_done
 
-	// n = (t·log2e + round) − round, the nearest integer to t/ln2
-	VMULPS Y11, Y0, Y1
-	VADDPS Y12, Y1, Y1
-	VSUBPS Y12, Y1, Y1
-
-	// r = t − n·ln2hi − n·ln2lo
-	VMULPS expc<>+32(SB), Y1, Y2
-	VSUBPS Y2, Y0, Y2
-	VMULPS expc<>+64(SB), Y1, Y3
-	VSUBPS Y3, Y2, Y2
-
-	// p = (((((p0·r + p1)·r + p2)·r + p3)·r + p4)·r + p5
-	VMOVUPS expc<>+96(SB), Y3
-	VMULPS  Y2, Y3, Y3
-	VADDPS  expc<>+128(SB), Y3, Y3
-	VMULPS  Y2, Y3, Y3
-	VADDPS  expc<>+160(SB), Y3, Y3
-	VMULPS  Y2, Y3, Y3
-	VADDPS  expc<>+192(SB), Y3, Y3
-	VMULPS  Y2, Y3, Y3
-	VADDPS  expc<>+224(SB), Y3, Y3
-	VMULPS  Y2, Y3, Y3
-	VADDPS  expc<>+256(SB), Y3, Y3
-
-	// e = (p·r·r + r + 1)·2ⁿ
-	VMULPS     Y2, Y3, Y3
-	VMULPS     Y2, Y3, Y3
-	VADDPS     Y2, Y3, Y3
-	VADDPS     Y10, Y3, Y3
-	VCVTTPS2DQ Y1, Y1
-	VPADDD     expc<>+384(SB), Y1, Y1
-	VPSLLD     $23, Y1, Y1
-	VMULPS     Y1, Y3, Y3
+	EXPEXACT8
 
 	// s = 1/(1 + e); dx += dy·s·(1 + v·(1 − s))
 	VADDPS  Y10, Y3, Y3
@@ -766,4 +767,120 @@ silugrad_loop:
 silugrad_done:
 	VZEROUPPER
 	MOVQ AX, ret+32(FP)
+	RET
+
+// Constants of gegluGradAVX2 beyond erfc's and silugc's, 8 lanes each.
+// Offsets: −0.5 0, 1/√(2π) 32.
+DATA geglugc<>+0(SB)/4, $0xbf000000
+DATA geglugc<>+4(SB)/4, $0xbf000000
+DATA geglugc<>+8(SB)/4, $0xbf000000
+DATA geglugc<>+12(SB)/4, $0xbf000000
+DATA geglugc<>+16(SB)/4, $0xbf000000
+DATA geglugc<>+20(SB)/4, $0xbf000000
+DATA geglugc<>+24(SB)/4, $0xbf000000
+DATA geglugc<>+28(SB)/4, $0xbf000000
+DATA geglugc<>+32(SB)/4, $0x3ecc422a
+DATA geglugc<>+36(SB)/4, $0x3ecc422a
+DATA geglugc<>+40(SB)/4, $0x3ecc422a
+DATA geglugc<>+44(SB)/4, $0x3ecc422a
+DATA geglugc<>+48(SB)/4, $0x3ecc422a
+DATA geglugc<>+52(SB)/4, $0x3ecc422a
+DATA geglugc<>+56(SB)/4, $0x3ecc422a
+DATA geglugc<>+60(SB)/4, $0x3ecc422a
+GLOBL geglugc<>(SB), RODATA|NOPTR, $64
+
+// func gegluGradAVX2(dval, dgate, val, gate, dy *float32, n int) int
+//
+// The backward pass of GEGLU over one row: with g = dy[i], v = gate[i],
+// e = erf32(v/√2), dval[i] += g·(0.5·v)·(1 + e) and dgate[i] +=
+// g·val[i]·(0.5·(1 + e) + v·exp32((−0.5·v)·v)/√(2π)), rounding each
+// operation as gegluGradGo does (no FMA), so the bits are the Go loop's. It
+// stops before the first block of 8 with a lane where exp32 leaves its
+// polynomial ((−0.5·v)·v ≤ −87, or NaN) and returns how many values it did.
+TEXT ·gegluGradAVX2(SB), NOSPLIT, $0-56
+	MOVQ    dval+0(FP), DI
+	MOVQ    dgate+8(FP), R8
+	MOVQ    val+16(FP), SI
+	MOVQ    gate+24(FP), BX
+	MOVQ    dy+32(FP), R9
+	MOVQ    n+40(FP), CX
+	XORQ    AX, AX
+	VMOVUPS silugc<>+32(SB), Y14 // −87
+	VMOVUPS silugc<>+64(SB), Y12 // round
+	VMOVUPS expc<>+0(SB), Y11    // log2e
+	VMOVUPS expc<>+288(SB), Y10  // one
+
+geglugrad_loop:
+	CMPQ      CX, $8
+	JL        geglugrad_done
+	VMOVUPS   (BX), Y8                 // v
+	VMULPS    geglugc<>+0(SB), Y8, Y0 // −0.5·v
+	VMULPS    Y8, Y0, Y0              // t = (−0.5·v)·v
+	VCMPPS    $0x1e, Y14, Y0, Y1      // t > −87 (t < 88 always)
+	VMOVMSKPS Y1, DX
+	CMPL      DX, $0xff
+	JNE       geglugrad_done
+	EXPEXACT8
+	VMULPS    geglugc<>+32(SB), Y3, Y9 // pdf = e^t·(1/√(2π))
+
+	// e = erf32(v/√2) = x·P(x²)/Q(x²), x clamped to [−4, 4]
+	VMULPS  erfc<>+0(SB), Y8, Y1
+	VMAXPS  erfc<>+32(SB), Y1, Y1
+	VMINPS  erfc<>+64(SB), Y1, Y1
+	VMULPS  Y1, Y1, Y2
+	VMOVUPS erfc<>+96(SB), Y3
+	VMULPS  Y2, Y3, Y3
+	VADDPS  erfc<>+128(SB), Y3, Y3
+	VMULPS  Y2, Y3, Y3
+	VADDPS  erfc<>+160(SB), Y3, Y3
+	VMULPS  Y2, Y3, Y3
+	VADDPS  erfc<>+192(SB), Y3, Y3
+	VMULPS  Y2, Y3, Y3
+	VADDPS  erfc<>+224(SB), Y3, Y3
+	VMULPS  Y2, Y3, Y3
+	VADDPS  erfc<>+256(SB), Y3, Y3
+	VMULPS  Y2, Y3, Y3
+	VADDPS  erfc<>+288(SB), Y3, Y3
+	VMOVUPS erfc<>+320(SB), Y4
+	VMULPS  Y2, Y4, Y4
+	VADDPS  erfc<>+352(SB), Y4, Y4
+	VMULPS  Y2, Y4, Y4
+	VADDPS  erfc<>+384(SB), Y4, Y4
+	VMULPS  Y2, Y4, Y4
+	VADDPS  erfc<>+416(SB), Y4, Y4
+	VMULPS  Y2, Y4, Y4
+	VADDPS  erfc<>+448(SB), Y4, Y4
+	VMULPS  Y1, Y3, Y3
+	VDIVPS  Y4, Y3, Y3
+	VADDPS  Y10, Y3, Y3 // 1 + e
+
+	// gelu = (0.5·v)·(1 + e); d = 0.5·(1 + e) + v·pdf
+	VMULPS erfc<>+512(SB), Y8, Y5
+	VMULPS Y3, Y5, Y5
+	VMULPS erfc<>+512(SB), Y3, Y6
+	VMULPS Y9, Y8, Y7
+	VADDPS Y7, Y6, Y6
+
+	// dval += g·gelu; dgate += (g·val)·d
+	VMOVUPS (R9), Y7
+	VMULPS  Y5, Y7, Y5
+	VADDPS  (DI), Y5, Y5
+	VMOVUPS Y5, (DI)
+	VMULPS  (SI), Y7, Y7
+	VMULPS  Y6, Y7, Y7
+	VADDPS  (R8), Y7, Y7
+	VMOVUPS Y7, (R8)
+
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, SI
+	ADDQ $32, BX
+	ADDQ $32, R9
+	ADDQ $8, AX
+	SUBQ $8, CX
+	JMP  geglugrad_loop
+
+geglugrad_done:
+	VZEROUPPER
+	MOVQ AX, ret+48(FP)
 	RET

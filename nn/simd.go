@@ -104,6 +104,37 @@ func siluGradGo(dx, dy, x []float32) {
 	}
 }
 
+// gegluGrad is GEGLUGrad; its AVX2 kernel rounds every operation as
+// gegluGradGo does, so it gives the same bits, and leaves to the Go loop a
+// block of 8 with a gate whose (−0.5·v)·v takes exp32's slow path.
+func gegluGrad(dval, dgate, val, gate, dy []float32) {
+	n := len(dy)
+	dval, dgate, val, gate = dval[:n], dgate[:n], val[:n], gate[:n]
+	for len(dy) > 0 {
+		if n := len(dy) &^ 7; hasAVX2 && n > 0 {
+			done := gegluGradAVX2(&dval[0], &dgate[0], &val[0], &gate[0], &dy[0], n)
+			dval, dgate, val, gate, dy = dval[done:], dgate[done:], val[done:], gate[done:], dy[done:]
+		}
+		k := min(len(dy), 8) // the tail, or the block the kernel left
+		gegluGradGo(dval[:k], dgate[:k], val[:k], gate[:k], dy[:k])
+		dval, dgate, val, gate, dy = dval[k:], dgate[k:], val[k:], gate[k:], dy[k:]
+	}
+}
+
+// gegluGradGo is gegluGrad's reference loop: GELU(v) = (0.5·v)·(1 + e) and
+// GELU′(v) = Φ(v) + v·φ(v) = 0.5·(1 + e) + v·e^(−v²/2)/√(2π), with e =
+// erf(v/√2) computed once.
+func gegluGradGo(dval, dgate, val, gate, dy []float32) {
+	const invSqrt2Pi = 0.3989422804014327 // 1/√(2π)
+	for i, v := range gate {
+		e := erf32(v * (1 / math.Sqrt2))
+		gelu := 0.5 * v * (1 + e)
+		d := 0.5*(1+e) + v*(exp32(-0.5*v*v)*invSqrt2Pi)
+		dval[i] += dy[i] * gelu
+		dgate[i] += dy[i] * val[i] * d
+	}
+}
+
 // maxOf returns the largest value of a non-empty row.
 func maxOf(row []float32) float32 {
 	m := row[0]
