@@ -9,18 +9,7 @@ import (
 // SiLU is x·σ(x), as torch.nn.SiLU; its derivative is σ(x)·(1 + x·(1 − σ(x))).
 // The U-Net calls it on every ResNet block, so its backward pass runs
 // nn.SiLUGrad's vector loop instead of going through unary.
-func (tp *Tape) SiLU(x *Var) *Var {
-	y := tp.result(x.Value.Shape, x)
-	copy(y.Value.Data, x.Value.Data)
-	nn.SiLU(y.Value)
-	tp.record(y, func() {
-		dx, dy, X := tp.gradOf(x), y.Grad.Data, x.Value.Data
-		nn.Parallel(len(dx), 1<<13, func(lo, hi int) {
-			nn.SiLUGrad(dx[lo:hi], dy[lo:hi], X[lo:hi])
-		})
-	})
-	return y
-}
+func (tp *Tape) SiLU(x *Var) *Var { return tp.activation(x, nn.SiLU, nn.SiLUGrad) }
 
 // GELU is the exact GELU, x·Φ(x) with Φ the normal CDF, as torch.nn.GELU();
 // its derivative is Φ(x) + x·φ(x).
@@ -30,12 +19,9 @@ func (tp *Tape) GELU(x *Var) *Var {
 
 // QuickGELU is CLIP's x·σ(1.702·x); its derivative is
 // σ(1.702·x) + 1.702·x·σ(1.702·x)·(1 − σ(1.702·x)).
-func (tp *Tape) QuickGELU(x *Var) *Var {
-	return tp.unary(x, nn.QuickGELU, func(v, _ float32) float32 {
-		s := nn.Sigmoid32(1.702 * v)
-		return s + 1.702*v*s*(1-s)
-	})
-}
+// The text encoder calls it in every layer, so its backward pass runs
+// nn.QuickGELUGrad's vector loop instead of going through unary.
+func (tp *Tape) QuickGELU(x *Var) *Var { return tp.activation(x, nn.QuickGELU, nn.QuickGELUGrad) }
 
 // Exp is eˣ elementwise (CLIP's logit scale is trained as a logarithm); its
 // derivative is its value.
@@ -46,6 +32,19 @@ func (tp *Tape) Exp(x *Var) *Var {
 		}
 		return t
 	}, func(_, y float32) float32 { return y })
+}
+
+// activation applies the in-place nn function f to a copy of x; backward
+// adds dy·f′(x) to dx with back, one of nn's vector loops (nn.SiLUGrad, …).
+func (tp *Tape) activation(x *Var, f func(*nn.Tensor) *nn.Tensor, back func(dx, dy, x []float32)) *Var {
+	y := tp.result(x.Value.Shape, x)
+	copy(y.Value.Data, x.Value.Data)
+	f(y.Value)
+	tp.record(y, func() {
+		dx, dy, X := tp.gradOf(x), y.Grad.Data, x.Value.Data
+		nn.Parallel(len(dx), 1<<13, func(lo, hi int) { back(dx[lo:hi], dy[lo:hi], X[lo:hi]) })
+	})
+	return y
 }
 
 // unary applies the in-place nn function f to a copy of x; backward

@@ -45,13 +45,15 @@ func GELUTanh(x *Tensor) *Tensor {
 
 // QuickGELU applies CLIP's x·σ(1.702·x) in place.
 func QuickGELU(x *Tensor) *Tensor {
-	apply(x.Data, func(d []float32) {
-		for i, v := range d {
-			d[i] = v * sigmoid32(1.702*v)
-		}
-	})
+	apply(x.Data, func(d []float32) { quickGELU(d, d) })
 	return x
 }
+
+// QuickGELUGrad adds dy[i]·QuickGELU′(x[i]) to dx[i], the backward pass of
+// QuickGELU: QuickGELU′(v) = s + 1.702·v·s·(1 − s) with s = σ(1.702·v) in
+// float32 (Sigmoid32). The slices have dx's length at least. Its AVX2
+// kernel, as QuickGELU's, gives the plain Go loop's bits.
+func QuickGELUGrad(dx, dy, x []float32) { quickGELUGrad(dx, dy, x) }
 
 // GEGLU splits the last dimension of x (…, 2F) into a value half and a gate
 // half and returns value·GELU(gate) (…, F), as diffusers' GEGLU does.

@@ -154,16 +154,16 @@ func BenchmarkElementwise(b *testing.B) {
 	})
 }
 
-// BenchmarkSiLUGrad times SiLU's backward pass on one thread over 64 Ki
-// values (a training activation's chunk), with the AVX2 kernel and with the
-// Go loop it matches bit for bit.
+// BenchmarkSiLUGrad times SiLU's backward pass (and QuickGELU's) on one
+// thread over 64 Ki values (a training activation's chunk), with the AVX2
+// kernel and with the Go loop it matches bit for bit.
 func BenchmarkSiLUGrad(b *testing.B) {
 	r := rand.New(rand.NewPCG(7, 7))
 	x, dy, dx := randTensor(r, 1<<16), randTensor(r, 1<<16), New(1<<16)
 	for _, tc := range []struct {
 		name string
 		f    func(dx, dy, x []float32)
-	}{{"simd", siluGrad}, {"go", siluGradGo}} {
+	}{{"simd", siluGrad}, {"go", siluGradGo}, {"quickgelu/simd", quickGELUGrad}, {"quickgelu/go", quickGELUGradGo}} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(3 * 4 << 16)
 			for b.Loop() {

@@ -28,6 +28,12 @@ func siluGradAVX2(dx, dy, x *float32, n int) int
 func gegluGradAVX2(dval, dgate, val, gate, dy *float32, n int) int
 
 //go:noescape
+func quickGELUAVX2(dst, src *float32, n int) int
+
+//go:noescape
+func quickGELUGradAVX2(dx, dy, x *float32, n int) int
+
+//go:noescape
 func maxAVX2(p *float32, n int) float32
 
 //go:noescape

@@ -884,3 +884,109 @@ geglugrad_done:
 	VZEROUPPER
 	MOVQ AX, ret+48(FP)
 	RET
+
+// 1.702, QuickGELU's factor, in 8 lanes.
+DATA qgeluc<>+0(SB)/4, $0x3fd9db23
+DATA qgeluc<>+4(SB)/4, $0x3fd9db23
+DATA qgeluc<>+8(SB)/4, $0x3fd9db23
+DATA qgeluc<>+12(SB)/4, $0x3fd9db23
+DATA qgeluc<>+16(SB)/4, $0x3fd9db23
+DATA qgeluc<>+20(SB)/4, $0x3fd9db23
+DATA qgeluc<>+24(SB)/4, $0x3fd9db23
+DATA qgeluc<>+28(SB)/4, $0x3fd9db23
+GLOBL qgeluc<>(SB), RODATA|NOPTR, $32
+
+// QGELUSIG8 sets Y0 = 1.702·Y8 and Y4 = σ(Y0) = 1/(1 + e^−Y0) as
+// sigmoid32 does, and DX to the mask of the lanes where −Y0 is in (−87,
+// 88), the only lanes whose Y4 is valid (exp32's polynomial range).
+// Expects Y15 = sign bit, Y14 = −87, Y13 = 88 and EXPEXACT8's constants;
+// clobbers Y1–Y3 and Y9.
+#define QGELUSIG8 \
+	VMULPS    qgeluc<>+0(SB), Y8, Y9 \
+	VXORPS    Y15, Y9, Y0 \
+	VCMPPS    $0x1e, Y14, Y0, Y1 \
+	VCMPPS    $0x11, Y13, Y0, Y2 \
+	VANDPS    Y2, Y1, Y1 \
+	VMOVMSKPS Y1, DX \
+	EXPEXACT8 \
+	VADDPS    Y10, Y3, Y3 \
+	VDIVPS    Y3, Y10, Y4 \
+	VMOVAPS   Y9, Y0
+
+#define QGELUCONST \
+	VMOVUPS silugc<>+0(SB), Y15 \
+	VMOVUPS silugc<>+32(SB), Y14 \
+	VMOVUPS expc<>+352(SB), Y13 \
+	VMOVUPS silugc<>+64(SB), Y12 \
+	VMOVUPS expc<>+0(SB), Y11 \
+	VMOVUPS expc<>+288(SB), Y10
+
+// func quickGELUAVX2(dst, src *float32, n int) int
+//
+// dst[i] = src[i]·σ(1.702·src[i]) with quickGELUGo's bits; it stops before
+// the first block of 8 with a lane outside exp32's polynomial range and
+// returns how many values it did.
+TEXT ·quickGELUAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	XORQ AX, AX
+	QGELUCONST
+
+qgelu_loop:
+	CMPQ    CX, $8
+	JL      qgelu_done
+	VMOVUPS (SI), Y8
+	QGELUSIG8
+	CMPL    DX, $0xff
+	JNE     qgelu_done
+	VMULPS  Y4, Y8, Y4 // v·s
+	VMOVUPS Y4, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	ADDQ    $8, AX
+	SUBQ    $8, CX
+	JMP     qgelu_loop
+
+qgelu_done:
+	VZEROUPPER
+	MOVQ AX, ret+24(FP)
+	RET
+
+// func quickGELUGradAVX2(dx, dy, x *float32, n int) int
+//
+// dx[i] += dy[i]·(s + 1.702·x[i]·s·(1 − s)) with s = σ(1.702·x[i]), with
+// quickGELUGradGo's bits; it stops as quickGELUAVX2 does.
+TEXT ·quickGELUGradAVX2(SB), NOSPLIT, $0-40
+	MOVQ dx+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ x+16(FP), BX
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+	QGELUCONST
+
+qgelugrad_loop:
+	CMPQ    CX, $8
+	JL      qgelugrad_done
+	VMOVUPS (BX), Y8
+	QGELUSIG8
+	CMPL    DX, $0xff
+	JNE     qgelugrad_done
+	VMULPS  Y4, Y0, Y5 // (1.702·v)·s
+	VSUBPS  Y4, Y10, Y6 // 1 − s
+	VMULPS  Y6, Y5, Y5
+	VADDPS  Y4, Y5, Y5  // s + …
+	VMULPS  (SI), Y5, Y5 // dy·d
+	VADDPS  (DI), Y5, Y5
+	VMOVUPS Y5, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	ADDQ    $32, BX
+	ADDQ    $8, AX
+	SUBQ    $8, CX
+	JMP     qgelugrad_loop
+
+qgelugrad_done:
+	VZEROUPPER
+	MOVQ AX, ret+32(FP)
+	RET

@@ -146,35 +146,49 @@ func TestSIMD(t *testing.T) {
 	}
 }
 
-// SiLUGrad's AVX2 kernel gives its Go loop's bits on every input, the
-// values outside the exponential's polynomial range included, and the loop
-// is SiLU's derivative to float32 rounding.
-func TestSiLUGrad(t *testing.T) {
-	r := rand.New(rand.NewPCG(23, 24))
-	inf := float32(math.Inf(1))
-	special := []float32{-inf, -200, -88.5, -88, -87.5, -87, -86.9, -30, -1e-3, 0, float32(math.Copysign(0, -1)), 1e-3, 30, 86.9, 87, 87.5, 88, 100, inf}
-	for _, n := range []int{1, 7, 8, 9, 16, 17, 24, 31, 32, 33, 1000} {
-		x, dy, dx := make([]float32, n), make([]float32, n), make([]float32, n)
-		for i := range x {
-			x[i] = float32(r.NormFloat64() * 4)
-			if r.IntN(8) == 0 {
-				x[i] = special[r.IntN(len(special))]
+// The backward loops' AVX2 kernels (SiLUGrad, QuickGELUGrad) and
+// QuickGELU's give their Go loops' bits on every input, the values outside
+// the exponential's polynomial range included, and the loops are the
+// derivatives to float32 rounding.
+func TestExactLoops(t *testing.T) {
+	sigmoid := func(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
+	for _, tc := range []struct {
+		name      string
+		simd, ref func(dx, dy, x []float32)
+		deriv     func(v float64) float64 // nil: a forward loop (dx = f(x))
+	}{
+		{"SiLUGrad", SiLUGrad, siluGradGo, func(v float64) float64 { s := sigmoid(v); return s * (1 + v*(1-s)) }},
+		{"QuickGELUGrad", QuickGELUGrad, quickGELUGradGo, func(v float64) float64 {
+			s := sigmoid(1.702 * v)
+			return s + 1.702*v*s*(1-s)
+		}},
+		{"QuickGELU", func(dx, _, x []float32) { quickGELU(dx, x) }, func(dx, _, x []float32) { quickGELUGo(dx, x) }, nil},
+	} {
+		r := rand.New(rand.NewPCG(23, 24))
+		inf := float32(math.Inf(1))
+		special := []float32{-inf, -200, -88.5, -88, -87.5, -87, -86.9, -52, -51, -30, -1e-3, 0, float32(math.Copysign(0, -1)), 1e-3, 30, 51, 52, 86.9, 87, 87.5, 88, 100, inf}
+		for _, n := range []int{1, 7, 8, 9, 16, 17, 24, 31, 32, 33, 1000} {
+			x, dy, dx := make([]float32, n), make([]float32, n), make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * 4)
+				if r.IntN(8) == 0 {
+					x[i] = special[r.IntN(len(special))]
+				}
+				dy[i] = float32(r.NormFloat64())
+				dx[i] = float32(r.NormFloat64())
 			}
-			dy[i] = float32(r.NormFloat64())
-			dx[i] = float32(r.NormFloat64())
-		}
-		got, want := slices.Clone(dx), slices.Clone(dx)
-		SiLUGrad(got, dy, x)
-		siluGradGo(want, dy, x)
-		for i := range x {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
-				t.Errorf("n %d: SiLUGrad at x = %g: %g (%#x), the Go loop %g (%#x)", n, x[i], got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
-			}
-			if v := float64(x[i]); math.Abs(v) < 80 {
-				s := 1 / (1 + math.Exp(-v))
-				d := float64(dx[i]) + float64(dy[i])*s*(1+v*(1-s))
-				if e := math.Abs(float64(want[i]) - d); e > 1e-6*(math.Abs(d)+math.Abs(float64(dx[i]))+math.Abs(float64(dy[i]))) {
-					t.Errorf("n %d: SiLUGrad at x = %g: %g, float64 %g", n, x[i], want[i], d)
+			got, want := slices.Clone(dx), slices.Clone(dx)
+			tc.simd(got, dy, x)
+			tc.ref(want, dy, x)
+			for i := range x {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+					t.Errorf("%s, n %d, at x = %g: %g (%#x), the Go loop %g (%#x)", tc.name, n, x[i], got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+				}
+				if v := float64(x[i]); tc.deriv != nil && math.Abs(v) < 40 {
+					d := float64(dx[i]) + float64(dy[i])*tc.deriv(v)
+					if e := math.Abs(float64(want[i]) - d); e > 1e-6*(math.Abs(d)+math.Abs(float64(dx[i]))+math.Abs(float64(dy[i]))) {
+						t.Errorf("%s at x = %g: %g, float64 %g", tc.name, x[i], want[i], d)
+					}
 				}
 			}
 		}

@@ -135,6 +135,54 @@ func gegluGradGo(dval, dgate, val, gate, dy []float32) {
 	}
 }
 
+// quickGELU sets dst[i] = src[i]·σ(1.702·src[i]). Its AVX2 kernel rounds
+// every operation as quickGELUGo does, so it gives the same bits, and leaves
+// to the Go loop a block of 8 with a value whose exponential takes exp32's
+// slow path.
+func quickGELU(dst, src []float32) {
+	src = src[:len(dst)]
+	for len(dst) > 0 {
+		if n := len(dst) &^ 7; hasAVX2 && n > 0 {
+			done := quickGELUAVX2(&dst[0], &src[0], n)
+			dst, src = dst[done:], src[done:]
+		}
+		k := min(len(dst), 8) // the tail, or the block the kernel left
+		quickGELUGo(dst[:k], src[:k])
+		dst, src = dst[k:], src[k:]
+	}
+}
+
+// quickGELUGo is quickGELU's reference loop.
+func quickGELUGo(dst, src []float32) {
+	for i, v := range src {
+		dst[i] = v * sigmoid32(1.702*v)
+	}
+}
+
+// quickGELUGrad adds dy[i]·QuickGELU′(x[i]) to dx[i], with the Go loop's
+// bits on every path, as quickGELU.
+func quickGELUGrad(dx, dy, x []float32) {
+	dy, x = dy[:len(dx)], x[:len(dx)]
+	for len(dx) > 0 {
+		if n := len(dx) &^ 7; hasAVX2 && n > 0 {
+			done := quickGELUGradAVX2(&dx[0], &dy[0], &x[0], n)
+			dx, dy, x = dx[done:], dy[done:], x[done:]
+		}
+		k := min(len(dx), 8)
+		quickGELUGradGo(dx[:k], dy[:k], x[:k])
+		dx, dy, x = dx[k:], dy[k:], x[k:]
+	}
+}
+
+// quickGELUGradGo is quickGELUGrad's reference loop: QuickGELU′(v) = s +
+// 1.702·v·s·(1 − s) with s = σ(1.702·v).
+func quickGELUGradGo(dx, dy, x []float32) {
+	for i, v := range x {
+		s := sigmoid32(1.702 * v)
+		dx[i] += dy[i] * (s + 1.702*v*s*(1-s))
+	}
+}
+
 // maxOf returns the largest value of a non-empty row.
 func maxOf(row []float32) float32 {
 	m := row[0]
