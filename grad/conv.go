@@ -43,7 +43,14 @@ func (tp *Tape) Conv2dPad(x, w, b *Var, stride, top, bottom, left, right int) *V
 	if b != nil {
 		bias = b.Value
 	}
-	y := tp.wrap(nn.Conv2dPad(x.Value, w.Value, bias, stride, top, bottom, left, right), x, w, b)
+	// Where weightGradBatched will run (the avx2 path), the forward pass's
+	// im2col matrix of the batch, if it makes one, is kept on the tape for it.
+	var keep func(n int) []float32
+	if gemm.FastOrder() && stride == 1 && wants(w) {
+		keep = func(n int) []float32 { return tp.buf(n, false) }
+	}
+	yv, col, ld := nn.Conv2dPadCol(x.Value, w.Value, bias, stride, top, bottom, left, right, keep)
+	y := tp.wrap(yv, x, w, b)
 	tp.record(y, func() {
 		kh, kw := ws[2], ws[3]
 		if wants(b) {
@@ -61,7 +68,7 @@ func (tp *Tape) Conv2dPad(x, w, b *Var, stride, top, bottom, left, right int) *V
 				tp.accumulate(x, nn.Conv2dPad(y.Grad, wf, nil, 1, kh-1-top, kh-1-bottom, kw-1-left, kw-1-right))
 			}
 			if wants(w) {
-				if !weightGradBatched(tp, tp.gradOf(w), x.Value, y.Grad, kh, kw, top, left) {
+				if !weightGradBatched(tp, tp.gradOf(w), x.Value, y.Grad, kh, kw, top, left, col, ld) {
 					weightGradShifted(tp, tp.gradOf(w), x.Value, y.Grad, kh, kw, top, left, right)
 				}
 			}
@@ -257,13 +264,14 @@ func col2im(dx, col []float32, c, h, w, kh, kw, stride, top, left, r0, rows, ow 
 //
 //	dW (O, C·KH·KW) += dY (O, N·OH·OW) · colᵀ (N·OH·OW, C·KH·KW)
 //
-// with col the batch's im2col matrix (nn.Im2colBatch) and dY's images side by
-// side. At sd-mini's 8×8 latents weightGradShifted's products, one per image
+// with col the batch's im2col matrix (nn.Im2colBatch, or the forward pass's
+// from nn.Conv2dPadCol when kept is not nil, at row stride ld) and dY's
+// images side by side. At sd-mini's 8×8 latents weightGradShifted's products, one per image
 // and tap, are about 16×16 deep; this one is N·OH·OW deep, and wastes no
 // multiplications on padding columns. It adds in another order than
 // weightGradShifted, so it runs only where gemm.FastOrder allows, and only
 // while col fits in colBudget; it reports whether it ran.
-func weightGradBatched(tp *Tape, dw []float32, x, dy *nn.Tensor, kh, kw, top, left int) bool {
+func weightGradBatched(tp *Tape, dw []float32, x, dy *nn.Tensor, kh, kw, top, left int, kept []float32, ld int) bool {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	o, oh, ow := dy.Shape[1], dy.Shape[2], dy.Shape[3]
 	plane, ckk := oh*ow, c*kh*kw
@@ -271,8 +279,11 @@ func weightGradBatched(tp *Tape, dw []float32, x, dy *nn.Tensor, kh, kw, top, le
 		return false
 	}
 	cols := n * plane
-	col := tp.buf(ckk*cols, false) // (C·KH·KW, N·OH·OW)
-	nn.Im2colBatch(col, x.Data, n, c, h, w, kh, kw, 1, top, left, oh, ow)
+	col := kept // (C·KH·KW, N·OH·OW), rows ld apart
+	if col == nil {
+		col, ld = tp.buf(ckk*cols, false), cols
+		nn.Im2colBatch(col, x.Data, n, c, h, w, kh, kw, 1, top, left, oh, ow)
+	}
 	dyt := tp.buf(o*cols, false) // (O, N·OH·OW)
 	nn.Parallel(n*o, max(1, 1<<14/plane), func(lo, hi int) {
 		for j := lo; j < hi; j++ {
@@ -281,6 +292,6 @@ func weightGradBatched(tp *Tape, dw []float32, x, dy *nn.Tensor, kh, kw, top, le
 		}
 	})
 	// (O, N·OH·OW) · (C·KH·KW, N·OH·OW)ᵀ -> (O, C·KH·KW)
-	nn.MatMul(false, true, o, ckk, cols, dyt, cols, col, cols, 1, dw, ckk)
+	nn.MatMul(false, true, o, ckk, cols, dyt, cols, col, ld, 1, dw, ckk)
 	return true
 }

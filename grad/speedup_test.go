@@ -23,6 +23,7 @@ func TestWeightGradBatched(t *testing.T) {
 		{"3x3 same 2x2", 3, 5, 6, 2, 2, 3, 3, 1, 1, 1},
 		{"3x3 valid", 2, 3, 4, 6, 5, 3, 3, 0, 0, 0},
 		{"5x3 uneven pad", 2, 4, 3, 7, 6, 5, 3, 2, 1, 0},
+		{"3x3 same 4x4, more outputs than pixels", 4, 8, 40, 4, 4, 3, 3, 1, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(3, 4))
@@ -37,12 +38,25 @@ func TestWeightGradBatched(t *testing.T) {
 					t.Fatal(err)
 				}
 				got := make([]float32, len(want))
-				ran := weightGradBatched(NewTape(), got, x, dy, tc.kh, tc.kw, tc.top, tc.left)
+				ran := weightGradBatched(NewTape(), got, x, dy, tc.kh, tc.kw, tc.top, tc.left, nil, 0)
 				if ran != gemm.FastOrder() {
 					t.Fatalf("%s: weightGradBatched ran %v, gemm.FastOrder() is %v", k, ran, gemm.FastOrder())
 				}
 				if !ran {
 					continue
+				}
+				// The forward pass's im2col matrix, where it makes one, gives
+				// the same bits as the one weightGradBatched builds.
+				w := Normal(r, 1, tc.o, tc.c, tc.kh, tc.kw)
+				_, col, ld := nn.Conv2dPadCol(x, w, nil, 1, tc.top, tc.top, tc.left, tc.right, func(n int) []float32 { return make([]float32, n) })
+				if col != nil {
+					kept := make([]float32, len(want))
+					weightGradBatched(NewTape(), kept, x, dy, tc.kh, tc.kw, tc.top, tc.left, col, ld)
+					if !slices.Equal(kept, got) {
+						t.Errorf("%s: the kernel gradient from the forward pass's im2col matrix differs from the rebuilt one's", k)
+					}
+				} else if tc.o == 40 {
+					t.Errorf("%s: Conv2dPadCol kept no im2col matrix for %s", k, tc.name)
 				}
 				var maxAbs, maxRel float64
 				for i := range want {

@@ -22,11 +22,23 @@ var shiftBudget = 256 << 10
 // downsampler pads only right and bottom). The weight may be in half
 // precision (Tensor.Half); the products convert it as they pack it.
 func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *Tensor {
+	y, _, _ := Conv2dPadCol(x, weight, bias, stride, top, bottom, left, right, nil)
+	return y
+}
+
+// Conv2dPadCol is Conv2dPad that, where it multiplies the im2col matrix of
+// the whole batch at once (small images, see conv2dBatched), builds that
+// matrix in a buffer from alloc (when alloc is not nil) and returns it: col
+// (C·KH·KW, N·OH·OW), image b's patches in columns [b·OH·OW, (b+1)·OH·OW),
+// at row stride ld, as Im2colBatch writes it. A training step keeps it for
+// the kernel gradient, dW += dY·colᵀ, instead of building it again. On the
+// other paths col is nil. y is Conv2dPad's, bit for bit.
+func Conv2dPadCol(x, weight, bias *Tensor, stride, top, bottom, left, right int, alloc func(n int) []float32) (y *Tensor, col []float32, ld int) {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh := (h+top+bottom-kh)/stride + 1
 	ow := (w+left+right-kw)/stride + 1
-	y := New(n, o, oh, ow)
+	y = New(n, o, oh, ow)
 	plane := oh * ow
 	ckk := c * kh * kw
 	beta := float32(0)
@@ -36,22 +48,22 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 	direct := kh == 1 && kw == 1 && stride == 1 && top == 0 && bottom == 0 && left == 0 && right == 0
 	if !direct && useShifted && stride == 1 && (plane >= 2*o || winogradChoose(n, c, o, kh, kw, oh, ow) != nil) {
 		conv2dShifted(y, x, weight, bias, top, bottom, left, right, 1, nil)
-		return y
+		return y, nil, 0
 	}
 	// Small images, and weights larger than the images for a 1×1 convolution
 	// (which otherwise reads its input in place): one product for the batch.
 	if n > 1 && n*ckk*plane <= colBudget && (!direct || plane < o) {
-		conv2dBatched(y, x, weight, bias, stride, top, left)
-		return y
+		col, ld = conv2dBatched(y, x, weight, bias, stride, top, left, alloc)
+		return y, col, ld
 	}
 	band := max(1, min(oh, colBudget/max(1, ckk*ow)))
 	if direct {
 		band = oh // B is the input itself, (C, H·W)
 	}
-	var col []float32
+	var bandCol []float32
 	if !direct {
-		col = getScratch(ckk * band * ow)
-		defer putScratch(col)
+		bandCol = getScratch(ckk * band * ow)
+		defer putScratch(bandCol)
 	}
 	for b := 0; b < n; b++ {
 		xb := x.Data[b*c*h*w : (b+1)*c*h*w]
@@ -69,8 +81,8 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 			src := xb // (C, H·W) for a 1×1 convolution
 			if !direct {
 				// (C·KH·KW, rows·OW) patches of the input under this band of outputs.
-				im2col(col, cols, xb, c, h, w, kh, kw, stride, top, left, r0, rows, ow)
-				src = col
+				im2col(bandCol, cols, xb, c, h, w, kh, kw, stride, top, left, r0, rows, ow)
+				src = bandCol
 			}
 			// (O, C·KH·KW) · (C·KH·KW, rows·OW) -> (O, rows·OW), written into each output plane.
 			if weight.Half != nil {
@@ -80,7 +92,7 @@ func Conv2dPad(x, weight, bias *Tensor, stride, top, bottom, left, right int) *T
 			}
 		}
 	}
-	return y
+	return y, nil, 0
 }
 
 // Im2col writes the patches of the image x (C, H, W) that a KH×KW
@@ -363,17 +375,25 @@ func gatherTaps[T float32 | uint16](dst, src []T, o, c, taps int) {
 // conv2dBatched is the im2col path for small images: the patches of all N
 // images side by side make one product, (O, C·KH·KW) · (C·KH·KW, N·OH·OW),
 // so the weight is read (and, in half precision, converted) once, not N
-// times; the result is then scattered to the N output images.
-func conv2dBatched(y, x, weight, bias *Tensor, stride, top, left int) {
+// times; the result is then scattered to the N output images. The patches
+// go to a buffer from alloc, returned with its row stride, or with alloc nil
+// to scratch memory (and nil is returned).
+func conv2dBatched(y, x, weight, bias *Tensor, stride, top, left int, alloc func(n int) []float32) ([]float32, int) {
 	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
 	o, kh, kw := weight.Shape[0], weight.Shape[2], weight.Shape[3]
 	oh, ow := y.Shape[2], y.Shape[3]
 	plane, ckk := oh*ow, c*kh*kw
 	cols := n * plane
 	ld := colStride(cols)
-	col := getScratch(ckk * ld)
+	var col, kept []float32
+	if alloc != nil {
+		col = alloc(ckk * ld)
+		kept = col
+	} else {
+		col = getScratch(ckk * ld)
+		defer putScratch(col)
+	}
 	out := getScratch(o * cols)
-	defer putScratch(col)
 	defer putScratch(out)
 	for b := 0; b < n; b++ {
 		// image b's patches are columns [b·OH·OW, (b+1)·OH·OW) of col
@@ -399,6 +419,7 @@ func conv2dBatched(y, x, weight, bias *Tensor, stride, top, left int) {
 			}
 		}
 	})
+	return kept, ld
 }
 
 // colStride is the row stride of an im2col matrix of cols columns that
