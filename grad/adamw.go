@@ -59,8 +59,7 @@ func (o *AdamW) Step() {
 	o.grow()
 	o.Steps++
 	b1, b2, eps := float32(o.Beta1), float32(o.Beta2), float32(o.Eps)
-	type factors struct{ stepSize, bc2Sqrt, decay float32 }
-	f := make([]factors, len(o.params.names))
+	f := make([]adamwFactors, len(o.params.names))
 	for i, name := range o.params.names {
 		if o.params.vars[name].Grad == nil {
 			continue
@@ -71,10 +70,14 @@ func (o *AdamW) Step() {
 		if o.LRScale != nil {
 			lr *= o.LRScale(name)
 		}
-		f[i] = factors{
-			stepSize: float32(lr / (1 - math.Pow(o.Beta1, t))),
-			bc2Sqrt:  float32(math.Sqrt(1 - math.Pow(o.Beta2, t))),
+		f[i] = adamwFactors{
 			decay:    float32(1 - lr*o.WeightDecay),
+			c1:       1 - b1,
+			b2:       b2,
+			c2:       1 - b2,
+			bc2Sqrt:  float32(math.Sqrt(1 - math.Pow(o.Beta2, t))),
+			eps:      eps,
+			stepSize: float32(lr / (1 - math.Pow(o.Beta1, t))),
 		}
 		if o.NoDecay != nil && o.NoDecay(name) {
 			f[i].decay = 1
@@ -83,14 +86,41 @@ func (o *AdamW) Step() {
 	// All parameters at once, split across the threads.
 	o.params.ranges(o.params.withGrad, func(i, lo, hi int) {
 		p := o.params.vars[o.params.names[i]]
-		theta, g, m, v := p.Value.Data[lo:hi], p.Grad.Data[lo:hi], o.m[i][lo:hi], o.v[i][lo:hi]
-		stepSize, bc2Sqrt, decay := f[i].stepSize, f[i].bc2Sqrt, f[i].decay
-		for j := range theta {
-			theta[j] *= decay
-			m[j] += (1 - b1) * (g[j] - m[j]) // torch: exp_avg.lerp_(grad, 1-β1)
-			v[j] = b2*v[j] + (1-b2)*g[j]*g[j]
-			denom := float32(math.Sqrt(float64(v[j])))/bc2Sqrt + eps
-			theta[j] -= stepSize * m[j] / denom
-		}
+		adamw(p.Value.Data[lo:hi], p.Grad.Data[lo:hi], o.m[i][lo:hi], o.v[i][lo:hi], &f[i])
 	})
+}
+
+// adamwFactors are the per-parameter constants of one AdamW step, in the
+// order adamwAVX2 reads them.
+type adamwFactors struct {
+	decay    float32 // 1 − lr·λ (1 without decay)
+	c1       float32 // 1 − β1
+	b2       float32 // β2
+	c2       float32 // 1 − β2
+	bc2Sqrt  float32 // √(1 − β2ᵗ)
+	eps      float32 // ε
+	stepSize float32 // lr/(1 − β1ᵗ)
+}
+
+// adamw updates the values theta with gradients g and moments m and v. Its
+// AVX2 kernel rounds every operation as adamwGo does, so it gives the same
+// bits.
+func adamw(theta, g, m, v []float32, k *adamwFactors) {
+	g, m, v = g[:len(theta)], m[:len(theta)], v[:len(theta)]
+	if n := len(theta) &^ 7; hasAVX2 && n > 0 {
+		adamwAVX2(&theta[0], &g[0], &m[0], &v[0], n, k)
+		theta, g, m, v = theta[n:], g[n:], m[n:], v[n:]
+	}
+	adamwGo(theta, g, m, v, k)
+}
+
+// adamwGo is adamw's reference loop.
+func adamwGo(theta, g, m, v []float32, k *adamwFactors) {
+	for j := range theta {
+		theta[j] *= k.decay
+		m[j] += k.c1 * (g[j] - m[j]) // torch: exp_avg.lerp_(grad, 1-β1)
+		v[j] = k.b2*v[j] + k.c2*g[j]*g[j]
+		denom := float32(math.Sqrt(float64(v[j])))/k.bc2Sqrt + k.eps
+		theta[j] -= k.stepSize * m[j] / denom
+	}
 }

@@ -2,6 +2,8 @@ package grad
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/sdgo/sdgo/nn"
@@ -170,5 +172,39 @@ func TestAdamWLRScale(t *testing.T) {
 	}
 	if scaled.b.Value.Data[0] == plain.b.Value.Data[0] {
 		t.Errorf("b stepped at the full rate: %v", scaled.b.Value.Data)
+	}
+}
+
+// adamw's AVX2 kernel gives its Go loop's bits.
+func TestAdamWKernel(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	k := &adamwFactors{decay: 0.99999, c1: 0.1, b2: 0.999, c2: 1 - float32(0.999), bc2Sqrt: 0.0447, eps: 1e-8, stepSize: 1e-3 / 0.1}
+	for _, n := range []int{1, 7, 8, 9, 31, 1000} {
+		vals := make([][]float32, 4) // θ, g, m, v
+		for i := range vals {
+			vals[i] = make([]float32, n)
+			for j := range vals[i] {
+				vals[i][j] = float32(r.NormFloat64())
+				if r.IntN(10) == 0 {
+					vals[i][j] = 0
+				}
+			}
+		}
+		for j := range vals[3] {
+			vals[3][j] *= vals[3][j] // v ≥ 0
+		}
+		got, want := make([][]float32, 4), make([][]float32, 4)
+		for i := range vals {
+			got[i], want[i] = slices.Clone(vals[i]), slices.Clone(vals[i])
+		}
+		for range 3 {
+			adamw(got[0], got[1], got[2], got[3], k)
+			adamwGo(want[0], want[1], want[2], want[3], k)
+		}
+		for i, name := range []string{"θ", "g", "m", "v"} {
+			if !slices.Equal(got[i], want[i]) {
+				t.Errorf("n %d: %s after 3 steps differs from the Go loop's", n, name)
+			}
+		}
 	}
 }
