@@ -45,11 +45,13 @@
 //
 // About 52 minutes in all. On two cores of a Zen 3 (AVX2 + FMA, no AVX-512)
 // the same command took about 2 h 30 min (clip 2.4 steps/s, unet 1.73–1.88
-// steps/s); the avx2 path's faster convolution gradients (gemm.FastOrder)
-// project it to about 2 h (docs/PERFORMANCE.md, issue 25). The unet stage runs each batch as two halves at
-// once, one per core, on local tapes (grad.NewLocalTape): its small tensors
-// keep two cores busier that way than split operation by operation (3.07
-// steps/s). The folder model/ is the result of
+// steps/s); on another Zen 3, measured stage by stage, about 3 h, then about
+// 2 h (vae 2.6–2.7 steps/s, unet 2.1–2.2) with the vae stage in parts and the
+// step's loops and AdamW as exact AVX2 kernels (docs/PERFORMANCE.md, issue 25).
+// The unet stage runs each batch as two halves at once, one per core, on
+// local tapes (grad.NewLocalTape): its small tensors keep two cores busier
+// that way than split operation by operation (3.07 steps/s). On the avx2 path
+// (gemm.FastOrder) the vae stage does the same with its batches of 8. The folder model/ is the result of
 // `sdgo train all --out DIR --seed 1` at commit 8a449b6 (testdata/provenance.json
 // has its files' hashes; TestReproducible guards that the trainer still makes
 // them): text encoder, VAE and the U-Net's EMA in fp16, 15.6 MB. It samples a
