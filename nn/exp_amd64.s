@@ -679,6 +679,12 @@ DATA silugc<>+88(SB)/4, $0x4b400000
 DATA silugc<>+92(SB)/4, $0x4b400000
 GLOBL silugc<>(SB), RODATA|NOPTR, $96
 
+// HORNER sets acc = acc·r + c, a multiply then an add (no FMA): one step of
+// a polynomial rounded as the Go loops round it.
+#define HORNER(c, r, acc) \
+	VMULPS r, acc, acc \
+	VADDPS c, acc, acc
+
 // EXPEXACT8 sets Y3 = e^Y0 lane by lane, rounding each operation as exp32
 // does (no FMA, so the same bits), for lanes whose Y0 is in (−87, 88), where
 // exp32 takes its polynomial: n = (t·log2e + round) − round, r = t − n·ln2hi
@@ -693,16 +699,11 @@ GLOBL silugc<>(SB), RODATA|NOPTR, $96
 	VMULPS     expc<>+64(SB), Y1, Y3 \
 	VSUBPS     Y3, Y2, Y2 \
 	VMOVUPS    expc<>+96(SB), Y3 \
-	VMULPS     Y2, Y3, Y3 \
-	VADDPS     expc<>+128(SB), Y3, Y3 \
-	VMULPS     Y2, Y3, Y3 \
-	VADDPS     expc<>+160(SB), Y3, Y3 \
-	VMULPS     Y2, Y3, Y3 \
-	VADDPS     expc<>+192(SB), Y3, Y3 \
-	VMULPS     Y2, Y3, Y3 \
-	VADDPS     expc<>+224(SB), Y3, Y3 \
-	VMULPS     Y2, Y3, Y3 \
-	VADDPS     expc<>+256(SB), Y3, Y3 \
+	HORNER(expc<>+128(SB), Y2, Y3) \
+	HORNER(expc<>+160(SB), Y2, Y3) \
+	HORNER(expc<>+192(SB), Y2, Y3) \
+	HORNER(expc<>+224(SB), Y2, Y3) \
+	HORNER(expc<>+256(SB), Y2, Y3) \
 	VMULPS     Y2, Y3, Y3 \
 	VMULPS     Y2, Y3, Y3 \
 	VADDPS     Y2, Y3, Y3 \
@@ -829,27 +830,17 @@ geglugrad_loop:
 	VMINPS  erfc<>+64(SB), Y1, Y1
 	VMULPS  Y1, Y1, Y2
 	VMOVUPS erfc<>+96(SB), Y3
-	VMULPS  Y2, Y3, Y3
-	VADDPS  erfc<>+128(SB), Y3, Y3
-	VMULPS  Y2, Y3, Y3
-	VADDPS  erfc<>+160(SB), Y3, Y3
-	VMULPS  Y2, Y3, Y3
-	VADDPS  erfc<>+192(SB), Y3, Y3
-	VMULPS  Y2, Y3, Y3
-	VADDPS  erfc<>+224(SB), Y3, Y3
-	VMULPS  Y2, Y3, Y3
-	VADDPS  erfc<>+256(SB), Y3, Y3
-	VMULPS  Y2, Y3, Y3
-	VADDPS  erfc<>+288(SB), Y3, Y3
+	HORNER(erfc<>+128(SB), Y2, Y3)
+	HORNER(erfc<>+160(SB), Y2, Y3)
+	HORNER(erfc<>+192(SB), Y2, Y3)
+	HORNER(erfc<>+224(SB), Y2, Y3)
+	HORNER(erfc<>+256(SB), Y2, Y3)
+	HORNER(erfc<>+288(SB), Y2, Y3)
 	VMOVUPS erfc<>+320(SB), Y4
-	VMULPS  Y2, Y4, Y4
-	VADDPS  erfc<>+352(SB), Y4, Y4
-	VMULPS  Y2, Y4, Y4
-	VADDPS  erfc<>+384(SB), Y4, Y4
-	VMULPS  Y2, Y4, Y4
-	VADDPS  erfc<>+416(SB), Y4, Y4
-	VMULPS  Y2, Y4, Y4
-	VADDPS  erfc<>+448(SB), Y4, Y4
+	HORNER(erfc<>+352(SB), Y2, Y4)
+	HORNER(erfc<>+384(SB), Y2, Y4)
+	HORNER(erfc<>+416(SB), Y2, Y4)
+	HORNER(erfc<>+448(SB), Y2, Y4)
 	VMULPS  Y1, Y3, Y3
 	VDIVPS  Y4, Y3, Y3
 	VADDPS  Y10, Y3, Y3 // 1 + e

@@ -79,19 +79,24 @@ func siluAffine(dst, src []float32, scale, shift float32) {
 	}
 }
 
-// siluGrad adds dy[i]·SiLU′(x[i]) to dx[i]. The AVX2 kernel rounds every
-// operation as siluGradGo does, so it gives the same bits; it leaves to the
-// Go loop a block of 8 with a value whose exponential takes exp32's slow
-// path.
-func siluGrad(dx, dy, x []float32) {
+// siluGrad adds dy[i]·SiLU′(x[i]) to dx[i], with siluGradGo's bits on every
+// path (see exactGrad).
+func siluGrad(dx, dy, x []float32) { exactGrad(dx, dy, x, siluGradAVX2, siluGradGo) }
+
+// exactGrad runs a backward loop dx[i] += dy[i]·f′(x[i]): kernel, an AVX2
+// kernel that rounds every operation as ref does (so it gives the same bits),
+// where the CPU has one, and ref, the Go loop, over the tail and over any
+// block of 8 the kernel leaves (a value whose exponential takes exp32's slow
+// path).
+func exactGrad(dx, dy, x []float32, kernel func(dx, dy, x *float32, n int) int, ref func(dx, dy, x []float32)) {
 	dy, x = dy[:len(dx)], x[:len(dx)]
 	for len(dx) > 0 {
 		if n := len(dx) &^ 7; hasAVX2 && n > 0 {
-			done := siluGradAVX2(&dx[0], &dy[0], &x[0], n)
+			done := kernel(&dx[0], &dy[0], &x[0], n)
 			dx, dy, x = dx[done:], dy[done:], x[done:]
 		}
 		k := min(len(dx), 8) // the tail, or the block the kernel left
-		siluGradGo(dx[:k], dy[:k], x[:k])
+		ref(dx[:k], dy[:k], x[:k])
 		dx, dy, x = dx[k:], dy[k:], x[k:]
 	}
 }
@@ -159,19 +164,10 @@ func quickGELUGo(dst, src []float32) {
 	}
 }
 
-// quickGELUGrad adds dy[i]·QuickGELU′(x[i]) to dx[i], with the Go loop's
-// bits on every path, as quickGELU.
+// quickGELUGrad adds dy[i]·QuickGELU′(x[i]) to dx[i], with
+// quickGELUGradGo's bits on every path (see exactGrad).
 func quickGELUGrad(dx, dy, x []float32) {
-	dy, x = dy[:len(dx)], x[:len(dx)]
-	for len(dx) > 0 {
-		if n := len(dx) &^ 7; hasAVX2 && n > 0 {
-			done := quickGELUGradAVX2(&dx[0], &dy[0], &x[0], n)
-			dx, dy, x = dx[done:], dy[done:], x[done:]
-		}
-		k := min(len(dx), 8)
-		quickGELUGradGo(dx[:k], dy[:k], x[:k])
-		dx, dy, x = dx[k:], dy[k:], x[k:]
-	}
+	exactGrad(dx, dy, x, quickGELUGradAVX2, quickGELUGradGo)
 }
 
 // quickGELUGradGo is quickGELUGrad's reference loop: QuickGELU′(v) = s +
