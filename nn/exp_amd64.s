@@ -713,6 +713,17 @@ GLOBL silugc<>(SB), RODATA|NOPTR, $96
 	VPSLLD     $23, Y1, Y1 \
 	VMULPS     Y1, Y3, Y3
 
+// EXACTCONST loads the constants of the exact kernels: Y15 = sign bit, Y14 =
+// −87, Y13 = 88 (exp32's polynomial range), and EXPEXACT8's Y12 = round,
+// Y11 = log2e, Y10 = one.
+#define EXACTCONST \
+	VMOVUPS silugc<>+0(SB), Y15 \
+	VMOVUPS silugc<>+32(SB), Y14 \
+	VMOVUPS expc<>+352(SB), Y13 \
+	VMOVUPS silugc<>+64(SB), Y12 \
+	VMOVUPS expc<>+0(SB), Y11 \
+	VMOVUPS expc<>+288(SB), Y10
+
 // func siluGradAVX2(dx, dy, x *float32, n int) int
 //
 // dx[i] += dy[i]·s·(1 + x[i]·(1 − s)) with s = σ(x[i]) = 1/(1 + e^−x[i]),
@@ -726,12 +737,7 @@ TEXT ·siluGradAVX2(SB), NOSPLIT, $0-40
 	MOVQ    x+16(FP), BX
 	MOVQ    n+24(FP), CX
 	XORQ    AX, AX
-	VMOVUPS silugc<>+0(SB), Y15  // sign bit
-	VMOVUPS silugc<>+32(SB), Y14 // −87
-	VMOVUPS expc<>+352(SB), Y13  // 88
-	VMOVUPS silugc<>+64(SB), Y12 // round
-	VMOVUPS expc<>+0(SB), Y11    // log2e
-	VMOVUPS expc<>+288(SB), Y10  // one
+	EXACTCONST
 
 silugrad_loop:
 	CMPQ      CX, $8
@@ -806,10 +812,7 @@ TEXT ·gegluGradAVX2(SB), NOSPLIT, $0-56
 	MOVQ    dy+32(FP), R9
 	MOVQ    n+40(FP), CX
 	XORQ    AX, AX
-	VMOVUPS silugc<>+32(SB), Y14 // −87
-	VMOVUPS silugc<>+64(SB), Y12 // round
-	VMOVUPS expc<>+0(SB), Y11    // log2e
-	VMOVUPS expc<>+288(SB), Y10  // one
+	EXACTCONST
 
 geglugrad_loop:
 	CMPQ      CX, $8
@@ -890,8 +893,7 @@ GLOBL qgeluc<>(SB), RODATA|NOPTR, $32
 // QGELUSIG8 sets Y0 = 1.702·Y8 and Y4 = σ(Y0) = 1/(1 + e^−Y0) as
 // sigmoid32 does, and DX to the mask of the lanes where −Y0 is in (−87,
 // 88), the only lanes whose Y4 is valid (exp32's polynomial range).
-// Expects Y15 = sign bit, Y14 = −87, Y13 = 88 and EXPEXACT8's constants;
-// clobbers Y1–Y3 and Y9.
+// Expects EXACTCONST's constants; clobbers Y1–Y3 and Y9.
 #define QGELUSIG8 \
 	VMULPS    qgeluc<>+0(SB), Y8, Y9 \
 	VXORPS    Y15, Y9, Y0 \
@@ -904,14 +906,6 @@ GLOBL qgeluc<>(SB), RODATA|NOPTR, $32
 	VDIVPS    Y3, Y10, Y4 \
 	VMOVAPS   Y9, Y0
 
-#define QGELUCONST \
-	VMOVUPS silugc<>+0(SB), Y15 \
-	VMOVUPS silugc<>+32(SB), Y14 \
-	VMOVUPS expc<>+352(SB), Y13 \
-	VMOVUPS silugc<>+64(SB), Y12 \
-	VMOVUPS expc<>+0(SB), Y11 \
-	VMOVUPS expc<>+288(SB), Y10
-
 // func quickGELUAVX2(dst, src *float32, n int) int
 //
 // dst[i] = src[i]·σ(1.702·src[i]) with quickGELUGo's bits; it stops before
@@ -922,7 +916,7 @@ TEXT ·quickGELUAVX2(SB), NOSPLIT, $0-32
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
 	XORQ AX, AX
-	QGELUCONST
+	EXACTCONST
 
 qgelu_loop:
 	CMPQ    CX, $8
@@ -954,7 +948,7 @@ TEXT ·quickGELUGradAVX2(SB), NOSPLIT, $0-40
 	MOVQ x+16(FP), BX
 	MOVQ n+24(FP), CX
 	XORQ AX, AX
-	QGELUCONST
+	EXACTCONST
 
 qgelugrad_loop:
 	CMPQ    CX, $8
