@@ -51,8 +51,8 @@
 // The unet stage runs each batch as two halves at once, one per core, on
 // local tapes (grad.NewLocalTape): its small tensors keep two cores busier
 // that way than split operation by operation (3.07 steps/s). On the avx2 path
-// (gemm.FastOrder) the vae stage does the same with its batches of 8. The folder model/ is the result of
-// `sdgo train all --out DIR --seed 1` at commit 8a449b6 (testdata/provenance.json
+// (gemm.FastOrder) the vae stage does the same with its batches of 8. The
+// folder model/ is the result of `sdgo train all --out DIR --seed 1` at commit 8a449b6 (testdata/provenance.json
 // has its files' hashes; TestReproducible guards that the trainer still makes
 // them): text encoder, VAE and the U-Net's EMA in fp16, 15.6 MB. It samples a
 // 64×64 image (20 steps of euler_a with guidance) in about 0.2 s, and on
