@@ -214,3 +214,23 @@ func BenchmarkExpSub(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIm2colSmall times the im2col matrix of a batch of 16 small images
+// (sd-mini's U-Net levels, 3×3 "same"), with the gather for tiny planes
+// (im2colGather) and without it.
+func BenchmarkIm2colSmall(b *testing.B) {
+	defer func(g bool) { useGather = g }(useGather)
+	for _, s := range []struct{ n, c, h int }{{16, 64, 8}, {16, 128, 4}, {16, 256, 2}} {
+		x := make([]float32, s.n*s.c*s.h*s.h)
+		col := make([]float32, s.c*9*s.n*s.h*s.h)
+		for _, g := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%dx%dx%dx%d/gather=%v", s.n, s.c, s.h, s.h, g), func(b *testing.B) {
+				useGather = g
+				b.SetBytes(int64(len(col) * 4))
+				for b.Loop() {
+					Im2colBatch(col, x, s.n, s.c, s.h, s.h, 3, 3, 1, 1, 1, s.h, s.h)
+				}
+			})
+		}
+	}
+}

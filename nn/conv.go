@@ -113,6 +113,10 @@ func Im2col(col, x []float32, c, h, w, kh, kw, stride, top, left, r0, rows, ow i
 // (0 outside).
 func im2col(col []float32, ld int, x []float32, c, h, w, kh, kw, stride, top, left, r0, rows, ow int) {
 	cols := rows * ow
+	if useGather && h*w < gatherPlane && kh*kw*cols <= maxGatherTable {
+		im2colGather(col, ld, x, c, h, w, kh, kw, stride, top, left, r0, rows, ow)
+		return
+	}
 	Parallel(c*kh*kw, 8, func(lo, hi int) {
 		for row := lo; row < hi; row++ {
 			ci, ij := row/(kh*kw), row%(kh*kw)
@@ -150,6 +154,59 @@ func im2col(col []float32, ld int, x []float32, c, h, w, kh, kw, stride, top, le
 					} else {
 						d[q] = srow[ix]
 					}
+				}
+			}
+		}
+	})
+}
+
+// useGather enables im2colGather; tests turn it off to check the other paths
+// on the same shapes.
+var useGather = true
+
+const (
+	// gatherPlane bounds the images im2colGather serves: a plane of fewer
+	// values, behind a zero, fits its stack array. At 8×8 (64 values) the
+	// flat copies of shiftRows already win (BenchmarkIm2colSmall).
+	gatherPlane = 32
+	// maxGatherTable bounds its table (taps × output positions).
+	maxGatherTable = 1 << 14
+)
+
+// im2colGather is im2col for tiny images (sd-mini's U-Net works on 8×8,
+// 4×4 and 2×2 latents), where a copy per kernel tap and row costs more in
+// calls than it moves: a table lists, for every tap and output position, 1 +
+// the offset it reads in the plane, or 0 for padding, and each channel's
+// plane, behind a zero, is gathered through it. The same values as the
+// other paths (data movement only).
+func im2colGather(col []float32, ld int, x []float32, c, h, w, kh, kw, stride, top, left, r0, rows, ow int) {
+	taps, cols := kh*kw, rows*ow
+	tab := make([]uint8, taps*cols) // (KH·KW, rows·OW)
+	for i := range kh {
+		for j := range kw {
+			t := tab[(i*kw+j)*cols:]
+			for r := range rows {
+				iy := (r0+r)*stride + i - top
+				for q := range ow {
+					if ix := q*stride + j - left; iy >= 0 && iy < h && ix >= 0 && ix < w {
+						t[r*ow+q] = uint8(1 + iy*w + ix)
+					} else {
+						t[r*ow+q] = 0
+					}
+				}
+			}
+		}
+	}
+	plane := h * w
+	Parallel(c, max(1, 8/taps), func(lo, hi int) {
+		var pad [gatherPlane]float32 // pad[0] stays 0: the padding
+		for ci := lo; ci < hi; ci++ {
+			copy(pad[1:1+plane], x[ci*plane:(ci+1)*plane])
+			for k := range taps {
+				src := tab[k*cols : (k+1)*cols]
+				dst := col[(ci*taps+k)*ld:][:len(src)]
+				for p, o := range src {
+					dst[p] = pad[o&(gatherPlane-1)]
 				}
 			}
 		}
