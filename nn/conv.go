@@ -470,10 +470,9 @@ func conv2dBatched(y, x, weight, bias *Tensor, stride, top, left int, alloc func
 			if bias != nil {
 				bv = bias.Data[oc]
 			}
-			dst := y.Data[j*plane : (j+1)*plane]
-			for p, v := range out[oc*cols+b*plane : oc*cols+(b+1)*plane] {
-				dst[p] = v + bv
-			}
+			// v·1 + bv rounds as v + bv, in the AVX2 kernel's fused
+			// multiply-add too: the bits of a plain loop.
+			affine(y.Data[j*plane:(j+1)*plane], out[oc*cols+b*plane:oc*cols+(b+1)*plane], 1, bv)
 		}
 	})
 	return kept, ld
