@@ -249,10 +249,5 @@ func mustShape(op string, a, b []int) {
 
 // addTo adds src into dst elementwise, in parallel for long slices.
 func addTo(dst, src []float32) {
-	nn.Parallel(len(dst), 1<<15, func(lo, hi int) {
-		d, s := dst[lo:hi], src[lo:hi]
-		for i := range d {
-			d[i] += s[i]
-		}
-	})
+	nn.Parallel(len(dst), 1<<15, func(lo, hi int) { nn.AddTo(dst[lo:hi], src[lo:hi]) })
 }

@@ -115,9 +115,7 @@ func (p *Params) Gather(tapes ...*Tape) {
 	p.ranges(func(i int) bool { return local[i] != nil }, func(i, lo, hi int) {
 		d := p.vars[p.names[i]].Grad.Data[lo:hi]
 		for _, g := range local[i] {
-			for j, x := range g.Data[lo:hi] {
-				d[j] += x
-			}
+			nn.AddTo(d, g.Data[lo:hi])
 		}
 	})
 }

@@ -34,6 +34,9 @@ func quickGELUAVX2(dst, src *float32, n int) int
 func quickGELUGradAVX2(dx, dy, x *float32, n int) int
 
 //go:noescape
+func addAVX2(dst, src *float32, n int)
+
+//go:noescape
 func maxAVX2(p *float32, n int) float32
 
 //go:noescape

@@ -20,6 +20,8 @@ func quickGELUAVX2(dst, src *float32, n int) int { panic("nn: no AVX2") }
 
 func quickGELUGradAVX2(dx, dy, x *float32, n int) int { panic("nn: no AVX2") }
 
+func addAVX2(dst, src *float32, n int) { panic("nn: no AVX2") }
+
 func maxAVX2(p *float32, n int) float32 { panic("nn: no AVX2") }
 
 func halfToFloatF16C(dst *float32, src *uint16, n int) { panic("nn: no F16C") }

@@ -146,8 +146,8 @@ func TestSIMD(t *testing.T) {
 	}
 }
 
-// The backward loops' AVX2 kernels (SiLUGrad, QuickGELUGrad) and
-// QuickGELU's give their Go loops' bits on every input, the values outside
+// The backward loops' AVX2 kernels (SiLUGrad, QuickGELUGrad), QuickGELU's
+// and AddTo's give their Go loops' bits on every input, the values outside
 // the exponential's polynomial range included, and the loops are the
 // derivatives to float32 rounding.
 func TestExactLoops(t *testing.T) {
@@ -163,6 +163,11 @@ func TestExactLoops(t *testing.T) {
 			return s + 1.702*v*s*(1-s)
 		}},
 		{"QuickGELU", func(dx, _, x []float32) { quickGELU(dx, x) }, func(dx, _, x []float32) { quickGELUGo(dx, x) }, nil},
+		{"AddTo", func(dx, dy, _ []float32) { AddTo(dx, dy) }, func(dx, dy, _ []float32) {
+			for i, v := range dy {
+				dx[i] += v
+			}
+		}, nil},
 	} {
 		r := rand.New(rand.NewPCG(23, 24))
 		inf := float32(math.Inf(1))

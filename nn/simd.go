@@ -179,6 +179,19 @@ func quickGELUGradGo(dx, dy, x []float32) {
 	}
 }
 
+// add sets dst[i] += src[i]; the AVX2 kernel rounds each sum once, as the Go
+// loop does, so the bits are the same.
+func add(dst, src []float32) {
+	src = src[:len(dst)]
+	if n := len(dst) &^ 7; hasAVX2 && n > 0 {
+		addAVX2(&dst[0], &src[0], n)
+		dst, src = dst[n:], src[n:]
+	}
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
 // maxOf returns the largest value of a non-empty row.
 func maxOf(row []float32) float32 {
 	m := row[0]
