@@ -234,3 +234,26 @@ func BenchmarkIm2colSmall(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAddTo times an elementwise add of 64 Ki values (a gradient
+// accumulated) on one thread, with the AVX2 kernel and with the Go loop.
+func BenchmarkAddTo(b *testing.B) {
+	r := rand.New(rand.NewPCG(9, 9))
+	dst, src := randTensor(r, 1<<16), randTensor(r, 1<<16)
+	loop := func(d, s []float32) {
+		for i, v := range s {
+			d[i] += v
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		f    func(d, s []float32)
+	}{{"simd", AddTo}, {"go", loop}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(3 * 4 << 16)
+			for b.Loop() {
+				tc.f(dst.Data, src.Data)
+			}
+		})
+	}
+}
