@@ -724,6 +724,20 @@ GLOBL silugc<>(SB), RODATA|NOPTR, $96
 	VMOVUPS expc<>+0(SB), Y11 \
 	VMOVUPS expc<>+288(SB), Y10
 
+// SIGMOID8 sets Y4 = σ(u) = 1/(1 + e^−u) lane by lane as sigmoid32 does,
+// and DX to the mask of the lanes where −u is in (−87, 88), the only lanes
+// whose Y4 is valid (exp32's polynomial range; NaN fails). Expects
+// EXACTCONST's constants; clobbers Y0–Y3.
+#define SIGMOID8(u) \
+	VXORPS    Y15, u, Y0 \
+	VCMPPS    $0x1e, Y14, Y0, Y1 \
+	VCMPPS    $0x11, Y13, Y0, Y2 \
+	VANDPS    Y2, Y1, Y1 \
+	VMOVMSKPS Y1, DX \
+	EXPEXACT8 \
+	VADDPS    Y10, Y3, Y3 \
+	VDIVPS    Y3, Y10, Y4
+
 // func siluGradAVX2(dx, dy, x *float32, n int) int
 //
 // dx[i] += dy[i]·s·(1 + x[i]·(1 − s)) with s = σ(x[i]) = 1/(1 + e^−x[i]),
@@ -742,20 +756,12 @@ TEXT ·siluGradAVX2(SB), NOSPLIT, $0-40
 silugrad_loop:
 	CMPQ      CX, $8
 	JL        silugrad_done
-	VMOVUPS   (BX), Y8         // v
-	VXORPS    Y15, Y8, Y0      // t = −v
-	VCMPPS    $0x1e, Y14, Y0, Y1 // t > −87
-	VCMPPS    $0x11, Y13, Y0, Y2 // t < 88
-	VANDPS    Y2, Y1, Y1
-	VMOVMSKPS Y1, DX
-	CMPL      DX, $0xff
-	JNE       silugrad_done
+	VMOVUPS (BX), Y8 // v
+	SIGMOID8(Y8)     // s
+	CMPL    DX, $0xff
+	JNE     silugrad_done
 
-	EXPEXACT8
-
-	// s = 1/(1 + e); dx += dy·s·(1 + v·(1 − s))
-	VADDPS  Y10, Y3, Y3
-	VDIVPS  Y3, Y10, Y4
+	// dx += dy·s·(1 + v·(1 − s))
 	VSUBPS  Y4, Y10, Y5
 	VMULPS  Y5, Y8, Y5
 	VADDPS  Y10, Y5, Y5
@@ -890,21 +896,12 @@ DATA qgeluc<>+24(SB)/4, $0x3fd9db23
 DATA qgeluc<>+28(SB)/4, $0x3fd9db23
 GLOBL qgeluc<>(SB), RODATA|NOPTR, $32
 
-// QGELUSIG8 sets Y0 = 1.702·Y8 and Y4 = σ(Y0) = 1/(1 + e^−Y0) as
-// sigmoid32 does, and DX to the mask of the lanes where −Y0 is in (−87,
-// 88), the only lanes whose Y4 is valid (exp32's polynomial range).
-// Expects EXACTCONST's constants; clobbers Y1–Y3 and Y9.
+// QGELUSIG8 sets Y0 = 1.702·Y8 and Y4 = σ(Y0), with SIGMOID8's mask in DX.
+// Clobbers Y1–Y3 and Y9.
 #define QGELUSIG8 \
-	VMULPS    qgeluc<>+0(SB), Y8, Y9 \
-	VXORPS    Y15, Y9, Y0 \
-	VCMPPS    $0x1e, Y14, Y0, Y1 \
-	VCMPPS    $0x11, Y13, Y0, Y2 \
-	VANDPS    Y2, Y1, Y1 \
-	VMOVMSKPS Y1, DX \
-	EXPEXACT8 \
-	VADDPS    Y10, Y3, Y3 \
-	VDIVPS    Y3, Y10, Y4 \
-	VMOVAPS   Y9, Y0
+	VMULPS  qgeluc<>+0(SB), Y8, Y9 \
+	SIGMOID8(Y9) \
+	VMOVAPS Y9, Y0
 
 // func quickGELUAVX2(dst, src *float32, n int) int
 //
