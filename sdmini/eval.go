@@ -167,34 +167,73 @@ func EvaluateModel(m *pipeline.Model, o EvalOptions) (*Evaluation, error) {
 // autoencoder in dir and scores the reconstructions against the scenes'
 // specs: the ceiling the VAE puts on any image the U-Net can make.
 func EvalVAE(dir string, r *rand.Rand, n int) (string, error) {
-	v, err := loadVAE(dir)
+	scenes := make([]shapes.Scene, n)
+	for i := range scenes {
+		scenes[i] = shapes.Sample(r, shapes.Eval)
+	}
+	imgs, err := roundTrip(dir, scenes)
 	if err != nil {
 		return "", err
 	}
-	var results []shapes.Result
-	for done := 0; done < n; done += 32 {
-		k := min(32, n-done)
-		scenes := make([]shapes.Scene, k)
+	results := make([]shapes.Result, n)
+	for i, s := range scenes {
+		results[i] = shapes.Score(imgs[i], s.Spec())
+	}
+	return shapes.Table(results), nil
+}
+
+// EvalVAEPairs does for two shapes what EvalVAE does for one: it draws a
+// scene for each of n held-out pairs (shapes.HeldOutPairs(n, seed), as
+// sdgo eval --objects 2 does), encodes and decodes it with the autoencoder
+// in dir, and scores the reconstructions with the pair scorer. No U-Net
+// can score higher on a pair than its autoencoder lets it.
+func EvalVAEPairs(dir string, n int, seed uint64) (string, error) {
+	pairs := shapes.HeldOutPairs(n, seed)
+	r := rand.New(rand.NewPCG(seed, saltEval))
+	scenes := make([]shapes.Scene, n)
+	for i, p := range pairs {
+		scenes[i] = shapes.SceneOf(r, p.Spec)
+	}
+	imgs, err := roundTrip(dir, scenes)
+	if err != nil {
+		return "", err
+	}
+	results := make([]shapes.PairResult, n)
+	for i, p := range pairs {
+		results[i] = shapes.ScorePair(imgs[i], p.Spec)
+	}
+	return shapes.PairTable(results), nil
+}
+
+// roundTrip renders the scenes, encodes them with the autoencoder in dir
+// (the latents' means, no sampling) and returns the decoded images.
+func roundTrip(dir string, scenes []shapes.Scene) ([]image.Image, error) {
+	v, err := loadVAE(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []image.Image
+	for done := 0; done < len(scenes); done += 32 {
+		batch := scenes[done:min(done+32, len(scenes))]
 		var data []float32
-		for i := range scenes {
-			scenes[i] = shapes.Sample(r, shapes.Eval)
-			data = shapes.ToTensor(data, scenes[i].Render(ImageSize))
+		for _, s := range batch {
+			data = shapes.ToTensor(data, s.Render(ImageSize))
 		}
-		d, err := v.Encode(nn.From(data, k, 3, ImageSize, ImageSize))
+		d, err := v.Encode(nn.From(data, len(batch), 3, ImageSize, ImageSize)) // (k, 3, 64, 64) → latents (k, 4, 8, 8)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		y, err := v.Decode(d.Mean) // (k, 3, 64, 64)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		imgs, err := vae.ToImages(y)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		for i, s := range scenes {
-			results = append(results, shapes.Score(imgs[i], s.Spec()))
+		for _, img := range imgs {
+			out = append(out, img)
 		}
 	}
-	return shapes.Table(results), nil
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sdgo/sdgo/shapes"
@@ -69,4 +70,21 @@ func samePixels(a, b image.Image) bool {
 		}
 	}
 	return true
+}
+
+// The built-in autoencoder's ceiling on two shapes: 200 held-out pairs
+// (the captions sdgo eval --objects 2 scores), encoded and decoded. The
+// figures are in docs/sd-mini.md; this guards the count and the table.
+func TestEvalVAEPairs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("encodes and decodes 200 scenes")
+	}
+	table, err := EvalVAEPairs("model", 200, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the built-in VAE's reconstructions of 200 held-out pairs:\n%s", table)
+	if !strings.Contains(table, "pair") {
+		t.Errorf("the table names no pair row:\n%s", table)
+	}
 }

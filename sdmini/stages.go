@@ -207,6 +207,12 @@ func trimAfterEOS(ids [][]int, eos int) [][]int {
 // report its quality.
 const vaeEvalScenes = 128
 
+// vaePairScenes is the number of held-out two-shape scenes the vae stage
+// reconstructs and scores at its end: the ceiling its autoencoder puts on
+// sdgo eval --objects 2, whose 200 captions (at its default seed, 0) these
+// are.
+const vaePairScenes = 200
+
 // foregroundWeight is the weight of the pixels of shapes in the VAE's
 // reconstruction loss, against 1 for the background: shapes cover a few
 // percent of an image, yet their colour, outline and place are what a
@@ -317,6 +323,11 @@ func TrainVAE(o Options) error {
 		return err
 	}
 	fmt.Fprintf(o.Log, "vae: reconstructions of %d held-out scenes, as the pixel scorer reads them:\n%s", vaeEvalScenes, table)
+	table, err = EvalVAEPairs(o.Dir, vaePairScenes, 0)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Log, "vae: reconstructions of %d held-out pairs (sdgo eval --objects 2's), as the pair scorer reads them:\n%s", vaePairScenes, table)
 	return nil
 }
 
