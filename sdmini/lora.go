@@ -140,6 +140,7 @@ func TrainLoRA(o LoRAOptions) error {
 	// The trained U-Net, frozen.
 	cfg := UNetConfig()
 	cfg.CrossAttentionDim = text.Config.Width
+	cfg.InChannels, cfg.OutChannels = v.Config.LatentChannels, v.Config.LatentChannels
 	base := grad.NewParams()
 	m, err := NewUNet(base, rand.New(rand.NewPCG(o.Seed, saltLoRA+1)), cfg)
 	if err != nil {

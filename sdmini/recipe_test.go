@@ -158,3 +158,34 @@ func TestTextLR(t *testing.T) {
 		t.Errorf("the clip stage left an older encoder's copy (%v)", err)
 	}
 }
+
+// Options.LatentChannels gives the VAE that many latent channels, and the
+// unet stage follows the VAE in the folder: a model of 8 channels trains
+// end to end and generates.
+func TestLatentChannels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains for a few seconds")
+	}
+	var log bytes.Buffer
+	o := Options{Dir: t.TempDir(), Steps: 2, Batch: 2, Scenes: 16, Seed: 7, LogEvery: 1, Log: &log, LatentChannels: 8}
+	if err := TrainAll(o); err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	m, err := pipeline.Load(o.Dir, pipeline.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.VAE.Config.LatentChannels; got != 8 {
+		t.Errorf("VAE latent channels %d, want 8", got)
+	}
+	if in, out := m.UNet.Config.InChannels, m.UNet.Config.OutChannels; in != 8 || out != 8 {
+		t.Errorf("U-Net channels in %d, out %d, want 8 and 8", in, out)
+	}
+	res, err := m.Generate(context.Background(), pipeline.Options{Prompt: "a red circle above a blue square", Steps: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := res[0].Image.Bounds(); b.Dx() != ImageSize || b.Dy() != ImageSize {
+		t.Errorf("image %v, want %d×%d", b, ImageSize, ImageSize)
+	}
+}

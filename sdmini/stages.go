@@ -259,6 +259,9 @@ const klWeight = 1e-5
 func TrainVAE(o Options) error {
 	o = o.withDefaults(stageDefaults("vae"))
 	cfg := VAEConfig()
+	if o.LatentChannels > 0 {
+		cfg.LatentChannels = o.LatentChannels
+	}
 	ps := grad.NewParams()
 	m, err := NewVAE(ps, rand.New(rand.NewPCG(o.Seed, saltVAE)), cfg)
 	if err != nil {

@@ -61,6 +61,11 @@ type Options struct {
 	// stage's as Dir/checkpoints/text_encoder.clip.safetensors. Zero (the
 	// default) keeps the encoder frozen.
 	TextLR float64
+	// LatentChannels is the number of channels of the VAE stage's latents
+	// (default 4, SD's): more channels carry more of a small shape's form
+	// through the 8×8 latent (docs/sd-mini.md, "the autoencoder's
+	// ceiling"). The unet stage reads it from Dir/vae/config.json.
+	LatentChannels int
 	// Log receives the progress lines; nil discards them.
 	Log io.Writer
 }

@@ -131,6 +131,7 @@ func TrainUNet(o Options) error {
 
 	cfg := UNetConfig()
 	cfg.CrossAttentionDim = text.Config.Width
+	cfg.InChannels, cfg.OutChannels = v.Config.LatentChannels, v.Config.LatentChannels // the VAE's latents, 4 by default
 	ps := grad.NewParams()
 	m, err := NewUNet(ps, rand.New(rand.NewPCG(o.Seed, saltUNet)), cfg)
 	if err != nil {

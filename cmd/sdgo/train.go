@@ -64,6 +64,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.Recipe.RelationShare, "relation-share", 0, "binding recipe: share of two-shape captions worded with a relation (default: a quarter)")
 	fs.BoolVar(&o.HardNegatives, "hard-negatives", false, "binding recipe: clip contrasts each pair image also with its caption's colours swapped")
 	fs.Float64Var(&o.TextLR, "text-lr", 0, "binding recipe: unet also fine-tunes the text encoder, at this peak learning rate (default 0: frozen)")
+	fs.IntVar(&o.LatentChannels, "latent-channels", 0, "vae: channels of the latents (default 4, SD's); the unet stage follows the VAE in DIR")
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the training to this file (go tool pprof FILE); an existing file is not overwritten")
 	if err := parse(fs, trainUsage+stageList(), args, stdout); err != nil {
@@ -81,6 +82,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return usagef("train: --out DIR is required")
 	case o.Steps < 0 || o.Batch < 0 || o.LR < 0 || o.Scenes < 0:
 		return usagef("train: --steps, --batch, --lr and --scenes must not be negative")
+	case o.LatentChannels < 0 || o.LatentChannels > 64:
+		return usagef("train: --latent-channels must be in [1, 64] (0: 4, SD's), got %d", o.LatentChannels)
+	case o.LatentChannels > 0 && name != "vae" && name != "all":
+		return usagef("train: --latent-channels is for the vae stage (train vae or all), not %s: later stages follow the VAE in DIR", name)
 	case !(o.Recipe.PairShare >= 0 && o.Recipe.PairShare <= 1) || !(o.Recipe.RelationShare >= 0 && o.Recipe.RelationShare <= 1):
 		return usagef("train: --pair-share and --relation-share must be in [0, 1]")
 	case o.CheckpointEvery <= 0 || o.LogEvery <= 0:
