@@ -72,19 +72,26 @@ func samePixels(a, b image.Image) bool {
 	return true
 }
 
-// The built-in autoencoder's ceiling on two shapes: 200 held-out pairs
-// (the captions sdgo eval --objects 2 scores), encoded and decoded. The
-// figures are in docs/sd-mini.md; this guards the count and the table.
+// What the built-in autoencoder carries of two shapes: EvalVAEPairs and
+// Evaluate with Reconstruct encode and decode the same scenes of the same
+// held-out pairs, so their tables agree (docs/sd-mini.md has the figures).
 func TestEvalVAEPairs(t *testing.T) {
 	if testing.Short() {
-		t.Skip("encodes and decodes 200 scenes")
+		t.Skip("encodes and decodes 2×40 scenes")
 	}
-	table, err := EvalVAEPairs("model", 200, 0)
+	table, err := EvalVAEPairs("model", 40, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("the built-in VAE's reconstructions of 200 held-out pairs:\n%s", table)
-	if !strings.Contains(table, "pair") {
-		t.Errorf("the table names no pair row:\n%s", table)
+	t.Logf("the built-in VAE's reconstructions of 40 held-out pairs:\n%s", table)
+	ev, err := Evaluate("model", EvalOptions{N: 40, Seed: 3, Objects: 2, Reconstruct: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.PairTable != table {
+		t.Errorf("Evaluate with Reconstruct:\n%s\nEvalVAEPairs:\n%s", ev.PairTable, table)
+	}
+	if !strings.Contains(table, "pair") || len(ev.PairResults) != 40 {
+		t.Errorf("%d results, table:\n%s", len(ev.PairResults), table)
 	}
 }

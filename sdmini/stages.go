@@ -208,9 +208,9 @@ func trimAfterEOS(ids [][]int, eos int) [][]int {
 const vaeEvalScenes = 128
 
 // vaePairScenes is the number of held-out two-shape scenes the vae stage
-// reconstructs and scores at its end: the ceiling its autoencoder puts on
-// sdgo eval --objects 2, whose 200 captions (at its default seed, 0) these
-// are.
+// reconstructs and scores at its end: what its autoencoder can carry of
+// sdgo eval --objects 2's 200 captions (at its default seed, 0), the
+// figures sdgo eval --reconstruct prints for them.
 const vaePairScenes = 200
 
 // foregroundWeight is the weight of the pixels of shapes in the VAE's

@@ -13,6 +13,7 @@ func TestBindBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"eval", "--objects", "3"}, "--objects must be 1, 2 or 0"},
+		{[]string{"eval", "--reconstruct", "--bind"}, "--reconstruct scores the autoencoder alone"},
 		{[]string{"train", "clip", "--out", dir, "--pair-share", "2"}, "--pair-share and --relation-share"},
 		{[]string{"train", "unet", "--out", dir, "--text-lr", "-1"}, "--text-lr must be a number in [0, 1]"},
 		{[]string{"train", "clip", "--out", dir, "--text-lr", "1e-4"}, "--text-lr is for the unet stage"},

@@ -151,7 +151,9 @@ combinations no training image shows) and prints the share of images the
 shapes package's pixel scorer finds right, per attribute: N captions of one
 shape and N of two ("a red circle above a blue square"), scored object by
 object and as a pair (--objects 1 or 2 for one kind only). --bind steers
-every image with SynGen's attention guidance.
+every image with SynGen's attention guidance. --reconstruct scores the
+autoencoder instead: a scene of each caption, encoded and decoded, what
+the VAE can carry of it (generated images seldom do better).
 
 Flags:
 `
@@ -170,6 +172,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Grid, "grid", "", "write a PNG grid of the first 64 images here")
 	fs.IntVar(&o.Objects, "objects", 0, "captions of 1 shape, 2 shapes (held-out pairs), or 0: both, --n of each")
 	fs.BoolVar(&o.WholePairs, "whole-pairs", false, "two-shape captions only of pairs held out whole (for models trained with --hold-out-pairs)")
+	fs.BoolVar(&o.Reconstruct, "reconstruct", false, "score the model's autoencoder: a scene of each caption encoded and decoded instead of generated (what the VAE can carry)")
 	var bf bindFlags
 	bf.add(fs)
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
@@ -185,6 +188,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return usagef("eval: --cfg-scale %v", pipeline.CFGScaleRange.Check(o.CFGScale))
 	case o.Objects < 0 || o.Objects > 2:
 		return usagef("eval: --objects must be 1, 2 or 0 (both), got %d", o.Objects)
+	case o.Reconstruct && bf.on:
+		return usagef("eval: --reconstruct scores the autoencoder alone: --bind does not apply")
 	case *threads < 0:
 		return usagef("--threads must not be negative, got %d", *threads)
 	}
@@ -208,14 +213,18 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	what := "per image"
+	if o.Reconstruct {
+		what = "per image, the autoencoder's reconstructions of scenes of them"
+	}
 	if ev.Table != "" {
-		fmt.Fprintf(stdout, "%d held-out captions of one shape, %v per image\n%s", len(ev.Results), ev.PerImage.Round(1e6), ev.Table)
+		fmt.Fprintf(stdout, "%d held-out captions of one shape, %v %s\n%s", len(ev.Results), ev.PerImage.Round(1e6), what, ev.Table)
 	}
 	if ev.PairTable != "" {
 		if ev.Table != "" {
 			fmt.Fprintln(stdout)
 		}
-		fmt.Fprintf(stdout, "%d held-out captions of two shapes, %v per image\n%s", len(ev.PairResults), ev.PerImage.Round(1e6), ev.PairTable)
+		fmt.Fprintf(stdout, "%d held-out captions of two shapes, %v %s\n%s", len(ev.PairResults), ev.PerImage.Round(1e6), what, ev.PairTable)
 	}
 	return nil
 }
