@@ -83,8 +83,17 @@ type Evaluation struct {
 // (attribute combinations no training image shows, shapes.HeldOut) with the
 // model folder dir, through package pipeline exactly as the sdgo command
 // runs it, and scores each image against its caption with the shapes
-// package's pixel scorer. It loads the folder and calls EvaluateModel.
+// package's pixel scorer. It loads the folder and calls EvaluateModel;
+// with o.Reconstruct it loads only the autoencoder (a folder the vae stage
+// has just written will do).
 func Evaluate(dir string, o EvalOptions) (*Evaluation, error) {
+	if o.Reconstruct {
+		v, err := loadVAE(dir)
+		if err != nil {
+			return nil, err
+		}
+		return EvaluateModel(&pipeline.Model{VAE: v}, o)
+	}
 	m, err := pipeline.Load(dir, pipeline.LoadOptions{})
 	if err != nil {
 		return nil, err
@@ -94,6 +103,7 @@ func Evaluate(dir string, o EvalOptions) (*Evaluation, error) {
 
 // EvaluateModel is Evaluate with a model already loaded. Image i is made
 // for caption i of shapes.HeldOut(o.N, o.Seed) with seed o.Seed<<20 | i.
+// With o.Reconstruct it uses only m.VAE.
 func EvaluateModel(m *pipeline.Model, o EvalOptions) (*Evaluation, error) {
 	if o.N == 0 {
 		o.N = 200

@@ -153,7 +153,8 @@ shape and N of two ("a red circle above a blue square"), scored object by
 object and as a pair (--objects 1 or 2 for one kind only). --bind steers
 every image with SynGen's attention guidance. --reconstruct scores the
 autoencoder instead: a scene of each caption, encoded and decoded, what
-the VAE can carry of it (generated images seldom do better).
+the VAE can carry of it (generated images seldom do better); a folder the
+vae stage has just written will do.
 
 Flags:
 `
