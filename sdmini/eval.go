@@ -212,38 +212,12 @@ func EvalVAE(dir string, r *rand.Rand, n int) (string, error) {
 	return shapes.Table(results), nil
 }
 
-// EvalVAEPairs does for two shapes what EvalVAE does for one: it scores
-// the autoencoder in dir on the n held-out pairs sdgo eval --objects 2
-// --seed seed scores the model on, with the scenes sdgo eval --reconstruct
-// draws for them: what the autoencoder can carry of a pair, a soft ceiling
-// on the model's pair figures (see EvalOptions.Reconstruct).
-func EvalVAEPairs(dir string, n int, seed uint64) (string, error) {
-	v, err := loadVAE(dir)
-	if err != nil {
-		return "", err
-	}
-	pairs := shapes.HeldOutPairs(n, seed)
-	scenes := make([]shapes.Scene, n)
-	for i, p := range pairs {
-		scenes[i] = reconScene(p.Spec, pairSeed(seed, i))
-	}
-	imgs, err := roundTrip(v, scenes)
-	if err != nil {
-		return "", err
-	}
-	results := make([]shapes.PairResult, n)
-	for i, p := range pairs {
-		results[i] = shapes.ScorePair(imgs[i], p.Spec)
-	}
-	return shapes.PairTable(results), nil
-}
-
 // pairSeed is the seed of Evaluate's image for pair i, apart from the
 // single shapes' (seed<<20 | i).
 func pairSeed(seed uint64, i int) uint64 { return seed<<20 | 1<<19 | uint64(i) }
 
 // reconScene draws, from the image's seed, the scene of a full spec that
-// Evaluate with Reconstruct (and EvalVAEPairs) encodes and decodes.
+// Evaluate with Reconstruct encodes and decodes.
 func reconScene(spec shapes.Spec, seed uint64) shapes.Scene {
 	return shapes.SceneOf(rand.New(rand.NewPCG(seed, saltEval)), spec)
 }

@@ -326,11 +326,11 @@ func TrainVAE(o Options) error {
 		return err
 	}
 	fmt.Fprintf(o.Log, "vae: reconstructions of %d held-out scenes, as the pixel scorer reads them:\n%s", vaeEvalScenes, table)
-	table, err = EvalVAEPairs(o.Dir, vaePairScenes, 0)
+	ev, err := Evaluate(o.Dir, EvalOptions{N: vaePairScenes, Objects: 2, Reconstruct: true})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Log, "vae: reconstructions of %d held-out pairs (sdgo eval --objects 2's), as the pair scorer reads them:\n%s", vaePairScenes, table)
+	fmt.Fprintf(o.Log, "vae: reconstructions of %d held-out pairs (sdgo eval --objects 2's), as the pair scorer reads them:\n%s", vaePairScenes, ev.PairTable)
 	return nil
 }
 
