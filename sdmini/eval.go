@@ -188,30 +188,6 @@ func EvaluateModel(m *pipeline.Model, o EvalOptions) (*Evaluation, error) {
 	return ev, nil
 }
 
-// EvalVAE encodes and decodes n held-out scenes (drawn from r) with the
-// autoencoder in dir and scores the reconstructions against the scenes'
-// specs: what the VAE can carry of a scene, a soft ceiling on the images
-// the U-Net makes (see EvalOptions.Reconstruct).
-func EvalVAE(dir string, r *rand.Rand, n int) (string, error) {
-	scenes := make([]shapes.Scene, n)
-	for i := range scenes {
-		scenes[i] = shapes.Sample(r, shapes.Eval)
-	}
-	v, err := loadVAE(dir)
-	if err != nil {
-		return "", err
-	}
-	imgs, err := roundTrip(v, scenes)
-	if err != nil {
-		return "", err
-	}
-	results := make([]shapes.Result, n)
-	for i, s := range scenes {
-		results[i] = shapes.Score(imgs[i], s.Spec())
-	}
-	return shapes.Table(results), nil
-}
-
 // pairSeed is the seed of Evaluate's image for pair i, apart from the
 // single shapes' (seed<<20 | i).
 func pairSeed(seed uint64, i int) uint64 { return seed<<20 | 1<<19 | uint64(i) }

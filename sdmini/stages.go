@@ -203,15 +203,11 @@ func trimAfterEOS(ids [][]int, eos int) [][]int {
 	return ids
 }
 
-// vaeEvalScenes is how many held-out scenes the vae stage reconstructs to
-// report its quality.
-const vaeEvalScenes = 128
-
-// vaePairScenes is the number of held-out two-shape scenes the vae stage
-// reconstructs and scores at its end: what its autoencoder can carry of
-// sdgo eval --objects 2's 200 captions (at its default seed, 0), the
-// figures sdgo eval --reconstruct prints for them.
-const vaePairScenes = 200
+// vaeEvalCaptions is the number of held-out captions of one shape, and of
+// two, whose scenes the vae stage reconstructs and scores at its end: sdgo
+// eval --reconstruct's figures at its defaults, what the autoencoder can
+// carry of the captions sdgo eval scores the whole model on.
+const vaeEvalCaptions = 200
 
 // foregroundWeight is the weight of the pixels of shapes in the VAE's
 // reconstruction loss, against 1 for the background: shapes cover a few
@@ -321,16 +317,12 @@ func TrainVAE(o Options) error {
 		return err
 	}
 	fmt.Fprintf(o.Log, "vae: scaling factor %g; autoencoder written to %s\n", sf, filepath.Join(o.Dir, "vae"))
-	table, err := EvalVAE(o.Dir, rand.New(rand.NewPCG(o.Seed, saltEval)), vaeEvalScenes)
+	ev, err := Evaluate(o.Dir, EvalOptions{N: vaeEvalCaptions, Reconstruct: true})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Log, "vae: reconstructions of %d held-out scenes, as the pixel scorer reads them:\n%s", vaeEvalScenes, table)
-	ev, err := Evaluate(o.Dir, EvalOptions{N: vaePairScenes, Objects: 2, Reconstruct: true})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(o.Log, "vae: reconstructions of %d held-out pairs (sdgo eval --objects 2's), as the pair scorer reads them:\n%s", vaePairScenes, ev.PairTable)
+	fmt.Fprintf(o.Log, "vae: reconstructions of scenes of %d held-out captions of one shape (sdgo eval --reconstruct), as the pixel scorer reads them:\n%s", vaeEvalCaptions, ev.Table)
+	fmt.Fprintf(o.Log, "vae: … and of %d of two shapes:\n%s", vaeEvalCaptions, ev.PairTable)
 	return nil
 }
 
