@@ -77,6 +77,10 @@ type Evaluation struct {
 	PairImages  []image.Image
 	PairResults []shapes.PairResult
 	PairTable   string
+
+	// With Reconstruct: the scenes encoded and decoded, one per caption
+	// (Images and PairImages then hold their reconstructions).
+	Scenes, PairScenes []shapes.Scene
 }
 
 // Evaluate generates one 64×64 image for each of o.N held-out captions
@@ -119,12 +123,16 @@ func EvaluateModel(m *pipeline.Model, o EvalOptions) (*Evaluation, error) {
 	}
 	ev := &Evaluation{}
 	began := time.Now()
-	generate := func(caption string, spec shapes.Spec, seed uint64) (image.Image, error) {
+	// generate makes the image for a caption; with o.Reconstruct, the
+	// reconstruction of a scene of spec, which it appends to scenes.
+	generate := func(caption string, spec shapes.Spec, seed uint64, scenes *[]shapes.Scene) (image.Image, error) {
 		if o.Reconstruct {
-			imgs, err := roundTrip(m.VAE, []shapes.Scene{reconScene(spec, seed)})
+			sc := reconScene(spec, seed)
+			imgs, err := roundTrip(m.VAE, []shapes.Scene{sc})
 			if err != nil {
 				return nil, fmt.Errorf("sdmini: eval %q: %w", caption, err)
 			}
+			*scenes = append(*scenes, sc)
 			return imgs[0], nil
 		}
 		res, err := m.Generate(context.Background(), pipeline.Options{
@@ -139,7 +147,7 @@ func EvaluateModel(m *pipeline.Model, o EvalOptions) (*Evaluation, error) {
 	images := 0
 	if o.Objects != 2 {
 		for i, spec := range shapes.HeldOut(o.N, o.Seed) {
-			img, err := generate(spec.String(), spec, o.Seed<<20|uint64(i))
+			img, err := generate(spec.String(), spec, o.Seed<<20|uint64(i), &ev.Scenes)
 			if err != nil {
 				return nil, err
 			}
@@ -159,7 +167,7 @@ func EvaluateModel(m *pipeline.Model, o EvalOptions) (*Evaluation, error) {
 			pairs = shapes.HeldOutWholePairs(o.N, o.Seed)
 		}
 		for i, p := range pairs {
-			img, err := generate(p.Caption, p.Spec, pairSeed(o.Seed, i))
+			img, err := generate(p.Caption, p.Spec, pairSeed(o.Seed, i), &ev.PairScenes)
 			if err != nil {
 				return nil, err
 			}

@@ -87,6 +87,7 @@ var figures = []figure{
 	{"heldout", true, func(g *gen) (image.Image, error) { return g.figHeldOut() }},
 	{"inpaint", true, func(g *gen) (image.Image, error) { return g.figInpaint() }},
 	{"bind", true, func(g *gen) (image.Image, error) { return g.figBind() }},
+	{"vae", true, func(g *gen) (image.Image, error) { return g.figVAE() }},
 }
 
 // options turns the setup into the pipeline's options.

@@ -1,8 +1,9 @@
 // Command gen draws the figures of sdgo's walkthrough (docs/walkthrough.md)
 // from the program itself: the noise schedule, the latent after each step,
 // per-word cross-attention maps, a guidance-scale sweep, a sampler
-// comparison, and the first held-out captions `sdgo eval` scores with the
-// images it makes for them.
+// comparison, the first held-out captions `sdgo eval` scores with the
+// images it makes for them, and what the autoencoder gives back of
+// held-out pairs.
 //
 // The figures in docs/img are made with sd-mini, the model built into sdgo:
 //
