@@ -71,7 +71,7 @@ func TestComposedOps(t *testing.T) {
 func TestForegroundWeights(t *testing.T) {
 	s := shapes.Scene{Shapes: []shapes.Shape{{Kind: shapes.Square, Colour: shapes.Red, Size: shapes.Large, Pos: shapes.Center, X: 0.5, Y: 0.5, R: 0.2}}, Background: shapes.Blue}
 	img := nn.From(shapes.ToTensor(nil, s.Render(ImageSize)), 1, 3, ImageSize, ImageSize)
-	w := foregroundWeights(img, []shapes.Scene{s})
+	w := foregroundWeights(img, []shapes.Scene{s}, 0)
 	plane := ImageSize * ImageSize
 	corner, centre := 0, (ImageSize/2)*ImageSize+ImageSize/2
 	for c := range 3 {
@@ -97,5 +97,33 @@ func TestMinSNRWeights(t *testing.T) {
 	}
 	if w.Data[2] != 1 || w.Data[3] != 1 {
 		t.Errorf("t=999: weights %v, want 1", w.Data[2:])
+	}
+}
+
+// foregroundWeights' margin is a square neighbourhood: a pixel is weighed as
+// a shape's when any pixel within margin of it (in both axes) is a shape's,
+// as the brute-force window says, on scenes of one and two shapes.
+func TestForegroundMargin(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	imgs, scenes := trainingImages(r, 6, shapes.Recipe{PairShare: 0.5})
+	base := foregroundWeights(imgs, scenes, 0)
+	for _, margin := range []int{1, 2, 3} {
+		got := foregroundWeights(imgs, scenes, margin)
+		for p := range imgs.Shape[0] * 3 { // each (image, channel) plane
+			src := base.Data[p*ImageSize*ImageSize:]
+			for y := range ImageSize {
+				for x := range ImageSize {
+					want := float32(1)
+					for yy := max(0, y-margin); yy <= min(ImageSize-1, y+margin); yy++ {
+						for xx := max(0, x-margin); xx <= min(ImageSize-1, x+margin); xx++ {
+							want = max(want, src[yy*ImageSize+xx])
+						}
+					}
+					if g := got.Data[p*ImageSize*ImageSize+y*ImageSize+x]; g != want {
+						t.Fatalf("margin %d, plane %d, pixel (%d, %d): weight %g, want %g", margin, p, x, y, g, want)
+					}
+				}
+			}
+		}
 	}
 }

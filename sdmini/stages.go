@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -217,21 +218,49 @@ const foregroundWeight = 10
 
 // foregroundWeights returns per-element loss weights for imgs (B, 3, H, W):
 // foregroundWeight where a pixel differs from its scene's background
-// colour, 1 elsewhere.
-func foregroundWeights(imgs *nn.Tensor, scenes []shapes.Scene) *nn.Tensor {
+// colour or lies within margin pixels of one that does (a square
+// neighbourhood: Options.ForegroundMargin), 1 elsewhere.
+func foregroundWeights(imgs *nn.Tensor, scenes []shapes.Scene, margin int) *nn.Tensor {
 	w := nn.New(imgs.Shape...)
-	plane := imgs.Shape[2] * imgs.Shape[3]
+	h, wd := imgs.Shape[2], imgs.Shape[3]
+	plane := h * wd
+	fg := make([]bool, plane)  // the shapes' pixels
+	tmp := make([]bool, plane) // fg widened along rows
 	for b, s := range scenes {
 		bg := s.Background.RGB()
 		ref := [3]float32{float32(bg.R)/127.5 - 1, float32(bg.G)/127.5 - 1, float32(bg.B)/127.5 - 1}
 		x := imgs.Data[b*3*plane : (b+1)*3*plane]
-		ws := w.Data[b*3*plane : (b+1)*3*plane]
 		for i := range plane {
-			v := float32(1)
+			fg[i] = false
 			for c := range 3 {
 				if d := x[c*plane+i] - ref[c]; d > 0.01 || d < -0.01 {
-					v = foregroundWeight
+					fg[i] = true
 				}
+			}
+		}
+		if margin > 0 { // a square window's max is a max along rows, then along columns
+			for y := range h {
+				for q := range wd {
+					tmp[y*wd+q] = slices.Contains(fg[y*wd+max(0, q-margin):y*wd+min(wd, q+margin+1)], true)
+				}
+			}
+			for y := range h {
+				for q := range wd {
+					fg[y*wd+q] = false
+					for yy := max(0, y-margin); yy < min(h, y+margin+1); yy++ {
+						if tmp[yy*wd+q] {
+							fg[y*wd+q] = true
+							break
+						}
+					}
+				}
+			}
+		}
+		ws := w.Data[b*3*plane : (b+1)*3*plane]
+		for i, f := range fg {
+			v := float32(1)
+			if f {
+				v = foregroundWeight
 			}
 			for c := range 3 {
 				ws[c*plane+i] = v
@@ -274,23 +303,24 @@ func TrainVAE(o Options) error {
 		last.Bias.Value.Data[i] = initLogVar
 	}
 	t := &trainer{name: "vae", o: o, ps: ps, opt: newAdamW(ps, o.LR), salt: saltVAE}
-	// draw returns one step's batch: the images, their scenes and the noise ε
-	// of the sampled latents, drawn in this order from r.
-	draw := func(r *rand.Rand) (*nn.Tensor, []shapes.Scene, *nn.Tensor) {
-		imgs, scenes := trainingImages(r, o.Batch, o.Recipe)             // (B, 3, 64, 64)
-		eps := grad.Normal(r, 1, o.Batch, lat, ImageSize/8, ImageSize/8) // ε (B, 4, 8, 8)
-		return imgs, scenes, eps
+	// draw returns one step's batch: the images, their loss weights and the
+	// noise ε of the sampled latents, the images and ε drawn in this order
+	// from r.
+	draw := func(r *rand.Rand) (imgs, w, eps *nn.Tensor) {
+		imgs, scenes := trainingImages(r, o.Batch, o.Recipe)            // (B, 3, 64, 64)
+		eps = grad.Normal(r, 1, o.Batch, lat, ImageSize/8, ImageSize/8) // ε (B, 4, 8, 8)
+		return imgs, foregroundWeights(imgs, scenes, o.ForegroundMargin), eps
 	}
 	if parts := min(vaeShards, o.Batch); gemm.FastOrder() && parts > 1 {
 		t.shards = parts
 		t.shard = func(r *rand.Rand) func(tp *grad.Tape, s int) *grad.Var {
-			imgs, scenes, eps := draw(r)
-			return vaePart(m, imgs, scenes, eps, parts)
+			imgs, w, eps := draw(r)
+			return vaePart(m, imgs, w, eps, parts)
 		}
 	} else {
 		t.step = func(tp *grad.Tape, r *rand.Rand) *grad.Var {
-			imgs, scenes, eps := draw(r)
-			return vaeLoss(tp, m, imgs, scenes, eps)
+			imgs, w, eps := draw(r)
+			return vaeLoss(tp, m, imgs, w, eps)
 		}
 	}
 	if _, err := t.run(); err != nil {
@@ -338,9 +368,9 @@ const vaeShards = 2
 
 // vaeLoss is the vae stage's loss on a batch x (b, 3, 64, 64) of scenes:
 // L1 + L2 of the reconstruction of the sampled latent z = μ + σ·ε (ε, (b,
-// 4, 8, 8)), weighted towards the shapes' pixels, plus klWeight × the KL
-// divergence of N(μ, σ²) from N(0, 1), per element.
-func vaeLoss(tp *grad.Tape, m *VAE, x *nn.Tensor, scenes []shapes.Scene, eps *nn.Tensor) *grad.Var {
+// 4, 8, 8)), weighted per element by w (x's shape, foregroundWeights),
+// plus klWeight × the KL divergence of N(μ, σ²) from N(0, 1), per element.
+func vaeLoss(tp *grad.Tape, m *VAE, x, w, eps *nn.Tensor) *grad.Var {
 	lat := eps.Shape[1]
 	xv := grad.Const(x)
 	moments := m.Encode(tp, xv)                                               // (b, 2·4, 8, 8)
@@ -351,19 +381,18 @@ func vaeLoss(tp *grad.Tape, m *VAE, x *nn.Tensor, scenes []shapes.Scene, eps *nn
 	// KL(N(μ, σ²) ‖ N(0, 1)) = ½(μ² + σ² − log σ² − 1), per element; the
 	// constant −1 is left out (it has no gradient).
 	kl := tp.Scale(tp.Mean(tp.Sub(tp.Add(tp.Mul(mean, mean), tp.Exp(logVar)), logVar)), 0.5)
-	w := foregroundWeights(x, scenes)
 	return tp.Add(tp.Add(l1(tp, y, xv, w), l2(tp, y, xv, w)), tp.Scale(kl, klWeight))
 }
 
 // vaePart returns the forward pass of part s of parts of the batch imgs (B,
-// 3, 64, 64) with its scenes and noise ε (B, 4, 8, 8): vaeLoss on the part's
-// rows, weighted by the part's share of the batch, so that the parts' losses
-// and gradients add up to the whole batch's.
-func vaePart(m *VAE, imgs *nn.Tensor, scenes []shapes.Scene, eps *nn.Tensor, parts int) func(tp *grad.Tape, s int) *grad.Var {
+// 3, 64, 64) with its loss weights w and noise ε (B, 4, 8, 8): vaeLoss on
+// the part's rows, weighted by the part's share of the batch, so that the
+// parts' losses and gradients add up to the whole batch's.
+func vaePart(m *VAE, imgs, w, eps *nn.Tensor, parts int) func(tp *grad.Tape, s int) *grad.Var {
 	b := imgs.Shape[0]
 	return func(tp *grad.Tape, s int) *grad.Var {
 		lo, hi := s*b/parts, (s+1)*b/parts // the part's rows
-		loss := vaeLoss(tp, m, rows(imgs, lo, hi), scenes[lo:hi], rows(eps, lo, hi))
+		loss := vaeLoss(tp, m, rows(imgs, lo, hi), rows(w, lo, hi), rows(eps, lo, hi))
 		return tp.Scale(loss, float32(hi-lo)/float32(b))
 	}
 }

@@ -24,6 +24,7 @@ func TestVAEParts(t *testing.T) {
 	}
 	const batch = 4
 	imgs, scenes := trainingImages(r, batch, shapes.Recipe{PairShare: 0.5})
+	w := foregroundWeights(imgs, scenes, 2)
 	eps := grad.Normal(r, 1, batch, VAEConfig().LatentChannels, ImageSize/8, ImageSize/8)
 	grads := func() [][]float32 {
 		var g [][]float32
@@ -35,7 +36,7 @@ func TestVAEParts(t *testing.T) {
 
 	ps.ZeroGrad()
 	tp := grad.NewTape()
-	loss := vaeLoss(tp, m, imgs, scenes, eps)
+	loss := vaeLoss(tp, m, imgs, w, eps)
 	tp.Backward(loss)
 	want, wantLoss := grads(), float64(loss.Value.Data[0])
 	var maxAll float64 // the largest gradient of any parameter
@@ -51,7 +52,7 @@ func TestVAEParts(t *testing.T) {
 		for _, parts := range []int{2, 4} {
 			tr := &trainer{ps: ps, shards: parts}
 			tr.shard = func(*rand.Rand) func(tp *grad.Tape, s int) *grad.Var {
-				return vaePart(m, imgs, scenes, eps, parts)
+				return vaePart(m, imgs, w, eps, parts)
 			}
 			tapes := make([]*grad.Tape, parts)
 			for i := range tapes {
