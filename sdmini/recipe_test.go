@@ -188,4 +188,9 @@ func TestLatentChannels(t *testing.T) {
 	if b := res[0].Image.Bounds(); b.Dx() != ImageSize || b.Dy() != ImageSize {
 		t.Errorf("image %v, want %d×%d", b, ImageSize, ImageSize)
 	}
+	// A LoRA trains on it too (its U-Net read with the VAE's channels).
+	out := filepath.Join(t.TempDir(), "lora.safetensors")
+	if err := TrainLoRA(LoRAOptions{Model: o.Dir, Out: out, Concept: "a green circle", Steps: 1, Batch: 2, Scenes: 2, Rank: 2}); err != nil {
+		t.Errorf("lora on the 8-channel model: %v", err)
+	}
 }
