@@ -70,9 +70,9 @@ type Options struct {
 	// reconstruction loss weighs as the shapes' own (foregroundWeight
 	// against 1) by this many pixels around every shape, so that colour
 	// blurred out of a shape costs as much as colour lost inside it: the
-	// decoder then keeps a small shape's corners (docs/sd-mini.md, "the
-	// autoencoder's ceiling"). Zero (the default) weighs the shapes' pixels
-	// only.
+	// decoder then keeps more of a small shape's corners (docs/sd-mini.md,
+	// "the autoencoder's ceiling"). Zero (the default) weighs the shapes'
+	// pixels only.
 	ForegroundMargin int
 	// Log receives the progress lines; nil discards them.
 	Log io.Writer
