@@ -216,7 +216,7 @@ func roundTrip(v *vae.Model, scenes []shapes.Scene) ([]image.Image, error) {
 		for _, s := range batch {
 			data = shapes.ToTensor(data, s.Render(ImageSize))
 		}
-		d, err := v.Encode(nn.From(data, len(batch), 3, ImageSize, ImageSize)) // (k, 3, 64, 64) → latents (k, 4, 8, 8)
+		d, err := v.Encode(nn.From(data, len(batch), 3, ImageSize, ImageSize)) // (k, 3, 64, 64) → latents (k, C, 8, 8)
 		if err != nil {
 			return nil, err
 		}
