@@ -128,12 +128,12 @@ func EvaluateModel(m *pipeline.Model, o EvalOptions) (*Evaluation, error) {
 	generate := func(caption string, spec shapes.Spec, seed uint64, scenes *[]shapes.Scene) (image.Image, error) {
 		if o.Reconstruct {
 			sc := reconScene(spec, seed)
-			imgs, err := roundTrip(m.VAE, []shapes.Scene{sc})
+			img, err := reconstruct(m.VAE, sc)
 			if err != nil {
 				return nil, fmt.Errorf("sdmini: eval %q: %w", caption, err)
 			}
 			*scenes = append(*scenes, sc)
-			return imgs[0], nil
+			return img, nil
 		}
 		res, err := m.Generate(context.Background(), pipeline.Options{
 			Prompt: caption, Steps: o.Steps, CFGScale: o.CFGScale, Sampler: o.Sampler,
@@ -206,31 +206,21 @@ func reconScene(spec shapes.Spec, seed uint64) shapes.Scene {
 	return shapes.SceneOf(rand.New(rand.NewPCG(seed, saltEval)), spec)
 }
 
-// roundTrip renders the scenes, encodes them with the autoencoder v (the
-// latents' means, no sampling) and returns the decoded images.
-func roundTrip(v *vae.Model, scenes []shapes.Scene) ([]image.Image, error) {
-	var out []image.Image
-	for done := 0; done < len(scenes); done += 32 {
-		batch := scenes[done:min(done+32, len(scenes))]
-		var data []float32
-		for _, s := range batch {
-			data = shapes.ToTensor(data, s.Render(ImageSize))
-		}
-		d, err := v.Encode(nn.From(data, len(batch), 3, ImageSize, ImageSize)) // (k, 3, 64, 64) → latents (k, C, 8, 8)
-		if err != nil {
-			return nil, err
-		}
-		y, err := v.Decode(d.Mean) // (k, 3, 64, 64)
-		if err != nil {
-			return nil, err
-		}
-		imgs, err := vae.ToImages(y)
-		if err != nil {
-			return nil, err
-		}
-		for _, img := range imgs {
-			out = append(out, img)
-		}
+// reconstruct renders the scene, encodes it with the autoencoder v (the
+// latents' mean, no sampling) and returns the decoded image.
+func reconstruct(v *vae.Model, sc shapes.Scene) (image.Image, error) {
+	x := nn.From(shapes.ToTensor(nil, sc.Render(ImageSize)), 1, 3, ImageSize, ImageSize)
+	d, err := v.Encode(x) // (1, 3, 64, 64) → latents (1, C, 8, 8)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	y, err := v.Decode(d.Mean) // (1, 3, 64, 64)
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := vae.ToImages(y)
+	if err != nil {
+		return nil, err
+	}
+	return imgs[0], nil
 }
