@@ -80,7 +80,7 @@ func vaeConfigJSON(cfg vae.Config) map[string]any {
 	for i := range down {
 		down[i], up[i] = "DownEncoderBlock2D", "UpDecoderBlock2D"
 	}
-	return map[string]any{
+	m := map[string]any{
 		"_class_name":             "AutoencoderKL",
 		"in_channels":             cfg.InChannels,
 		"out_channels":            cfg.OutChannels,
@@ -97,6 +97,10 @@ func vaeConfigJSON(cfg vae.Config) map[string]any {
 		"use_quant_conv":          cfg.QuantConv,
 		"use_post_quant_conv":     cfg.PostQuantConv,
 	}
+	if cfg.LatentsMean != nil {
+		m["latents_mean"], m["latents_std"] = cfg.LatentsMean, cfg.LatentsStd
+	}
+	return m
 }
 
 // unetConfigJSON is diffusers' UNet2DConditionModel config for cfg.

@@ -106,7 +106,6 @@ func TrainLoRA(o LoRAOptions) error {
 	// place, if it names them), encoded to latents.
 	r := rand.New(rand.NewPCG(o.Seed, saltLoRA))
 	pool := &latentPool{}
-	sf := float32(v.Config.ScalingFactor)
 	for tries := 0; len(pool.scenes) < o.Scenes; tries++ {
 		if tries > 50000 {
 			return fmt.Errorf("sdmini: lora concept %q: too few training scenes show it", o.Concept)
@@ -122,9 +121,7 @@ func TrainLoRA(o LoRAOptions) error {
 			return err
 		}
 		pool.size = d.Mean.Len()
-		for _, x := range d.Mean.Data {
-			pool.latents = append(pool.latents, x*sf)
-		}
+		pool.latents = append(pool.latents, v.Scale(d.Mean).Data...) // (1, C, 8, 8), the U-Net's scale
 		pool.scenes = append(pool.scenes, s)
 	}
 	fmt.Fprintf(o.Log, "lora: %d scenes of %q encoded\n", len(pool.scenes), o.Concept)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,7 +169,7 @@ func TestLatentChannels(t *testing.T) {
 		t.Skip("trains for a few seconds")
 	}
 	var log bytes.Buffer
-	o := Options{Dir: t.TempDir(), Steps: 2, Batch: 2, Scenes: 16, Seed: 7, LogEvery: 1, Log: &log, LatentChannels: 8}
+	o := Options{Dir: t.TempDir(), Steps: 2, Batch: 2, Scenes: 16, Seed: 7, LogEvery: 1, Log: &log, LatentChannels: 8, LatentStats: true}
 	if err := TrainAll(o); err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -180,6 +182,38 @@ func TestLatentChannels(t *testing.T) {
 	}
 	if in, out := m.UNet.Config.InChannels, m.UNet.Config.OutChannels; in != 8 || out != 8 {
 		t.Errorf("U-Net channels in %d, out %d, want 8 and 8", in, out)
+	}
+	if c := m.VAE.Config; len(c.LatentsMean) != 8 || len(c.LatentsStd) != 8 || c.ScalingFactor != 1 {
+		t.Errorf("--latent-stats: VAE config latents_mean %v, latents_std %v, scaling_factor %g; want 8 of each and 1", c.LatentsMean, c.LatentsStd, c.ScalingFactor)
+	}
+	// The statistics, measured on some images and applied by Scale to the
+	// same images, give every channel mean 0 and deviation 1.
+	v, err := loadVAE(o.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mean, std, err := ChannelStats(v, rand.New(rand.NewPCG(3, 4)), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Config.ScalingFactor, v.Config.LatentsMean, v.Config.LatentsStd = 1, mean, std
+	imgs, _ := trainingImages(rand.New(rand.NewPCG(3, 4)), 64, shapes.Recipe{})
+	d, err := v.Encode(imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := v.Scale(d.Mean) // (64, 8, 8, 8)
+	for c := range 8 {
+		var s, sq float64
+		for b := range 64 {
+			for _, x := range z.Data[(b*8+c)*64 : (b*8+c+1)*64] {
+				s, sq = s+float64(x), sq+float64(x)*float64(x)
+			}
+		}
+		m := s / 4096
+		if sd := math.Sqrt(sq/4096 - m*m); math.Abs(m) > 1e-3 || math.Abs(sd-1) > 1e-3 {
+			t.Errorf("channel %d scaled: mean %.5f, deviation %.5f, want 0 and 1", c, m, sd)
+		}
 	}
 	res, err := m.Generate(context.Background(), pipeline.Options{Prompt: "a red circle above a blue square", Steps: 2})
 	if err != nil {

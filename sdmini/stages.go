@@ -338,15 +338,19 @@ func TrainVAE(o Options) error {
 	if err != nil {
 		return err
 	}
-	sf, err := ScalingFactor(v, rand.New(rand.NewPCG(o.Seed, saltVAE<<40|1<<39)), 512)
-	if err != nil {
+	r := rand.New(rand.NewPCG(o.Seed, saltVAE<<40|1<<39))
+	if o.LatentStats {
+		if cfg.LatentsMean, cfg.LatentsStd, err = ChannelStats(v, r, 512); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Log, "vae: latent channels' means %v, standard deviations %v\n", cfg.LatentsMean, cfg.LatentsStd)
+	} else if cfg.ScalingFactor, err = ScalingFactor(v, r, 512); err != nil {
 		return err
 	}
-	cfg.ScalingFactor = sf
 	if err := writeJSON(filepath.Join(o.Dir, "vae", "config.json"), vaeConfigJSON(cfg)); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Log, "vae: scaling factor %g; autoencoder written to %s\n", sf, filepath.Join(o.Dir, "vae"))
+	fmt.Fprintf(o.Log, "vae: scaling factor %g; autoencoder written to %s\n", cfg.ScalingFactor, filepath.Join(o.Dir, "vae"))
 	ev, err := Evaluate(o.Dir, EvalOptions{N: vaeEvalCaptions, Reconstruct: true})
 	if err != nil {
 		return err
@@ -409,25 +413,75 @@ func rows(t *nn.Tensor, lo, hi int) *nn.Tensor {
 func ScalingFactor(v *vae.Model, r *rand.Rand, n int) (float64, error) {
 	var sum, sq float64
 	count := 0
-	for done := 0; done < n; done += 64 {
-		imgs, _ := trainingImages(r, min(64, n-done), shapes.Recipe{})
-		d, err := v.Encode(imgs)
-		if err != nil {
-			return 0, err
-		}
-		for _, x := range d.Mean.Data {
+	err := trainingLatents(v, r, n, func(d *nn.Tensor) {
+		for _, x := range d.Data {
 			sum += float64(x)
 			sq += float64(x) * float64(x)
 			count++
 		}
+	})
+	if err != nil {
+		return 0, err
 	}
 	mean := sum / float64(count)
 	std := math.Sqrt(sq/float64(count) - mean*mean)
 	if !(std > 0) {
 		return 0, fmt.Errorf("sdmini: latents have std %v", std)
 	}
-	sf, _ := strconv.ParseFloat(strconv.FormatFloat(1/std, 'g', 5, 64), 64)
-	return sf, nil
+	return round5(1 / std), nil
+}
+
+// ChannelStats returns the mean and standard deviation of each channel of
+// the latent means of n training images drawn from r, rounded to 5
+// significant digits: diffusers' latents_mean and latents_std, which give
+// the U-Net every channel at zero mean and unit variance
+// (Options.LatentStats).
+func ChannelStats(v *vae.Model, r *rand.Rand, n int) (mean, std []float64, err error) {
+	c := v.Config.LatentChannels
+	sum, sq := make([]float64, c), make([]float64, c)
+	count := 0 // values per channel
+	err = trainingLatents(v, r, n, func(d *nn.Tensor) {
+		plane := d.Shape[2] * d.Shape[3] // h·w
+		for i, x := range d.Data {
+			ch := i / plane % c
+			sum[ch] += float64(x)
+			sq[ch] += float64(x) * float64(x)
+		}
+		count += d.Shape[0] * plane
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	mean, std = make([]float64, c), make([]float64, c)
+	for ch := range c {
+		m := sum[ch] / float64(count)
+		s := math.Sqrt(sq[ch]/float64(count) - m*m)
+		if !(s > 0) {
+			return nil, nil, fmt.Errorf("sdmini: latent channel %d has std %v", ch, s)
+		}
+		mean[ch], std[ch] = round5(m), round5(s)
+	}
+	return mean, std, nil
+}
+
+// trainingLatents encodes n training images drawn from r, 64 at a time,
+// and calls fn with each batch's latent means (b, C, 8, 8).
+func trainingLatents(v *vae.Model, r *rand.Rand, n int, fn func(mean *nn.Tensor)) error {
+	for done := 0; done < n; done += 64 {
+		imgs, _ := trainingImages(r, min(64, n-done), shapes.Recipe{})
+		d, err := v.Encode(imgs)
+		if err != nil {
+			return err
+		}
+		fn(d.Mean)
+	}
+	return nil
+}
+
+// round5 rounds x to 5 significant digits, as the configs print them.
+func round5(x float64) float64 {
+	y, _ := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 5, 64), 64)
+	return y
 }
 
 // elapsed formats the time since t for log lines.

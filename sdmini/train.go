@@ -74,6 +74,15 @@ type Options struct {
 	// "the autoencoder's ceiling"). Zero (the default) weighs the shapes'
 	// pixels only.
 	ForegroundMargin int
+	// LatentStats has the VAE stage normalise each latent channel on its
+	// own: it measures every channel's mean and standard deviation on the
+	// training scenes and writes them as diffusers' latents_mean and
+	// latents_std (vae.Config.LatentsMean), with a scaling factor of 1,
+	// instead of one scaling factor for all channels. Channels whose spread
+	// differs (with many latent channels, docs/sd-mini.md) then all reach
+	// the U-Net at unit variance. False (the default) keeps SD's single
+	// factor.
+	LatentStats bool
 	// Log receives the progress lines; nil discards them.
 	Log io.Writer
 }

@@ -69,10 +69,10 @@ type latentPool struct {
 }
 
 // encodePool renders n training scenes drawn from r and encodes them with
-// the VAE (the distribution's mean), scaled by its scaling factor.
+// the VAE (the distribution's mean), at the U-Net's latent scale
+// (vae.Model.Scale).
 func encodePool(v *vae.Model, r *rand.Rand, n int, rc shapes.Recipe) (*latentPool, error) {
 	p := &latentPool{}
-	sf := float32(v.Config.ScalingFactor)
 	for done := 0; done < n; done += 64 {
 		imgs, scenes := trainingImages(r, min(64, n-done), rc)
 		d, err := v.Encode(imgs)
@@ -80,9 +80,7 @@ func encodePool(v *vae.Model, r *rand.Rand, n int, rc shapes.Recipe) (*latentPoo
 			return nil, err
 		}
 		p.size = d.Mean.Len() / len(scenes)
-		for _, x := range d.Mean.Data {
-			p.latents = append(p.latents, x*sf)
-		}
+		p.latents = append(p.latents, v.Scale(d.Mean).Data...) // (b, C, 8, 8), the U-Net's scale
 		p.scenes = append(p.scenes, scenes...)
 	}
 	return p, nil

@@ -3,6 +3,7 @@ package vae
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/sdgo/sdgo/weights"
@@ -26,6 +27,13 @@ type Config struct {
 	// ScalingFactor maps encoder latents to the UNet's latent scale:
 	// latents = z·ScalingFactor, and the decoder is given latents/ScalingFactor.
 	ScalingFactor float64 `json:"scaling_factor"`
+	// LatentsMean and LatentsStd, when set (both, one value per latent
+	// channel), normalise each channel on its own, as diffusers' SDXL
+	// pipelines read them (Playground v2.5 has them):
+	// latents = (z − mean)·ScalingFactor/std, and the decoder is given
+	// latents·std/ScalingFactor + mean. SD's VAEs leave them out.
+	LatentsMean []float64 `json:"latents_mean,omitempty"`
+	LatentsStd  []float64 `json:"latents_std,omitempty"`
 
 	// MidAttention adds the single-head self-attention to the mid blocks
 	// (diffusers' mid_block_add_attention; true for every SD VAE).
@@ -85,6 +93,20 @@ func (c Config) Validate() error {
 		return fmt.Errorf("vae: config: norm_num_groups %d must be positive", c.NormGroups)
 	case c.ScalingFactor <= 0:
 		return fmt.Errorf("vae: config: scaling_factor %g must be positive", c.ScalingFactor)
+	case (c.LatentsMean == nil) != (c.LatentsStd == nil):
+		return fmt.Errorf("vae: config: latents_mean and latents_std must be given together (%d and %d values)", len(c.LatentsMean), len(c.LatentsStd))
+	case c.LatentsMean != nil && (len(c.LatentsMean) != c.LatentChannels || len(c.LatentsStd) != c.LatentChannels):
+		return fmt.Errorf("vae: config: latents_mean and latents_std have %d and %d values, want one per latent channel (%d)", len(c.LatentsMean), len(c.LatentsStd), c.LatentChannels)
+	}
+	for i, s := range c.LatentsStd {
+		if !(s > 0) || math.IsInf(s, 0) {
+			return fmt.Errorf("vae: config: latents_std[%d] %g must be positive", i, s)
+		}
+	}
+	for i, m := range c.LatentsMean {
+		if math.IsNaN(m) || math.IsInf(m, 0) {
+			return fmt.Errorf("vae: config: latents_mean[%d] %g must be finite", i, m)
+		}
 	}
 	for _, ch := range c.BlockOut {
 		if ch <= 0 || ch%c.NormGroups != 0 {

@@ -1,6 +1,7 @@
 package vae
 
 import (
+	"math"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -47,10 +48,49 @@ func TestConfig(t *testing.T) {
 			t.Errorf("%s: Load(Config{}) config %+v", file, m.Config)
 		}
 	}
-	for _, bad := range []string{`{"block_out_channels": []}`, `{"block_out_channels": [30]}`, `{"layers_per_block": 0}`, `{`} {
-		if _, err := ParseConfig([]byte(bad)); err == nil {
-			t.Errorf("ParseConfig(%s): no error", bad)
+	for _, bad := range []struct{ json, want string }{
+		{`{"block_out_channels": []}`, "block_out_channels"},
+		{`{"block_out_channels": [30]}`, "block_out_channels"},
+		{`{"layers_per_block": 0}`, "layers_per_block"},
+		{`{`, "config"},
+		{`{"latents_mean": [0, 0, 0, 0]}`, "together"},
+		{`{"latents_mean": [0, 0, 0], "latents_std": [1, 1, 1]}`, "one per latent channel (4)"},
+		{`{"latents_mean": [0, 0, 0, 0], "latents_std": [1, 0, 1, 1]}`, "latents_std[1]"},
+	} {
+		if _, err := ParseConfig([]byte(bad.json)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("ParseConfig(%s): err = %v, want one naming %q", bad.json, err, bad.want)
 		}
+	}
+}
+
+// TestLatentStats checks Scale and Unscale with per-channel statistics
+// (diffusers' latents_mean and latents_std) against the formulas, element by
+// element, and that they undo each other.
+func TestLatentStats(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`{"latent_channels": 2, "block_out_channels": [32], "scaling_factor": 0.5,
+		"latents_mean": [1.5, -2], "latents_std": [4, 0.25]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Model{Config: cfg}
+	z := nn.New(2, 2, 1, 3) // (B, C, h, w)
+	for i := range z.Data {
+		z.Data[i] = float32(i) - 5
+	}
+	lat := m.Scale(z)
+	back := m.Unscale(lat)
+	for i, v := range z.Data {
+		c := i / 3 % 2
+		mean, std := cfg.LatentsMean[c], cfg.LatentsStd[c]
+		if want := (float64(v) - mean) * 0.5 / std; math.Abs(float64(lat.Data[i])-want) > 1e-6*math.Max(1, math.Abs(want)) {
+			t.Errorf("Scale: element %d (channel %d) = %g, want %g", i, c, lat.Data[i], want)
+		}
+		if math.Abs(float64(back.Data[i]-v)) > 1e-5 {
+			t.Errorf("Unscale(Scale(z)): element %d = %g, want %g", i, back.Data[i], v)
+		}
+	}
+	if z.Data[0] != -5 {
+		t.Errorf("Scale changed its input")
 	}
 }
 

@@ -99,25 +99,61 @@ func (m *Model) Decode(z *nn.Tensor) (*nn.Tensor, error) {
 	return m.Decoder.Forward(m.postQuant(z)), nil
 }
 
-// DecodeLatents decodes the UNet's latents: Decode(latents / ScalingFactor).
+// DecodeLatents decodes the UNet's latents: Decode(Unscale(latents)).
 func (m *Model) DecodeLatents(latents *nn.Tensor) (*nn.Tensor, error) {
 	return m.Decode(m.Unscale(latents))
 }
 
-// Unscale returns latents / ScalingFactor, the decoder's input scale.
+// Unscale returns the decoder's input for the UNet's latents (B, C, h, w):
+// latents / ScalingFactor, or, with the config's per-channel statistics,
+// latents·std/ScalingFactor + mean, channel by channel.
 func (m *Model) Unscale(latents *nn.Tensor) *nn.Tensor {
 	z := latents.Clone()
 	sf := float32(m.Config.ScalingFactor)
-	for i := range z.Data {
-		z.Data[i] /= sf
+	if m.Config.LatentsMean == nil {
+		for i := range z.Data {
+			z.Data[i] /= sf
+		}
+		return z
 	}
+	m.perChannel(z, func(c int, d []float32) {
+		mean, std := float32(m.Config.LatentsMean[c]), float32(m.Config.LatentsStd[c])
+		for i := range d {
+			d[i] = d[i]*std/sf + mean
+		}
+	})
 	return z
 }
 
-// Scale returns z · ScalingFactor, the UNet's latent scale (what img2img
-// gives the scheduler).
+// Scale returns the UNet's latents for the encoder's z (B, C, h, w) (what
+// img2img gives the scheduler): z·ScalingFactor, or, with the config's
+// per-channel statistics, (z − mean)·ScalingFactor/std, channel by channel.
 func (m *Model) Scale(z *nn.Tensor) *nn.Tensor {
-	return nn.Scale(z.Clone(), float32(m.Config.ScalingFactor))
+	sf := float32(m.Config.ScalingFactor)
+	if m.Config.LatentsMean == nil {
+		return nn.Scale(z.Clone(), sf)
+	}
+	out := z.Clone()
+	m.perChannel(out, func(c int, d []float32) {
+		mean, std := float32(m.Config.LatentsMean[c]), float32(m.Config.LatentsStd[c])
+		for i := range d {
+			d[i] = (d[i] - mean) * sf / std
+		}
+	})
+	return out
+}
+
+// perChannel calls fn with each latent channel's plane of t (B, C, h, w)
+// and the channel's index. Tensors of another shape are left as they are,
+// for Decode's check to name.
+func (m *Model) perChannel(t *nn.Tensor, fn func(c int, d []float32)) {
+	if len(t.Shape) != 4 || t.Shape[1] != m.Config.LatentChannels || t.Shape[2]*t.Shape[3] == 0 {
+		return
+	}
+	plane := t.Shape[2] * t.Shape[3] // h·w
+	for i := 0; i < t.Len(); i += plane {
+		fn(i/plane%t.Shape[1], t.Data[i:i+plane])
+	}
 }
 
 // Encode maps an image x (B, In, H, W) in [-1, 1] to the latent

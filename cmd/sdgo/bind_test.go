@@ -21,6 +21,7 @@ func TestBindBadInput(t *testing.T) {
 		{[]string{"train", "unet", "--out", dir, "--latent-channels", "8"}, "--latent-channels is for the vae stage"},
 		{[]string{"train", "vae", "--out", dir, "--foreground-margin", "-1"}, "--foreground-margin must be in [0, 32]"},
 		{[]string{"train", "clip", "--out", dir, "--foreground-margin", "2"}, "--foreground-margin is for the vae stage"},
+		{[]string{"train", "unet", "--out", dir, "--latent-stats"}, "--latent-stats is for the vae stage"},
 		{[]string{"-p", "a red circle", "--bind", "--bind-scale", "0", "-o", filepath.Join(dir, "x.png")}, "--bind-scale must be a positive number"},
 		{[]string{"-p", "a red circle", "--bind", "--bind-until", "2", "-o", filepath.Join(dir, "x.png")}, "--bind-until must be in (0, 1]"},
 	} {

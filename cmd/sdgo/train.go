@@ -66,6 +66,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&o.TextLR, "text-lr", 0, "binding recipe: unet also fine-tunes the text encoder, at this peak learning rate (default 0: frozen)")
 	fs.IntVar(&o.LatentChannels, "latent-channels", 0, "vae: channels of the latents (default 4, SD's); the unet stage follows the VAE in DIR")
 	fs.IntVar(&o.ForegroundMargin, "foreground-margin", 0, "vae: weigh the loss N pixels around each shape as on it, so colour blurred out of a shape costs as much as colour lost in it (default 0)")
+	fs.BoolVar(&o.LatentStats, "latent-stats", false, "vae: normalise each latent channel by its own mean and deviation (diffusers' latents_mean, latents_std) instead of one scaling factor")
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the training to this file (go tool pprof FILE); an existing file is not overwritten")
 	if err := parse(fs, trainUsage+stageList(), args, stdout); err != nil {
@@ -91,6 +92,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return usagef("train: --foreground-margin must be in [0, %d] pixels, got %d", sdmini.ImageSize/2, o.ForegroundMargin)
 	case o.ForegroundMargin > 0 && name != "vae" && name != "all":
 		return usagef("train: --foreground-margin is for the vae stage (train vae or all), not %s", name)
+	case o.LatentStats && name != "vae" && name != "all":
+		return usagef("train: --latent-stats is for the vae stage (train vae or all), not %s: later stages follow the VAE in DIR", name)
 	case !(o.Recipe.PairShare >= 0 && o.Recipe.PairShare <= 1) || !(o.Recipe.RelationShare >= 0 && o.Recipe.RelationShare <= 1):
 		return usagef("train: --pair-share and --relation-share must be in [0, 1]")
 	case o.CheckpointEvery <= 0 || o.LogEvery <= 0:
