@@ -81,7 +81,8 @@ type Options struct {
 	// instead of one scaling factor for all channels. Channels whose spread
 	// differs (with many latent channels, docs/sd-mini.md) then all reach
 	// the U-Net at unit variance. False (the default) keeps SD's single
-	// factor.
+	// factor; on the one run so far (16 channels) it did far worse
+	// (docs/sd-mini.md).
 	LatentStats bool
 	// Log receives the progress lines; nil discards them.
 	Log io.Writer
