@@ -116,8 +116,7 @@ func (m *Model) Unscale(latents *nn.Tensor) *nn.Tensor {
 		}
 		return z
 	}
-	m.perChannel(z, func(c int, d []float32) {
-		mean, std := float32(m.Config.LatentsMean[c]), float32(m.Config.LatentsStd[c])
+	m.perChannel(z, func(d []float32, mean, std float32) {
 		for i := range d {
 			d[i] = d[i]*std/sf + mean
 		}
@@ -134,8 +133,7 @@ func (m *Model) Scale(z *nn.Tensor) *nn.Tensor {
 		return nn.Scale(z.Clone(), sf)
 	}
 	out := z.Clone()
-	m.perChannel(out, func(c int, d []float32) {
-		mean, std := float32(m.Config.LatentsMean[c]), float32(m.Config.LatentsStd[c])
+	m.perChannel(out, func(d []float32, mean, std float32) {
 		for i := range d {
 			d[i] = (d[i] - mean) * sf / std
 		}
@@ -144,15 +142,16 @@ func (m *Model) Scale(z *nn.Tensor) *nn.Tensor {
 }
 
 // perChannel calls fn with each latent channel's plane of t (B, C, h, w)
-// and the channel's index. Tensors of another shape are left as they are,
-// for Decode's check to name.
-func (m *Model) perChannel(t *nn.Tensor, fn func(c int, d []float32)) {
+// and that channel's latents_mean and latents_std. Tensors of another shape
+// are left as they are, for Decode's check to name.
+func (m *Model) perChannel(t *nn.Tensor, fn func(d []float32, mean, std float32)) {
 	if len(t.Shape) != 4 || t.Shape[1] != m.Config.LatentChannels || t.Shape[2]*t.Shape[3] == 0 {
 		return
 	}
 	plane := t.Shape[2] * t.Shape[3] // h·w
 	for i := 0; i < t.Len(); i += plane {
-		fn(i/plane%t.Shape[1], t.Data[i:i+plane])
+		c := i / plane % t.Shape[1]
+		fn(t.Data[i:i+plane], float32(m.Config.LatentsMean[c]), float32(m.Config.LatentsStd[c]))
 	}
 }
 
