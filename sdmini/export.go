@@ -2,7 +2,9 @@ package sdmini
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/sdgo/sdgo/grad"
 	"github.com/sdgo/sdgo/internal/atomicfile"
 	"github.com/sdgo/sdgo/scheduler"
+	"github.com/sdgo/sdgo/tokenizer"
 	"github.com/sdgo/sdgo/unet"
 	"github.com/sdgo/sdgo/vae"
 	"github.com/sdgo/sdgo/weights"
@@ -160,11 +163,21 @@ func writeModelIndex(dir string) error {
 	})
 }
 
+// earlierStage wraps the error of reading what stage wrote: a missing file
+// means the stage has not run (yet), anything else that what it wrote is
+// damaged, and the error itself names the file and what is wrong.
+func earlierStage(stage string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, tokenizer.ErrNoVocab) {
+		return fmt.Errorf("sdmini: run the %s stage first: %w", stage, err)
+	}
+	return fmt.Errorf("sdmini: reading the %s stage's output: %w", stage, err)
+}
+
 // loadTextEncoder reads the text encoder the clip stage wrote to dir.
 func loadTextEncoder(dir string) (*clip.Model, error) {
 	m, err := clip.LoadFile(filepath.Join(dir, textWeights))
 	if err != nil {
-		return nil, fmt.Errorf("sdmini: run the clip stage first: %w", err)
+		return nil, earlierStage("clip", err)
 	}
 	return m, nil
 }
@@ -173,11 +186,11 @@ func loadTextEncoder(dir string) (*clip.Model, error) {
 func loadVAE(dir string) (*vae.Model, error) {
 	cfg, err := vae.ReadConfig(filepath.Join(dir, "vae", "config.json"))
 	if err != nil {
-		return nil, fmt.Errorf("sdmini: run the vae stage first: %w", err)
+		return nil, earlierStage("vae", err)
 	}
 	f, err := weights.Open(filepath.Join(dir, vaeWeights))
 	if err != nil {
-		return nil, fmt.Errorf("sdmini: run the vae stage first: %w", err)
+		return nil, earlierStage("vae", err)
 	}
 	defer f.Close()
 	return vae.Load(f, cfg)

@@ -57,7 +57,7 @@ func TrainBPE(o Options) error {
 func loadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
 	tok, err := tokenizer.Load(filepath.Join(dir, "tokenizer"))
 	if err != nil {
-		return nil, fmt.Errorf("sdmini: run the bpe stage first: %w", err)
+		return nil, earlierStage("bpe", err)
 	}
 	return tok, nil
 }

@@ -130,3 +130,51 @@ func copyDir(src, dst string) error {
 	}
 	return nil
 }
+
+// A stage whose input is missing says which stage to run first; one whose
+// input is damaged says so instead, and names the file.
+func TestEarlierStageErrors(t *testing.T) {
+	load := map[string]func(dir string) error{
+		"bpe":  func(dir string) error { _, err := loadTokenizer(dir); return err },
+		"clip": func(dir string) error { _, err := loadTextEncoder(dir); return err },
+		"vae":  func(dir string) error { _, err := loadVAE(dir); return err },
+	}
+	const badStd = `{"latent_channels": 4, "latents_mean": [0, 0, 0, 0], "latents_std": [1, 1, -1, 1]}`
+	for _, tc := range []struct {
+		name  string
+		stage string
+		files map[string]string // written to the model folder first
+		want  []string
+	}{
+		{"no tokenizer", "bpe", nil, []string{"run the bpe stage first"}},
+		{"no text encoder", "clip", nil, []string{"run the clip stage first"}},
+		{"no vae", "vae", nil, []string{"run the vae stage first"}},
+		{"damaged vae config", "vae", map[string]string{"vae/config.json": badStd}, []string{"reading the vae stage's output", "latents_std", "config.json"}},
+		{"damaged text encoder", "clip", map[string]string{textWeights: "not safetensors"}, []string{"reading the clip stage's output", "model.safetensors"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, text := range tc.files {
+				p := filepath.Join(dir, filepath.FromSlash(name))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := load[tc.stage](dir)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if tc.files != nil && strings.Contains(err.Error(), "first") {
+				t.Errorf("error %q asks to run a stage whose file is there", err)
+			}
+		})
+	}
+}
