@@ -27,18 +27,22 @@ var update = flag.Bool("update", false, "record the fingerprint of a short train
 // while the short run's fingerprint is unchanged, the command reproduces the
 // embedded files byte for byte.
 type provenance struct {
-	Command  string            `json:"command"`
-	Commit   string            `json:"commit"`
-	Kernel   string            `json:"kernel"`
+	Command string `json:"command"`
+	Commit  string `json:"commit"`
+	Kernel  string `json:"kernel"`
+	// SIMD is nn's elementwise kernel set (nn.SIMD) of the machine that
+	// trained it: the short run's fingerprint holds for Kernel with it.
+	SIMD     string            `json:"simd,omitempty"`
 	Files    map[string]string `json:"files"`
 	ShortRun shortRun          `json:"short_run"`
 	// OtherKernels holds the short run's fingerprint on other GEMM paths,
 	// by "GEMM path/nn's SIMD" (gemm.Kernel, nn.SIMD: nn's elementwise
 	// kernels round differently on AVX-512, AVX2 and plain Go, whatever the
 	// GEMM path). No embedded file depends on them, but the "go" GEMM
-	// path's pins the order of every sum outside the GEMM kernels, which
-	// Kernel's path shares with it: a change that keeps it keeps the
-	// embedded model's bits, even on a machine that cannot run Kernel's path.
+	// path's pins the order of the sums outside the GEMM kernels, most of
+	// which Kernel's path shares with it (not the avx2 path's vae stage in
+	// parts, gemm.FastOrder): a check on a machine that cannot run Kernel's
+	// path.
 	OtherKernels map[string]string `json:"other_kernels,omitempty"`
 }
 
@@ -133,18 +137,19 @@ func TestEmbeddedProvenance(t *testing.T) {
 	}
 }
 
-// TestReproducible trains every stage for a few steps, on one thread and on
-// three, and compares each folder with the fingerprint recorded when the
-// embedded model was trained (on the go GEMM path, with the go path's
-// fingerprint recorded for nn's SIMD kernels on this CPU, if any:
-// SDGO_GEMM_KERNEL=go go test ./sdmini -run TestReproducible, a few minutes,
-// checks that the sums outside the GEMM kernels still add in the recorded
-// order). Runs that differ from each other mean some op
-// depends on how the work is split between threads; runs that agree with
-// each other but not with the record mean the trainer's numbers have changed
-// since — a kernel, an op, a default — so the command in docs/sd-mini.md no
-// longer makes the embedded files: retrain them with it, then record the new
-// fingerprint with `go test ./sdmini -run TestReproducible -update`.
+// TestReproducible trains every stage for a few steps with the built-in
+// recipe, on one thread and on three, and compares each folder with the
+// fingerprint recorded when the embedded model was trained, on the GEMM path
+// and nn kernels that trained it (elsewhere with the fingerprint recorded for
+// the machine's path, if any: SDGO_GEMM_KERNEL=go go test ./sdmini -run
+// TestReproducible, a few minutes, checks that most sums outside the GEMM
+// kernels still add in the recorded order). Runs that differ from each other
+// mean some op depends on how the work is split between threads; runs that
+// agree with each other but not with the record mean the trainer's numbers
+// have changed since — a kernel, an op, a default — so the command in
+// docs/sd-mini.md no longer makes the embedded files: retrain them with it,
+// then record the new fingerprint with
+// `go test ./sdmini -run TestReproducible -update`.
 func TestReproducible(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains for a few seconds")
@@ -153,20 +158,22 @@ func TestReproducible(t *testing.T) {
 	k := gemm.Kernel()
 	other := k + "/" + nn.SIMD()
 	want, pinned := p.OtherKernels[other]
+	embeddedPath := k == p.Kernel && (p.SIMD == "" || p.SIMD == nn.SIMD()) // the embedded model's own
 	switch {
-	case k == p.Kernel:
+	case embeddedPath:
 		want = p.ShortRun.SHA256
-	case !pinned:
-		t.Skipf("the embedded model was trained with the %s GEMM kernel and %s records no fingerprint for %s, which this machine runs; "+
-			"SDGO_GEMM_KERNEL=go checks the go path's where one is recorded for nn's %s kernels (it pins the order of the sums outside the GEMM kernels)",
-			p.Kernel, provenanceFile, other, nn.SIMD())
+	case !pinned && !*update:
+		t.Skipf("the embedded model was trained with the %s GEMM kernel and nn's %s kernels, and %s records no fingerprint for %s, which this machine runs; "+
+			"SDGO_GEMM_KERNEL=go checks the go path's where one is recorded for nn's %s kernels (it pins the order of most sums outside the GEMM kernels)",
+			p.Kernel, p.SIMD, provenanceFile, other, nn.SIMD())
 	}
 	defer nn.SetThreads(nn.Threads())
 	s := p.ShortRun
 	var got []string
 	for _, threads := range []int{1, 3} {
 		nn.SetThreads(threads)
-		o := Options{Dir: t.TempDir(), Steps: s.Steps, Batch: s.Batch, Scenes: s.Scenes, Seed: s.Seed}
+		o := BuiltIn() // the built-in weights' recipe, as `sdgo train all` runs it
+		o.Dir, o.Steps, o.Batch, o.Scenes, o.Seed = t.TempDir(), s.Steps, s.Batch, s.Scenes, s.Seed
 		if err := TrainAll(o); err != nil {
 			t.Fatal(err)
 		}
@@ -180,8 +187,8 @@ func TestReproducible(t *testing.T) {
 		t.Fatalf("a short training run (%+v) hashes to %s on 1 thread and to %s on 3: the result depends on the thread count", s, got[0], got[1])
 	}
 	if *update {
-		if k == p.Kernel {
-			p.ShortRun.SHA256 = got[0]
+		if embeddedPath {
+			p.ShortRun.SHA256, p.SIMD = got[0], nn.SIMD()
 		} else {
 			if p.OtherKernels == nil {
 				p.OtherKernels = map[string]string{}

@@ -18,7 +18,9 @@ import (
 )
 
 // Options are the settings of a training stage. Zero values take the
-// stage's defaults (see Stages).
+// stage's defaults (see Stages); the data and recipe knobs (Recipe,
+// HardNegatives, TextLR, ForegroundMargin) are off at zero, and BuiltIn
+// turns on those the built-in weights were trained with.
 type Options struct {
 	// Dir is the model folder: each stage reads what the earlier ones wrote
 	// there and adds its component (tokenizer/, text_encoder/, vae/, unet/
@@ -43,9 +45,9 @@ type Options struct {
 	LogEvery int
 	// Recipe holds the training data's knobs for two-object binding (more
 	// and distinct pairs, relation captions, pairs held out whole); the
-	// zero Recipe is the default recipe, the built-in weights'. It shapes
-	// every stage's training scenes and captions (the VAE's scaling factor
-	// is measured on the default world).
+	// zero Recipe is shapes' original world, BuiltIn's the built-in
+	// weights'. It shapes every stage's training scenes and captions (the
+	// VAE's scaling factor is measured on the original world).
 	Recipe shapes.Recipe
 	// HardNegatives makes the clip stage contrast each image also against
 	// the captions of the batch's two-colour pairs with their colours
@@ -92,9 +94,10 @@ type Options struct {
 type Stage struct {
 	Name    string
 	Summary string
-	// Defaults are the stage's steps, batch and learning rate, sized so that
-	// all stages together train in under an hour on two cores with AVX-512
-	// (about 2 h on two AVX2 cores, docs/PERFORMANCE.md).
+	// Defaults are the stage's steps, batch and learning rate. With
+	// BuiltIn's recipe all stages together train in about 76 minutes on
+	// two AVX2 cores (measured, docs/sd-mini.md) and about 40 on two with
+	// AVX-512 (projected).
 	Defaults Options
 	Run      func(Options) error
 }
@@ -105,7 +108,30 @@ func Stages() []Stage {
 		{"bpe", "learn the BPE vocabulary from the captions", Options{Steps: 20000}, TrainBPE},
 		{"clip", "train the text encoder contrastively against a small image tower", Options{Steps: 600, Batch: 64, LR: 5e-4}, TrainCLIP},
 		{"vae", "train the autoencoder and measure the latent scaling factor", Options{Steps: 2500, Batch: 8, LR: 1e-3}, TrainVAE},
-		{"unet", "train the noise predictor on the frozen text encoder and VAE", Options{Steps: 12000, Batch: 32, LR: 1e-3}, TrainUNet},
+		{"unet", "train the noise predictor on the VAE's latents (--text-lr: and the text encoder)", Options{Steps: 6000, Batch: 32, LR: 1e-3}, TrainUNet},
+	}
+}
+
+// BuiltIn returns the recipe sd-mini's built-in weights (the files of
+// model/, testdata/provenance.json) were trained with, on top of each
+// stage's Defaults: the binding recipe of docs/sd-mini.md — six pair scenes
+// in ten, each pair's two colours distinct, the evaluation's pairs held out
+// whole, half the pair captions worded with a relation, the clip stage's
+// hard negatives (colours swapped), the text encoder fine-tuned with the
+// U-Net at a tenth of its rate, and the VAE's loss widened 2 pixels around
+// each shape. `sdgo train`'s flags default to it. Set Dir and Seed (and
+// Log), and TrainAll remakes the built-in weights.
+func BuiltIn() Options {
+	return Options{
+		Recipe: shapes.Recipe{
+			PairShare:     0.6,
+			DistinctPairs: true,
+			HoldOutPairs:  true,
+			RelationShare: 0.5,
+		},
+		HardNegatives:    true,
+		TextLR:           1e-4,
+		ForegroundMargin: 2,
 	}
 }
 

@@ -6,17 +6,18 @@ import (
 )
 
 // Recipe holds the training data's optional knobs for two-object binding.
-// The zero Recipe is the default world, the one sd-mini's built-in weights
-// were trained on: SampleRecipe and CaptionRecipe then draw exactly what
-// Sample and Scene.Caption draw, bit for bit.
+// The zero Recipe is the original world, the one sd-mini was first trained
+// on: SampleRecipe and CaptionRecipe then draw exactly what Sample and
+// Scene.Caption draw, bit for bit. (The built-in weights' recipe is
+// sdmini.BuiltIn's.)
 type Recipe struct {
-	// PairShare is the share of scenes with two shapes (0: the default,
-	// 0.3).
+	// PairShare is the share of scenes with two shapes (0: the original
+	// world's, 0.3).
 	PairShare float64
 	// DistinctPairs gives the two shapes of a pair different colours
 	// (their kinds independent), never copying the first ("two green
-	// triangles", 40% of pairs by default): every pair then has colours to
-	// bind.
+	// triangles", 40% of the original world's pairs): every pair then has
+	// colours to bind.
 	DistinctPairs bool
 	// HoldOutPairs leaves out of training every scene whose pair of
 	// coloured kinds is held out whole (HoldOutPair), so that the
@@ -30,7 +31,7 @@ type Recipe struct {
 	RelationShare float64
 }
 
-// IsZero reports whether r is the default recipe.
+// IsZero reports whether r is the original world's recipe.
 func (r Recipe) IsZero() bool { return r == Recipe{} }
 
 // SampleRecipe is Sample under a recipe: the same draw for the zero

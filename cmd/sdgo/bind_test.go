@@ -17,6 +17,7 @@ func TestBindBadInput(t *testing.T) {
 		{[]string{"train", "clip", "--out", dir, "--pair-share", "2"}, "--pair-share and --relation-share"},
 		{[]string{"train", "unet", "--out", dir, "--text-lr", "-1"}, "--text-lr must be a number in [0, 1]"},
 		{[]string{"train", "clip", "--out", dir, "--text-lr", "1e-4"}, "--text-lr is for the unet stage"},
+		{[]string{"train", "vae", "--out", dir, "--text-lr", "0"}, "--text-lr is for the unet stage"}, // given, even at 0
 		{[]string{"train", "vae", "--out", dir, "--latent-channels", "65"}, "--latent-channels must be in [1, 64]"},
 		{[]string{"train", "unet", "--out", dir, "--latent-channels", "8"}, "--latent-channels is for the vae stage"},
 		{[]string{"train", "vae", "--out", dir, "--foreground-margin", "-1"}, "--foreground-margin must be in [0, 32]"},

@@ -34,7 +34,9 @@ Stages:
 The same seed and flags give the same weights, byte for byte, on any number
 of threads, wherever the same GEMM kernel runs (sdgo bench names it).
 Checkpoints go to DIR/checkpoints every --checkpoint-every steps; --resume
-continues from them.
+continues from them. The binding recipe's flags default to the recipe of
+the built-in weights, so "sdgo train all --out DIR --seed 1" remakes them
+(docs/sd-mini.md).
 
 Flags:
 `
@@ -58,14 +60,15 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Scenes, "scenes", 0, fmt.Sprintf("unet: distinct training scenes encoded up front (default %d)", sdmini.DefaultScenes))
 	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints")
 	fs.IntVar(&o.LogEvery, "log-every", 20, "steps between progress lines")
-	fs.Float64Var(&o.Recipe.PairShare, "pair-share", 0, "binding recipe: share of two-shape scenes (default 0.3)")
-	fs.BoolVar(&o.Recipe.DistinctPairs, "distinct-pairs", false, "binding recipe: the two shapes of a pair have different colours (no \"two green triangles\")")
-	fs.BoolVar(&o.Recipe.HoldOutPairs, "hold-out-pairs", false, "binding recipe: hold out pairs of coloured kinds whole, at every size and background")
-	fs.Float64Var(&o.Recipe.RelationShare, "relation-share", 0, "binding recipe: share of two-shape captions worded with a relation (default: a quarter)")
-	fs.BoolVar(&o.HardNegatives, "hard-negatives", false, "binding recipe: clip contrasts each pair image also with its caption's colours swapped")
-	fs.Float64Var(&o.TextLR, "text-lr", 0, "binding recipe: unet also fine-tunes the text encoder, at this peak learning rate (default 0: frozen)")
+	b := sdmini.BuiltIn() // the recipe knobs default to the built-in weights' recipe
+	fs.Float64Var(&o.Recipe.PairShare, "pair-share", b.Recipe.PairShare, "binding recipe: share of two-shape scenes (0: the original world's, 0.3)")
+	fs.BoolVar(&o.Recipe.DistinctPairs, "distinct-pairs", b.Recipe.DistinctPairs, "binding recipe: the two shapes of a pair have different colours (no \"two green triangles\")")
+	fs.BoolVar(&o.Recipe.HoldOutPairs, "hold-out-pairs", b.Recipe.HoldOutPairs, "binding recipe: hold out pairs of coloured kinds whole, at every size and background")
+	fs.Float64Var(&o.Recipe.RelationShare, "relation-share", b.Recipe.RelationShare, "binding recipe: share of two-shape captions worded with a relation (0: the original world's, a quarter)")
+	fs.BoolVar(&o.HardNegatives, "hard-negatives", b.HardNegatives, "binding recipe: clip contrasts each pair image also with its caption's colours swapped")
+	fs.Float64Var(&o.TextLR, "text-lr", b.TextLR, "binding recipe: unet also fine-tunes the text encoder, at this peak learning rate (0: frozen)")
 	fs.IntVar(&o.LatentChannels, "latent-channels", 0, "vae: channels of the latents (default 4, SD's); the unet stage follows the VAE in DIR")
-	fs.IntVar(&o.ForegroundMargin, "foreground-margin", 0, "vae: weigh the loss N pixels around each shape as on it, so colour blurred out of a shape costs as much as colour lost in it (default 0)")
+	fs.IntVar(&o.ForegroundMargin, "foreground-margin", b.ForegroundMargin, "vae: weigh the loss N pixels around each shape as on it, so colour blurred out of a shape costs as much as colour lost in it")
 	fs.BoolVar(&o.LatentStats, "latent-stats", false, "vae: normalise each latent channel by its own mean and deviation (diffusers' latents_mean, latents_std) instead of one scaling factor")
 	threads := fs.IntP("threads", "t", 0, "threads to use (default: all CPUs)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the training to this file (go tool pprof FILE); an existing file is not overwritten")
@@ -90,7 +93,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return usagef("train: --latent-channels is for the vae stage (train vae or all), not %s: later stages follow the VAE in DIR", name)
 	case o.ForegroundMargin < 0 || o.ForegroundMargin > sdmini.ImageSize/2:
 		return usagef("train: --foreground-margin must be in [0, %d] pixels, got %d", sdmini.ImageSize/2, o.ForegroundMargin)
-	case o.ForegroundMargin > 0 && name != "vae" && name != "all":
+	case fs.Changed("foreground-margin") && name != "vae" && name != "all":
 		return usagef("train: --foreground-margin is for the vae stage (train vae or all), not %s", name)
 	case o.LatentStats && name != "vae" && name != "all":
 		return usagef("train: --latent-stats is for the vae stage (train vae or all), not %s: later stages follow the VAE in DIR", name)
@@ -102,7 +105,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return usagef("train: --lr must be a number in [0, 1] (0: the stage's), got %g: larger rates diverge at once", o.LR)
 	case !(o.TextLR >= 0 && o.TextLR <= 1):
 		return usagef("train: --text-lr must be a number in [0, 1] (0: frozen), got %g", o.TextLR)
-	case o.TextLR > 0 && name != "unet" && name != "all":
+	case fs.Changed("text-lr") && name != "unet" && name != "all":
 		return usagef("train: --text-lr is for the unet stage (train unet or all), not %s", name)
 	case *threads < 0:
 		return usagef("--threads must not be negative, got %d", *threads)

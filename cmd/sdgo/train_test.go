@@ -34,6 +34,13 @@ func TestTrainBadInput(t *testing.T) {
 	}
 	if code, out, _ := sdgo("train", "--help"); code != 0 || !strings.Contains(out, "--resume") || !strings.Contains(out, "unet  steps") {
 		t.Errorf("train --help: exit %d, %q", code, out)
+	} else {
+		// The recipe flags default to the built-in weights' recipe (sdmini.BuiltIn).
+		for _, want := range []string{"(default 0.6)", "(default 0.5)", "(default 0.0001)", "(default 2)", "--hard-negatives", "(default true)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("train --help does not show %q", want)
+			}
+		}
 	}
 	// --cpuprofile writes a profile and never overwrites a file.
 	prof := filepath.Join(dir, "bpe.prof")
