@@ -226,7 +226,7 @@ func TrainUNet(o Options) error {
 // contextCacheBytes bounds the memory of the U-Net stage's cache of text
 // contexts (see contextCache): 512 MiB, 13617 captions of 77×128 float32s.
 // A 12000-step run of 32 samples draws 384,000 captions, 118,620 distinct
-// with the default recipe and 190,970 with the binding knobs (--pair-share
+// with the first recipe and 190,970 with the binding knobs (--pair-share
 // 0.6 --distinct-pairs --hold-out-pairs --relation-share 0.5), 4.7 and
 // 7.5 GB to keep them all, and most of them drawn once. Keeping the first
 // 13617 drawn a second time (and the empty caption, a tenth of the draws)
