@@ -32,7 +32,7 @@ type provenance struct {
 	Kernel  string `json:"kernel"`
 	// SIMD is nn's elementwise kernel set (nn.SIMD) of the machine that
 	// trained it: the short run's fingerprint holds for Kernel with it.
-	SIMD     string            `json:"simd,omitempty"`
+	SIMD     string            `json:"simd"`
 	Files    map[string]string `json:"files"`
 	ShortRun shortRun          `json:"short_run"`
 	// OtherKernels holds the short run's fingerprint on other GEMM paths,
@@ -158,7 +158,7 @@ func TestReproducible(t *testing.T) {
 	k := gemm.Kernel()
 	other := k + "/" + nn.SIMD()
 	want, pinned := p.OtherKernels[other]
-	embeddedPath := k == p.Kernel && (p.SIMD == "" || p.SIMD == nn.SIMD()) // the embedded model's own
+	embeddedPath := k == p.Kernel && p.SIMD == nn.SIMD() // the embedded model's own
 	switch {
 	case embeddedPath:
 		want = p.ShortRun.SHA256
